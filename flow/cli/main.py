@@ -1,0 +1,132 @@
+"""The `flow` command line: one subcommand per pipeline stage, options named alike on every stage."""
+
+import argparse
+import sys
+
+from flow.config import DEFAULT_MODEL, DEFAULT_PART
+from flow.errors import FlowError
+
+EXIT_INPUT_ERROR = 2
+EXIT_NOT_BUILT = 3
+
+
+def _common(*names):
+    """A parent parser holding the named common options (same spelling and meaning on every stage)."""
+    p = argparse.ArgumentParser(add_help=False)
+    opts = {
+        "model": lambda: p.add_argument("--model", help=f"zoo model name (default from --config, else {DEFAULT_MODEL})"),
+        "part": lambda: p.add_argument("--part", help=f"FPGA part, short name or full part string (default {DEFAULT_PART})"),
+        "out": lambda: p.add_argument("--out", help="output folder (default flow_out/<model>_<part>)"),
+        "weights": lambda: p.add_argument("--weights", help="checkpoint (.pt/.pth/.safetensors; MIT or timm layout)"),
+        "config": lambda: p.add_argument("--config", help="YAML file of build options (command-line options override it)"),
+        "bits": lambda: p.add_argument("--bits", help="weight/activation bit widths, e.g. w8a8, w4a8 (default w8a8)"),
+        "resolution": lambda: p.add_argument("--resolution", type=int, help="input resolution, a multiple of 32 (default 224)"),
+        "calib_dir": lambda: p.add_argument("--calib-dir", help="calibration images in ImageFolder layout "
+                                                                 "(default: the built-in Fashion-MNIST set)"),
+    }
+    for n in names:
+        opts[n]()
+    return p
+
+
+def _cfg(args):
+    from flow.config import make_config
+
+    keys = ("model", "part", "out", "weights", "bits", "resolution", "calib_dir")
+    return make_config(getattr(args, "config", None), **{k: getattr(args, k, None) for k in keys})
+
+
+def cmd_build(args):
+    from flow.pipeline import run_build
+
+    out = run_build(_cfg(args))
+    print(f"flow: build finished; project and report in {out}")
+
+
+def _not_built(stage, issue):
+    def cmd(args):
+        from flow.pipeline import StageNotBuilt
+
+        _cfg(args)  # bad input is reported as such even before the stage exists
+        raise StageNotBuilt(stage, issue)
+    return cmd
+
+
+def cmd_models(args):
+    from flow.models import MODEL_NAMES, QuantScheme, build_model, check_resolution, count_complexity, get_spec
+    from flow.errors import choose
+
+    res = check_resolution(args.resolution)
+    names = [choose("model", args.model, MODEL_NAMES)] if args.model else list(MODEL_NAMES)
+    print(f"{'model':<17}{'widths':<26}{'depths':<17}{'params':>9}{'GMACs@' + str(res):>11}"
+          f"{'published (r224)':>22}")
+    for name in names:
+        spec = get_spec(name)
+        cx = count_complexity(build_model(name, resolution=res, quant=QuantScheme.float_reference()))
+        print(f"{name:<17}{str(list(spec.widths)):<26}{str(list(spec.depths)):<17}{cx.params / 1e6:>8.2f}M"
+              f"{cx.macs / 1e9:>11.3f}{spec.published_params_m:>13.1f}M {spec.published_gmacs_r224:>5.2f}G")
+
+
+def cmd_parts(args):
+    from flow.parts import list_parts
+
+    print(f"{'part':<10}{'device':<24}{'board':<11}{'LUT':>8}{'FF':>9}{'BRAM18':>8}{'URAM':>6}{'DSP':>6}"
+          f"{'DDR GB/s':>10}{'MHz':>6}")
+    for p in list_parts():
+        r = p.resources
+        print(f"{p.name:<10}{p.part:<24}{p.board:<11}{r['lut']:>8}{r['ff']:>9}{r['bram18']:>8}{r['uram']:>6}"
+              f"{r['dsp']:>6}{p.ddr_bandwidth_gbps:>10.1f}{p.default_clock_mhz:>6.0f}")
+
+
+def make_parser():
+    parser = argparse.ArgumentParser(
+        prog="flow", description="Deploy quantized EfficientViT models from PyTorch to FPGA (QONNX -> HLS).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, func, help, *common):
+        p = sub.add_parser(name, help=help, description=help, parents=[_common(*common)])
+        p.set_defaults(func=func)
+        return p
+
+    all_opts = ("model", "part", "out", "weights", "config", "bits", "resolution", "calib_dir")
+    add("build", cmd_build, "run the whole flow: quantize, export, lower, generate HLS, C-simulate, estimate", *all_opts)
+    q = add("quantize", _not_built("quantize", 3), "post-training quantization with calibration",
+            "model", "out", "weights", "config", "bits", "resolution", "calib_dir")
+    q.add_argument("--calib", type=int, help="number of calibration images")
+    add("export", _not_built("export", 3), "export the quantized model to QONNX and check it by execution",
+        "model", "out", "weights", "config", "bits", "resolution", "calib_dir")
+    add("csim", _not_built("csim", 5), "C-simulate a generated HLS project against the integer reference",
+        "model", "part", "out", "config", "bits", "resolution")
+    add("estimate", _not_built("estimate", 6), "estimate resources and frames per second for a part",
+        "model", "part", "out", "config", "bits", "resolution")
+    m = add("models", cmd_models, "list the model zoo with parameter and MAC counts", "model")
+    m.add_argument("--resolution", type=int, default=224, help="input resolution for the MAC count (default 224)")
+    add("parts", cmd_parts, "list the FPGA parts in the part library")
+    return parser
+
+
+def main(argv=None):
+    from flow.pipeline import StageNotBuilt
+
+    args = make_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except StageNotBuilt as exc:
+        print(f"flow: {exc}", file=sys.stderr)
+        return EXIT_NOT_BUILT
+    except FlowError as exc:
+        print(f"flow: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print("flow: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def entry():
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,101 @@
+"""Build configuration: defaults, a user YAML file, then command-line options, in that order."""
+
+import re
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+from flow.errors import FlowError
+
+DEFAULT_MODEL = "efficientvit_b1"
+DEFAULT_PART = "xczu9eg"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    model: str = DEFAULT_MODEL
+    part: str = DEFAULT_PART
+    resolution: int = 224
+    bits: str = "w8a8"
+    weights: str | None = None
+    calib_dir: str | None = None
+    out: str | None = None
+
+    @property
+    def weight_bits(self) -> int:
+        return parse_bits(self.bits)[0]
+
+    @property
+    def act_bits(self) -> int:
+        return parse_bits(self.bits)[1]
+
+    def output_dir(self) -> Path:
+        return Path(self.out) if self.out else Path("flow_out") / f"{self.model}_{self.part}"
+
+
+_BITS = re.compile(r"^w(\d+)a(\d+)$")
+MIN_BITS, MAX_BITS = 2, 16
+
+
+def parse_bits(text: str) -> tuple:
+    """'w8a8' -> (8, 8). Weights and activations each 2..16 bits."""
+    m = _BITS.match(str(text).strip().lower())
+    if not m:
+        raise FlowError(f"bit widths '{text}' are not of the form wNaM (e.g. w8a8, w4a8)")
+    wb, ab = int(m[1]), int(m[2])
+    for kind, b in (("weight", wb), ("activation", ab)):
+        if not MIN_BITS <= b <= MAX_BITS:
+            raise FlowError(f"{kind} bit width {b} in '{text}' is out of range {MIN_BITS}..{MAX_BITS}")
+    return wb, ab
+
+
+def load_config_file(path) -> dict:
+    """Read a YAML build config; unknown keys and wrong types are errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FlowError(f"config file '{path}' does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise FlowError(f"config file '{path}' is not valid YAML: {str(exc).splitlines()[0]}")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise FlowError(f"config file '{path}' must be a mapping of option: value")
+    known = {f.name: f for f in fields(BuildConfig)}
+    out = {}
+    for key, val in raw.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise FlowError(f"config file '{path}': unknown key '{key}'; valid keys: {', '.join(known)}")
+        if name == "resolution" and not isinstance(val, int):
+            raise FlowError(f"config file '{path}': resolution must be an integer, got {val!r}")
+        if name != "resolution" and val is not None and not isinstance(val, str):
+            raise FlowError(f"config file '{path}': {key} must be a string, got {val!r}")
+        out[name] = val
+    return out
+
+
+def make_config(config_file=None, **overrides) -> BuildConfig:
+    """Defaults <- config file <- explicit (non-None) command-line overrides, then validated."""
+    values = load_config_file(config_file) if config_file else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = replace(BuildConfig(), **values)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: BuildConfig) -> None:
+    from flow.models import MODEL_NAMES, check_resolution
+    from flow.errors import choose
+    from flow.parts import get_part
+
+    choose("model", cfg.model, MODEL_NAMES)
+    get_part(cfg.part)
+    check_resolution(cfg.resolution)
+    parse_bits(cfg.bits)
+    if cfg.weights is not None and not Path(cfg.weights).is_file():
+        raise FlowError(f"checkpoint '{cfg.weights}' does not exist or is not a file")
+    if cfg.calib_dir is not None and not Path(cfg.calib_dir).is_dir():
+        raise FlowError(f"calibration folder '{cfg.calib_dir}' does not exist or is not a folder")

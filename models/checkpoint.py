@@ -1,0 +1,148 @@
+"""Load pretrained weights into a zoo model: timm layout as is, MIT layout by key mapping.
+
+Every float parameter and buffer of the model must be matched by exactly one checkpoint entry of the
+same shape; anything missing, unexpected or mis-shaped is a FlowError naming it. Quantizer state
+(scales learned by calibration) is not part of a float checkpoint and is skipped in that check.
+"""
+
+import re
+from pathlib import Path
+
+import torch
+
+from flow.errors import FlowError
+
+# MIT (mit-han-lab/efficientvit cls models) <-> timm/vitflow prefixes. Inner names
+# (main.depth_conv.conv, context_module.main.qkv, aggreg.0.1, ...) are the same in both layouts.
+_MIT_TO_OURS = [
+    (re.compile(r"^backbone\.input_stem\.op_list\.0\."), lambda m: "stem.in_conv."),
+    (re.compile(r"^backbone\.input_stem\.op_list\.(\d+)\."), lambda m: f"stem.res{int(m[1]) - 1}."),
+    (re.compile(r"^backbone\.stages\.(\d+)\.op_list\.(\d+)\."), lambda m: f"stages.{m[1]}.blocks.{m[2]}."),
+    (re.compile(r"^head\.op_list\.0\."), lambda m: "head.in_conv."),
+    (re.compile(r"^head\.op_list\.2\.linear\."), lambda m: "head.classifier.0."),
+    (re.compile(r"^head\.op_list\.2\.norm\."), lambda m: "head.classifier.1."),
+    (re.compile(r"^head\.op_list\.3\.linear\."), lambda m: "head.classifier.4."),
+]
+_OURS_TO_MIT = [
+    (re.compile(r"^stem\.in_conv\."), lambda m: "backbone.input_stem.op_list.0."),
+    (re.compile(r"^stem\.res(\d+)\."), lambda m: f"backbone.input_stem.op_list.{int(m[1]) + 1}."),
+    (re.compile(r"^stages\.(\d+)\.blocks\.(\d+)\."), lambda m: f"backbone.stages.{m[1]}.op_list.{m[2]}."),
+    (re.compile(r"^head\.in_conv\."), lambda m: "head.op_list.0."),
+    (re.compile(r"^head\.classifier\.0\."), lambda m: "head.op_list.2.linear."),
+    (re.compile(r"^head\.classifier\.1\."), lambda m: "head.op_list.2.norm."),
+    (re.compile(r"^head\.classifier\.4\."), lambda m: "head.op_list.3.linear."),
+]
+
+LAYOUTS = ("auto", "timm", "mit")
+
+
+def _rename(key, rules, layout):
+    for pattern, repl in rules:
+        m = pattern.match(key)
+        if m:
+            return repl(m) + key[m.end():]
+    raise FlowError(f"checkpoint key '{key}' is not part of the {layout} EfficientViT layout")
+
+
+def mit_to_ours(key: str) -> str:
+    return _rename(key, _MIT_TO_OURS, "MIT")
+
+
+def ours_to_mit(key: str) -> str:
+    return _rename(key, _OURS_TO_MIT, "vitflow/timm")
+
+
+def is_quantizer_key(key: str) -> bool:
+    """Brevitas quantizer state lives under modules whose name ends in ``_quant``."""
+    return any(part.endswith("_quant") for part in key.split("."))
+
+
+def detect_layout(state_dict) -> str:
+    keys = list(state_dict)
+    if any(k.startswith("backbone.") for k in keys):
+        return "mit"
+    if any(k.startswith(("stem.", "stages.")) for k in keys):
+        return "timm"
+    raise FlowError("checkpoint is not an EfficientViT state dict (no 'backbone.*' (MIT) or 'stem.*' (timm) keys)")
+
+
+def read_state_dict(path) -> dict:
+    """Read a checkpoint file (.pt/.pth/.bin via torch, .safetensors) and unwrap common containers."""
+    path = Path(path)
+    if not path.is_file():
+        raise FlowError(f"checkpoint '{path}' does not exist or is not a file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            obj = load_file(str(path))
+        else:
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FlowError:
+        raise
+    except Exception as exc:  # torch/safetensors raise many types for a corrupt file
+        raise FlowError(f"checkpoint '{path}' cannot be read: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    return unwrap_state_dict(obj, str(path))
+
+
+def unwrap_state_dict(obj, where="checkpoint") -> dict:
+    for container in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and container in obj and isinstance(obj[container], dict):
+            obj = obj[container]
+            break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise FlowError(f"{where} does not hold a state dict of tensors")
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
+
+
+def to_model_layout(state_dict, layout="auto") -> dict:
+    if layout not in LAYOUTS:
+        raise FlowError(f"unknown checkpoint layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")
+    if layout == "auto":
+        layout = detect_layout(state_dict)
+    if layout == "timm":
+        return dict(state_dict)
+    return {mit_to_ours(k): v for k, v in state_dict.items()}
+
+
+def _summarise(keys, n=3):
+    keys = sorted(keys)
+    more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def load_checkpoint(model, checkpoint, layout: str = "auto"):
+    """Load ``checkpoint`` (a path or a state dict) into ``model``; return the layout it was read as."""
+    state = read_state_dict(checkpoint) if isinstance(checkpoint, (str, Path)) else unwrap_state_dict(checkpoint)
+    detected = detect_layout(state) if layout == "auto" else layout
+    state = to_model_layout(state, detected)
+    expected = {k: v for k, v in model.state_dict().items() if not is_quantizer_key(k)}
+    given = {k: v for k, v in state.items() if not is_quantizer_key(k)}
+    name = getattr(getattr(model, "spec", None), "name", "the model")
+    missing = expected.keys() - given.keys()
+    unexpected = given.keys() - expected.keys()
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys ({_summarise(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys ({_summarise(unexpected)})")
+    if not problems:
+        shapes = [f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(v.shape)}"
+                  for k, v in expected.items() if tuple(given[k].shape) != tuple(v.shape)]
+        if shapes:
+            problems.append(f"{len(shapes)} wrongly-shaped keys ({_summarise(shapes, 2)})")
+    if problems:
+        raise FlowError(f"{detected}-layout checkpoint does not fit {name} "
+                        f"({model.num_classes} classes): " + "; ".join(problems))
+    state = {k: v for k, v in state.items() if k in expected or is_quantizer_key(k)}
+    model.load_state_dict(state, strict=False)
+    return detected
+
+
+def infer_num_classes(state_dict) -> int:
+    """Number of classes of a checkpoint, from its last Linear layer (either layout)."""
+    state = to_model_layout(unwrap_state_dict(state_dict), "auto")
+    weight = state.get("head.classifier.4.weight")
+    if weight is None or weight.dim() != 2:
+        raise FlowError("checkpoint has no classifier weight 'head.classifier.4.weight' "
+                        "(MIT: 'head.op_list.3.linear.weight')")
+    return int(weight.shape[0])

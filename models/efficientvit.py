@@ -1,0 +1,271 @@
+"""EfficientViT (B0..B3) classification models built from Brevitas quantized layers.
+
+Structure and parameter names follow timm's ``efficientvit_mit.py`` (itself a port of
+mit-han-lab/efficientvit), so a timm state dict loads as is and an MIT one after key mapping
+(flow.models.checkpoint). What this adds is a quantizer on every tensor that crosses a hardware layer
+boundary: the input, every conv/linear output (after BN and activation), every residual sum, the
+multi-scale concat, and each tensor of the linear attention (ReLU(q), ReLU(k), k^T v, the ones-column
+sum of k, q (k^T v), the divisor q (k^T 1) and the division result). BatchNorm stays a float module
+here; the quantize stage folds it into the conv before calibration.
+
+Linear attention is always used (as timm does). MIT's model switches to the mathematically equal
+quadratic form when H*W <= head dim; the only difference is where eps enters.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from flow.errors import FlowError
+
+from .quant_layers import QuantScheme, act_quant, conv2d, linear, value
+from .specs import ModelSpec, check_resolution, get_spec
+
+
+class ConvNormAct(nn.Module):
+    """conv -> BN (optional) -> Hardswish (optional) -> output quantizer."""
+
+    def __init__(self, scheme, in_ch, out_ch, kernel_size=1, stride=1, groups=1, bias=False, norm=True, act=False):
+        super().__init__()
+        self.conv = conv2d(scheme, in_ch, out_ch, kernel_size, stride=stride, groups=groups, bias=bias)
+        self.norm = nn.BatchNorm2d(out_ch) if norm else nn.Identity()
+        self.act = nn.Hardswish() if act else nn.Identity()
+        self.out_quant = act_quant(scheme, signed=True)
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = self.norm(value(x))
+        x = self.act(x)
+        return self.out_quant(x)
+
+
+class DSConv(nn.Module):
+    """Depthwise 3x3 (+BN, Hardswish) then pointwise 1x1 (+BN)."""
+
+    def __init__(self, scheme, in_ch, out_ch, stride=1, fewer_norm=False):
+        super().__init__()
+        self.depth_conv = ConvNormAct(scheme, in_ch, in_ch, 3, stride, groups=in_ch,
+                                      bias=fewer_norm, norm=not fewer_norm, act=True)
+        self.point_conv = ConvNormAct(scheme, in_ch, out_ch, 1, bias=False, norm=True, act=False)
+
+    def forward(self, x):
+        return self.point_conv(self.depth_conv(x))
+
+
+class MBConv(nn.Module):
+    """Inverted residual: 1x1 expand (Hardswish) -> depthwise 3x3 (Hardswish) -> 1x1 project.
+
+    ``fewer_norm`` (stride-2 blocks of stages 3-4 and the MBConv of EfficientViT blocks): bias instead of
+    BN on the first two convs, BN only on the projection.
+    """
+
+    def __init__(self, scheme, in_ch, out_ch, stride=1, expand_ratio=4, fewer_norm=False):
+        super().__init__()
+        mid = round(in_ch * expand_ratio)
+        self.inverted_conv = ConvNormAct(scheme, in_ch, mid, 1, bias=fewer_norm, norm=not fewer_norm, act=True)
+        self.depth_conv = ConvNormAct(scheme, mid, mid, 3, stride, groups=mid,
+                                      bias=fewer_norm, norm=not fewer_norm, act=True)
+        self.point_conv = ConvNormAct(scheme, mid, out_ch, 1, bias=False, norm=True, act=False)
+
+    def forward(self, x):
+        return self.point_conv(self.depth_conv(self.inverted_conv(x)))
+
+
+class MultiScaleAggregation(nn.Module):
+    """Depthwise kxk on q|k|v, then a grouped 1x1 (one group per head and per q/k/v).
+
+    Children are named "0" and "1" like the reference's nn.Sequential, so checkpoints load unchanged.
+    """
+
+    def __init__(self, scheme, channels, heads, kernel_size):
+        super().__init__()
+        self.add_module("0", conv2d(scheme, channels, channels, kernel_size, groups=channels))
+        self.mid_quant = act_quant(scheme, signed=True)
+        self.add_module("1", conv2d(scheme, channels, channels, 1, groups=3 * heads))
+        self.out_quant = act_quant(scheme, signed=True)
+
+    def forward(self, x):
+        x = self.mid_quant(value(getattr(self, "0")(x)))
+        return self.out_quant(value(getattr(self, "1")(x)))
+
+
+class LiteMLA(nn.Module):
+    """Lightweight multi-scale ReLU linear attention.
+
+    out = (ReLU(q) (ReLU(k)^T v)) / (ReLU(q) (ReLU(k)^T 1) + eps), computed with the padded-ones trick
+    (k^T [v | 1]); the two columns of that product are quantized separately because their ranges differ
+    by orders of magnitude.
+    """
+
+    def __init__(self, scheme, channels, head_dim, scales=(5,), eps=1e-5):
+        super().__init__()
+        self.dim = head_dim
+        self.eps = eps
+        heads = channels // head_dim
+        total = heads * head_dim
+        self.qkv = ConvNormAct(scheme, channels, 3 * total, 1, bias=False, norm=False, act=False)
+        self.aggreg = nn.ModuleList([MultiScaleAggregation(scheme, 3 * total, heads, k) for k in scales])
+        self.cat_quant = act_quant(scheme, signed=True)
+        self.kernel_func = nn.ReLU()
+        self.q_quant = act_quant(scheme, signed=False)
+        self.k_quant = act_quant(scheme, signed=False)
+        self.kv_quant = act_quant(scheme, signed=True)
+        self.ksum_quant = act_quant(scheme, signed=False)
+        self.num_quant = act_quant(scheme, signed=True)
+        self.den_quant = act_quant(scheme, signed=False)
+        self.att_quant = act_quant(scheme, signed=True)
+        self.proj = ConvNormAct(scheme, total * (1 + len(scales)), channels, 1, bias=False, norm=True, act=False)
+
+    def forward(self, x):
+        B, _, H, W = x.shape
+        qkv = self.qkv(x)
+        multi_scale = [value(qkv)] + [value(op(qkv)) for op in self.aggreg]
+        qkv = value(self.cat_quant(torch.cat(multi_scale, dim=1)))
+        qkv = qkv.reshape(B, -1, 3 * self.dim, H * W).transpose(-1, -2)  # (B, groups, N, 3*dim)
+        q, k, v = qkv.chunk(3, dim=-1)
+        q = value(self.q_quant(self.kernel_func(q)))
+        k = value(self.k_quant(self.kernel_func(k)))
+        kv_ext = k.transpose(-1, -2) @ F.pad(v, (0, 1), mode="constant", value=1.0)  # (B, G, dim, dim+1)
+        kv = value(self.kv_quant(kv_ext[..., :-1]))
+        ksum = value(self.ksum_quant(kv_ext[..., -1:]))
+        num = value(self.num_quant(q @ kv))
+        den = value(self.den_quant(q @ ksum))
+        out = self.att_quant(num / (den + self.eps))
+        out = value(out).transpose(-1, -2).reshape(B, -1, H, W)
+        return self.proj(out)
+
+
+class ResidualBlock(nn.Module):
+    """main(x) (+ x when ``shortcut``), the sum re-quantized."""
+
+    def __init__(self, scheme, main, shortcut=True):
+        super().__init__()
+        self.main = main
+        self.shortcut = shortcut
+        self.out_quant = act_quant(scheme, signed=True) if shortcut else nn.Identity()
+
+    def forward(self, x):
+        y = self.main(x)
+        if not self.shortcut:
+            return y
+        return self.out_quant(value(y) + value(x))
+
+
+class EfficientViTBlock(nn.Module):
+    """Context module (LiteMLA, residual) then local module (MBConv, residual)."""
+
+    def __init__(self, scheme, channels, head_dim, expand_ratio, eps):
+        super().__init__()
+        self.context_module = ResidualBlock(scheme, LiteMLA(scheme, channels, head_dim, eps=eps))
+        self.local_module = ResidualBlock(
+            scheme, MBConv(scheme, channels, channels, 1, expand_ratio, fewer_norm=True))
+
+    def forward(self, x):
+        return self.local_module(self.context_module(x))
+
+
+class Stem(nn.Module):
+    def __init__(self, scheme, in_ch, out_ch, depth):
+        super().__init__()
+        self.in_conv = ConvNormAct(scheme, in_ch, out_ch, 3, stride=2, norm=True, act=True)
+        for i in range(depth):
+            self.add_module(f"res{i}", ResidualBlock(scheme, DSConv(scheme, out_ch, out_ch)))
+        self.depth = depth
+
+    def forward(self, x):
+        x = self.in_conv(x)
+        for i in range(self.depth):
+            x = getattr(self, f"res{i}")(x)
+        return x
+
+
+class Stage(nn.Module):
+    """A stride-2 MBConv, then MBConv residual blocks (stages 1-2) or EfficientViT blocks (stages 3-4)."""
+
+    def __init__(self, scheme, in_ch, out_ch, depth, spec: ModelSpec, vit_stage, eps):
+        super().__init__()
+        blocks = [ResidualBlock(scheme, MBConv(scheme, in_ch, out_ch, 2, spec.expand_ratio, fewer_norm=vit_stage),
+                                shortcut=False)]
+        if vit_stage:
+            blocks += [EfficientViTBlock(scheme, out_ch, spec.head_dim, spec.expand_ratio, eps) for _ in range(depth)]
+        else:
+            blocks += [ResidualBlock(scheme, MBConv(scheme, out_ch, out_ch, 1, spec.expand_ratio))
+                       for _ in range(depth - 1)]
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, x):
+        return self.blocks(x)
+
+
+class QuantLayerNorm(nn.LayerNorm):
+    """LayerNorm with an output quantizer (parameter names unchanged)."""
+
+    def __init__(self, scheme, features, eps=1e-5):
+        super().__init__(features, eps=eps)
+        self.out_quant = act_quant(scheme, signed=True)
+
+    def forward(self, x):
+        return self.out_quant(super().forward(value(x)))
+
+
+class ClassifierHead(nn.Module):
+    """1x1 conv (BN, Hardswish) -> global average pool -> Linear -> LayerNorm -> Hardswish -> Linear.
+
+    ``classifier`` children are numbered like timm's (0 Linear, 1 LayerNorm, 2 Hardswish, 3 its output
+    quantizer where timm has Dropout, 4 Linear) so checkpoints load unchanged.
+    """
+
+    def __init__(self, scheme, in_ch, widths, num_classes):
+        super().__init__()
+        self.in_conv = ConvNormAct(scheme, in_ch, widths[0], 1, norm=True, act=True)
+        self.global_pool = nn.AdaptiveAvgPool2d(1)
+        self.pool_quant = act_quant(scheme, signed=True)
+        self.classifier = nn.Sequential(
+            linear(scheme, widths[0], widths[1], bias=False),
+            QuantLayerNorm(scheme, widths[1]),
+            nn.Hardswish(),
+            act_quant(scheme, signed=True),
+            linear(scheme, widths[1], num_classes, bias=True),
+        )
+        self.out_quant = act_quant(scheme, signed=True)
+
+    def forward(self, x):
+        x = self.in_conv(x)
+        x = self.pool_quant(torch.flatten(self.global_pool(value(x)), 1))
+        x = self.classifier[1](value(self.classifier[0](x)))
+        x = self.classifier[3](self.classifier[2](value(x)))
+        return self.out_quant(value(self.classifier[4](x)))
+
+
+class EfficientViT(nn.Module):
+    """An EfficientViT classifier. ``scheme`` decides whether (and how) it is quantized."""
+
+    def __init__(self, spec: ModelSpec, num_classes=1000, resolution=224, in_chans=3,
+                 scheme: QuantScheme = QuantScheme(), attention_eps=1e-5):
+        super().__init__()
+        self.spec = spec
+        self.num_classes = num_classes
+        self.resolution = check_resolution(resolution)
+        self.in_chans = in_chans
+        self.scheme = scheme
+        w, d = spec.widths, spec.depths
+        self.input_quant = act_quant(scheme, signed=True)
+        self.stem = Stem(scheme, in_chans, w[0], d[0])
+        self.stages = nn.Sequential(*[
+            Stage(scheme, w[i], w[i + 1], d[i + 1], spec, vit_stage=i >= 2, eps=attention_eps) for i in range(4)])
+        self.head = ClassifierHead(scheme, w[-1], spec.head_widths, num_classes)
+
+    def forward(self, x):
+        x = self.input_quant(x)
+        x = self.stages(self.stem(x))
+        return value(self.head(x))
+
+
+def build_model(name: str, num_classes: int = 1000, resolution: int = 224, quant: QuantScheme = QuantScheme(),
+                in_chans: int = 3, attention_eps: float = 1e-5) -> EfficientViT:
+    """Build a zoo model by name (see flow.models.MODEL_NAMES)."""
+    spec = get_spec(name)
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise FlowError(f"num_classes must be a positive integer, got {num_classes!r}")
+    return EfficientViT(spec, num_classes=num_classes, resolution=resolution, in_chans=in_chans,
+                        scheme=quant, attention_eps=attention_eps)

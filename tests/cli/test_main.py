@@ -1,0 +1,86 @@
+"""The `flow` command as a user runs it (a subprocess, through the installed console script)."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+FLOW = shutil.which("flow") or pytest.fail("the flow console script is not installed (run scripts/setup.sh)")
+
+
+def run(*args, cwd=None):
+    return subprocess.run([FLOW, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize("command", ["build", "quantize", "export", "csim", "estimate", "models", "parts"])
+def test_help(command):
+    r = run(command, "--help")
+    assert r.returncode == 0 and "usage: flow " + command in r.stdout
+
+
+@pytest.mark.parametrize("option,valid", [
+    ("--model", "efficientvit_b0, efficientvit_b1, efficientvit_b2, efficientvit_b3"),
+    ("--part", "xc7z020, xck26, xczu3eg, xczu7ev, xczu9eg"),
+])
+def test_unknown_name_is_one_line_error(tmp_path, option, valid):
+    r = run("build", option, "nosuch", cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nosuch" in lines[0] and valid in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--bits", "w0a8"], "weight bit width 0"),
+    (["--bits", "w8a33"], "activation bit width 33"),
+    (["--bits", "int8"], "not of the form wNaM"),
+    (["--resolution", "100"], "multiple of 32"),
+    (["--weights", "missing.pt"], "checkpoint 'missing.pt' does not exist"),
+    (["--calib-dir", "nodir"], "calibration folder 'nodir' does not exist"),
+])
+def test_bad_options(tmp_path, args, message):
+    r = run("build", *args, cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_malformed_config(tmp_path):
+    (tmp_path / "bad.yaml").write_text("model: [unclosed\n")
+    (tmp_path / "unknown.yaml").write_text("modle: efficientvit_b0\n")
+    r = run("build", "--config", "bad.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "not valid YAML" in r.stderr
+    r = run("build", "--config", "unknown.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown key 'modle'" in r.stderr
+
+
+def test_config_file_then_command_line(tmp_path):
+    (tmp_path / "cfg.yaml").write_text("model: efficientvit_b0\nresolution: 64\npart: nosuch\n")
+    r = run("build", "--config", "cfg.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown part 'nosuch'" in r.stderr  # the file's value is used ...
+    r = run("build", "--config", "cfg.yaml", "--part", "xczu9eg", cwd=tmp_path)
+    assert "building efficientvit_b0 at 64x64" in r.stderr  # ... and the command line overrides it
+
+
+def test_build_stops_plainly_at_first_unbuilt_stage(tmp_path):
+    r = run("build", "--model", "efficientvit_b0", "--resolution", "64", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    assert "stage 'quantize' is not built yet" in r.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_models_table():
+    r = run("models", "--model", "efficientvit_b1")
+    assert r.returncode == 0
+    row = next(line for line in r.stdout.splitlines() if line.startswith("efficientvit_b1"))
+    assert "9.10M" in row and "0.519" in row
+
+
+def test_parts_table():
+    r = run("parts")
+    assert r.returncode == 0 and "xczu9eg-ffvb1156-2-e" in r.stdout and "2520" in r.stdout
+
+
+def test_module_entry_point():
+    r = subprocess.run([sys.executable, "-m", "flow.cli.main", "parts"], capture_output=True, text=True)
+    assert r.returncode == 0 and "xczu9eg" in r.stdout
