@@ -17,18 +17,18 @@ class BuildConfig:
     model: str = DEFAULT_MODEL
     part: str = DEFAULT_PART
     resolution: int = 224
-    bits: str = "w8a8"
+    bits: str | None = None          # wNaM; None: the quantization settings decide (default w8a8)
     weights: str | None = None
     calib_dir: str | None = None
+    calib: int | None = None         # number of calibration images (overrides quantization.calib_images)
     out: str | None = None
+    quantization: dict | None = None  # overrides of flow/quantize/defaults.yaml
 
-    @property
-    def weight_bits(self) -> int:
-        return parse_bits(self.bits)[0]
+    def quant_config(self):
+        from flow.quantize.config import make_quant_config
 
-    @property
-    def act_bits(self) -> int:
-        return parse_bits(self.bits)[1]
+        wb, ab = parse_bits(self.bits) if self.bits else (None, None)
+        return make_quant_config(self.quantization, weight_bits=wb, act_bits=ab, calib_images=self.calib)
 
     def output_dir(self) -> Path:
         return Path(self.out) if self.out else Path("flow_out") / f"{self.model}_{self.part}"
@@ -69,9 +69,13 @@ def load_config_file(path) -> dict:
         name = str(key).replace("-", "_")
         if name not in known:
             raise FlowError(f"config file '{path}': unknown key '{key}'; valid keys: {', '.join(known)}")
-        if name == "resolution" and not isinstance(val, int):
-            raise FlowError(f"config file '{path}': resolution must be an integer, got {val!r}")
-        if name != "resolution" and val is not None and not isinstance(val, str):
+        if name in ("resolution", "calib"):
+            if not isinstance(val, int) or isinstance(val, bool):
+                raise FlowError(f"config file '{path}': {key} must be an integer, got {val!r}")
+        elif name == "quantization":
+            if not isinstance(val, dict):
+                raise FlowError(f"config file '{path}': quantization must be a mapping of setting: value")
+        elif val is not None and not isinstance(val, str):
             raise FlowError(f"config file '{path}': {key} must be a string, got {val!r}")
         out[name] = val
     return out
@@ -94,8 +98,10 @@ def validate(cfg: BuildConfig) -> None:
     choose("model", cfg.model, MODEL_NAMES)
     get_part(cfg.part)
     check_resolution(cfg.resolution)
-    parse_bits(cfg.bits)
+    cfg.quant_config()  # bits, calibration count and quantization settings
     if cfg.weights is not None and not Path(cfg.weights).is_file():
         raise FlowError(f"checkpoint '{cfg.weights}' does not exist or is not a file")
-    if cfg.calib_dir is not None and not Path(cfg.calib_dir).is_dir():
-        raise FlowError(f"calibration folder '{cfg.calib_dir}' does not exist or is not a folder")
+    if cfg.calib_dir is not None:
+        from flow.data.image_folder import list_image_folder
+
+        list_image_folder(cfg.calib_dir)  # exists, readable, has images

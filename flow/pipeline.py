@@ -25,12 +25,17 @@ class StageNotBuilt(FlowError):
         self.stage = stage
 
 
+EXPORT_CHECK_IMAGES = 8
+
+
 @dataclass
 class BuildState:
     cfg: BuildConfig
     staging: Path
     float_model: torch.nn.Module | None = None
-    artifacts: dict = field(default_factory=dict)
+    quant_model: torch.nn.Module | None = None
+    calib_images: torch.Tensor | None = None
+    artifacts: dict = field(default_factory=dict)  # name -> file inside the output folder
 
 
 def build_float_model(cfg: BuildConfig):
@@ -63,11 +68,54 @@ def step_build_model(st: BuildState) -> None:
 
 
 def step_quantize(st: BuildState) -> None:
-    raise StageNotBuilt("quantize", 3)
+    """Calibrate a quantized twin of the float model; save it with its per-layer report."""
+    from flow.data import calibration_images
+    from flow.quantize import folded_float_model, quantize_model
+    from flow.quantize.report import build_report, write_report
+    from flow.quantize.saved import save_quantized
+
+    qcfg = st.cfg.quant_config()
+    s = qcfg.scheme
+    say("quantize", f"W{s.weight_bits}A{s.act_bits}, {'power-of-two' if s.po2_scales else 'float'} scales, "
+                    f"{s.act_calibrator} calibration on {qcfg.calib_images} images "
+                    f"({st.cfg.calib_dir or 'built-in Fashion-MNIST'})")
+    st.calib_images, _ = calibration_images(st.cfg.resolution, qcfg.calib_images, st.cfg.calib_dir)
+    st.quant_model = quantize_model(st.float_model, st.calib_images, qcfg)
+    save_quantized(st.quant_model, st.staging / "quantized.pt")
+    report = build_report(folded_float_model(st.float_model), st.quant_model, st.calib_images[:32], qcfg.as_dict())
+    write_report(report, st.staging / "quant_report.json", st.staging / "quant_report.md")
+    floats = [r["tensor"] for r in report["tensors"] if r["bits"] > 16]
+    if floats or not report["tensors"]:
+        raise FlowError(f"quantization check failed: tensors left unquantized: {floats[:3]}")
+    worst = min(report["tensors"], key=lambda r: r["sqnr_db"])
+    say("quantize", f"{len(report['tensors'])} quantized tensors; lowest SQNR {worst['sqnr_db']:.1f} dB "
+                    f"({worst['tensor']})")
+    st.artifacts.update(quantized="quantized.pt", quant_report="quant_report.md")
+
+
+def step_load_quantized(st: BuildState) -> None:
+    """`flow export`: the quantized model comes from --weights (a `flow quantize` output)."""
+    from flow.data import calibration_images
+    from flow.quantize.saved import load_quantized
+
+    if not st.cfg.weights:
+        raise FlowError("flow export needs --weights QUANTIZED.pt (the quantized.pt written by `flow quantize`)")
+    st.quant_model = load_quantized(st.cfg.weights, expect_model=st.cfg.model)
+    st.calib_images, _ = calibration_images(st.quant_model.resolution, EXPORT_CHECK_IMAGES, st.cfg.calib_dir)
 
 
 def step_export(st: BuildState) -> None:
-    raise StageNotBuilt("export", 3)
+    """Export QONNX, clean it, and check it by execution on real images against the Brevitas model."""
+    import json
+
+    from flow.export import check_qonnx, export_clean_qonnx
+
+    path = export_clean_qonnx(st.quant_model, st.staging)
+    result = check_qonnx(path, st.quant_model, st.calib_images[:EXPORT_CHECK_IMAGES])
+    (st.staging / "export_check.json").write_text(json.dumps(result, indent=1))
+    say("export", f"QONNX matches Brevitas on {result['images']} images: max diff "
+                  f"{result['max_diff_lsb']:.3g} output LSB (tolerance {result['tolerance_lsb']})")
+    st.artifacts.update(qonnx=path.name)
 
 
 def step_lower(st: BuildState) -> None:
@@ -87,6 +135,8 @@ def step_estimate(st: BuildState) -> None:
 
 
 BUILD_STEPS = [step_build_model, step_quantize, step_export, step_lower, step_generate_hls, step_csim, step_estimate]
+QUANTIZE_STEPS = [step_build_model, step_quantize]
+EXPORT_STEPS = [step_load_quantized, step_export]
 
 
 def run_build(cfg: BuildConfig, steps=BUILD_STEPS) -> Path:

@@ -85,6 +85,8 @@ def read_state_dict(path) -> dict:
 
 
 def unwrap_state_dict(obj, where="checkpoint") -> dict:
+    if isinstance(obj, dict) and str(obj.get("format", "")).startswith("vitflow-quantized"):
+        raise FlowError(f"{where} is a quantized vitflow model, not a float checkpoint (give it to `flow export`)")
     for container in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and container in obj and isinstance(obj[container], dict):
             obj = obj[container]

@@ -131,8 +131,8 @@ class LiteMLA(nn.Module):
         num = value(self.num_quant(q @ kv))
         den = value(self.den_quant(q @ ksum))
         out = self.att_quant(num / (den + self.eps))
-        out = value(out).transpose(-1, -2).reshape(B, -1, H, W)
-        return self.proj(out)
+        # transpose/reshape keep a QuantTensor's scale, so proj sees a quantized input (int32 bias quant)
+        return self.proj(out.transpose(-1, -2).reshape(B, -1, H, W))
 
 
 class ResidualBlock(nn.Module):

@@ -9,44 +9,93 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 import brevitas.nn as qnn
+from brevitas.inject.enum import StatsOp
 from brevitas.quant import (
     Int8ActPerTensorFixedPoint,
+    Int8ActPerTensorFixedPointMSE,
     Int8ActPerTensorFloat,
+    Int8ActPerTensorFloatMSE,
+    Int8WeightPerChannelFixedPointMSE,
     Int8WeightPerChannelFloat,
+    Int8WeightPerChannelFloatMSE,
     Uint8ActPerTensorFixedPoint,
+    Uint8ActPerTensorFixedPointMSE,
     Uint8ActPerTensorFloat,
+    Uint8ActPerTensorFloatMSE,
 )
 from brevitas.quant.fixed_point import Int8WeightPerChannelFixedPoint  # not re-exported by brevitas.quant
+from brevitas.quant.scaled_int import Int32Bias
 from brevitas.quant_tensor import QuantTensor
 
 from flow.errors import FlowError
+
+
+ACT_CALIBRATORS = ("minmax", "percentile", "mse")
+WEIGHT_CALIBRATORS = ("minmax", "mse")
 
 
 @dataclass(frozen=True)
 class QuantScheme:
     """How the model is quantized.
 
-    enabled:     False builds the float reference (all quantizers are identities).
-    weight_bits: bit width of conv/linear weights (per-output-channel, symmetric).
-    act_bits:    bit width of every activation tensor (per-tensor; unsigned after ReLU).
-    po2_scales:  restrict every scale to a power of two (requantization becomes a pure shift);
-                 False leaves scales free (requantized later by an integer multiplier and a shift).
+    enabled:           False builds the float reference (all quantizers are identities).
+    weight_bits:       bit width of conv/linear weights (per-output-channel, symmetric).
+    act_bits:          bit width of every activation tensor (per-tensor, symmetric; unsigned after ReLU).
+    po2_scales:        restrict every scale to a power of two (requantization becomes a pure shift);
+                       False leaves scales free (requantized later by an integer multiplier and a shift).
+    act_calibrator:    how activation ranges are set from calibration data: 'minmax' (abs max),
+                       'percentile' (the ``percentile`` of |x|) or 'mse' (scale minimizing the MSE).
+    weight_calibrator: 'minmax' (per-channel abs max) or 'mse'.
+    percentile:        for act_calibrator='percentile', in (0, 100].
     """
 
     enabled: bool = True
     weight_bits: int = 8
     act_bits: int = 8
     po2_scales: bool = False
+    act_calibrator: str = "percentile"
+    weight_calibrator: str = "minmax"
+    percentile: float = 99.999
 
     def __post_init__(self):
         for field in ("weight_bits", "act_bits"):
             bits = getattr(self, field)
-            if not isinstance(bits, int) or not 2 <= bits <= 16:
+            if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 16:
                 raise FlowError(f"{field}={bits!r} is out of range; supported bit widths are 2..16")
+        if self.act_calibrator not in ACT_CALIBRATORS:
+            raise FlowError(f"unknown act_calibrator '{self.act_calibrator}'; valid: {', '.join(ACT_CALIBRATORS)}")
+        if self.weight_calibrator not in WEIGHT_CALIBRATORS:
+            raise FlowError(f"unknown weight_calibrator '{self.weight_calibrator}'; "
+                            f"valid: {', '.join(WEIGHT_CALIBRATORS)}")
+        if not 0 < float(self.percentile) <= 100:
+            raise FlowError(f"percentile={self.percentile!r} must be in (0, 100]")
 
     @classmethod
     def float_reference(cls) -> "QuantScheme":
         return cls(enabled=False)
+
+
+# (signed, po2, calibrator) -> Brevitas activation quantizer; 'minmax'/'percentile' are the runtime-stats
+# quantizers with their statistic overridden, 'mse' Brevitas' MSE-searched ones.
+_ACT_BASE = {(True, False): Int8ActPerTensorFloat, (False, False): Uint8ActPerTensorFloat,
+             (True, True): Int8ActPerTensorFixedPoint, (False, True): Uint8ActPerTensorFixedPoint}
+_ACT_MSE = {(True, False): Int8ActPerTensorFloatMSE, (False, False): Uint8ActPerTensorFloatMSE,
+            (True, True): Int8ActPerTensorFixedPointMSE, (False, True): Uint8ActPerTensorFixedPointMSE}
+_WEIGHT = {(False, "minmax"): Int8WeightPerChannelFloat, (False, "mse"): Int8WeightPerChannelFloatMSE,
+           (True, "minmax"): Int8WeightPerChannelFixedPoint, (True, "mse"): Int8WeightPerChannelFixedPointMSE}
+
+
+def _act_quantizer(scheme: QuantScheme, signed: bool):
+    key = (signed, scheme.po2_scales)
+    if scheme.act_calibrator == "mse":
+        return _ACT_MSE[key]
+    if scheme.act_calibrator == "minmax":
+        return _ACT_BASE[key].let(scaling_stats_op=StatsOp.MAX)
+    return _ACT_BASE[key].let(scaling_stats_op=StatsOp.PERCENTILE, high_percentile_q=float(scheme.percentile))
+
+
+def _weight_quantizer(scheme: QuantScheme):
+    return _WEIGHT[(scheme.po2_scales, scheme.weight_calibrator)] if scheme.enabled else None
 
 
 def value(x):
@@ -55,22 +104,18 @@ def value(x):
 
 
 def conv2d(scheme: QuantScheme, in_ch, out_ch, kernel_size, stride=1, groups=1, bias=False):
-    weight_quant = None
-    if scheme.enabled:
-        weight_quant = Int8WeightPerChannelFixedPoint if scheme.po2_scales else Int8WeightPerChannelFloat
     return qnn.QuantConv2d(
         in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups, bias=bias,
-        weight_quant=weight_quant, weight_bit_width=scheme.weight_bits, bias_quant=None,
+        weight_quant=_weight_quantizer(scheme), weight_bit_width=scheme.weight_bits,
+        bias_quant=Int32Bias if scheme.enabled else None,
     )
 
 
 def linear(scheme: QuantScheme, in_features, out_features, bias=True):
-    weight_quant = None
-    if scheme.enabled:
-        weight_quant = Int8WeightPerChannelFixedPoint if scheme.po2_scales else Int8WeightPerChannelFloat
     return qnn.QuantLinear(
         in_features, out_features, bias=bias,
-        weight_quant=weight_quant, weight_bit_width=scheme.weight_bits, bias_quant=None,
+        weight_quant=_weight_quantizer(scheme), weight_bit_width=scheme.weight_bits,
+        bias_quant=Int32Bias if scheme.enabled else None,
     )
 
 
@@ -81,8 +126,5 @@ def act_quant(scheme: QuantScheme, signed: bool = True) -> nn.Module:
     """
     if not scheme.enabled:
         return nn.Identity()
-    if signed:
-        quant = Int8ActPerTensorFixedPoint if scheme.po2_scales else Int8ActPerTensorFloat
-    else:
-        quant = Uint8ActPerTensorFixedPoint if scheme.po2_scales else Uint8ActPerTensorFloat
-    return qnn.QuantIdentity(act_quant=quant, bit_width=scheme.act_bits, return_quant_tensor=True)
+    return qnn.QuantIdentity(act_quant=_act_quantizer(scheme, signed), bit_width=scheme.act_bits,
+                             return_quant_tensor=True)

@@ -6,7 +6,9 @@ from flow.errors import FlowError
 
 def test_defaults_are_b1_on_zcu102():
     cfg = make_config()
-    assert (cfg.model, cfg.part, cfg.resolution, cfg.bits) == ("efficientvit_b1", "xczu9eg", 224, "w8a8")
+    assert (cfg.model, cfg.part, cfg.resolution) == ("efficientvit_b1", "xczu9eg", 224)
+    q = cfg.quant_config()
+    assert (q.scheme.weight_bits, q.scheme.act_bits) == (8, 8)
 
 
 @pytest.mark.parametrize("text,expected", [("w8a8", (8, 8)), ("W4A8", (4, 8)), ("w16a2", (16, 2))])

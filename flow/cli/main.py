@@ -23,6 +23,7 @@ def _common(*names):
         "resolution": lambda: p.add_argument("--resolution", type=int, help="input resolution, a multiple of 32 (default 224)"),
         "calib_dir": lambda: p.add_argument("--calib-dir", help="calibration images in ImageFolder layout "
                                                                  "(default: the built-in Fashion-MNIST set)"),
+        "calib": lambda: p.add_argument("--calib", type=int, help="number of calibration images (default 64)"),
     }
     for n in names:
         opts[n]()
@@ -32,15 +33,17 @@ def _common(*names):
 def _cfg(args):
     from flow.config import make_config
 
-    keys = ("model", "part", "out", "weights", "bits", "resolution", "calib_dir")
+    keys = ("model", "part", "out", "weights", "bits", "resolution", "calib_dir", "calib")
     return make_config(getattr(args, "config", None), **{k: getattr(args, k, None) for k in keys})
 
 
-def cmd_build(args):
-    from flow.pipeline import run_build
+def _run(steps_name, done):
+    def cmd(args):
+        from flow import pipeline
 
-    out = run_build(_cfg(args))
-    print(f"flow: build finished; project and report in {out}")
+        out = pipeline.run_build(_cfg(args), steps=getattr(pipeline, steps_name))
+        print(f"flow: {done} in {out}")
+    return cmd
 
 
 def _not_built(stage, issue):
@@ -88,13 +91,14 @@ def make_parser():
         p.set_defaults(func=func)
         return p
 
-    all_opts = ("model", "part", "out", "weights", "config", "bits", "resolution", "calib_dir")
-    add("build", cmd_build, "run the whole flow: quantize, export, lower, generate HLS, C-simulate, estimate", *all_opts)
-    q = add("quantize", _not_built("quantize", 3), "post-training quantization with calibration",
-            "model", "out", "weights", "config", "bits", "resolution", "calib_dir")
-    q.add_argument("--calib", type=int, help="number of calibration images")
-    add("export", _not_built("export", 3), "export the quantized model to QONNX and check it by execution",
-        "model", "out", "weights", "config", "bits", "resolution", "calib_dir")
+    all_opts = ("model", "part", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib")
+    add("build", _run("BUILD_STEPS", "build finished; project and report"), "run the whole flow: quantize, export, lower, generate HLS, C-simulate, estimate", *all_opts)
+    q = add("quantize", _run("QUANTIZE_STEPS", "quantized model and report"),
+            "post-training quantization with calibration", "model", "out", "weights", "config", "bits",
+            "resolution", "calib_dir", "calib")
+    add("export", _run("EXPORT_STEPS", "QONNX model and its check"),
+        "export a quantized model (--weights quantized.pt) to QONNX and check it by execution",
+        "model", "out", "weights", "config", "calib_dir")
     add("csim", _not_built("csim", 5), "C-simulate a generated HLS project against the integer reference",
         "model", "part", "out", "config", "bits", "resolution")
     add("estimate", _not_built("estimate", 6), "estimate resources and frames per second for a part",

@@ -1,0 +1,45 @@
+"""Post-training quantization: float EfficientViT + calibration images -> calibrated Brevitas model.
+
+quantize_model: build the quantized twin, load the float weights, fold BN, calibrate activation
+ranges, optionally correct biases, and check the result runs.
+"""
+
+import torch
+
+from flow.errors import FlowError
+from flow.models import build_model, load_checkpoint
+
+from .bn_fold import fold_batchnorm
+from .calibrate import calibrate, correct_bias
+from .config import QuantConfig, make_quant_config
+
+__all__ = ["QuantConfig", "make_quant_config", "quantize_model", "folded_float_model"]
+
+
+def _twin(float_model, scheme):
+    model = build_model(float_model.spec.name, num_classes=float_model.num_classes,
+                        resolution=float_model.resolution, quant=scheme, in_chans=float_model.in_chans)
+    load_checkpoint(model, float_model.state_dict())
+    return model
+
+
+def folded_float_model(float_model):
+    """A copy of the float model with BN folded (the float twin of a quantized model, for reports)."""
+    model = _twin(float_model, float_model.scheme)
+    fold_batchnorm(model)
+    return model.eval()
+
+
+def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
+    """Return a calibrated quantized copy of ``float_model`` (which is left untouched)."""
+    model = _twin(float_model, qcfg.scheme)
+    fold_batchnorm(model)
+    calibrate(model, images, qcfg.batch_size)
+    if qcfg.bias_correction:
+        correct_bias(model, images, qcfg.batch_size)
+    model.eval()
+    with torch.no_grad():
+        y = model(images[:2])
+    if not torch.isfinite(y).all():
+        raise FlowError("quantized model produces non-finite outputs after calibration")
+    return model

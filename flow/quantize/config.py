@@ -1,0 +1,50 @@
+"""Quantization settings: shipped defaults <- the `quantization:` section of a user config <- CLI."""
+
+from dataclasses import asdict, dataclass, fields
+from importlib import resources
+
+import yaml
+
+from flow.errors import FlowError
+from flow.models import QuantScheme
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    scheme: QuantScheme
+    bias_correction: bool = True
+    calib_images: int = 64
+    batch_size: int = 16
+
+    def as_dict(self) -> dict:
+        d = asdict(self.scheme)
+        d.pop("enabled")
+        d.update(bias_correction=self.bias_correction, calib_images=self.calib_images, batch_size=self.batch_size)
+        return d
+
+
+_SCHEME_KEYS = {f.name for f in fields(QuantScheme)} - {"enabled"}
+_PROC_KEYS = {"bias_correction", "calib_images", "batch_size"}
+_TYPES = {"weight_bits": int, "act_bits": int, "po2_scales": bool, "act_calibrator": str, "percentile": (int, float),
+          "weight_calibrator": str, "bias_correction": bool, "calib_images": int, "batch_size": int}
+
+
+def defaults() -> dict:
+    return yaml.safe_load((resources.files("flow.quantize") / "defaults.yaml").read_text())
+
+
+def make_quant_config(user: dict | None = None, weight_bits=None, act_bits=None, calib_images=None) -> QuantConfig:
+    values = defaults()
+    for key, val in (user or {}).items():
+        if key not in _TYPES:
+            raise FlowError(f"unknown quantization setting '{key}'; valid: {', '.join(_TYPES)}")
+        if not isinstance(val, _TYPES[key]) or (isinstance(val, bool) and _TYPES[key] is int):
+            raise FlowError(f"quantization setting {key}={val!r} has the wrong type")
+        values[key] = val
+    for key, val in (("weight_bits", weight_bits), ("act_bits", act_bits), ("calib_images", calib_images)):
+        if val is not None:
+            values[key] = val
+    if values["calib_images"] < 1 or values["batch_size"] < 1:
+        raise FlowError(f"calib_images ({values['calib_images']}) and batch_size ({values['batch_size']}) must be >= 1")
+    scheme = QuantScheme(enabled=True, **{k: values[k] for k in _SCHEME_KEYS})
+    return QuantConfig(scheme=scheme, **{k: values[k] for k in _PROC_KEYS})
