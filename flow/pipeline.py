@@ -113,8 +113,9 @@ def step_export(st: BuildState) -> None:
     path = export_clean_qonnx(st.quant_model, st.staging)
     result = check_qonnx(path, st.quant_model, st.calib_images[:EXPORT_CHECK_IMAGES])
     (st.staging / "export_check.json").write_text(json.dumps(result, indent=1))
-    say("export", f"QONNX matches Brevitas on {result['images']} images: max diff "
-                  f"{result['max_diff_lsb']:.3g} output LSB (tolerance {result['tolerance_lsb']})")
+    say("export", f"QONNX matches Brevitas on {result['images']} images ({result['scales']} scales, "
+                  f"{result['criterion']}): output {result['max_output_diff_lsb']:.3g} LSB, worst tensor "
+                  f"{result['max_tensor_diff_lsb']:.3g} LSB, {100 * result['min_tensor_equal_fraction']:.3f}% equal")
     st.artifacts.update(qonnx=path.name)
 
 

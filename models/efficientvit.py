@@ -3,10 +3,11 @@
 Structure and parameter names follow timm's ``efficientvit_mit.py`` (itself a port of
 mit-han-lab/efficientvit), so a timm state dict loads as is and an MIT one after key mapping
 (flow.models.checkpoint). What this adds is a quantizer on every tensor that crosses a hardware layer
-boundary: the input, every conv/linear output (after BN and activation), every residual sum, the
-multi-scale concat, and each tensor of the linear attention (ReLU(q), ReLU(k), k^T v, the ones-column
-sum of k, q (k^T v), the divisor q (k^T 1) and the division result). BatchNorm stays a float module
-here; the quantize stage folds it into the conv before calibration.
+boundary: the input, every conv/linear output (after BN and activation, and before each Hardswish),
+every residual sum, the multi-scale concat, the pooled features, the LayerNorm input and output, and each
+tensor of the linear attention (ReLU(q), ReLU(k), k^T v, the ones-column sum of k, q (k^T v), the divisor
+q (k^T 1) and the division result). BatchNorm stays a float module here; the quantize stage folds it
+into the conv before calibration.
 
 Linear attention is always used (as timm does). MIT's model switches to the mathematically equal
 quadratic form when H*W <= head dim; the only difference is where eps enters.
@@ -16,26 +17,45 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from brevitas.nn import QuantIdentity
+
 from flow.errors import FlowError
 
 from .quant_layers import QuantScheme, act_quant, conv2d, linear, value
 from .specs import ModelSpec, check_resolution, get_spec
 
 
+class HardSwish(nn.Module):
+    """x * clip(x / 6 + 1/2, 0, 1): ONNX's HardSwish formula, written out as its float32 steps.
+
+    torch's hardswish rounds differently (x * relu6(x + 3) / 6); on quantized inputs that lands on
+    rounding ties of the next quantizer often enough to matter. Written as these steps, PyTorch, the
+    exported graph (Mul, Add, Clip, Mul) and the hardware's lookup table all compute the same floats.
+    """
+
+    def forward(self, x):
+        return x * torch.clamp(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)
+
+
 class ConvNormAct(nn.Module):
-    """conv -> BN (optional) -> Hardswish (optional) -> output quantizer."""
+    """conv -> BN (optional) -> [quantizer -> Hardswish] (optional) -> output quantizer.
+
+    The quantizer before the Hardswish makes the activation a function of an int8 (act_bits) value, which
+    the hardware evaluates as a lookup table, bit-exact with the exported graph by construction.
+    """
 
     def __init__(self, scheme, in_ch, out_ch, kernel_size=1, stride=1, groups=1, bias=False, norm=True, act=False):
         super().__init__()
         self.conv = conv2d(scheme, in_ch, out_ch, kernel_size, stride=stride, groups=groups, bias=bias)
         self.norm = nn.BatchNorm2d(out_ch) if norm else nn.Identity()
-        self.act = nn.Hardswish() if act else nn.Identity()
+        self.pre_act_quant = act_quant(scheme, signed=True) if act else nn.Identity()
+        self.act = HardSwish() if act else nn.Identity()
         self.out_quant = act_quant(scheme, signed=True)
 
     def forward(self, x):
         x = self.conv(x)
         x = self.norm(value(x))
-        x = self.act(x)
+        x = self.act(value(self.pre_act_quant(x)))
         return self.out_quant(x)
 
 
@@ -95,6 +115,9 @@ class LiteMLA(nn.Module):
     out = (ReLU(q) (ReLU(k)^T v)) / (ReLU(q) (ReLU(k)^T 1) + eps), computed with the padded-ones trick
     (k^T [v | 1]); the two columns of that product are quantized separately because their ranges differ
     by orders of magnitude.
+
+    Quantized, eps is half an LSB of the quantized divisor: the divisor (2 d + 1) s / 2 is then exact in
+    float and never zero, so the division has one integer meaning. The float model keeps ``eps``.
     """
 
     def __init__(self, scheme, channels, head_dim, scales=(5,), eps=1e-5):
@@ -116,6 +139,12 @@ class LiteMLA(nn.Module):
         self.att_quant = act_quant(scheme, signed=True)
         self.proj = ConvNormAct(scheme, total * (1 + len(scales)), channels, 1, bias=False, norm=True, act=False)
 
+    def _divisor_eps(self):
+        # From the quantizer module, not the tensor type: under export the quantizers return plain tensors.
+        if isinstance(self.den_quant, QuantIdentity):
+            return self.den_quant.act_quant.scale() / 2
+        return self.eps
+
     def forward(self, x):
         B, _, H, W = x.shape
         qkv = self.qkv(x)
@@ -130,7 +159,7 @@ class LiteMLA(nn.Module):
         ksum = value(self.ksum_quant(kv_ext[..., -1:]))
         num = value(self.num_quant(q @ kv))
         den = value(self.den_quant(q @ ksum))
-        out = self.att_quant(num / (den + self.eps))
+        out = self.att_quant(num / (den + self._divisor_eps()))
         # transpose/reshape keep a QuantTensor's scale, so proj sees a quantized input (int32 bias quant)
         return self.proj(out.transpose(-1, -2).reshape(B, -1, H, W))
 
@@ -198,14 +227,15 @@ class Stage(nn.Module):
 
 
 class QuantLayerNorm(nn.LayerNorm):
-    """LayerNorm with an output quantizer (parameter names unchanged)."""
+    """LayerNorm between an input and an output quantizer (parameter names unchanged)."""
 
     def __init__(self, scheme, features, eps=1e-5):
         super().__init__(features, eps=eps)
+        self.in_quant = act_quant(scheme, signed=True)
         self.out_quant = act_quant(scheme, signed=True)
 
     def forward(self, x):
-        return self.out_quant(super().forward(value(x)))
+        return self.out_quant(super().forward(value(self.in_quant(value(x)))))
 
 
 class ClassifierHead(nn.Module):
@@ -223,7 +253,7 @@ class ClassifierHead(nn.Module):
         self.classifier = nn.Sequential(
             linear(scheme, widths[0], widths[1], bias=False),
             QuantLayerNorm(scheme, widths[1]),
-            nn.Hardswish(),
+            HardSwish(),
             act_quant(scheme, signed=True),
             linear(scheme, widths[1], num_classes, bias=True),
         )

@@ -63,10 +63,61 @@ def test_config_file_then_command_line(tmp_path):
 
 
 def test_build_stops_plainly_at_first_unbuilt_stage(tmp_path):
-    r = run("build", "--model", "efficientvit_b0", "--resolution", "64", cwd=tmp_path)
+    r = run("build", "--model", "efficientvit_b0", "--resolution", "32", "--calib", "8", cwd=tmp_path)
     assert r.returncode == 3, r.stderr
-    assert "stage 'quantize' is not built yet" in r.stderr
+    assert "QONNX matches Brevitas on 8 images" in r.stderr  # quantize and export ran and checked
+    assert "stage 'lower' is not built yet" in r.stderr
     assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+@pytest.fixture(scope="module")
+def b0_checkpoint(tmp_path_factory):
+    import torch
+
+    from flow.models import QuantScheme, build_model
+
+    path = tmp_path_factory.mktemp("ckpt") / "b0_fmnist.pt"
+    torch.save(build_model("efficientvit_b0", num_classes=10, quant=QuantScheme.float_reference()).state_dict(), path)
+    return path
+
+
+def test_quantize_then_export(tmp_path, b0_checkpoint):
+    r = run("quantize", "--model", "efficientvit_b0", "--weights", str(b0_checkpoint), "--resolution", "32",
+            "--bits", "w6a6", "--calib", "8", "--out", "q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "q").iterdir()) == ["quant_report.json", "quant_report.md", "quantized.pt"]
+    assert "| 6 |" in (tmp_path / "q" / "quant_report.md").read_text()
+    r = run("export", "--model", "efficientvit_b0", "--weights", "q/quantized.pt", "--out", "e", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "e" / "model_qonnx.onnx").is_file() and (tmp_path / "e" / "export_check.json").is_file()
+
+
+def test_quantize_bad_inputs(tmp_path, b0_checkpoint):
+    from PIL import Image
+
+    (tmp_path / "imgs" / "a").mkdir(parents=True)
+    (tmp_path / "imgs" / "a" / "x.png").write_bytes(b"garbage")
+    Image.new("RGB", (8, 8)).save(tmp_path / "imgs" / "a" / "y.png")
+    cases = [
+        (["--calib-dir", "imgs"], "imgs/a/x.png' cannot be read"),
+        (["--calib-dir", "nodir"], "does not exist"),
+        (["--weights", "missing.pt"], "does not exist"),
+        (["--model", "efficientvit_b1", "--weights", str(b0_checkpoint)], "does not fit efficientvit_b1"),
+        (["--bits", "w0a8"], "weight bit width 0"),
+        (["--bits", "w8a33"], "activation bit width 33"),
+    ]
+    for args, message in cases:
+        base = ["--model", "efficientvit_b0", "--resolution", "32", "--calib", "4", "--out", "q"]
+        r = run("quantize", *(base + args), cwd=tmp_path)
+        assert r.returncode == 2 and message in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()[-1:]) == 1 and r.stderr.strip().splitlines()[-1].startswith("flow: error:")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["imgs"], args  # nothing written
+
+
+def test_export_needs_a_quantized_model(tmp_path, b0_checkpoint):
+    r = run("export", "--model", "efficientvit_b0", "--weights", str(b0_checkpoint), "--out", "e", cwd=tmp_path)
+    assert r.returncode == 2 and "is a float checkpoint" in r.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_models_table():

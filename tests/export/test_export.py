@@ -1,0 +1,48 @@
+"""QONNX export, cleaned by qonnx and executed by qonnx's executor, against the Brevitas model."""
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import numpy_helper
+
+from flow.data import load_fashion_mnist
+from flow.errors import FlowError
+from flow.export import check_qonnx, export_clean_qonnx
+from flow.models import QuantScheme, build_model
+from flow.quantize import make_quant_config, quantize_model
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["po2-scales", "free-scales"])
+def exported(request, tmp_path_factory):
+    torch.manual_seed(0)
+    fp = build_model("efficientvit_b0", resolution=32, num_classes=10, quant=QuantScheme.float_reference()).eval()
+    images = load_fashion_mnist("test", 32, count=16)[0]
+    q = quantize_model(fp, images, make_quant_config({"calib_images": 16, "po2_scales": request.param}))
+    out = tmp_path_factory.mktemp("export")
+    return q, export_clean_qonnx(q, out), images
+
+
+def test_qonnx_execution_matches_brevitas(exported):
+    q, path, images = exported
+    result = check_qonnx(path, q, images[:4])
+    assert result["tensors_checked"] == 122
+    if q.scheme.po2_scales:
+        assert result["max_output_diff_lsb"] <= 1e-5 and result["max_tensor_diff_lsb"] == 0
+    else:
+        assert result["max_tensor_diff_lsb"] <= 1 and result["min_tensor_equal_fraction"] >= 0.999
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "Quant" in ops and "MatMul" in ops and "Div" in ops  # the linear attention is in the graph
+
+
+def test_check_catches_a_wrong_graph(exported, tmp_path):
+    q, path, images = exported
+    model = onnx.load(str(path))
+    init = max(model.graph.initializer, key=lambda t: np.prod(t.dims))  # the largest weight tensor
+    arr = numpy_helper.to_array(init).copy()
+    arr *= -1.0
+    init.CopyFrom(numpy_helper.from_array(arr, init.name))
+    bad = tmp_path / "bad.onnx"
+    onnx.save(model, str(bad))
+    with pytest.raises(FlowError, match="QONNX execution differs"):
+        check_qonnx(bad, q, images[:2])
