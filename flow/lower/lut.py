@@ -1,0 +1,31 @@
+"""Unary activations of a quantized tensor as lookup tables.
+
+The model quantizes every Hardswish input (flow.models: ConvNormAct's pre-activation quantizer), so
+the activation is a function of one act_bits-wide integer code: a 2**bits-entry table. Each entry is
+computed with the exported graph's own float32 steps (dequantize, Mul 1/6, Add 1/2, Clip 0..1, Mul,
+then the output Quant with round half to even), so the table equals QONNX execution by construction,
+for power-of-two and free scales alike.
+"""
+
+import numpy as np
+
+from .requant import int_range
+
+
+def _quantize_f32(x: np.ndarray, scale: np.float32, lo: int, hi: int) -> np.ndarray:
+    return np.clip(np.round(x / scale), lo, hi).astype(np.int64)  # QONNX Quant, ROUND = half to even
+
+
+def hardswish_lut(in_scale: float, in_bits: int, in_signed: bool,
+                  out_scale: float, out_bits: int, out_signed: bool) -> np.ndarray:
+    """Table t with t[code - lo] = quantized hardswish(code * in_scale), codes lo..hi of the input."""
+    lo, hi = int_range(in_bits, in_signed)
+    x = np.arange(lo, hi + 1, dtype=np.float32) * np.float32(in_scale)
+    gate = np.clip(x * np.float32(1.0 / 6.0) + np.float32(0.5), np.float32(0.0), np.float32(1.0))
+    y = x * gate
+    return _quantize_f32(y, np.float32(out_scale), *int_range(out_bits, out_signed))
+
+
+def apply_lut(codes: np.ndarray, table: np.ndarray, in_bits: int, in_signed: bool) -> np.ndarray:
+    lo, _ = int_range(in_bits, in_signed)
+    return table[np.asarray(codes, dtype=np.int64) - lo]
