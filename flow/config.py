@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from flow.errors import FlowError
+from flow.errors import FlowError, choose
 
 DEFAULT_MODEL = "efficientvit_b1"
 DEFAULT_PART = "xczu9eg"
@@ -35,11 +35,12 @@ class BuildConfig:
 
 
 _BITS = re.compile(r"^w(\d+)a(\d+)$")
-MIN_BITS, MAX_BITS = 2, 16
 
 
 def parse_bits(text: str) -> tuple:
     """'w8a8' -> (8, 8). Weights and activations each 2..16 bits."""
+    from flow.models.quant_layers import MAX_BITS, MIN_BITS
+
     m = _BITS.match(str(text).strip().lower())
     if not m:
         raise FlowError(f"bit widths '{text}' are not of the form wNaM (e.g. w8a8, w4a8)")
@@ -92,7 +93,6 @@ def make_config(config_file=None, **overrides) -> BuildConfig:
 
 def validate(cfg: BuildConfig) -> None:
     from flow.models import MODEL_NAMES, check_resolution
-    from flow.errors import choose
     from flow.parts import get_part
 
     choose("model", cfg.model, MODEL_NAMES)

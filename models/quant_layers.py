@@ -30,6 +30,7 @@ from brevitas.quant_tensor import QuantTensor
 from flow.errors import FlowError
 
 
+MIN_BITS, MAX_BITS = 2, 16
 ACT_CALIBRATORS = ("minmax", "percentile", "mse")
 WEIGHT_CALIBRATORS = ("minmax", "mse")
 
@@ -60,8 +61,8 @@ class QuantScheme:
     def __post_init__(self):
         for field in ("weight_bits", "act_bits"):
             bits = getattr(self, field)
-            if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 16:
-                raise FlowError(f"{field}={bits!r} is out of range; supported bit widths are 2..16")
+            if not isinstance(bits, int) or isinstance(bits, bool) or not MIN_BITS <= bits <= MAX_BITS:
+                raise FlowError(f"{field}={bits!r} is out of range; supported bit widths are {MIN_BITS}..{MAX_BITS}")
         if self.act_calibrator not in ACT_CALIBRATORS:
             raise FlowError(f"unknown act_calibrator '{self.act_calibrator}'; valid: {', '.join(ACT_CALIBRATORS)}")
         if self.weight_calibrator not in WEIGHT_CALIBRATORS:

@@ -10,7 +10,7 @@ from flow.errors import FlowError
 from flow.models import build_model, load_checkpoint
 
 from .bn_fold import fold_batchnorm
-from .calibrate import calibrate, correct_bias
+from .calibrate import calibrate, correct_bias, uncalibrated_quantizers
 from .config import QuantConfig, make_quant_config
 
 __all__ = ["QuantConfig", "make_quant_config", "quantize_model", "folded_float_model"]
@@ -35,6 +35,9 @@ def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
     model = _twin(float_model, qcfg.scheme)
     fold_batchnorm(model)
     calibrate(model, images, qcfg.batch_size)
+    missing = uncalibrated_quantizers(model)
+    if missing:
+        raise FlowError(f"{len(missing)} activation quantizers saw no calibration data ({', '.join(missing[:3])})")
     if qcfg.bias_correction:
         correct_bias(model, images, qcfg.batch_size)
     model.eval()

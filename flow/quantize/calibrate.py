@@ -2,6 +2,7 @@
 
 import torch
 from brevitas.graph.calibrate import bias_correction_mode, calibration_mode
+from brevitas.nn import QuantIdentity
 
 from flow.progress import say
 
@@ -27,3 +28,12 @@ def correct_bias(model, images: torch.Tensor, batch_size: int = 16) -> None:
         for x in _batches(images, batch_size):
             model(x)
     say("quantize", f"bias correction on {len(images)} images")
+
+
+def uncalibrated_quantizers(model) -> list:
+    """Activation quantizers whose scale was never set from data (Brevitas keeps a runtime-stats scale
+    out of the state dict until statistics were collected)."""
+    keys = list(model.state_dict())
+    return [name for name, mod in model.named_modules()
+            if isinstance(mod, QuantIdentity) and mod.act_quant.is_quant_enabled
+            and not any(k.startswith(f"{name}.act_quant.") and k.endswith(".value") for k in keys)]

@@ -30,12 +30,22 @@ def quantized(request, float_model, images):
 
 
 def test_every_quantizer_is_calibrated_and_on(quantized):
+    from flow.quantize.calibrate import uncalibrated_quantizers
+
+    assert uncalibrated_quantizers(quantized) == []
     quantizers = [m for m in quantized.modules() if isinstance(m, QuantIdentity)]
     assert len(quantizers) == 122  # every quantization point of B0; a change here changes the hardware contract
     assert all(m.act_quant.is_quant_enabled for m in quantizers)
     with torch.no_grad():
         y = quantized(torch.zeros(1, 3, RES, RES))
     assert torch.isfinite(y).all()
+
+
+def test_uncalibrated_quantizer_is_found(float_model):
+    from flow.quantize.calibrate import uncalibrated_quantizers
+
+    fresh = build_model("efficientvit_b0", resolution=RES, num_classes=10, quant=QuantScheme())
+    assert len(uncalibrated_quantizers(fresh)) == 122
 
 
 def test_quantized_tracks_float(float_model, quantized, images):
