@@ -54,7 +54,7 @@ class QuantScheme:
     weight_bits: int = 8
     act_bits: int = 8
     po2_scales: bool = False
-    act_calibrator: str = "percentile"
+    act_calibrator: str = "mse"
     weight_calibrator: str = "minmax"
     percentile: float = 99.999
 

@@ -2,9 +2,10 @@
 
 import argparse
 import sys
+import warnings
 
 from flow.config import DEFAULT_MODEL, DEFAULT_PART
-from flow.errors import FlowError
+from flow.errors import FlowError, choose
 
 EXIT_INPUT_ERROR = 2
 EXIT_NOT_BUILT = 3
@@ -57,7 +58,6 @@ def _not_built(stage, issue):
 
 def cmd_models(args):
     from flow.models import MODEL_NAMES, QuantScheme, build_model, check_resolution, count_complexity, get_spec
-    from flow.errors import choose
 
     res = check_resolution(args.resolution)
     names = [choose("model", args.model, MODEL_NAMES)] if args.model else list(MODEL_NAMES)
@@ -110,6 +110,10 @@ def make_parser():
 
 
 def main(argv=None):
+    # Library warnings (brevitas' optional kernels, torch's exporter) are not the user's business; errors
+    # stay one line.
+    for category in (UserWarning, DeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category)
     from flow.pipeline import StageNotBuilt
 
     args = make_parser().parse_args(argv)

@@ -37,7 +37,7 @@ def test_unknown_name_is_one_line_error(tmp_path, option, valid):
     (["--bits", "int8"], "not of the form wNaM"),
     (["--resolution", "100"], "multiple of 32"),
     (["--weights", "missing.pt"], "checkpoint 'missing.pt' does not exist"),
-    (["--calib-dir", "nodir"], "calibration folder 'nodir' does not exist"),
+    (["--calib-dir", "nodir"], "image folder 'nodir' does not exist"),
 ])
 def test_bad_options(tmp_path, args, message):
     r = run("build", *args, cwd=tmp_path)
@@ -55,11 +55,15 @@ def test_malformed_config(tmp_path):
 
 
 def test_config_file_then_command_line(tmp_path):
-    (tmp_path / "cfg.yaml").write_text("model: efficientvit_b0\nresolution: 64\npart: nosuch\n")
-    r = run("build", "--config", "cfg.yaml", cwd=tmp_path)
-    assert r.returncode == 2 and "unknown part 'nosuch'" in r.stderr  # the file's value is used ...
-    r = run("build", "--config", "cfg.yaml", "--part", "xczu9eg", cwd=tmp_path)
-    assert "building efficientvit_b0 at 64x64" in r.stderr  # ... and the command line overrides it
+    (tmp_path / "bad.yaml").write_text("model: efficientvit_b0\nresolution: 32\npart: nosuch\n")
+    r = run("build", "--config", "bad.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown part 'nosuch'" in r.stderr  # the file's value is used
+    (tmp_path / "cfg.yaml").write_text("model: efficientvit_b0\nresolution: 32\nbits: w6a6\n"
+                                       "quantization:\n  act_calibrator: minmax\n")
+    r = run("quantize", "--config", "cfg.yaml", "--bits", "w8a8", "--calib", "4", "--out", "q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "building efficientvit_b0 at 32x32" in r.stderr  # from the file ...
+    assert "W8A8" in r.stderr and "minmax calibration on 4 images" in r.stderr  # ... overridden on the command line
 
 
 def test_build_stops_plainly_at_first_unbuilt_stage(tmp_path):
