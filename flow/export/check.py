@@ -90,7 +90,7 @@ def check_qonnx(qonnx_path, model, images: torch.Tensor) -> dict:
         x = images[i:i + 1]
         y_ref, tensors = _brevitas_tensors(model, x)
         y_free, _ = _execute(wrapped, x.numpy())
-        worst_out = max(worst_out, float(np.abs(y_free - y_ref).max()) / scale)
+        worst_out = max(worst_out, float(np.abs(np.rint(y_free / scale) - np.rint(y_ref / scale)).max()))
         _, stats = _execute(wrapped, x.numpy(), forced=tensors)
         for name, max_lsb, n_equal, n in stats:
             prev = worst_tensor.get(name, (0.0, 0, 0))
