@@ -7,7 +7,7 @@ succeeded; on any error it is removed, so nothing half-written is left behind.
 """
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,7 +35,6 @@ class BuildState:
     float_model: torch.nn.Module | None = None
     quant_model: torch.nn.Module | None = None
     calib_images: torch.Tensor | None = None
-    artifacts: dict = field(default_factory=dict)  # name -> file inside the output folder
 
 
 def build_float_model(cfg: BuildConfig):
@@ -87,7 +86,6 @@ def step_quantize(st: BuildState) -> None:
     worst = min(report["tensors"], key=lambda r: r["sqnr_db"])
     say("quantize", f"{len(report['tensors'])} quantized tensors; lowest SQNR {worst['sqnr_db']:.1f} dB "
                     f"({worst['tensor']})")
-    st.artifacts.update(quantized="quantized.pt", quant_report="quant_report.md")
 
 
 def step_load_quantized(st: BuildState) -> None:
@@ -113,7 +111,6 @@ def step_export(st: BuildState) -> None:
     say("export", f"QONNX matches Brevitas on {result['images']} images ({result['scales']} scales, "
                   f"{result['criterion']}): output {result['max_output_diff_lsb']:.3g} LSB, worst tensor "
                   f"{result['max_tensor_diff_lsb']:.3g} LSB, {100 * result['min_tensor_equal_fraction']:.3f}% equal")
-    st.artifacts.update(qonnx=path.name)
 
 
 def step_lower(st: BuildState) -> None:

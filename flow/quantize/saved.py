@@ -20,14 +20,6 @@ def save_quantized(model, path: Path) -> None:
                 "state_dict": model.state_dict()}, path)
 
 
-def is_quantized_checkpoint(path) -> bool:
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception:
-        return False
-    return isinstance(obj, dict) and obj.get("format") == FORMAT
-
-
 def load_quantized(path, expect_model: str | None = None):
     """Rebuild the quantized model saved at ``path`` (BN already folded, scales calibrated)."""
     path = Path(path)
