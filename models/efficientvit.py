@@ -13,6 +13,8 @@ Linear attention is always used (as timm does). MIT's model switches to the math
 quadratic form when H*W <= head dim; the only difference is where eps enters.
 """
 
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -227,15 +229,72 @@ class Stage(nn.Module):
 
 
 class QuantLayerNorm(nn.LayerNorm):
-    """LayerNorm between an input and an output quantizer (parameter names unchanged)."""
+    """LayerNorm between an input and an output quantizer (parameter names unchanged).
+
+    Until ``freeze_integer()`` is called (after calibration) it is torch's float LayerNorm, so the output
+    quantizer calibrates on the usual distribution. Frozen, it becomes an integer LayerNorm with one exact
+    integer meaning, which the exported graph, the integer program and the hardware all compute alike.
+    With q the C input codes, all integers:
+
+        S = sum(q),  d = C q - S,  V = sum(d^2),  sigma = max(isqrt(V), 1)
+        y = clamp(round_half_even((d a_c + sigma b_c) / (sigma 2^k)), lo, hi)
+
+    d / sigma = (x - mean) / std * C^(-1/2) exactly (without eps), so a_c = round(gamma_c sqrt(C) 2^k / s_out)
+    and b_c = round(beta_c 2^k / s_out), with k chosen so |a_c| < 2^LN_COEF_BITS. The graph computes this
+    in float64, where every step up to the final division is exact (|V| < 2^53 for C <= 2560 at 8 bits;
+    checked) and the rounded quotient is the exact one (proof in flow.lower.layernorm).
+    """
+
+    LN_COEF_BITS = 15
 
     def __init__(self, scheme, features, eps=1e-5):
         super().__init__(features, eps=eps)
         self.in_quant = act_quant(scheme, signed=True)
         self.out_quant = act_quant(scheme, signed=True)
+        self.integer = False
+
+    @torch.no_grad()
+    def freeze_integer(self):
+        """Switch to the integer LayerNorm, with coefficients from the calibrated scales."""
+        if not isinstance(self.out_quant, QuantIdentity):
+            return
+        quant = self.out_quant.act_quant
+        s_in = self.in_quant.act_quant.scale().detach().double().reshape(())
+        s_out = quant.scale().detach().double().reshape(())
+        bits, C = int(quant.bit_width()), self.normalized_shape[0]
+        a = self.weight.detach().double() * math.sqrt(C) / s_out
+        k = self.LN_COEF_BITS - math.ceil(math.log2(max(float(a.abs().max()), 1e-30)))
+        a, b = torch.round(a * 2.0 ** k), torch.round(self.bias.detach().double() * 2.0 ** k / s_out)
+        d_max = (1 << bits) * C  # |C q - S| <= C (max q - min q) < 2^bits C
+        v_max = C * d_max ** 2
+        n_max = d_max * float(a.abs().max()) + math.isqrt(v_max) * float(b.abs().max())
+        if max(v_max, n_max) >= 2 ** 53:
+            raise FlowError(f"integer LayerNorm over {C} features at {bits} bits leaves float64's exact range "
+                            f"(worst-case |V| {v_max:.3g}, |N| {n_max:.3g}, limit 2^53)")
+        self.register_buffer("ln_a", a, persistent=False)
+        self.register_buffer("ln_b", b, persistent=False)
+        self.register_buffer("ln_pow2k", torch.tensor(2.0 ** k, dtype=torch.float64), persistent=False)
+        self.register_buffer("ln_s_in", s_in.float(), persistent=False)
+        self.register_buffer("ln_s_out", s_out.float(), persistent=False)
+        self.ln_range = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+        self.integer = True
+
+    def _integer_forward(self, x):
+        q = torch.round(x / self.ln_s_in).double()
+        C = q.shape[-1]
+        d = q * C - q.sum(-1, keepdim=True)
+        # sum(d^2) as a (1 x C) (C x 1) product: d * d exports as a Mul with one input twice, which
+        # qonnx's tensor renaming breaks (it renames one of the two references)
+        v = torch.matmul(d.unsqueeze(-2), d.unsqueeze(-1)).squeeze(-1)
+        sigma = torch.clamp(torch.floor(torch.sqrt(v)), min=1.0)
+        y = torch.round((d * self.ln_a + sigma * self.ln_b) / (sigma * self.ln_pow2k))
+        y = torch.clamp(y, *self.ln_range)
+        return y.float() * self.ln_s_out
 
     def forward(self, x):
-        return self.out_quant(super().forward(value(self.in_quant(value(x)))))
+        x = value(self.in_quant(value(x)))
+        y = self._integer_forward(x) if self.integer else super().forward(x)
+        return self.out_quant(y)
 
 
 class ClassifierHead(nn.Module):
@@ -284,6 +343,12 @@ class EfficientViT(nn.Module):
         self.stages = nn.Sequential(*[
             Stage(scheme, w[i], w[i + 1], d[i + 1], spec, vit_stage=i >= 2, eps=attention_eps) for i in range(4)])
         self.head = ClassifierHead(scheme, w[-1], spec.head_widths, num_classes)
+
+    def freeze_integer(self):
+        """After calibration: switch the modules that have an integer form to it (the head's LayerNorm)."""
+        for mod in self.modules():
+            if isinstance(mod, QuantLayerNorm):
+                mod.freeze_integer()
 
     def forward(self, x):
         x = self.input_quant(x)

@@ -38,6 +38,7 @@ def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
     missing = uncalibrated_quantizers(model)
     if missing:
         raise FlowError(f"{len(missing)} activation quantizers saw no calibration data ({', '.join(missing[:3])})")
+    model.freeze_integer()  # integer LayerNorm from here on; bias correction sees the final model
     if qcfg.bias_correction:
         correct_bias(model, images, qcfg.batch_size)
     model.eval()

@@ -43,6 +43,7 @@ def load_quantized(path, expect_model: str | None = None):
     except RuntimeError as exc:
         detail = " ".join(str(exc).split("\n")[1:2]).strip()
         raise FlowError(f"quantized model '{path}' does not match its architecture: {detail[:300]}")
+    model.freeze_integer()
     return model.eval()
 
 
