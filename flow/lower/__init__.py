@@ -1,6 +1,12 @@
-"""Integer lowering (issue #4): the QONNX graph as an integer-only program.
+"""Integer lowering: the cleaned QONNX graph as an integer-only program (flow.lower.program).
 
-So far: the arithmetic primitives every lowered layer uses, each matching QONNX's float semantics
-where that is possible exactly (requant.py: multiplier-and-shift requantization with round-half-even;
-lut.py: unary activations of an int8 tensor as lookup tables). The graph lowering itself is not built.
+lower.py walks the graph and lets one rule per pattern (rules/) emit each layer; ranges.py proves the
+accumulator widths; program.py holds the program and its files (program.json + weights.bin).
+The arithmetic primitives: requant.py (multiplier-and-shift requantization, round half to even, exact
+rational rounding) and lut.py (activations as lookup tables).
 """
+
+from .lower import lower_model, lower_qonnx
+from .program import Program, load as load_program, save as save_program
+
+__all__ = ["Program", "lower_model", "lower_qonnx", "load_program", "save_program"]

@@ -1,4 +1,5 @@
-"""Unary activations of a quantized tensor as lookup tables.
+"""Unary functions of a quantized tensor as lookup tables: activations, and requantizations that take
+one code to another (ReLU, concatenation inputs, the attention's q and k).
 
 The model quantizes every Hardswish input (flow.models: ConvNormAct's pre-activation quantizer), so
 the activation is a function of one act_bits-wide integer code: a 2**bits-entry table. Each entry is
@@ -24,6 +25,19 @@ def hardswish_lut(in_scale: float, in_bits: int, in_signed: bool,
     gate = np.clip(x * np.float32(1.0 / 6.0) + np.float32(0.5), np.float32(0.0), np.float32(1.0))
     y = x * gate
     return _quantize_f32(y, np.float32(out_scale), *int_range(out_bits, out_signed))
+
+
+def requant_lut(in_scale: float, in_bits: int, in_signed: bool, out_scale: float, out_bits: int, out_signed: bool,
+                relu: bool = False) -> np.ndarray:
+    """Table of a unary requantization (optionally after ReLU), with QONNX's float32 steps: dequantize,
+    [max(x, 0)], divide by the output scale, round half to even, clip. For power-of-two scales this is
+    the shift requant.py computes; for free scales it also reproduces the graph's float rounding, which a
+    multiplier-and-shift cannot near ties."""
+    lo, hi = int_range(in_bits, in_signed)
+    x = np.arange(lo, hi + 1, dtype=np.float32) * np.float32(in_scale)
+    if relu:
+        x = np.maximum(x, np.float32(0.0))
+    return _quantize_f32(x, np.float32(out_scale), *int_range(out_bits, out_signed))
 
 
 def apply_lut(codes: np.ndarray, table: np.ndarray, in_bits: int, in_signed: bool) -> np.ndarray:

@@ -30,25 +30,57 @@ def requant_params(ratio: float, mult_bits: int = MULT_BITS) -> tuple:
     return multiplier, shift
 
 
-def round_shift(x: np.ndarray, shift: int) -> np.ndarray:
-    """round_half_even(x / 2**shift) for int64 ``x``, exactly; a negative shift multiplies."""
+def round_shift(x: np.ndarray, shift) -> np.ndarray:
+    """round_half_even(x / 2**shift) for int64 ``x``, exactly; ``shift`` is an int or an array that
+    broadcasts against ``x`` (one shift per channel); a negative shift multiplies."""
     x = np.asarray(x, dtype=np.int64)
-    if shift <= 0:
-        return x << (-shift)
-    floor = x >> shift  # arithmetic shift: floor division for negative x too
-    rem = x - (floor << shift)
-    half = np.int64(1) << (shift - 1)
-    up = (rem > half) | ((rem == half) & ((floor & 1) == 1))
+    shift = np.asarray(shift, dtype=np.int64)
+    right = np.maximum(shift, 0)
+    x = x << np.maximum(-shift, 0)
+    floor = x >> right  # arithmetic shift: floor division for negative x too
+    rem = x - (floor << right)
+    half = (np.int64(1) << np.maximum(right - 1, 0)) * (right > 0)
+    up = (right > 0) & ((rem > half) | ((rem == half) & ((floor & 1) == 1)))
     return floor + up.astype(np.int64)
 
 
-def requantize(acc: np.ndarray, multiplier: int, shift: int, lo: int, hi: int) -> np.ndarray:
-    """clamp(round_half_even(acc * multiplier / 2**shift), lo, hi) in int64 arithmetic."""
+def round_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """round_half_even(num / den) for int64 arrays with den > 0, exactly (the rational, not a float)."""
+    num = np.asarray(num, dtype=np.int64)
+    den = np.asarray(den, dtype=np.int64)
+    if np.any(den <= 0):
+        raise FlowError("round_div needs positive denominators")
+    q, r = np.divmod(num, den)  # floor division: 0 <= r < den
+    up = (2 * r > den) | ((2 * r == den) & ((q & 1) == 1))
+    return q + up.astype(np.int64)
+
+
+def requant_params_shared(ratios, mult_bits: int = MULT_BITS) -> tuple:
+    """([multipliers], shift) with ratios[i] ~= multipliers[i] * 2**-shift, one shift for all (for sums of
+    differently scaled terms). Exact when every ratio is a power of two (or has few significant bits)."""
+    params = [requant_params(float(r), mult_bits) for r in ratios]
+    shift = max(sh for _, sh in params)
+    mults = [m << (shift - sh) for m, sh in params]
+    if max(mults) >= 1 << (mult_bits + 8):  # ratios too far apart to share a shift with bounded multipliers
+        top = max(range(len(ratios)), key=lambda i: ratios[i])
+        shift = min(shift, mult_bits - math.frexp(float(ratios[top]))[1])
+        mults = [round(float(r) * 2.0 ** shift) for r in ratios]
+        if min(mults) < 1:
+            raise FlowError(f"scale ratios {list(map(float, ratios))} are too far apart for a shared shift")
+    return mults, shift
+
+
+def requantize(acc: np.ndarray, multiplier, shift, lo: int, hi: int) -> np.ndarray:
+    """clamp(round_half_even(acc * multiplier / 2**shift), lo, hi) in int64 arithmetic; multiplier and
+    shift are ints or arrays broadcasting against ``acc`` (per channel)."""
     acc = np.asarray(acc, dtype=np.int64)
-    limit = np.iinfo(np.int64).max // max(multiplier, 1)
-    if acc.size and int(np.abs(acc).max()) > limit:
-        raise FlowError(f"requantization overflows int64: |acc| {int(np.abs(acc).max())} x multiplier {multiplier}")
-    return np.clip(round_shift(acc * np.int64(multiplier), shift), lo, hi)
+    multiplier = np.asarray(multiplier, dtype=np.int64)
+    if acc.size:
+        peak = int(np.abs(acc).max()) * int(np.abs(multiplier).max()) << int(max(0, -np.min(shift)))
+        if peak > np.iinfo(np.int64).max:
+            raise FlowError(f"requantization overflows int64: |acc| {int(np.abs(acc).max())} "
+                            f"x multiplier {int(np.abs(multiplier).max())}")
+    return np.clip(round_shift(acc * multiplier, shift), lo, hi)
 
 
 def int_range(bits: int, signed: bool, narrow: bool = False) -> tuple:

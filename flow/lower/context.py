@@ -1,0 +1,83 @@
+"""State shared by the lowering rules while they turn a QONNX graph into a Program."""
+
+import numpy as np
+
+from flow.errors import FlowError
+
+from .graph import GraphView, QuantSpec
+from .program import Layer, TensorInfo, storage_dtype
+from .requant import MULT_BITS, requant_params
+
+
+class Lowering:
+    def __init__(self, graph: GraphView, mult_bits: int = MULT_BITS):
+        self.g = graph
+        self.mult_bits = mult_bits
+        self.tensors: dict = {}        # program tensor name -> TensorInfo
+        self.alias: dict = {}          # QONNX tensor name -> program tensor name (layout ops absorbed by a layer)
+        self.layers: list = []
+        self.claimed: set = set()      # names of QONNX nodes some layer accounts for
+        self.inputs: list = []
+        self._count: dict = {}
+
+    # -- tensors -------------------------------------------------------------------------------------
+    def add_tensor(self, name: str, spec: QuantSpec, shape: tuple, source: str | None = None) -> str:
+        scale = spec.scale.reshape(-1)
+        self.tensors[name] = TensorInfo(tuple(int(d) for d in shape), spec.bits, spec.signed,
+                                        float(scale[0]) if scale.size == 1 else [float(v) for v in scale],
+                                        source or name)
+        return name
+
+    def add_quant_output(self, qnode) -> str:
+        """Declare the output of an activation Quant node as a program tensor (batch dimension dropped)."""
+        shape = self.g.shape(qnode.output[0])
+        if not shape or shape[0] != 1:
+            raise FlowError(f"cannot lower {qnode.name}: expected batch 1, tensor shape {shape}")
+        return self.add_tensor(qnode.output[0], self.g.quant_spec(qnode), shape[1:])
+
+    def tensor_of(self, qonnx_name: str) -> str:
+        """The program tensor a QONNX tensor stands for; it must be quantized by an earlier layer."""
+        name = self.alias.get(qonnx_name, qonnx_name)
+        if name not in self.tensors:
+            src = self.g.src(qonnx_name)
+            what = f"{src.op_type} {src.name}" if src is not None else "a graph input"
+            raise FlowError(f"cannot lower: tensor {qonnx_name} (from {what}) is not a quantized tensor; "
+                            "every layer input must come out of an activation Quant")
+        return name
+
+    def scale(self, name: str) -> float:
+        s = self.tensors[name].scale
+        if isinstance(s, list):
+            raise FlowError(f"tensor {name} has per-channel scales; layers need per-tensor activation scales")
+        return s
+
+    # -- layers --------------------------------------------------------------------------------------
+    def add_layer(self, kind: str, inputs, outputs, nodes, attrs=None, blobs=None, dumps=None) -> Layer:
+        n = self._count.get(kind, 0)
+        self._count[kind] = n + 1
+        layer = Layer(f"{kind}{n}", kind, list(inputs), list(outputs), attrs or {}, blobs or {},
+                      source=[x.name for x in nodes], dumps=dumps or {})
+        for node in nodes:
+            if node.name in self.claimed:
+                raise FlowError(f"cannot lower: node {node.name} matched by two layers")
+            self.claimed.add(node.name)
+        self.layers.append(layer)
+        return layer
+
+    def requant(self, ratios) -> tuple:
+        """Per-channel (multiplier, shift) arrays for real ratios (see flow.lower.requant)."""
+        params = [requant_params(float(r), self.mult_bits) for r in np.atleast_1d(ratios)]
+        return (np.array([m for m, _ in params], dtype=np.int64),
+                np.array([s for _, s in params], dtype=np.int32))
+
+
+def int_blob(codes: np.ndarray, bits: int, signed: bool = True) -> np.ndarray:
+    """Integer codes in their smallest storage type."""
+    return np.asarray(codes).astype(storage_dtype(bits, signed))
+
+
+def fit_blob(values: np.ndarray) -> np.ndarray:
+    """Integers in the smallest signed storage type that holds them."""
+    values = np.asarray(values, dtype=np.int64)
+    peak = int(np.abs(values).max()) if values.size else 0
+    return values.astype(storage_dtype(max(peak.bit_length() + 1, 2), True))

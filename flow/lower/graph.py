@@ -1,0 +1,131 @@
+"""A read-only view of a cleaned QONNX graph for pattern matching: producers, consumers, constants,
+and the parameters of Quant nodes. Every helper fails with a FlowError naming the node it could not read."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from onnx import helper, numpy_helper
+
+from flow.errors import FlowError
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """A QONNX Quant node's parameters: value = clip(round_half_even(x / scale), lo, hi) * scale."""
+    scale: np.ndarray   # float32, broadcastable to the tensor
+    bits: int
+    signed: bool
+    narrow: bool
+
+    @property
+    def range(self) -> tuple:
+        if self.signed:
+            return -(1 << (self.bits - 1)) + int(self.narrow), (1 << (self.bits - 1)) - 1
+        return 0, (1 << self.bits) - 1 - int(self.narrow)
+
+    def codes(self, x: np.ndarray) -> np.ndarray:
+        lo, hi = self.range
+        return np.clip(np.round(np.asarray(x, dtype=np.float32) / self.scale), lo, hi).astype(np.int64)
+
+    @property
+    def scalar_scale(self) -> float:
+        if self.scale.size != 1:
+            raise FlowError(f"expected a per-tensor scale, got shape {self.scale.shape}")
+        return float(self.scale.reshape(()))
+
+
+class GraphView:
+    def __init__(self, model):
+        """``model``: an onnx ModelProto (shapes inferred, as qonnx's cleanup leaves it)."""
+        self.graph = model.graph
+        self.nodes = list(self.graph.node)
+        self.inits = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
+        self.producer = {o: n for n in self.nodes for o in n.output}
+        self.consumers = {}
+        for n in self.nodes:
+            for i in n.input:
+                self.consumers.setdefault(i, []).append(n)
+        self.shapes = {}
+        for vi in list(self.graph.value_info) + list(self.graph.input) + list(self.graph.output):
+            dims = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+            self.shapes[vi.name] = tuple(dims)
+        self.inputs = [i.name for i in self.graph.input if i.name not in self.inits]
+        self.outputs = [o.name for o in self.graph.output]
+
+    # -- structure -----------------------------------------------------------------------------------
+    def src(self, tensor: str):
+        """The node producing ``tensor`` (None for a graph input or a constant)."""
+        return self.producer.get(tensor)
+
+    def users(self, tensor: str) -> list:
+        return self.consumers.get(tensor, [])
+
+    def only_user(self, tensor: str, op_type: str | None = None):
+        users = self.users(tensor)
+        if len(users) != 1 or (op_type and users[0].op_type != op_type):
+            found = ", ".join(f"{u.op_type} {u.name}" for u in users) or "none"
+            raise FlowError(f"cannot lower: tensor {tensor} should feed exactly one "
+                            f"{op_type or 'node'}, it feeds {found}")
+        return users[0]
+
+    def expect(self, tensor: str, *op_types: str):
+        node = self.src(tensor)
+        if node is None or node.op_type not in op_types:
+            got = "a graph input or constant" if node is None else f"{node.op_type} {node.name}"
+            raise FlowError(f"cannot lower: tensor {tensor} should come from {'/'.join(op_types)}, "
+                            f"it comes from {got}")
+        return node
+
+    def shape(self, tensor: str) -> tuple:
+        if tensor not in self.shapes:
+            raise FlowError(f"cannot lower: tensor {tensor} has no inferred shape (run qonnx cleanup first)")
+        return self.shapes[tensor]
+
+    # -- constants -----------------------------------------------------------------------------------
+    def is_const(self, tensor: str) -> bool:
+        return tensor in self.inits
+
+    def const(self, tensor: str) -> np.ndarray:
+        if tensor not in self.inits:
+            raise FlowError(f"cannot lower: {tensor} should be a constant (initializer)")
+        return self.inits[tensor]
+
+    def scalar(self, tensor: str) -> float:
+        arr = self.const(tensor)
+        if arr.size != 1:
+            raise FlowError(f"cannot lower: constant {tensor} should be a scalar, has shape {arr.shape}")
+        return float(arr.reshape(()))
+
+    @staticmethod
+    def attr(node, name: str, default=None):
+        for a in node.attribute:
+            if a.name == name:
+                v = helper.get_attribute_value(a)
+                return v.decode() if isinstance(v, bytes) else v
+        return default
+
+    # -- quantizers ----------------------------------------------------------------------------------
+    def is_act_quant(self, node) -> bool:
+        return node.op_type == "Quant" and not self.is_const(node.input[0])
+
+    def quant_spec(self, node) -> QuantSpec:
+        if node.op_type != "Quant":
+            raise FlowError(f"cannot lower: {node.name} is {node.op_type}, not Quant")
+        scale = self.const(node.input[1]).astype(np.float32)
+        zeropt = self.const(node.input[2])
+        bits = self.scalar(node.input[3])
+        if np.any(zeropt != 0):
+            raise FlowError(f"cannot lower {node.name}: non-zero zero point (only symmetric quantizers are supported)")
+        if bits != int(bits):
+            raise FlowError(f"cannot lower {node.name}: fractional bit width {bits}")
+        if self.attr(node, "rounding_mode", "ROUND") != "ROUND":
+            raise FlowError(f"cannot lower {node.name}: rounding mode {self.attr(node, 'rounding_mode')} (need ROUND)")
+        if np.any(scale <= 0):
+            raise FlowError(f"cannot lower {node.name}: non-positive scale")
+        return QuantSpec(scale, int(bits), bool(self.attr(node, "signed", 1)), bool(self.attr(node, "narrow", 0)))
+
+    def quantized_const(self, tensor: str) -> tuple:
+        """(integer codes, QuantSpec) of a Quant node applied to a constant (a weight or a bias)."""
+        node = self.expect(tensor, "Quant")
+        spec = self.quant_spec(node)
+        return spec.codes(self.const(node.input[0])), spec, node

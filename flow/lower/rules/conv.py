@@ -1,0 +1,79 @@
+"""Quant(Conv(x, Quant(W), Quant(b))) -> conv / dwconv;  Quant(Gemm(x, Quant(W), Quant(b))) -> linear.
+
+acc[o] = sum(w_code * x_code) + b_code[o]  (the bias is quantized at s_in * s_w[o], so it adds as is),
+y[o] = clamp(round_half_even(acc[o] * mult[o] / 2^shift[o]), lo, hi) with mult/2^shift ~= s_in s_w[o] / s_out.
+"""
+
+import numpy as np
+
+from flow.errors import FlowError
+
+from ..context import Lowering, fit_blob, int_blob
+
+
+def _weights_and_bias(ctx: Lowering, node, s_in: float, out_channels: int):
+    g = ctx.g
+    w, w_spec, w_node = g.quantized_const(node.input[1])
+    s_w = w_spec.scale.reshape(-1).astype(np.float64)
+    if s_w.size == 1:
+        s_w = np.full(out_channels, s_w[0])
+    nodes = [w_node]
+    if len(node.input) > 2 and node.input[2]:
+        b, b_spec, b_node = g.quantized_const(node.input[2])
+        expected = (np.float32(s_in) * s_w.astype(np.float32)).astype(np.float64)
+        if not np.allclose(b_spec.scale.reshape(-1).astype(np.float64), expected, rtol=1e-6, atol=0):
+            raise FlowError(f"cannot lower {node.name}: bias scale is not input scale x weight scale")
+        nodes.append(b_node)
+    else:
+        b = np.zeros(out_channels, dtype=np.int64)
+    return w, w_spec, s_w, b.reshape(-1), nodes
+
+
+def lower_conv(ctx: Lowering, q) -> None:
+    g = ctx.g
+    node = g.expect(q.input[0], "Conv")
+    x = ctx.tensor_of(node.input[0])
+    s_in = ctx.scale(x)
+    in_shape = ctx.tensors[x].shape
+    out = ctx.add_quant_output(q)
+    s_out = ctx.scale(out)
+    c_out = ctx.tensors[out].shape[0]
+    w, w_spec, s_w, b, nodes = _weights_and_bias(ctx, node, s_in, c_out)
+    groups = int(g.attr(node, "group", 1))
+    kh, kw = g.attr(node, "kernel_shape", list(w.shape[2:]))
+    strides = g.attr(node, "strides", [1, 1])
+    pads = g.attr(node, "pads", [0, 0, 0, 0])
+    if list(g.attr(node, "dilations", [1, 1])) != [1, 1]:
+        raise FlowError(f"cannot lower {node.name}: dilated convolutions are not supported")
+    if g.attr(node, "auto_pad", "NOTSET") != "NOTSET":
+        raise FlowError(f"cannot lower {node.name}: auto_pad is not supported (use explicit pads)")
+    c_in = in_shape[0]
+    depthwise = groups == c_in == c_out and groups > 1 and w.shape[1] == 1
+    mult, shift = ctx.requant(s_in * s_w / s_out)
+    ctx.add_layer(
+        "dwconv" if depthwise else "conv", [x], [out], [node, q] + nodes,
+        attrs={"in_channels": c_in, "out_channels": c_out, "kernel": [int(kh), int(kw)],
+               "stride": [int(s) for s in strides], "pad": [int(p) for p in pads], "groups": groups,
+               "in_shape": list(in_shape), "out_shape": list(ctx.tensors[out].shape), "weight_bits": w_spec.bits},
+        blobs={"weight": int_blob(w, w_spec.bits), "bias": fit_blob(b), "mult": fit_blob(mult), "shift": shift})
+
+
+def lower_linear(ctx: Lowering, q) -> None:
+    g = ctx.g
+    node = g.expect(q.input[0], "Gemm")
+    if (g.attr(node, "transA", 0), g.attr(node, "transB", 0)) != (0, 1) or \
+            g.attr(node, "alpha", 1.0) != 1.0 or g.attr(node, "beta", 1.0) != 1.0:
+        raise FlowError(f"cannot lower {node.name}: only Gemm with transB=1, alpha=beta=1 (a Linear layer)")
+    x = ctx.tensor_of(node.input[0])
+    s_in = ctx.scale(x)
+    out = ctx.add_quant_output(q)
+    s_out = ctx.scale(out)
+    c_out = ctx.tensors[out].shape[0]
+    w, w_spec, s_w, b, nodes = _weights_and_bias(ctx, node, s_in, c_out)
+    if len(ctx.tensors[x].shape) != 1 or w.shape[1] != ctx.tensors[x].shape[0]:
+        raise FlowError(f"cannot lower {node.name}: input {ctx.tensors[x].shape} does not match weights {w.shape}")
+    mult, shift = ctx.requant(s_in * s_w / s_out)
+    ctx.add_layer("linear", [x], [out], [node, q] + nodes,
+                  attrs={"in_features": int(w.shape[1]), "out_features": c_out, "weight_bits": w_spec.bits},
+                  blobs={"weight": int_blob(w, w_spec.bits), "bias": fit_blob(b), "mult": fit_blob(mult),
+                         "shift": shift})
