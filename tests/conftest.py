@@ -33,3 +33,22 @@ def timm():
             lib.define(_TORCHVISION_SCHEMAS[name])
         _keep_alive.append(lib)
     return pytest.importorskip("timm", reason="timm reference not installed (run scripts/setup.sh)")
+
+
+@pytest.fixture(scope="session", params=[True, False], ids=["po2-scales", "free-scales"])
+def exported_b0(request, tmp_path_factory):
+    """(quantized EfficientViT-B0 at 32x32, its cleaned QONNX file, 16 Fashion-MNIST images), with
+    power-of-two and with free scales; shared by the export, lowering and reference tests."""
+    import torch
+
+    from flow.data import load_fashion_mnist
+    from flow.export import export_clean_qonnx
+    from flow.models import QuantScheme, build_model
+    from flow.quantize import make_quant_config, quantize_model
+
+    torch.manual_seed(0)
+    fp = build_model("efficientvit_b0", resolution=32, num_classes=10, quant=QuantScheme.float_reference()).eval()
+    images = load_fashion_mnist("test", 32, count=16)[0]
+    q = quantize_model(fp, images, make_quant_config({"calib_images": 16, "po2_scales": request.param}))
+    out = tmp_path_factory.mktemp("export")
+    return q, export_clean_qonnx(q, out), images

@@ -3,24 +3,15 @@
 import numpy as np
 import onnx
 import pytest
-import torch
 from onnx import numpy_helper
 
-from flow.data import load_fashion_mnist
 from flow.errors import FlowError
-from flow.export import check_qonnx, export_clean_qonnx
-from flow.models import QuantScheme, build_model
-from flow.quantize import make_quant_config, quantize_model
+from flow.export import check_qonnx
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["po2-scales", "free-scales"])
-def exported(request, tmp_path_factory):
-    torch.manual_seed(0)
-    fp = build_model("efficientvit_b0", resolution=32, num_classes=10, quant=QuantScheme.float_reference()).eval()
-    images = load_fashion_mnist("test", 32, count=16)[0]
-    q = quantize_model(fp, images, make_quant_config({"calib_images": 16, "po2_scales": request.param}))
-    out = tmp_path_factory.mktemp("export")
-    return q, export_clean_qonnx(q, out), images
+@pytest.fixture(scope="module")
+def exported(exported_b0):
+    return exported_b0
 
 
 def test_qonnx_execution_matches_brevitas(exported):

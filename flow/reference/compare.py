@@ -1,0 +1,162 @@
+"""The integer reference against QONNX execution, tensor by tensor.
+
+For each image the QONNX graph is executed by qonnx's executor (every intermediate kept) and the program
+by run_program, on the input codes the graph's own input Quant produced. Every activation Quant of the
+graph is compared, as integer codes (value / scale), with the reference tensor of the same name: the
+program's tensors and the layers' internal dumps (e.g. the attention's q, k, kv, ksum, num, den, att).
+
+- free-running: the reference runs on its own outputs from the input on;
+- teacher-forced: each layer reads the QONNX codes of its inputs, so a 1-LSB flip (free scales) is
+  judged where it happens instead of being propagated.
+"""
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+
+from flow.errors import FlowError
+from flow.lower.graph import GraphView
+from flow.lower.program import Program
+
+from .executor import run_program
+
+
+def activation_quants(path) -> dict:
+    """{output name: QuantSpec} of the activation Quant nodes of a QONNX file."""
+    import onnx
+
+    view = GraphView(onnx.load(str(path)))
+    return {n.output[0]: view.quant_spec(n) for n in view.nodes if view.is_act_quant(n)}
+
+
+class QonnxRunner:
+    """Executes a QONNX file with qonnx's executor (every intermediate tensor kept)."""
+
+    def __init__(self, path):
+        self.model = ModelWrapper(str(path))
+        self.input = self.model.graph.input[0].name
+        self.quants = activation_quants(path)
+
+    def run(self, image: np.ndarray) -> dict:
+        return execute_onnx(self.model, {self.input: image[None].astype(np.float32)}, return_full_exec_context=True)
+
+    @staticmethod
+    def codes(ctx: dict, name: str, scale: float) -> np.ndarray:
+        """Integer codes of a quantized tensor (batch dropped)."""
+        return np.rint(np.asarray(ctx[name], dtype=np.float64) / scale).astype(np.int64)[0]
+
+
+def _owner_map(program: Program) -> dict:
+    owner = {}
+    for layer in program.layers:
+        for t in layer.outputs:
+            owner[program.tensors[t].source] = layer.name
+            owner[t] = layer.name
+        for q in layer.dumps.values():
+            owner[q] = layer.name
+    return owner
+
+
+def compare_with_qonnx(program: Program, qonnx, images: np.ndarray, modes=("free",)) -> dict:
+    """Per mode ("free" running, teacher-"forced") and QONNX tensor: max |code difference|, number of
+    equal codes and the first mismatch, over all ``images`` (N x C x H x W float); plus both sides'
+    output codes per image. QONNX (a file, run by qonnx's executor, or a runner with the same
+    interface, e.g. flow.reference.ort_qonnx) runs once per image for all modes."""
+    runner = qonnx if hasattr(qonnx, "run") else QonnxRunner(qonnx)
+    owner = _owner_map(program)
+    in_name = program.inputs[0]
+    out = program.outputs[0]
+    results = {m: {"tensors": {}, "outputs": [], "images": len(images), "teacher_forced": m == "forced"}
+               for m in modes}
+    for image in images:
+        ctx = runner.run(np.asarray(image))
+        x = runner.codes(ctx, in_name, runner.quants[in_name].scalar_scale)
+        ref_codes = {q: runner.codes(ctx, q, spec.scalar_scale) for q, spec in runner.quants.items()}
+        for mode in modes:
+            forced = None
+            if mode == "forced":
+                forced = {t: runner.codes(ctx, t, info.scale) for t, info in program.tensors.items()
+                          if t in ctx and not isinstance(info.scale, list)}
+                forced.update(ref_codes)
+            env = run_program(program, {in_name: x}, forced=forced)
+            stats = results[mode]["tensors"]
+            for qname, ref in ref_codes.items():
+                if qname == in_name:
+                    continue
+                if qname not in env:
+                    raise FlowError(f"the program has no tensor for QONNX tensor {qname}")
+                got = env[qname]
+                if got.shape != ref.shape:
+                    raise FlowError(f"reference tensor {qname} has shape {got.shape}, QONNX {ref.shape}")
+                diff = np.abs(got - ref)
+                st = stats.setdefault(qname, {"layer": owner.get(qname, "?"), "max_lsb": 0, "equal": 0,
+                                              "total": 0, "first_mismatch": None})
+                if st["first_mismatch"] is None and diff.any():
+                    idx = tuple(int(i) for i in np.argwhere(diff)[0])
+                    st["first_mismatch"] = {"index": idx, "reference": int(got[idx]), "qonnx": int(ref[idx])}
+                st["max_lsb"] = max(st["max_lsb"], int(diff.max()))
+                st["equal"] += int((diff == 0).sum())
+                st["total"] += diff.size
+            results[mode]["outputs"].append((env[out], ref_codes[program.tensors[out].source]))
+    return results
+
+
+def summarize(result: dict) -> dict:
+    """Totals over the tensors, the worst tensor and the first one (in graph order) that differs."""
+    t = result["tensors"]
+    worst = max(t.items(), key=lambda kv: (kv[1]["max_lsb"], -kv[1]["equal"] / kv[1]["total"]), default=None)
+    first = next(((name, s) for name, s in t.items() if s["max_lsb"]), None)
+    top1_same = sum(int(np.argmax(a) == np.argmax(b)) for a, b in result["outputs"])
+    return {"images": result["images"], "teacher_forced": result["teacher_forced"], "tensors": len(t),
+            "tensors_exact": sum(1 for s in t.values() if s["max_lsb"] == 0),
+            "max_lsb": max((s["max_lsb"] for s in t.values()), default=0),
+            "min_equal_fraction": min((s["equal"] / s["total"] for s in t.values()), default=1.0),
+            "worst_tensor": worst[0] if worst else None, "worst_layer": worst[1]["layer"] if worst else None,
+            "first_differing": None if first is None else {"tensor": first[0], "layer": first[1]["layer"],
+                                                            **first[1]["first_mismatch"]},
+            "top1_agree": top1_same,
+            "output_max_lsb": max((int(np.abs(a - b).max()) for a, b in result["outputs"]), default=0)}
+
+
+FREE_SCALE_MAX_LSB = 1
+FREE_SCALE_MIN_EQUAL = 0.999
+
+
+def all_power_of_two(program: Program) -> bool:
+    """True when every requantization is a pure shift (multiplier 1): the program must then be exact."""
+    for layer in program.layers:
+        for key, blob in layer.blobs.items():
+            if key == "mult" or key.endswith("_mult"):
+                if np.any(blob.astype(np.int64) & (blob.astype(np.int64) - 1)):  # not a power of two
+                    return False
+    return True
+
+
+def check_against_qonnx(program: Program, qonnx_path, images: np.ndarray) -> dict:
+    """Raise a FlowError naming the first tensor that breaks the criterion; return the summary.
+
+    Power-of-two scales: free-running, every tensor identical. Free scales: teacher-forced, every
+    tensor within 1 LSB on >= 99.9% of its elements (the free-running output difference is reported).
+    """
+    exact = all_power_of_two(program)
+    runs = compare_with_qonnx(program, qonnx_path, images, modes=("free",) if exact else ("free", "forced"))
+    free = summarize(runs["free"])
+    if exact:
+        result = dict(free, criterion="power-of-two scales: every tensor identical, free-running")
+        if result["max_lsb"] != 0:
+            m = result["first_differing"]
+            raise FlowError(f"integer reference differs from QONNX (power-of-two scales must match exactly); first "
+                            f"at {m['tensor']} (layer {m['layer']}), index {list(m['index'])}: reference "
+                            f"{m['reference']}, QONNX {m['qonnx']}; worst {result['max_lsb']} LSB")
+        return result
+    forced = summarize(runs["forced"])
+    result = dict(forced, criterion=f"free scales: per layer (teacher-forced) <= {FREE_SCALE_MAX_LSB} LSB on "
+                                    f">= {100 * FREE_SCALE_MIN_EQUAL}% of elements",
+                  free_running={k: free[k] for k in ("max_lsb", "min_equal_fraction", "output_max_lsb",
+                                                     "top1_agree")})
+    if result["max_lsb"] > FREE_SCALE_MAX_LSB or result["min_equal_fraction"] < FREE_SCALE_MIN_EQUAL:
+        raise FlowError(f"integer reference differs from QONNX at {result['worst_tensor']} (layer "
+                        f"{result['worst_layer']}): {result['max_lsb']} LSB max, "
+                        f"{100 * result['min_equal_fraction']:.3f}% equal (limit {FREE_SCALE_MAX_LSB} LSB, "
+                        f"{100 * FREE_SCALE_MIN_EQUAL}%)")
+    return result
