@@ -23,6 +23,8 @@ class BuildConfig:
     calib: int | None = None         # number of calibration images (overrides quantization.calib_images)
     out: str | None = None
     quantization: dict | None = None  # overrides of flow/quantize/defaults.yaml
+    qonnx: str | None = None         # `flow lower`: the cleaned QONNX file to lower
+    acc_bits: int = 32               # accumulator width the range analysis must prove sufficient
 
     def quant_config(self):
         from flow.quantize.config import make_quant_config
@@ -70,7 +72,7 @@ def load_config_file(path) -> dict:
         name = str(key).replace("-", "_")
         if name not in known:
             raise FlowError(f"config file '{path}': unknown key '{key}'; valid keys: {', '.join(known)}")
-        if name in ("resolution", "calib"):
+        if name in ("resolution", "calib", "acc_bits"):
             if not isinstance(val, int) or isinstance(val, bool):
                 raise FlowError(f"config file '{path}': {key} must be an integer, got {val!r}")
         elif name == "quantization":
@@ -99,6 +101,10 @@ def validate(cfg: BuildConfig) -> None:
     get_part(cfg.part)
     check_resolution(cfg.resolution)
     cfg.quant_config()  # bits, calibration count and quantization settings
+    if not 8 <= cfg.acc_bits <= 64:
+        raise FlowError(f"acc_bits={cfg.acc_bits} is out of range 8..64")
+    if cfg.qonnx is not None and not Path(cfg.qonnx).is_file():
+        raise FlowError(f"QONNX file '{cfg.qonnx}' does not exist or is not a file")
     if cfg.weights is not None and not Path(cfg.weights).is_file():
         raise FlowError(f"checkpoint '{cfg.weights}' does not exist or is not a file")
     if cfg.calib_dir is not None:

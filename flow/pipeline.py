@@ -35,6 +35,8 @@ class BuildState:
     float_model: torch.nn.Module | None = None
     quant_model: torch.nn.Module | None = None
     calib_images: torch.Tensor | None = None
+    qonnx_path: Path | None = None
+    program: object = None
 
 
 def build_float_model(cfg: BuildConfig):
@@ -106,6 +108,7 @@ def step_export(st: BuildState) -> None:
     from flow.export import check_qonnx, export_clean_qonnx
 
     path = export_clean_qonnx(st.quant_model, st.staging)
+    st.qonnx_path = path
     result = check_qonnx(path, st.quant_model, st.calib_images[:EXPORT_CHECK_IMAGES])
     (st.staging / "export_check.json").write_text(json.dumps(result, indent=1))
     say("export", f"QONNX matches Brevitas on {result['images']} images ({result['scales']} scales, "
@@ -113,8 +116,53 @@ def step_export(st: BuildState) -> None:
                   f"{result['max_tensor_diff_lsb']:.3g} LSB, {100 * result['min_tensor_equal_fraction']:.3f}% equal")
 
 
+def step_load_qonnx(st: BuildState) -> None:
+    """`flow lower`: the QONNX graph comes from --qonnx (a `flow export` output); check images from it."""
+    import onnx
+
+    from flow.data import calibration_images
+
+    if not st.cfg.qonnx:
+        raise FlowError("flow lower needs --qonnx MODEL_QONNX.onnx (the model_qonnx.onnx written by `flow export`)")
+    st.qonnx_path = Path(st.cfg.qonnx)
+    try:
+        graph = onnx.load(str(st.qonnx_path), load_external_data=False).graph
+        dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    except Exception as exc:
+        raise FlowError(f"cannot read QONNX file '{st.qonnx_path}': {type(exc).__name__}")
+    if len(dims) != 4 or dims[2] != dims[3] or dims[2] < 1:
+        raise FlowError(f"QONNX file '{st.qonnx_path}' has input shape {dims}, expected 1 x C x R x R")
+    st.calib_images, _ = calibration_images(dims[2], EXPORT_CHECK_IMAGES, st.cfg.calib_dir)
+
+
 def step_lower(st: BuildState) -> None:
-    raise StageNotBuilt("lower", 4)
+    """Lower the QONNX graph to the integer program (with range analysis), save it, and check the integer
+    reference against QONNX execution on real images: exactly with power-of-two scales, else per layer
+    (teacher-forced) within 1 LSB on >= 99.9% of elements."""
+    import json
+
+    from flow.lower import lower_qonnx, save_program
+    from flow.reference.compare import check_against_qonnx
+
+    program = lower_qonnx(st.qonnx_path, name=st.cfg.model, acc_bits=st.cfg.acc_bits)
+    r = program.meta["ranges"]
+    say("lower", f"{len(program.layers)} layers ({_kind_counts(program)}); accumulators need at most "
+                 f"{r['acc_bits_needed']} of {r['acc_bits_configured']} bits")
+    save_program(program, st.staging / "program")
+    result = check_against_qonnx(program, st.qonnx_path, st.calib_images[:EXPORT_CHECK_IMAGES].numpy())
+    (st.staging / "lower_check.json").write_text(json.dumps(result, indent=1))
+    say("lower", f"integer reference vs QONNX on {result['images']} images ({result['criterion']}): "
+                 f"{result['tensors_exact']}/{result['tensors']} tensors identical, worst {result['max_lsb']} LSB, "
+                 f"{100 * result['min_equal_fraction']:.3f}% equal; top-1 agrees on "
+                 f"{result['top1_agree']}/{result['images']}")
+    st.program = program
+
+
+def _kind_counts(program) -> str:
+    counts = {}
+    for layer in program.layers:
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in counts.items())
 
 
 def step_generate_hls(st: BuildState) -> None:
@@ -132,6 +180,7 @@ def step_estimate(st: BuildState) -> None:
 BUILD_STEPS = [step_build_model, step_quantize, step_export, step_lower, step_generate_hls, step_csim, step_estimate]
 QUANTIZE_STEPS = [step_build_model, step_quantize]
 EXPORT_STEPS = [step_load_quantized, step_export]
+LOWER_STEPS = [step_load_qonnx, step_lower]
 
 
 def run_build(cfg: BuildConfig, steps=BUILD_STEPS) -> Path:

@@ -25,6 +25,9 @@ def _common(*names):
         "calib_dir": lambda: p.add_argument("--calib-dir", help="calibration images in ImageFolder layout "
                                                                  "(default: the built-in Fashion-MNIST set)"),
         "calib": lambda: p.add_argument("--calib", type=int, help="number of calibration images (default 64)"),
+        "qonnx": lambda: p.add_argument("--qonnx", help="cleaned QONNX file (model_qonnx.onnx from `flow export`)"),
+        "acc_bits": lambda: p.add_argument("--acc-bits", type=int,
+                                           help="accumulator width the range analysis must prove (default 32)"),
     }
     for n in names:
         opts[n]()
@@ -34,7 +37,7 @@ def _common(*names):
 def _cfg(args):
     from flow.config import make_config
 
-    keys = ("model", "part", "out", "weights", "bits", "resolution", "calib_dir", "calib")
+    keys = ("model", "part", "out", "weights", "bits", "resolution", "calib_dir", "calib", "qonnx", "acc_bits")
     return make_config(getattr(args, "config", None), **{k: getattr(args, k, None) for k in keys})
 
 
@@ -91,14 +94,17 @@ def make_parser():
         p.set_defaults(func=func)
         return p
 
-    all_opts = ("model", "part", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib")
+    all_opts = ("model", "part", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib", "acc_bits")
     add("build", _run("BUILD_STEPS", "build finished; project and report"), "run the whole flow: quantize, export, lower, generate HLS, C-simulate, estimate", *all_opts)
-    q = add("quantize", _run("QUANTIZE_STEPS", "quantized model and report"),
+    add("quantize", _run("QUANTIZE_STEPS", "quantized model and report"),
             "post-training quantization with calibration", "model", "out", "weights", "config", "bits",
             "resolution", "calib_dir", "calib")
     add("export", _run("EXPORT_STEPS", "QONNX model and its check"),
         "export a quantized model (--weights quantized.pt) to QONNX and check it by execution",
         "model", "out", "weights", "config", "calib_dir")
+    add("lower", _run("LOWER_STEPS", "integer program and its check"),
+        "lower a QONNX model (--qonnx) to the integer program and check it against QONNX execution",
+        "model", "out", "qonnx", "config", "calib_dir", "acc_bits")
     add("csim", _not_built("csim", 5), "C-simulate a generated HLS project against the integer reference",
         "model", "part", "out", "config", "bits", "resolution")
     add("estimate", _not_built("estimate", 6), "estimate resources and frames per second for a part",

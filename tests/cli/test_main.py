@@ -13,7 +13,7 @@ def run(*args, cwd=None):
     return subprocess.run([FLOW, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
-@pytest.mark.parametrize("command", ["build", "quantize", "export", "csim", "estimate", "models", "parts"])
+@pytest.mark.parametrize("command", ["build", "quantize", "export", "lower", "csim", "estimate", "models", "parts"])
 def test_help(command):
     r = run(command, "--help")
     assert r.returncode == 0 and "usage: flow " + command in r.stdout
@@ -70,7 +70,8 @@ def test_build_stops_plainly_at_first_unbuilt_stage(tmp_path):
     r = run("build", "--model", "efficientvit_b0", "--resolution", "32", "--calib", "8", cwd=tmp_path)
     assert r.returncode == 3, r.stderr
     assert "QONNX matches Brevitas on 8 images" in r.stderr  # quantize and export ran and checked
-    assert "stage 'lower' is not built yet" in r.stderr
+    assert "integer reference vs QONNX on 8 images" in r.stderr  # lowered and checked
+    assert "stage 'generate-hls' is not built yet" in r.stderr
     assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 
@@ -94,6 +95,23 @@ def test_quantize_then_export(tmp_path, b0_checkpoint):
     r = run("export", "--model", "efficientvit_b0", "--weights", "q/quantized.pt", "--out", "e", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "e" / "model_qonnx.onnx").is_file() and (tmp_path / "e" / "export_check.json").is_file()
+    r = run("lower", "--model", "efficientvit_b0", "--qonnx", "e/model_qonnx.onnx", "--out", "l", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "l").iterdir()) == ["lower_check.json", "program"]
+    assert sorted(p.name for p in (tmp_path / "l" / "program").iterdir()) == ["program.json", "weights.bin"]
+    r = run("lower", "--qonnx", "e/model_qonnx.onnx", "--acc-bits", "16", "--out", "l2", cwd=tmp_path)
+    assert r.returncode == 2 and "configured accumulator width is 16 bits" in r.stderr
+    assert not (tmp_path / "l2").exists()
+
+
+def test_lower_bad_inputs(tmp_path):
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx")
+    for args, message in [([], "needs --qonnx"), (["--qonnx", "missing.onnx"], "does not exist"),
+                          (["--qonnx", "junk.onnx"], "cannot read QONNX file"),
+                          (["--qonnx", "junk.onnx", "--acc-bits", "4"], "acc_bits=4 is out of range")]:
+        r = run("lower", "--out", "l", *args, cwd=tmp_path)
+        assert r.returncode == 2 and message in r.stderr, (args, r.stderr)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.onnx"]
 
 
 def test_quantize_bad_inputs(tmp_path, b0_checkpoint):
