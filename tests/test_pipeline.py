@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 
 from flow.config import make_config
