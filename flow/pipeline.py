@@ -138,11 +138,13 @@ def step_load_qonnx(st: BuildState) -> None:
 def step_lower(st: BuildState) -> None:
     """Lower the QONNX graph to the integer program (with range analysis), save it, and check the integer
     reference against QONNX execution on real images: exactly with power-of-two scales, else per layer
-    (teacher-forced) within 1 LSB on >= 99.9% of elements."""
+    (teacher-forced) within 1 LSB on >= 99.9% of elements. Writes program/ (program.json, weights.bin),
+    lower_check.json, and reference_dump.npz (every tensor of the integer reference on the first image)."""
     import json
 
     from flow.lower import lower_qonnx, save_program
-    from flow.reference.compare import check_against_qonnx
+    from flow.reference.compare import activation_quants, check_against_qonnx
+    from flow.reference.executor import run_program, save_dump
 
     program = lower_qonnx(st.qonnx_path, name=st.cfg.model, acc_bits=st.cfg.acc_bits)
     r = program.meta["ranges"]
@@ -151,6 +153,9 @@ def step_lower(st: BuildState) -> None:
     save_program(program, st.staging / "program")
     result = check_against_qonnx(program, st.qonnx_path, st.calib_images[:EXPORT_CHECK_IMAGES].numpy())
     (st.staging / "lower_check.json").write_text(json.dumps(result, indent=1))
+    in_quant = activation_quants(st.qonnx_path)[program.inputs[0]]  # the graph's input Quant
+    codes = in_quant.codes(st.calib_images[0].numpy())
+    save_dump(run_program(program, {program.inputs[0]: codes}), st.staging / "reference_dump.npz")
     say("lower", f"integer reference vs QONNX on {result['images']} images ({result['criterion']}): "
                  f"{result['tensors_exact']}/{result['tensors']} tensors identical, worst {result['max_lsb']} LSB, "
                  f"{100 * result['min_equal_fraction']:.3f}% equal; top-1 agrees on "

@@ -137,12 +137,20 @@ def check_against_qonnx(program: Program, qonnx_path, images: np.ndarray) -> dic
 
     Power-of-two scales: free-running, every tensor identical. Free scales: teacher-forced, every
     tensor within 1 LSB on >= 99.9% of its elements (the free-running output difference is reported).
+    QONNX runs as one onnxruntime session (flow.reference.ort_qonnx), first checked identical to qonnx's
+    executor on one image, every tensor.
     """
+    from .ort_qonnx import OrtQonnxRunner
+
     exact = all_power_of_two(program)
-    runs = compare_with_qonnx(program, qonnx_path, images, modes=("free",) if exact else ("free", "forced"))
+    quants = activation_quants(qonnx_path)
+    runner = OrtQonnxRunner(qonnx_path, list(quants) + [t for t in program.tensors if t not in quants])
+    verified = runner.verify(images[:1])
+    runs = compare_with_qonnx(program, runner, images, modes=("free",) if exact else ("free", "forced"))
     free = summarize(runs["free"])
     if exact:
-        result = dict(free, criterion="power-of-two scales: every tensor identical, free-running")
+        result = dict(free, criterion="power-of-two scales: every tensor identical, free-running",
+                      qonnx_executor_verified_images=verified)
         if result["max_lsb"] != 0:
             m = result["first_differing"]
             raise FlowError(f"integer reference differs from QONNX (power-of-two scales must match exactly); first "
@@ -153,7 +161,7 @@ def check_against_qonnx(program: Program, qonnx_path, images: np.ndarray) -> dic
     result = dict(forced, criterion=f"free scales: per layer (teacher-forced) <= {FREE_SCALE_MAX_LSB} LSB on "
                                     f">= {100 * FREE_SCALE_MIN_EQUAL}% of elements",
                   free_running={k: free[k] for k in ("max_lsb", "min_equal_fraction", "output_max_lsb",
-                                                     "top1_agree")})
+                                                     "top1_agree")}, qonnx_executor_verified_images=verified)
     if result["max_lsb"] > FREE_SCALE_MAX_LSB or result["min_equal_fraction"] < FREE_SCALE_MIN_EQUAL:
         raise FlowError(f"integer reference differs from QONNX at {result['worst_tensor']} (layer "
                         f"{result['worst_layer']}): {result['max_lsb']} LSB max, "

@@ -46,3 +46,16 @@ def run_program(program: Program, inputs: dict, forced: dict | None = None, dump
             for role, qname in layer.dumps.items():
                 env[qname] = internal[role]
     return env
+
+
+def save_dump(env: dict, path) -> None:
+    """Write every tensor of a run_program result to an .npz file (each in the smallest integer type
+    holding it; names as in the program and in the layers' dumps)."""
+    def smallest(a):
+        a = np.asarray(a)
+        for t in (np.int8, np.uint8, np.int16, np.int32, np.int64):
+            info = np.iinfo(t)
+            if a.size == 0 or (a.min() >= info.min and a.max() <= info.max):
+                return a.astype(t)
+        return a
+    np.savez_compressed(path, **{name: smallest(a) for name, a in env.items()})

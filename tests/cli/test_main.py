@@ -97,7 +97,7 @@ def test_quantize_then_export(tmp_path, b0_checkpoint):
     assert (tmp_path / "e" / "model_qonnx.onnx").is_file() and (tmp_path / "e" / "export_check.json").is_file()
     r = run("lower", "--model", "efficientvit_b0", "--qonnx", "e/model_qonnx.onnx", "--out", "l", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in (tmp_path / "l").iterdir()) == ["lower_check.json", "program"]
+    assert sorted(p.name for p in (tmp_path / "l").iterdir()) == ["lower_check.json", "program", "reference_dump.npz"]
     assert sorted(p.name for p in (tmp_path / "l" / "program").iterdir()) == ["program.json", "weights.bin"]
     r = run("lower", "--qonnx", "e/model_qonnx.onnx", "--acc-bits", "16", "--out", "l2", cwd=tmp_path)
     assert r.returncode == 2 and "configured accumulator width is 16 bits" in r.stderr
