@@ -74,6 +74,14 @@ def main(argv=None):
     print(f"free-running, {sr['images']} images: top-1 identical on {sr['top1_agree']}/{sr['images']}; "
           f"output codes differ by up to {sr['output_max_lsb']} LSB; accuracy integer program "
           f"{100 * np.mean(ref_top1 == labels):.2f}%, QONNX {100 * np.mean(onnx_top1 == labels):.2f}%")
+    differ = np.flatnonzero(ref_top1 != onnx_top1)
+    if differ.size:
+        def margin(v):
+            top = np.sort(np.asarray(v))[::-1]
+            return int(top[0] - top[1])
+        print(f"images whose top-1 differs: {differ.tolist()[:20]}; QONNX's top-1 margin there (LSB): "
+              f"{[margin(free['outputs'][i][1]) for i in differ[:20]]}; median margin over all images: "
+              f"{int(np.median([margin(b) for _, b in free['outputs']]))} LSB")
     print(f"time: teacher-forced {t_forced:.0f}s, free-running {t_free:.0f}s "
           f"({1000 * t_free / len(images):.1f} ms per image, QONNX one-session + integer reference)")
 

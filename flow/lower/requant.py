@@ -57,16 +57,20 @@ def round_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def requant_params_shared(ratios, mult_bits: int = MULT_BITS) -> tuple:
     """([multipliers], shift) with ratios[i] ~= multipliers[i] * 2**-shift, one shift for all (for sums of
-    differently scaled terms). Exact when every ratio is a power of two (or has few significant bits)."""
-    params = [requant_params(float(r), mult_bits) for r in ratios]
-    shift = max(sh for _, sh in params)
-    mults = [m << (shift - sh) for m, sh in params]
-    if max(mults) >= 1 << (mult_bits + 8):  # ratios too far apart to share a shift with bounded multipliers
-        top = max(range(len(ratios)), key=lambda i: ratios[i])
-        shift = min(shift, mult_bits - math.frexp(float(ratios[top]))[1])
-        mults = [round(float(r) * 2.0 ** shift) for r in ratios]
-        if min(mults) < 1:
-            raise FlowError(f"scale ratios {list(map(float, ratios))} are too far apart for a shared shift")
+    differently scaled terms), every multiplier below 2**mult_bits. Exact when the ratios are powers of
+    two (and less than 2**mult_bits apart)."""
+    ratios = [float(r) for r in ratios]
+    if any(not math.isfinite(r) or r <= 0 for r in ratios):
+        raise FlowError(f"requantization ratios {ratios} must be positive finite numbers")
+    shift = mult_bits - math.frexp(max(ratios))[1]  # the largest lands in [2^(mult_bits-1), 2^mult_bits)
+    mults = [round(r * 2.0 ** shift) for r in ratios]
+    if max(mults) >= 1 << mult_bits:  # the largest rounded up to 2^mult_bits
+        shift -= 1
+        mults = [round(r * 2.0 ** shift) for r in ratios]
+    if min(mults) < 1:
+        raise FlowError(f"scale ratios {ratios} are too far apart to share one shift")
+    while all(m % 2 == 0 for m in mults):  # smallest exact form: powers of two become small multipliers
+        mults, shift = [m >> 1 for m in mults], shift - 1
     return mults, shift
 
 

@@ -1,5 +1,6 @@
 """The `flow` command as a user runs it (a subprocess, through the installed console script)."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -66,13 +67,30 @@ def test_config_file_then_command_line(tmp_path):
     assert "W8A8" in r.stderr and "minmax calibration on 4 images" in r.stderr  # ... overridden on the command line
 
 
-def test_build_stops_plainly_at_first_unbuilt_stage(tmp_path):
-    r = run("build", "--model", "efficientvit_b0", "--resolution", "32", "--calib", "8", cwd=tmp_path)
-    assert r.returncode == 3, r.stderr
+def test_build_runs_to_bit_exact_csim(tmp_path):
+    r = run("build", "--model", "efficientvit_b0", "--resolution", "32", "--calib", "8", "--out", "b", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
     assert "QONNX matches Brevitas on 8 images" in r.stderr  # quantize and export ran and checked
     assert "integer reference vs QONNX on 8 images" in r.stderr  # lowered and checked
-    assert "stage 'generate-hls' is not built yet" in r.stderr
-    assert list(tmp_path.iterdir()) == []  # nothing half-written
+    assert "bit-exact with the integer reference on 2 images" in r.stderr
+    assert "HLS project: b/hls" in r.stdout and "b/csim_report.json" in r.stdout
+    report = json.loads((tmp_path / "b" / "csim_report.json").read_text())
+    assert report["bit_exact"] and report["layers_exact"] == report["layers"] == 97
+    r = run("csim", "--project", "b/hls", cwd=tmp_path)
+    assert r.returncode == 0 and "all 97 layers bit-exact" in r.stdout, r.stderr
+    hls = tmp_path / "b" / "hls"
+    layer, name, _, offset, _ = (hls / "data" / "layers.txt").read_text().splitlines()[5].split()
+    golden = bytearray((hls / "data" / "img0" / "golden.bin").read_bytes())
+    golden[2 * int(offset)] ^= 1  # one element of layer 5's output, as if the reference said otherwise
+    (hls / "data" / "img0" / "golden.bin").write_bytes(bytes(golden))
+    r = run("csim", "--project", "b/hls", cwd=tmp_path)
+    assert r.returncode == 2 and f"first at layer {name}, index 0: csim" in r.stderr, r.stderr
+
+
+def test_csim_bad_project(tmp_path):
+    for args, message in [([], "needs --project"), (["--project", "nowhere"], "is not a vitflow HLS project")]:
+        r = run("csim", *args, cwd=tmp_path)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
 
 
 @pytest.fixture(scope="module")

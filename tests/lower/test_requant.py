@@ -64,3 +64,15 @@ def test_int_ranges():
     assert int_range(8, True, narrow=True) == (-127, 127)
     assert int_range(8, False) == (0, 255)
     assert int_range(4, True) == (-8, 7)
+
+
+def test_shared_shift_keeps_multipliers_in_range_and_po2_exact():
+    from flow.lower.requant import MULT_BITS, requant_params_shared
+
+    mults, shift = requant_params_shared([0.75, 0.1234567, 3.0e-3])
+    assert max(mults) < 1 << MULT_BITS
+    for r, m in zip([0.75, 0.1234567, 3.0e-3], mults):
+        assert abs(m * 2.0 ** -shift - r) <= 2.0 ** -shift
+    assert requant_params_shared([0.5, 0.125]) == ([4, 1], 3)
+    with pytest.raises(FlowError, match="too far apart"):
+        requant_params_shared([1.0, 2.0 ** -40])

@@ -1,0 +1,63 @@
+// vitflow C-simulation testbench: loads the program image and the integer reference's golden tensors
+// written by flow/hls/project.py, runs the accelerator top over every layer, and compares each layer's
+// output with the reference. Prints one line per layer; on the first mismatch it names the layer, the
+// element index and both values, and exits 1.
+// Usage: tb_vitflow <data folder> [image folder, default <data folder>/img0]  (input.bin, golden.bin)
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "vitflow/vitflow_layout.h"
+#include "vitflow_top.h"
+
+template <typename T>
+static std::vector<T> load(const std::string &path) {
+    std::vector<T> v;
+    FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f) {
+        std::fprintf(stderr, "tb: cannot open %s\n", path.c_str());
+        std::exit(2);
+    }
+    std::fseek(f, 0, SEEK_END);
+    const long bytes = std::ftell(f);
+    std::fseek(f, 0, SEEK_SET);
+    v.resize(bytes / sizeof(T));
+    if (!v.empty() && std::fread(v.data(), sizeof(T), v.size(), f) != v.size()) {
+        std::fprintf(stderr, "tb: short read on %s\n", path.c_str());
+        std::exit(2);
+    }
+    std::fclose(f);
+    return v;
+}
+
+int main(int argc, char **argv) {
+    const std::string dir = argc > 1 ? argv[1] : "data";
+    const std::string img = argc > 2 ? argv[2] : dir + "/img0";
+    std::vector<int32_t> desc = load<int32_t>(dir + "/desc.bin"), prm = load<int32_t>(dir + "/params.bin");
+    std::vector<int8_t> wgt = load<int8_t>(dir + "/weights.bin");
+    std::vector<int16_t> golden = load<int16_t>(img + "/golden.bin"), input = load<int16_t>(img + "/input.bin");
+    std::vector<int32_t> layers = load<int32_t>(dir + "/layers.bin");  // per layer: output offset, size
+    const int n_layers = int(desc.size() / DESC_WORDS);
+    if (prm.empty()) prm.push_back(0);
+    if (wgt.empty()) wgt.push_back(0);
+    std::vector<int16_t> act(golden.size(), 0);
+    const int in_off = layers.at(2 * n_layers), in_size = layers.at(2 * n_layers + 1);
+    for (int i = 0; i < in_size; i++) act[in_off + i] = input.at(i);
+    const int bad = vitflow_top(desc.data(), 0, n_layers, wgt.data(), prm.data(), act.data());
+    if (bad >= 0) {
+        std::printf("csim: layer %d has an unknown kind\n", bad);
+        return 1;
+    }
+    for (int l = 0; l < n_layers; l++) {
+        const int off = layers[2 * l], size = layers[2 * l + 1];
+        for (int i = 0; i < size; i++)
+            if (act[off + i] != golden[off + i]) {
+                std::printf("MISMATCH layer %d index %d csim %d reference %d\n", l, i, act[off + i], golden[off + i]);
+                return 1;
+            }
+        std::printf("layer %d ok %d\n", l, size);
+    }
+    std::printf("csim: all %d layers bit-exact\n", n_layers);
+    return 0;
+}

@@ -1,0 +1,42 @@
+// vitflow: the accelerator top. The layer sequence is data: a table of DESC_WORDS-word descriptors
+// (flow/hls/layout.py), each dispatched to its engine; the engines are reused layer after layer.
+// Weights, parameters and activations live in external memory (DDR behind AXI masters on the board).
+//
+// Template parameters (the generated vitflow_config.h sets them as VITFLOW_<NAME>):
+//   PE_ROWS, PE_COLS   conv PE array (conv_pe.h)
+//   DW_LANES           depthwise engine lanes (dwconv.h)
+//   ELT_LANES          element-wise, pooling and LayerNorm lanes (eltwise.h, layernorm.h)
+//   ATT_D_MAX          largest attention head dimension (linear_attention.h)
+//   ACC_BITS           accumulator width (the program's range analysis must prove it sufficient)
+#pragma once
+#include "conv_pe.h"
+#include "dwconv.h"
+#include "eltwise.h"
+#include "layernorm.h"
+#include "linear_attention.h"
+
+namespace vitflow {
+
+// Runs layers [first, last) of the program; returns the index of a layer with an unknown kind, or -1.
+template <int PE_ROWS, int PE_COLS, int DW_LANES, int ELT_LANES, int ATT_D_MAX, int ACC_BITS>
+int run_layers(const int32_t *desc, int first, int last, const int8_t *wgt, const int32_t *prm, int16_t *act) {
+    for (int l = first; l < last; l++) {
+        const int32_t *d = desc + l * DESC_WORDS;
+        switch (d[FIELD_KIND]) {
+        case KIND_CONV:
+        case KIND_LINEAR: conv_layer<PE_ROWS, PE_COLS, ACC_BITS>(d, wgt, prm, act); break;
+        case KIND_DWCONV: dwconv_layer<DW_LANES, ACC_BITS>(d, wgt, prm, act); break;
+        case KIND_HARDSWISH:
+        case KIND_RELU: lut_layer<ELT_LANES>(d, prm, act); break;
+        case KIND_ADD: add_layer<ELT_LANES>(d, act); break;
+        case KIND_CONCAT: concat_layer<ELT_LANES>(d, prm, act); break;
+        case KIND_GAP: gap_layer<ELT_LANES, ACC_BITS>(d, act); break;
+        case KIND_LAYERNORM: layernorm_layer<ELT_LANES>(d, prm, act); break;
+        case KIND_LINEAR_ATTENTION: linear_attention_layer<ATT_D_MAX, ACC_BITS>(d, prm, act); break;
+        default: return l;
+        }
+    }
+    return -1;
+}
+
+}  // namespace vitflow

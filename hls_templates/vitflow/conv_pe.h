@@ -1,0 +1,70 @@
+// vitflow: the convolution PE array, for k x k, pointwise and grouped convolutions and linear layers
+// (a linear layer is a 1 x 1 convolution on a 1 x 1 map).
+//
+// Template parameters:
+//   PE_ROWS  output channels computed in parallel (one accumulator row each)
+//   PE_COLS  input channels consumed in parallel per row (PE_ROWS x PE_COLS multipliers per cycle)
+//   ACC_BITS accumulator width; the lowering's range analysis proves every accumulator of the program
+//            fits (flow/lower/ranges.py), so this never wraps
+//
+// Per output pixel and tile of PE_ROWS output channels: acc = bias + sum over input-channel tiles and
+// kernel taps of w * x (zero outside the padded input), then the per-channel requantization.
+// Weights are [C_out][C_in/groups][KH][KW] int8, activations [C][H][W] int16 codes (layer descriptor:
+// CONV_* fields of vitflow_layout.h).
+#pragma once
+#include "requant.h"
+#include "vitflow_layout.h"
+
+namespace vitflow {
+
+template <int PE_ROWS, int PE_COLS, int ACC_BITS>
+void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t *act) {
+    typedef ap_int<ACC_BITS> acc_t;
+    const int cin = d[CONV_C_IN], hin = d[CONV_H_IN], win = d[CONV_W_IN];
+    const int cout = d[CONV_C_OUT], hout = d[CONV_H_OUT], wout = d[CONV_W_OUT];
+    const int kh_n = d[CONV_KH], kw_n = d[CONV_KW], sh = d[CONV_SH], sw = d[CONV_SW];
+    const int pt = d[CONV_PT], pl = d[CONV_PL], groups = d[CONV_GROUPS];
+    const int ci_g = cin / groups, co_g = cout / groups;
+    const int8_t *w = wgt + d[CONV_W_OFF];
+    const int32_t *bias = prm + d[CONV_B_OFF], *mult = prm + d[CONV_M_OFF], *shift = prm + d[CONV_S_OFF];
+    const int16_t *x = act + d[FIELD_IN0];
+    int16_t *y = act + d[FIELD_OUT];
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
+    for (int g = 0; g < groups; g++)
+        for (int oh = 0; oh < hout; oh++)
+            for (int ow = 0; ow < wout; ow++)
+                for (int co0 = 0; co0 < co_g; co0 += PE_ROWS) {
+                    acc_t acc[PE_ROWS];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+                    for (int r = 0; r < PE_ROWS; r++) {
+#pragma HLS UNROLL
+                        acc[r] = co0 + r < co_g ? acc_t(bias[g * co_g + co0 + r]) : acc_t(0);
+                    }
+                    for (int ci0 = 0; ci0 < ci_g; ci0 += PE_COLS)
+                        for (int kh = 0; kh < kh_n; kh++)
+                            for (int kw = 0; kw < kw_n; kw++) {
+#pragma HLS PIPELINE II = 1
+                                const int ih = oh * sh - pt + kh, iw = ow * sw - pl + kw;
+                                if (ih < 0 || ih >= hin || iw < 0 || iw >= win) continue;
+                                for (int r = 0; r < PE_ROWS; r++) {
+#pragma HLS UNROLL
+                                    for (int c = 0; c < PE_COLS; c++) {
+#pragma HLS UNROLL
+                                        if (co0 + r >= co_g || ci0 + c >= ci_g) continue;
+                                        const int co = g * co_g + co0 + r, ci = g * ci_g + ci0 + c;
+                                        const ap_int<8> wv = w[((co * ci_g + ci0 + c) * kh_n + kh) * kw_n + kw];
+                                        const ap_int<16> xv = x[(ci * hin + ih) * win + iw];
+                                        acc[r] += wv * xv;
+                                    }
+                                }
+                            }
+                    for (int r = 0; r < PE_ROWS; r++) {
+#pragma HLS UNROLL
+                        if (co0 + r >= co_g) continue;
+                        const int co = g * co_g + co0 + r;
+                        y[(co * hout + oh) * wout + ow] = requantize(wide_t(acc[r]), mult[co], shift[co], lo, hi);
+                    }
+                }
+}
+
+}  // namespace vitflow

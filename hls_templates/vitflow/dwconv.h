@@ -1,0 +1,59 @@
+// vitflow: the depthwise convolution engine (groups == channels, one k x k filter per channel).
+//
+// Template parameters:
+//   DW_LANES  channels processed in parallel, each with its own KH x KW multiply-accumulate
+//   ACC_BITS  accumulator width (proven sufficient by the range analysis)
+//
+// acc[c] = bias[c] + sum over taps of w[c][kh][kw] * x[c][ih][iw] (zero padding), then per-channel
+// requantization. Same descriptor fields as the conv PE array (CONV_*).
+#pragma once
+#include "requant.h"
+#include "vitflow_layout.h"
+
+namespace vitflow {
+
+template <int DW_LANES, int ACC_BITS>
+void dwconv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t *act) {
+    typedef ap_int<ACC_BITS> acc_t;
+    const int ch = d[CONV_C_IN], hin = d[CONV_H_IN], win = d[CONV_W_IN];
+    const int hout = d[CONV_H_OUT], wout = d[CONV_W_OUT];
+    const int kh_n = d[CONV_KH], kw_n = d[CONV_KW], sh = d[CONV_SH], sw = d[CONV_SW];
+    const int pt = d[CONV_PT], pl = d[CONV_PL];
+    const int8_t *w = wgt + d[CONV_W_OFF];
+    const int32_t *bias = prm + d[CONV_B_OFF], *mult = prm + d[CONV_M_OFF], *shift = prm + d[CONV_S_OFF];
+    const int16_t *x = act + d[FIELD_IN0];
+    int16_t *y = act + d[FIELD_OUT];
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
+    for (int c0 = 0; c0 < ch; c0 += DW_LANES)
+        for (int oh = 0; oh < hout; oh++)
+            for (int ow = 0; ow < wout; ow++) {
+                acc_t acc[DW_LANES];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+                for (int l = 0; l < DW_LANES; l++) {
+#pragma HLS UNROLL
+                    acc[l] = c0 + l < ch ? acc_t(bias[c0 + l]) : acc_t(0);
+                }
+                for (int kh = 0; kh < kh_n; kh++)
+                    for (int kw = 0; kw < kw_n; kw++) {
+#pragma HLS PIPELINE II = 1
+                        const int ih = oh * sh - pt + kh, iw = ow * sw - pl + kw;
+                        if (ih < 0 || ih >= hin || iw < 0 || iw >= win) continue;
+                        for (int l = 0; l < DW_LANES; l++) {
+#pragma HLS UNROLL
+                            if (c0 + l >= ch) continue;
+                            const int c = c0 + l;
+                            const ap_int<8> wv = w[(c * kh_n + kh) * kw_n + kw];
+                            const ap_int<16> xv = x[(c * hin + ih) * win + iw];
+                            acc[l] += wv * xv;
+                        }
+                    }
+                for (int l = 0; l < DW_LANES; l++) {
+#pragma HLS UNROLL
+                    if (c0 + l >= ch) continue;
+                    const int c = c0 + l;
+                    y[(c * hout + oh) * wout + ow] = requantize(wide_t(acc[l]), mult[c], shift[c], lo, hi);
+                }
+            }
+}
+
+}  // namespace vitflow

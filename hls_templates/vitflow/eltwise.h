@@ -1,0 +1,83 @@
+// vitflow: element-wise units.
+//
+//   lut_layer      hardswish and ReLU(+requant): out[i] = table[x[i] - IN_MIN] (LUT_* fields); the
+//                  table has 2^bits entries of the input code, built by the lowering
+//   add_layer      residual add: clamp(round_half_even((a M0 + b M1) / 2^SHIFT)) (ADD_* fields)
+//   concat_layer   channel concatenation of two tensors, each through its requantization table (CONCAT_*)
+//   gap_layer      global average pool: per channel S = sum over H W, then
+//                  clamp(round_half_even(S MULT / (HW 2^SHIFT))), an exact division (GAP_*)
+// Template parameters:
+//   LANES  elements (channels, for gap) processed in parallel
+#pragma once
+#include "requant.h"
+#include "vitflow_layout.h"
+
+namespace vitflow {
+
+template <int LANES>
+void lut_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
+    const int n = d[LUT_N], in_min = d[LUT_IN_MIN];
+    const int32_t *table = prm + d[LUT_TAB_OFF];
+    const int16_t *x = act + d[FIELD_IN0];
+    int16_t *y = act + d[FIELD_OUT];
+    for (int i = 0; i < n; i++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = LANES
+        y[i] = table[x[i] - in_min];
+    }
+}
+
+template <int LANES>
+void add_layer(const int32_t *d, int16_t *act) {
+    const int n = d[ADD_N], m0 = d[ADD_M0], m1 = d[ADD_M1], shift = d[ADD_SHIFT];
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
+    const int16_t *a = act + d[FIELD_IN0], *b = act + d[FIELD_IN1];
+    int16_t *y = act + d[FIELD_OUT];
+    for (int i = 0; i < n; i++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = LANES
+        const wide_t acc = wide_t(a[i]) * m0 + wide_t(b[i]) * m1;
+        y[i] = clamp(round_shift(acc, shift), lo, hi);
+    }
+}
+
+template <int LANES>
+void concat_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
+    const int n0 = d[CONCAT_C0] * d[CONCAT_HW], n1 = d[CONCAT_C1] * d[CONCAT_HW];
+    const int32_t *t0 = prm + d[CONCAT_TAB0_OFF], *t1 = prm + d[CONCAT_TAB1_OFF];
+    const int min0 = d[CONCAT_IN_MIN0], min1 = d[CONCAT_IN_MIN1];
+    const int16_t *a = act + d[FIELD_IN0], *b = act + d[FIELD_IN1];
+    int16_t *y = act + d[FIELD_OUT];
+    for (int i = 0; i < n0; i++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = LANES
+        y[i] = t0[a[i] - min0];
+    }
+    for (int i = 0; i < n1; i++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = LANES
+        y[n0 + i] = t1[b[i] - min1];
+    }
+}
+
+template <int LANES, int ACC_BITS>
+void gap_layer(const int32_t *d, int16_t *act) {
+    const int ch = d[GAP_C], hw = d[GAP_HW], mult = d[GAP_MULT], shift = d[GAP_SHIFT];
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
+    const int16_t *x = act + d[FIELD_IN0];
+    int16_t *y = act + d[FIELD_OUT];
+    for (int c = 0; c < ch; c++) {
+#pragma HLS UNROLL factor = LANES
+        ap_int<ACC_BITS> sum = 0;
+        for (int i = 0; i < hw; i++) {
+#pragma HLS PIPELINE II = 1
+            sum += x[c * hw + i];
+        }
+        wide_t num = wide_t(sum) * mult, den = hw;
+        if (shift >= 0) den = den << shift;
+        else num = num << (-shift);
+        y[c] = clamp(round_div(num, den), lo, hi);
+    }
+}
+
+}  // namespace vitflow

@@ -1,0 +1,59 @@
+// vitflow: integer LayerNorm over a vector of C codes (LAYERNORM_* fields), exactly the program's:
+//   S = sum q, d = C q - S, V = sum d^2, sigma = max(isqrt(V), 1),
+//   y = clamp(round_half_even((d a_c + sigma b_c) / (sigma 2^K)))      (K < 0: numerator times 2^-K)
+// isqrt is the digit-by-digit (shift-subtract) integer square root, 32 iterations for a 64-bit V;
+// the division is an exact divider. a_c, b_c are int32 parameters.
+// Template parameters:
+//   LANES  elements normalised in parallel in the final pass
+#pragma once
+#include "requant.h"
+#include "vitflow_layout.h"
+
+namespace vitflow {
+
+inline ap_uint<64> isqrt64(ap_uint<64> v) {
+    ap_uint<64> res = 0, bit = ap_uint<64>(1) << 62;
+    for (int i = 0; i < 32; i++) {
+#pragma HLS PIPELINE II = 1
+        if (v >= res + bit) {
+            v -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    return res;
+}
+
+template <int LANES>
+void layernorm_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
+    const int ch = d[LAYERNORM_C], k = d[LAYERNORM_K];
+    const int32_t *a = prm + d[LAYERNORM_A_OFF], *b = prm + d[LAYERNORM_B_OFF];
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
+    const int16_t *x = act + d[FIELD_IN0];
+    int16_t *y = act + d[FIELD_OUT];
+    wide_t s = 0;
+    for (int c = 0; c < ch; c++) {
+#pragma HLS PIPELINE II = 1
+        s += x[c];
+    }
+    wide_t v = 0;
+    for (int c = 0; c < ch; c++) {
+#pragma HLS PIPELINE II = 1
+        const wide_t dc = wide_t(x[c]) * ch - s;
+        v += dc * dc;
+    }
+    wide_t sigma = wide_t(isqrt64(ap_uint<64>(v)));
+    if (sigma < 1) sigma = 1;
+    const wide_t den = k >= 0 ? wide_t(sigma << k) : sigma;
+    for (int c = 0; c < ch; c++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = LANES
+        wide_t num = (wide_t(x[c]) * ch - s) * a[c] + sigma * b[c];
+        if (k < 0) num = num << (-k);
+        y[c] = clamp(round_div(num, den), lo, hi);
+    }
+}
+
+}  // namespace vitflow
