@@ -38,3 +38,11 @@ def test_setup_script_pins_torch_cpu():
     pins = (ROOT / "scripts" / "pins.txt").read_text()
     assert "torch==2.13.0" in pins
     assert "-c scripts/pins.txt" in (ROOT / "scripts" / "setup.sh").read_text()
+
+
+def test_every_flow_package_is_listed_for_installation():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "flow").rglob("__init__.py")}
+    assert found <= listed, f"add to pyproject.toml [tool.setuptools] packages: {sorted(found - listed)}"

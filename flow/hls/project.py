@@ -6,6 +6,7 @@ project/
   firmware/   vitflow/*.h (the templates), vitflow_config.h, vitflow_layout.h, vitflow_top.{h,cpp}
   tb/         tb_vitflow.cpp
   data/       desc.bin, weights.bin, params.bin, layers.bin(.txt); img<i>/input.bin, golden.bin per test image
+              (activation arenas: the inputs in place, and after the integer reference ran)
   run_hls.tcl, vivado/build_bitstream.tcl, host/vitflow_driver.py
 """
 
@@ -107,22 +108,26 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
 
 def write_image(image: Image, program, data: Path) -> None:
     """The program image: descriptors, weights, parameters, and per layer its output's (offset, size)
-    (plus the input's, last), with layers.txt naming them."""
+    in the activation arena, with layers.txt naming them."""
     image.desc.astype("<i4").tofile(data / "desc.bin")
     image.weights.astype("i1").tofile(data / "weights.bin")
     image.params.astype("<i4").tofile(data / "params.bin")
-    table = [image.tensors[t] for _, t in image.layer_outputs] + [image.tensors[program.inputs[0]]]
+    table = [image.tensors[t] for _, t in image.layer_outputs]
     np.array(table, dtype="<i4").reshape(-1).tofile(data / "layers.bin")
     (data / "layers.txt").write_text("".join(f"{i} {n} {t} {image.tensors[t][0]} {image.tensors[t][1]}\n"
                                              for i, (n, t) in enumerate(image.layer_outputs)))
 
 
 def write_golden(image: Image, program, env: dict, folder: Path) -> None:
-    """One test image: its input codes and the integer reference's activation arena."""
+    """One test image: the activation arena holding only the program's inputs (input.bin) and the arena
+    after the integer reference ran (golden.bin)."""
     folder.mkdir(parents=True, exist_ok=True)
-    golden = np.zeros(image.arena_size, dtype="<i2")
+    arena = np.zeros(image.arena_size, dtype="<i2")
+    for name in program.inputs:
+        off, size = image.tensors[name]
+        arena[off:off + size] = np.asarray(env[name]).reshape(-1)
+    arena.tofile(folder / "input.bin")
     for name, (off, size) in image.tensors.items():
         if name in env:
-            golden[off:off + size] = np.asarray(env[name]).reshape(-1)
-    golden.tofile(folder / "golden.bin")
-    np.asarray(env[program.inputs[0]]).reshape(-1).astype("<i2").tofile(folder / "input.bin")
+            arena[off:off + size] = np.asarray(env[name]).reshape(-1)
+    arena.tofile(folder / "golden.bin")

@@ -89,27 +89,25 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bit", default="../vivado/vitflow.bit")
     ap.add_argument("--data", default="../data")
-    ap.add_argument("--image", default=None, help="int16 input codes (default: the project's input.bin)")
+    ap.add_argument("--image", default=None,
+                    help="activation arena with the input codes in place, int16 (default: data/img0/input.bin)")
     args = ap.parse_args()
     data = Path(args.data)
     desc = np.fromfile(data / "desc.bin", dtype="<i4")
     wgt = np.fromfile(data / "weights.bin", dtype="i1")
     prm = np.fromfile(data / "params.bin", dtype="<i4")
-    golden = np.fromfile(data / "golden.bin", dtype="<i2")
+    golden = np.fromfile(data / "img0" / "golden.bin", dtype="<i2")
     layers = np.fromfile(data / "layers.bin", dtype="<i4").reshape(-1, 2)
-    inp = np.fromfile(args.image or data / "input.bin", dtype="<i2")
-    n_layers = len(layers) - 1
+    arena = np.fromfile(args.image or data / "img0" / "input.bin", dtype="<i2")
+    n_layers = len(layers)
     overlay = Overlay(args.bit)
     ip = overlay.{top}_0
     bufs = {{}}
-    for name, arr in (("desc", desc), ("wgt", wgt), ("prm", prm), ("act", np.zeros_like(golden))):
+    for name, arr in (("desc", desc), ("wgt", wgt), ("prm", prm), ("act", arena)):
         buf = allocate(shape=(max(arr.size, 1),), dtype=arr.dtype)
         buf[:arr.size] = arr
         buf.sync_to_device()
         bufs[name] = buf
-    off, size = layers[-1]
-    bufs["act"][off:off + size] = inp
-    bufs["act"].sync_to_device()
     regs = ip.register_map
     for name in ("desc", "wgt", "prm", "act"):
         setattr(regs, f"{{name}}_1", bufs[name].device_address & 0xFFFFFFFF)
@@ -124,7 +122,7 @@ def main():
     off, size = layers[n_layers - 1]
     print("output codes:", act[off:off + size].tolist())
     if args.image is None:
-        bad = [i for i, (o, s) in enumerate(layers[:-1]) if not np.array_equal(act[o:o + s], golden[o:o + s])]
+        bad = [i for i, (o, s) in enumerate(layers) if not np.array_equal(act[o:o + s], golden[o:o + s])]
         print("every layer matches the integer reference" if not bad else f"layers differing: {{bad}}")
 
 

@@ -2,7 +2,9 @@
 // written by flow/hls/project.py, runs the accelerator top over every layer, and compares each layer's
 // output with the reference. Prints one line per layer; on the first mismatch it names the layer, the
 // element index and both values, and exits 1.
-// Usage: tb_vitflow <data folder> [image folder, default <data folder>/img0]  (input.bin, golden.bin)
+// Usage: tb_vitflow <data folder> [image folder, default <data folder>/img0]
+// The image folder holds input.bin (the int16 activation arena with the program's inputs in place) and
+// golden.bin (the arena after the integer reference ran).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -41,9 +43,11 @@ int main(int argc, char **argv) {
     const int n_layers = int(desc.size() / DESC_WORDS);
     if (prm.empty()) prm.push_back(0);
     if (wgt.empty()) wgt.push_back(0);
-    std::vector<int16_t> act(golden.size(), 0);
-    const int in_off = layers.at(2 * n_layers), in_size = layers.at(2 * n_layers + 1);
-    for (int i = 0; i < in_size; i++) act[in_off + i] = input.at(i);
+    std::vector<int16_t> act(input);  // the activation arena with the program's inputs in place
+    if (act.size() != golden.size()) {
+        std::fprintf(stderr, "tb: input.bin and golden.bin differ in size\n");
+        return 2;
+    }
     const int bad = vitflow_top(desc.data(), 0, n_layers, wgt.data(), prm.data(), act.data());
     if (bad >= 0) {
         std::printf("csim: layer %d has an unknown kind\n", bad);

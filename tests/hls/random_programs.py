@@ -1,0 +1,115 @@
+"""Random single-layer integer programs of every layer kind, for the template tests."""
+
+import numpy as np
+
+from flow.lower.program import Layer, Program, TensorInfo
+from flow.lower.ranges import analyse_ranges
+
+
+
+def _t(shape, signed=True, bits=8):
+    return TensorInfo(tuple(int(s) for s in shape), bits, signed, 1.0)
+
+
+def _mults(rng, n, po2=False):
+    if po2:
+        return np.ones(n, np.int32), rng.integers(-1, 8, size=n).astype(np.int32)
+    return rng.integers(1 << 20, (1 << 31) - 1, size=n).astype(np.int32), rng.integers(28, 40, size=n).astype(np.int32)
+
+
+def _conv_layer(rng, kind):
+    k = int(rng.choice([1, 3, 5])) if kind != "linear" else 1
+    stride = int(rng.integers(1, 3)) if kind != "linear" else 1
+    if kind == "dwconv":
+        cin = cout = groups = int(rng.integers(1, 24))
+    elif kind == "linear":
+        cin, cout, groups = int(rng.integers(1, 80)), int(rng.integers(1, 40)), 1
+    else:
+        groups = int(rng.choice([1, 1, 2, 3]))
+        cin, cout = groups * int(rng.integers(1, 9)), groups * int(rng.integers(1, 9))
+    h, w = (1, 1) if kind == "linear" else (int(rng.integers(k, 12)), int(rng.integers(k, 12)))
+    pad = k // 2 if rng.random() < 0.7 else 0
+    ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    weight = rng.integers(-127, 128, size=(cout, cin // groups, k, k)).astype(np.int8)
+    mult, shift = _mults(rng, cout, po2=rng.random() < 0.3)
+    blobs = {"weight": weight if kind != "linear" else weight.reshape(cout, cin),
+             "bias": rng.integers(-5000, 5000, size=cout).astype(np.int32), "mult": mult, "shift": shift}
+    if kind == "linear":
+        attrs = {"in_features": cin, "out_features": cout, "weight_bits": 8}
+        shapes = ((cin,), (cout,))
+    else:
+        attrs = {"in_channels": cin, "out_channels": cout, "kernel": [k, k], "stride": [stride, stride],
+                 "pad": [pad] * 4, "groups": groups, "in_shape": [cin, h, w], "out_shape": [cout, ho, wo],
+                 "weight_bits": 8}
+        shapes = ((cin, h, w), (cout, ho, wo))
+    return [_t(shapes[0])], _t(shapes[1]), attrs, blobs
+
+
+def _lut_layer(rng, kind):
+    shape = (int(rng.integers(1, 8)), int(rng.integers(1, 9)), int(rng.integers(1, 9)))
+    signed_out = kind == "hardswish" or rng.random() < 0.5
+    lo, hi = (-128, 127) if signed_out else (0, 255)
+    blobs = {"table": rng.integers(lo, hi + 1, 256).astype(np.int16)}
+    if kind == "relu":  # the lowering keeps the requantization beside the table
+        blobs.update(mult=np.ones(1, np.int32), shift=np.zeros(1, np.int32))
+    return [_t(shape)], _t(shape, signed_out), {"in_min": -128}, blobs
+
+
+def _add_layer(rng, kind):
+    shape = (int(rng.integers(1, 8)), int(rng.integers(1, 9)), int(rng.integers(1, 9)))
+    m = rng.integers(1, (1 << 31) - 1, size=2).astype(np.int32)
+    return [_t(shape), _t(shape)], _t(shape), {"shift": int(rng.integers(28, 34))}, {"mult": m}
+
+
+def _concat_layer(rng, kind):
+    hw = (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
+    c0, c1 = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+    s1 = rng.random() < 0.5
+    tabs = {f"table{i}": rng.integers(-128, 128, 256).astype(np.int16) for i in range(2)}
+    return ([_t((c0, *hw)), _t((c1, *hw), signed=s1)], _t((c0 + c1, *hw)),
+            {"channels": [c0, c1], "in_min": [-128, -128 if s1 else 0]},
+            {"mult": np.ones(2, np.int32), "shift": np.zeros(2, np.int32), **tabs})
+
+
+def _gap_layer(rng, kind):
+    c, h, w = int(rng.integers(1, 20)), int(rng.integers(1, 10)), int(rng.integers(1, 10))
+    mult, shift = _mults(rng, 1, po2=rng.random() < 0.3)
+    return [_t((c, h, w))], _t((c,)), {"divisor": h * w}, {"mult": mult, "shift": shift}
+
+
+def _layernorm_layer(rng, kind):
+    c = int(rng.integers(2, 100))
+    return [_t((c,))], _t((c,)), {"features": c, "k": int(rng.integers(-3, 15))}, {
+        "a": rng.integers(-(1 << 15) + 1, 1 << 15, size=c).astype(np.int32),
+        "b": rng.integers(-(1 << 12), 1 << 12, size=c).astype(np.int32)}
+
+
+def _attention_layer(rng, kind):
+    g, d, h, w = int(rng.integers(1, 4)), int(rng.choice([2, 4, 8, 16])), int(rng.integers(1, 7)), int(rng.integers(1, 7))
+    quant = {r: {"bits": 8, "signed": r in ("kv", "num", "att"), "range": [-128, 127] if r in ("kv", "num", "att")
+                 else [0, 255]} for r in ("q", "k", "kv", "ksum", "num", "den", "att")}
+    blobs = {"q_table": rng.integers(0, 256, 256).astype(np.int16), "k_table": rng.integers(0, 256, 256).astype(np.int16)}
+    for r in ("q", "k", "kv", "ksum", "num", "den", "att"):
+        m, s = _mults(rng, 1, po2=rng.random() < 0.3)
+        blobs[f"{r}_mult"], blobs[f"{r}_shift"] = m, s
+    blobs["att_shift"] = np.array([int(rng.integers(28, 34))], np.int32)
+    blobs["kv_shift"] = np.array([int(rng.integers(40, 46))], np.int32)
+    attrs = {"groups": g, "dim": d, "tokens": h * w, "height": h, "width": w, "quant": quant, "in_min": -128}
+    return [_t((3 * g * d, h, w))], _t((g * d, h, w)), attrs, blobs
+
+
+MAKERS = {"conv": _conv_layer, "dwconv": _conv_layer, "linear": _conv_layer, "hardswish": _lut_layer,
+          "relu": _lut_layer, "add": _add_layer, "concat": _concat_layer, "gap": _gap_layer,
+          "layernorm": _layernorm_layer, "linear_attention": _attention_layer}
+
+
+def random_program(kind: str, rng) -> Program:
+    ins, out, attrs, blobs = MAKERS[kind](rng, kind)
+    names = [f"x{i}" for i in range(len(ins))]
+    tensors = dict(zip(names, ins), y=out)
+    program = Program("random", names, ["y"], tensors, [Layer(f"{kind}0", kind, names, ["y"], attrs, blobs)])
+    program.check()
+    analyse_ranges(program, 32)
+    return program
+
+
