@@ -30,7 +30,9 @@ class HwConfig:
     """Compile-time parallelism and widths of the accelerator (vitflow_config.h)."""
     pe_rows: int = 16
     pe_cols: int = 16
+    wbuf_depth: int = 2048   # weights on chip per PE row: C_in/groups x KH x KW of one output channel
     dw_lanes: int = 16
+    dw_taps: int = 25        # largest depthwise filter (KH x KW)
     elt_lanes: int = 8
     att_d_max: int = 32
     acc_bits: int = 32
@@ -63,8 +65,9 @@ int {TOP}(const int32_t *desc, int first, int last, const int8_t *wgt, const int
 #pragma HLS INTERFACE s_axilite port = first
 #pragma HLS INTERFACE s_axilite port = last
 #pragma HLS INTERFACE s_axilite port = return
-    return vitflow::run_layers<VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VITFLOW_DW_LANES, VITFLOW_ELT_LANES,
-                               VITFLOW_ATT_D_MAX, VITFLOW_ACC_BITS>(desc, first, last, wgt, prm, act);
+    return vitflow::run_layers<VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VITFLOW_WBUF_DEPTH, VITFLOW_DW_LANES,
+                               VITFLOW_DW_TAPS, VITFLOW_ELT_LANES, VITFLOW_ATT_D_MAX, VITFLOW_ACC_BITS>(
+        desc, first, last, wgt, prm, act);
 }}
 """
     return h, cpp
@@ -77,6 +80,13 @@ def check_fits(program, cfg: HwConfig) -> None:
     for layer in program.layers:
         if layer.kind == "linear_attention" and layer.attrs["dim"] > cfg.att_d_max:
             raise FlowError(f"layer {layer.name}: head dimension {layer.attrs['dim']} exceeds ATT_D_MAX={cfg.att_d_max}")
+        if layer.kind in ("conv", "linear"):
+            row = int(np.prod(layer.blobs["weight"].shape[1:]))
+            if row > cfg.wbuf_depth:
+                raise FlowError(f"layer {layer.name}: {row} weights per output channel exceed the on-chip weight "
+                                f"buffer (WBUF_DEPTH={cfg.wbuf_depth})")
+        if layer.kind == "dwconv" and np.prod(layer.attrs["kernel"]) > cfg.dw_taps:
+            raise FlowError(f"layer {layer.name}: a {layer.attrs['kernel']} depthwise filter exceeds DW_TAPS={cfg.dw_taps}")
 
 
 def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,

@@ -4,11 +4,15 @@
 // Template parameters:
 //   PE_ROWS  output channels computed in parallel (one accumulator row each)
 //   PE_COLS  input channels consumed in parallel per row (PE_ROWS x PE_COLS multipliers per cycle)
+//   WBUF_DEPTH weights held on chip per PE row: C_in/groups x KH x KW of one output channel must fit
+//            (checked when the project is generated); PE_ROWS x WBUF_DEPTH bytes of BRAM
 //   ACC_BITS accumulator width; the lowering's range analysis proves every accumulator of the program
 //            fits (flow/lower/ranges.py), so this never wraps
 //
-// Per output pixel and tile of PE_ROWS output channels: acc = bias + sum over input-channel tiles and
-// kernel taps of w * x (zero outside the padded input), then the per-channel requantization.
+// Weight-stationary: for each tile of PE_ROWS output channels the tile's weights, biases and
+// requantization parameters are copied from DDR into on-chip buffers once, then every output pixel
+// streams its input window past them: acc = bias + sum over input-channel tiles and kernel taps of
+// w * x (zero outside the padded input), then the per-channel requantization.
 // Weights are [C_out][C_in/groups][KH][KW] int8, activations [C][H][W] int16 codes (layer descriptor:
 // CONV_* fields of vitflow_layout.h).
 #pragma once
@@ -17,7 +21,7 @@
 
 namespace vitflow {
 
-template <int PE_ROWS, int PE_COLS, int ACC_BITS>
+template <int PE_ROWS, int PE_COLS, int WBUF_DEPTH, int ACC_BITS>
 void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t *act) {
     typedef ap_int<ACC_BITS> acc_t;
     const int cin = d[CONV_C_IN], hin = d[CONV_H_IN], win = d[CONV_W_IN];
@@ -30,15 +34,30 @@ void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
+    const int taps = kh_n * kw_n, row_len = ci_g * taps;
+    ap_int<8> wbuf[PE_ROWS][WBUF_DEPTH];
+#pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 1
+    int32_t bbuf[PE_ROWS], mbuf[PE_ROWS], sbuf[PE_ROWS];
     for (int g = 0; g < groups; g++)
-        for (int oh = 0; oh < hout; oh++)
-            for (int ow = 0; ow < wout; ow++)
-                for (int co0 = 0; co0 < co_g; co0 += PE_ROWS) {
+        for (int co0 = 0; co0 < co_g; co0 += PE_ROWS) {
+            for (int r = 0; r < PE_ROWS; r++) {  // the tile's weights and parameters, once per tile
+                const int co = g * co_g + co0 + r;
+                const bool live = co0 + r < co_g;
+                bbuf[r] = live ? bias[co] : 0;
+                mbuf[r] = live ? mult[co] : 0;
+                sbuf[r] = live ? shift[co] : 0;
+                for (int i = 0; i < row_len; i++) {
+#pragma HLS PIPELINE II = 1
+                    wbuf[r][i] = live ? w[co * row_len + i] : int8_t(0);
+                }
+            }
+            for (int oh = 0; oh < hout; oh++)
+                for (int ow = 0; ow < wout; ow++) {
                     acc_t acc[PE_ROWS];
 #pragma HLS ARRAY_PARTITION variable = acc complete
                     for (int r = 0; r < PE_ROWS; r++) {
 #pragma HLS UNROLL
-                        acc[r] = co0 + r < co_g ? acc_t(bias[g * co_g + co0 + r]) : acc_t(0);
+                        acc[r] = bbuf[r];
                     }
                     for (int ci0 = 0; ci0 < ci_g; ci0 += PE_COLS)
                         for (int kh = 0; kh < kh_n; kh++)
@@ -46,15 +65,14 @@ void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t
 #pragma HLS PIPELINE II = 1
                                 const int ih = oh * sh - pt + kh, iw = ow * sw - pl + kw;
                                 if (ih < 0 || ih >= hin || iw < 0 || iw >= win) continue;
-                                for (int r = 0; r < PE_ROWS; r++) {
+                                for (int c = 0; c < PE_COLS; c++) {
 #pragma HLS UNROLL
-                                    for (int c = 0; c < PE_COLS; c++) {
+                                    if (ci0 + c >= ci_g) continue;
+                                    const ap_int<16> xv = x[((g * ci_g + ci0 + c) * hin + ih) * win + iw];
+                                    const int wi = (ci0 + c) * taps + kh * kw_n + kw;
+                                    for (int r = 0; r < PE_ROWS; r++) {
 #pragma HLS UNROLL
-                                        if (co0 + r >= co_g || ci0 + c >= ci_g) continue;
-                                        const int co = g * co_g + co0 + r, ci = g * ci_g + ci0 + c;
-                                        const ap_int<8> wv = w[((co * ci_g + ci0 + c) * kh_n + kh) * kw_n + kw];
-                                        const ap_int<16> xv = x[(ci * hin + ih) * win + iw];
-                                        acc[r] += wv * xv;
+                                        acc[r] += wbuf[r][wi] * xv;  // idle rows hold zero weights
                                     }
                                 }
                             }
@@ -62,9 +80,10 @@ void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t
 #pragma HLS UNROLL
                         if (co0 + r >= co_g) continue;
                         const int co = g * co_g + co0 + r;
-                        y[(co * hout + oh) * wout + ow] = requantize(wide_t(acc[r]), mult[co], shift[co], lo, hi);
+                        y[(co * hout + oh) * wout + ow] = requantize(wide_t(acc[r]), mbuf[r], sbuf[r], lo, hi);
                     }
                 }
+        }
 }
 
 }  // namespace vitflow

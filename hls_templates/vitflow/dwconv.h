@@ -1,18 +1,21 @@
 // vitflow: the depthwise convolution engine (groups == channels, one k x k filter per channel).
 //
 // Template parameters:
-//   DW_LANES  channels processed in parallel, each with its own KH x KW multiply-accumulate
+//   DW_LANES  channels processed in parallel, each with its own multiply-accumulate
+//   DW_TAPS   largest KH x KW supported: each lane holds its channel's filter on chip (checked when the
+//             project is generated)
 //   ACC_BITS  accumulator width (proven sufficient by the range analysis)
 //
-// acc[c] = bias[c] + sum over taps of w[c][kh][kw] * x[c][ih][iw] (zero padding), then per-channel
-// requantization. Same descriptor fields as the conv PE array (CONV_*).
+// For each tile of DW_LANES channels the filters, biases and requantization parameters are copied on
+// chip once; then per output pixel acc[c] = bias[c] + sum over taps of w[c][kh][kw] * x[c][ih][iw]
+// (zero padding), then per-channel requantization. Same descriptor fields as the conv PE array (CONV_*).
 #pragma once
 #include "requant.h"
 #include "vitflow_layout.h"
 
 namespace vitflow {
 
-template <int DW_LANES, int ACC_BITS>
+template <int DW_LANES, int DW_TAPS, int ACC_BITS>
 void dwconv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t *act) {
     typedef ap_int<ACC_BITS> acc_t;
     const int ch = d[CONV_C_IN], hin = d[CONV_H_IN], win = d[CONV_W_IN];
@@ -24,14 +27,28 @@ void dwconv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
-    for (int c0 = 0; c0 < ch; c0 += DW_LANES)
+    const int taps = kh_n * kw_n;
+    ap_int<8> wbuf[DW_LANES][DW_TAPS];
+#pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 1
+    int32_t bbuf[DW_LANES], mbuf[DW_LANES], sbuf[DW_LANES];
+    for (int c0 = 0; c0 < ch; c0 += DW_LANES) {
+        for (int l = 0; l < DW_LANES; l++) {
+            const bool live = c0 + l < ch;
+            bbuf[l] = live ? bias[c0 + l] : 0;
+            mbuf[l] = live ? mult[c0 + l] : 0;
+            sbuf[l] = live ? shift[c0 + l] : 0;
+            for (int t = 0; t < taps; t++) {
+#pragma HLS PIPELINE II = 1
+                wbuf[l][t] = live ? w[(c0 + l) * taps + t] : int8_t(0);
+            }
+        }
         for (int oh = 0; oh < hout; oh++)
             for (int ow = 0; ow < wout; ow++) {
                 acc_t acc[DW_LANES];
 #pragma HLS ARRAY_PARTITION variable = acc complete
                 for (int l = 0; l < DW_LANES; l++) {
 #pragma HLS UNROLL
-                    acc[l] = c0 + l < ch ? acc_t(bias[c0 + l]) : acc_t(0);
+                    acc[l] = bbuf[l];
                 }
                 for (int kh = 0; kh < kh_n; kh++)
                     for (int kw = 0; kw < kw_n; kw++) {
@@ -41,19 +58,17 @@ void dwconv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16
                         for (int l = 0; l < DW_LANES; l++) {
 #pragma HLS UNROLL
                             if (c0 + l >= ch) continue;
-                            const int c = c0 + l;
-                            const ap_int<8> wv = w[(c * kh_n + kh) * kw_n + kw];
-                            const ap_int<16> xv = x[(c * hin + ih) * win + iw];
-                            acc[l] += wv * xv;
+                            const ap_int<16> xv = x[((c0 + l) * hin + ih) * win + iw];
+                            acc[l] += wbuf[l][kh * kw_n + kw] * xv;
                         }
                     }
                 for (int l = 0; l < DW_LANES; l++) {
 #pragma HLS UNROLL
                     if (c0 + l >= ch) continue;
-                    const int c = c0 + l;
-                    y[(c * hout + oh) * wout + ow] = requantize(wide_t(acc[l]), mult[c], shift[c], lo, hi);
+                    y[((c0 + l) * hout + oh) * wout + ow] = requantize(wide_t(acc[l]), mbuf[l], sbuf[l], lo, hi);
                 }
             }
+    }
 }
 
 }  // namespace vitflow

@@ -48,6 +48,8 @@ def test_scripts_name_the_part_and_clock(tmp_path, part, period, ps):
 def test_programs_that_do_not_fit_are_errors(tmp_path):
     with pytest.raises(FlowError, match="head dimension .* exceeds ATT_D_MAX=4"):
         _project(tmp_path, kind="linear_attention", cfg=HwConfig(att_d_max=4), seed=5)
+    with pytest.raises(FlowError, match=r"weights per output channel exceed the on-chip weight buffer \(WBUF_DEPTH=2\)"):
+        _project(tmp_path, kind="linear", cfg=HwConfig(wbuf_depth=2), seed=6)
     with pytest.raises(FlowError, match="needs .*-bit accumulators, the accelerator is configured with 8"):
         program = random_program("conv", np.random.default_rng(1))
         program.meta["ranges"]["acc_bits_needed"] = 20
