@@ -71,12 +71,14 @@ def _run_one(project: Path, exe: Path, img: Path) -> dict:
     r = subprocess.run([str(exe), str(project / "data"), str(img)], capture_output=True, text=True)
     seconds = time.monotonic() - t0
     names = [line.split()[1] for line in (project / "data" / "layers.txt").read_text().splitlines()]
-    ok = sum(1 for line in r.stdout.splitlines() if re.match(r"layer \d+ ok", line))
+    cycles = [int(m[1]) for m in re.finditer(r"layer \d+ ok \d+ cycles (\d+)", r.stdout)]
+    ok = len(cycles)
     m = _MISMATCH.search(r.stdout)
     if r.returncode not in (0, 1) or (r.returncode == 1 and not m):
         raise FlowError(f"C-simulation crashed (exit {r.returncode}): {(r.stderr or r.stdout).strip()[:300]}")
     result = {"image": img.name, "layers": len(names), "layers_exact": ok,
-              "bit_exact": r.returncode == 0 and ok == len(names), "seconds_per_image": seconds}
+              "bit_exact": r.returncode == 0 and ok == len(names), "seconds_per_image": seconds,
+              "cycles": dict(zip(names, cycles))}
     if m:
         li = int(m[1])
         result["first_mismatch"] = {"layer": names[li], "index": int(m[2]), "csim": int(m[3]), "reference": int(m[4])}

@@ -1,7 +1,8 @@
 // vitflow C-simulation testbench: loads the program image and the integer reference's golden tensors
 // written by flow/hls/project.py, runs the accelerator top over every layer, and compares each layer's
-// output with the reference. Prints one line per layer; on the first mismatch it names the layer, the
-// element index and both values, and exits 1.
+// output with the reference. Prints one line per layer (with the cycles its engine counted, see
+// vitflow/cycles.h); on the first mismatch it names the layer, the element index and both values, and
+// exits 1.
 // Usage: tb_vitflow <data folder> [image folder, default <data folder>/img0]
 // The image folder holds input.bin (the int16 activation arena with the program's inputs in place) and
 // golden.bin (the arena after the integer reference ran).
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "vitflow/cycles.h"
 #include "vitflow/vitflow_layout.h"
 #include "vitflow_top.h"
 
@@ -48,19 +50,20 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "tb: input.bin and golden.bin differ in size\n");
         return 2;
     }
-    const int bad = vitflow_top(desc.data(), 0, n_layers, wgt.data(), prm.data(), act.data());
-    if (bad >= 0) {
-        std::printf("csim: layer %d has an unknown kind\n", bad);
-        return 1;
-    }
-    for (int l = 0; l < n_layers; l++) {
+    for (int l = 0; l < n_layers; l++) {  // one layer at a time: its cycles, then its output checked
+        const long long before = vitflow::cycle_counter();
+        if (vitflow_top(desc.data(), l, l + 1, wgt.data(), prm.data(), act.data()) >= 0) {
+            std::printf("csim: layer %d has an unknown kind\n", l);
+            return 1;
+        }
+        const long long cycles = vitflow::cycle_counter() - before;
         const int off = layers[2 * l], size = layers[2 * l + 1];
         for (int i = 0; i < size; i++)
             if (act[off + i] != golden[off + i]) {
                 std::printf("MISMATCH layer %d index %d csim %d reference %d\n", l, i, act[off + i], golden[off + i]);
                 return 1;
             }
-        std::printf("layer %d ok %d\n", l, size);
+        std::printf("layer %d ok %d cycles %lld\n", l, size, cycles);
     }
     std::printf("csim: all %d layers bit-exact\n", n_layers);
     return 0;

@@ -6,7 +6,7 @@
 //   PE_ROWS, PE_COLS   conv PE array (conv_pe.h)
 //   WBUF_DEPTH         on-chip weights per PE row (conv_pe.h)
 //   DW_LANES, DW_TAPS  depthwise engine lanes and largest filter (dwconv.h)
-//   ELT_LANES          element-wise, pooling and LayerNorm lanes (eltwise.h, layernorm.h)
+//   ELT_LANES          element-wise and LayerNorm lanes (eltwise.h, layernorm.h)
 //   ATT_D_MAX          largest attention head dimension (linear_attention.h)
 //   ACC_BITS           accumulator width (the program's range analysis must prove it sufficient)
 #pragma once
@@ -32,7 +32,7 @@ int run_layers(const int32_t *desc, int first, int last, const int8_t *wgt, cons
         case KIND_RELU: lut_layer<ELT_LANES>(d, prm, act); break;
         case KIND_ADD: add_layer<ELT_LANES>(d, act); break;
         case KIND_CONCAT: concat_layer<ELT_LANES>(d, prm, act); break;
-        case KIND_GAP: gap_layer<ELT_LANES, ACC_BITS>(d, act); break;
+        case KIND_GAP: gap_layer<ACC_BITS>(d, act); break;
         case KIND_LAYERNORM: layernorm_layer<ELT_LANES>(d, prm, act); break;
         case KIND_LINEAR_ATTENTION: linear_attention_layer<ATT_D_MAX, ACC_BITS>(d, prm, act); break;
         default: return l;

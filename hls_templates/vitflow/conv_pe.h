@@ -41,6 +41,7 @@ void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t
     for (int g = 0; g < groups; g++)
         for (int co0 = 0; co0 < co_g; co0 += PE_ROWS) {
             for (int r = 0; r < PE_ROWS; r++) {  // the tile's weights and parameters, once per tile
+                VITFLOW_CYCLES(VITFLOW_FILL_COPY);
                 const int co = g * co_g + co0 + r;
                 const bool live = co0 + r < co_g;
                 bbuf[r] = live ? bias[co] : 0;
@@ -48,11 +49,13 @@ void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t
                 sbuf[r] = live ? shift[co] : 0;
                 for (int i = 0; i < row_len; i++) {
 #pragma HLS PIPELINE II = 1
+                    VITFLOW_CYCLES(1);
                     wbuf[r][i] = live ? w[co * row_len + i] : int8_t(0);
                 }
             }
             for (int oh = 0; oh < hout; oh++)
                 for (int ow = 0; ow < wout; ow++) {
+                    VITFLOW_CYCLES(VITFLOW_FILL_MAC + 1);  // fill, and the requantize/write-back step
                     acc_t acc[PE_ROWS];
 #pragma HLS ARRAY_PARTITION variable = acc complete
                     for (int r = 0; r < PE_ROWS; r++) {
@@ -63,6 +66,7 @@ void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t
                         for (int kh = 0; kh < kh_n; kh++)
                             for (int kw = 0; kw < kw_n; kw++) {
 #pragma HLS PIPELINE II = 1
+                                VITFLOW_CYCLES(1);  // padding taps take their cycle too
                                 const int ih = oh * sh - pt + kh, iw = ow * sw - pl + kw;
                                 if (ih < 0 || ih >= hin || iw < 0 || iw >= win) continue;
                                 for (int c = 0; c < PE_COLS; c++) {

@@ -33,17 +33,20 @@ void dwconv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16
     int32_t bbuf[DW_LANES], mbuf[DW_LANES], sbuf[DW_LANES];
     for (int c0 = 0; c0 < ch; c0 += DW_LANES) {
         for (int l = 0; l < DW_LANES; l++) {
+            VITFLOW_CYCLES(VITFLOW_FILL_COPY);
             const bool live = c0 + l < ch;
             bbuf[l] = live ? bias[c0 + l] : 0;
             mbuf[l] = live ? mult[c0 + l] : 0;
             sbuf[l] = live ? shift[c0 + l] : 0;
             for (int t = 0; t < taps; t++) {
 #pragma HLS PIPELINE II = 1
+                VITFLOW_CYCLES(1);
                 wbuf[l][t] = live ? w[(c0 + l) * taps + t] : int8_t(0);
             }
         }
         for (int oh = 0; oh < hout; oh++)
             for (int ow = 0; ow < wout; ow++) {
+                VITFLOW_CYCLES(VITFLOW_FILL_MAC + 1);
                 acc_t acc[DW_LANES];
 #pragma HLS ARRAY_PARTITION variable = acc complete
                 for (int l = 0; l < DW_LANES; l++) {
@@ -53,6 +56,7 @@ void dwconv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16
                 for (int kh = 0; kh < kh_n; kh++)
                     for (int kw = 0; kw < kw_n; kw++) {
 #pragma HLS PIPELINE II = 1
+                        VITFLOW_CYCLES(1);
                         const int ih = oh * sh - pt + kh, iw = ow * sw - pl + kw;
                         if (ih < 0 || ih >= hin || iw < 0 || iw >= win) continue;
                         for (int l = 0; l < DW_LANES; l++) {

@@ -5,9 +5,10 @@
 //   add_layer      residual add: clamp(round_half_even((a M0 + b M1) / 2^SHIFT)) (ADD_* fields)
 //   concat_layer   channel concatenation of two tensors, each through its requantization table (CONCAT_*)
 //   gap_layer      global average pool: per channel S = sum over H W, then
-//                  clamp(round_half_even(S MULT / (HW 2^SHIFT))), an exact division (GAP_*)
+//                  clamp(round_half_even(S MULT / (HW 2^SHIFT))), an exact division (GAP_*); channels
+//                  one after another
 // Template parameters:
-//   LANES  elements (channels, for gap) processed in parallel
+//   LANES  elements processed in parallel (lut, add, concat)
 #pragma once
 #include "requant.h"
 #include "vitflow_layout.h"
@@ -20,9 +21,11 @@ void lut_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
     const int32_t *table = prm + d[LUT_TAB_OFF];
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
+    VITFLOW_CYCLES(VITFLOW_FILL_COPY);
     for (int i = 0; i < n; i++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = LANES
+        if (i % LANES == 0) VITFLOW_CYCLES(1);
         y[i] = table[x[i] - in_min];
     }
 }
@@ -33,9 +36,11 @@ void add_layer(const int32_t *d, int16_t *act) {
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
     const int16_t *a = act + d[FIELD_IN0], *b = act + d[FIELD_IN1];
     int16_t *y = act + d[FIELD_OUT];
+    VITFLOW_CYCLES(VITFLOW_FILL_COPY);
     for (int i = 0; i < n; i++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = LANES
+        if (i % LANES == 0) VITFLOW_CYCLES(1);
         const wide_t acc = wide_t(a[i]) * m0 + wide_t(b[i]) * m1;
         y[i] = clamp(round_shift(acc, shift), lo, hi);
     }
@@ -48,29 +53,33 @@ void concat_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
     const int min0 = d[CONCAT_IN_MIN0], min1 = d[CONCAT_IN_MIN1];
     const int16_t *a = act + d[FIELD_IN0], *b = act + d[FIELD_IN1];
     int16_t *y = act + d[FIELD_OUT];
+    VITFLOW_CYCLES(2 * VITFLOW_FILL_COPY);
     for (int i = 0; i < n0; i++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = LANES
+        if (i % LANES == 0) VITFLOW_CYCLES(1);
         y[i] = t0[a[i] - min0];
     }
     for (int i = 0; i < n1; i++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = LANES
+        if (i % LANES == 0) VITFLOW_CYCLES(1);
         y[n0 + i] = t1[b[i] - min1];
     }
 }
 
-template <int LANES, int ACC_BITS>
+template <int ACC_BITS>
 void gap_layer(const int32_t *d, int16_t *act) {
     const int ch = d[GAP_C], hw = d[GAP_HW], mult = d[GAP_MULT], shift = d[GAP_SHIFT];
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
     for (int c = 0; c < ch; c++) {
-#pragma HLS UNROLL factor = LANES
+        VITFLOW_CYCLES(VITFLOW_FILL_COPY + VITFLOW_DIV_LATENCY);
         ap_int<ACC_BITS> sum = 0;
         for (int i = 0; i < hw; i++) {
 #pragma HLS PIPELINE II = 1
+            VITFLOW_CYCLES(1);
             sum += x[c * hw + i];
         }
         wide_t num = wide_t(sum) * mult, den = hw;

@@ -33,14 +33,17 @@ void layernorm_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
+    VITFLOW_CYCLES(VITFLOW_FILL_COPY + VITFLOW_FILL_MAC + VITFLOW_ISQRT_LATENCY + VITFLOW_FILL_COPY);
     wide_t s = 0;
     for (int c = 0; c < ch; c++) {
 #pragma HLS PIPELINE II = 1
+        VITFLOW_CYCLES(1);
         s += x[c];
     }
     wide_t v = 0;
     for (int c = 0; c < ch; c++) {
 #pragma HLS PIPELINE II = 1
+        VITFLOW_CYCLES(1);
         const wide_t dc = wide_t(x[c]) * ch - s;
         v += dc * dc;
     }
@@ -50,6 +53,7 @@ void layernorm_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
     for (int c = 0; c < ch; c++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = LANES
+        if (c % LANES == 0) VITFLOW_CYCLES(1);  // a pipelined divider per lane
         wide_t num = (wide_t(x[c]) * ch - s) * a[c] + sigma * b[c];
         if (k < 0) num = num << (-k);
         y[c] = clamp(round_div(num, den), lo, hi);

@@ -30,6 +30,9 @@ void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) 
 #pragma HLS ARRAY_PARTITION variable = kv complete dim = 2
     for (int g = 0; g < groups; g++) {
         const int16_t *xq = x + (g * 3 * dim) * n_tok, *xk = xq + dim * n_tok, *xv = xk + dim * n_tok;
+        // clear, k^T [v|1] fill, requantize kv and ksum (one per cycle), then per token its fill and
+        // D multiply-accumulate steps, the den requantization and D divisions (a pipelined divider)
+        VITFLOW_CYCLES(1 + VITFLOW_FILL_MAC + dim + dim * dim + n_tok * (VITFLOW_FILL_MAC + 1 + dim));
         acc_t kv_acc[D_MAX][D_MAX], ks_acc[D_MAX];
 #pragma HLS ARRAY_PARTITION variable = kv_acc complete dim = 2
         for (int i = 0; i < dim; i++) {
@@ -39,6 +42,7 @@ void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) 
         for (int n = 0; n < n_tok; n++)
             for (int i = 0; i < dim; i++) {
 #pragma HLS PIPELINE II = 1
+                VITFLOW_CYCLES(1);
                 const ap_int<16> ki = ktab[xk[i * n_tok + n] - in_min];
                 ks_acc[i] += ki;
                 for (int j = 0; j < dim; j++) {
@@ -60,6 +64,7 @@ void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) 
             for (int j = 0; j < dim; j++) num_acc[j] = 0;
             for (int i = 0; i < dim; i++) {
 #pragma HLS PIPELINE II = 1
+                VITFLOW_CYCLES(1);
                 const ap_int<16> qi = qtab[xq[i * n_tok + n] - in_min];
                 den_acc += qi * ap_int<16>(ksum[i]);
                 for (int j = 0; j < dim; j++) {

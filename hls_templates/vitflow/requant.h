@@ -17,6 +17,8 @@
 #endif
 #include <stdint.h>
 
+#include "cycles.h"
+
 namespace vitflow {
 
 typedef ap_int<64> wide_t;  // requantization products, LayerNorm and attention division operands
