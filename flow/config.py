@@ -24,6 +24,7 @@ class BuildConfig:
     out: str | None = None
     quantization: dict | None = None  # overrides of flow/quantize/defaults.yaml
     qonnx: str | None = None         # `flow lower`: the cleaned QONNX file to lower
+    program: str | None = None       # `flow estimate`: the program/ folder of `flow lower`
     acc_bits: int = 32               # accumulator width the range analysis must prove sufficient
 
     def quant_config(self):
@@ -105,6 +106,8 @@ def validate(cfg: BuildConfig) -> None:
         raise FlowError(f"acc_bits={cfg.acc_bits} is out of range 8..64")
     if cfg.qonnx is not None and not Path(cfg.qonnx).is_file():
         raise FlowError(f"QONNX file '{cfg.qonnx}' does not exist or is not a file")
+    if cfg.program is not None and not Path(cfg.program).is_dir():
+        raise FlowError(f"program folder '{cfg.program}' does not exist")
     if cfg.weights is not None and not Path(cfg.weights).is_file():
         raise FlowError(f"checkpoint '{cfg.weights}' does not exist or is not a file")
     if cfg.calib_dir is not None:

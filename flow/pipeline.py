@@ -1,8 +1,7 @@
 """`flow build`: a list of plain step functions, each taking the build state to the next artifact and
 checking what it made before the next step runs (the shape of FINN's builder).
 
-Steps that later issues deliver raise StageNotBuilt, so a build stops there plainly instead of
-pretending. Output is written into a staging folder that only replaces ``--out`` when every step
+Output is written into a staging folder that only replaces ``--out`` when every step
 succeeded; on any error it is removed, so nothing half-written is left behind.
 """
 
@@ -17,14 +16,6 @@ from flow.errors import FlowError
 from flow.progress import say
 
 
-class StageNotBuilt(FlowError):
-    """A pipeline stage that is not implemented yet (exit status 3, not an input error)."""
-
-    def __init__(self, stage: str, issue: int):
-        super().__init__(f"stage '{stage}' is not built yet (tracked in issue #{issue}); stopping here, nothing was written")
-        self.stage = stage
-
-
 EXPORT_CHECK_IMAGES = 8
 
 
@@ -37,6 +28,7 @@ class BuildState:
     calib_images: torch.Tensor | None = None
     qonnx_path: Path | None = None
     program: object = None
+    hw_config: object = None
 
 
 def build_float_model(cfg: BuildConfig):
@@ -173,10 +165,35 @@ def _kind_counts(program) -> str:
 CSIM_IMAGES = 2
 
 
+def step_load_program(st: BuildState) -> None:
+    """`flow estimate`: the integer program comes from --program (the program/ folder of `flow lower`)."""
+    from flow.lower import load_program
+
+    if not st.cfg.program:
+        raise FlowError("flow estimate needs --program DIR (the program/ folder written by `flow lower` or `flow build`)")
+    st.program = load_program(st.cfg.program)
+
+
+def step_estimate(st: BuildState) -> None:
+    """Design-space exploration: the parallelism with the most frames per second within 80% of the part's
+    DSP and BRAM; writes estimate/ (estimate.json, estimate.md per-layer table, roofline.png)."""
+    from flow.estimate.dse import explore, with_config
+    from flow.estimate.report import summary_line, write_report
+    from flow.parts import get_part
+
+    part = get_part(st.cfg.part)
+    est = explore(st.program, part, part.default_clock_mhz, acc_bits=st.cfg.acc_bits)
+    (st.staging / "estimate").mkdir()
+    write_report(est, st.staging / "estimate")
+    st.hw_config = with_config(est)
+    say("estimate", f"chose {summary_line(est)} (of {est['candidates']} designs)")
+
+
 def step_generate_hls(st: BuildState) -> None:
     """Write the Vitis HLS project (templates, config, program image, testbench with golden vectors of
     the integer reference on real images, tcl scripts, host driver) under hls/."""
-    from flow.hls.project import HwConfig, write_project
+    from flow.estimate.dse import fitted_config
+    from flow.hls.project import write_project
     from flow.parts import get_part
     from flow.reference.compare import activation_quants
     from flow.reference.executor import run_program
@@ -185,7 +202,7 @@ def step_generate_hls(st: BuildState) -> None:
     in_quant = activation_quants(st.qonnx_path)[st.program.inputs[0]]
     envs = [run_program(st.program, {st.program.inputs[0]: in_quant.codes(x.numpy())}, dump_internal=False)
             for x in st.calib_images[:CSIM_IMAGES]]
-    cfg = HwConfig(acc_bits=st.cfg.acc_bits)
+    cfg = st.hw_config or fitted_config(st.program, st.cfg.acc_bits)
     image = write_project(st.program, envs, st.staging / "hls", part, part.default_clock_mhz, cfg)
     say("hls", f"project for {part.part} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers, "
                f"{image.weights.size / 1e6:.2f} MB weights, {4 * image.params.size / 1e3:.0f} kB parameters, "
@@ -194,9 +211,12 @@ def step_generate_hls(st: BuildState) -> None:
 
 def step_csim(st: BuildState) -> None:
     """Compile the project with g++ and the open ap_types headers, run the testbench on every test
-    image, and require every layer bit-exact with the integer reference."""
+    image, and require every layer bit-exact with the integer reference and its counted cycles equal to
+    the cycle model's."""
     import json
 
+    from flow.estimate.cycles import layer_cycles
+    from flow.estimate.dse import fitted_config
     from flow.hls.csim import compile_csim, run_csim
 
     project = st.staging / "hls"
@@ -207,15 +227,22 @@ def step_csim(st: BuildState) -> None:
         where = (f"layer {m['layer']}, index {m['index']}: csim {m['csim']}, reference {m['reference']}" if m
                  else f"{result['layers_exact']} of {result['layers']} layers checked")
         raise FlowError(f"C-simulation differs from the integer reference on {result['image']}: first at {where}")
+    cfg = st.hw_config or fitted_config(st.program, st.cfg.acc_bits)
+    for layer in st.program.layers:
+        model = layer_cycles(layer, st.program, cfg)
+        if model != result["cycles"][layer.name]:
+            raise FlowError(f"cycle model differs from the C-simulation at layer {layer.name} ({layer.kind}): "
+                            f"model {model}, csim {result['cycles'][layer.name]}")
     say("csim", f"all {result['layers']} layers bit-exact with the integer reference on {result['images']} images "
-                f"({result['seconds_per_image']:.1f} s per image)")
+                f"({result['seconds_per_image']:.1f} s per image); counted cycles equal the cycle model's on every "
+                f"layer ({sum(result['cycles'].values()):,} per frame)")
 
 
-# The resource/FPS estimate (issue #6) joins BUILD_STEPS when it is built; `flow estimate` says so meanwhile.
-BUILD_STEPS = [step_build_model, step_quantize, step_export, step_lower, step_generate_hls, step_csim]
+BUILD_STEPS = [step_build_model, step_quantize, step_export, step_lower, step_estimate, step_generate_hls, step_csim]
 QUANTIZE_STEPS = [step_build_model, step_quantize]
 EXPORT_STEPS = [step_load_quantized, step_export]
 LOWER_STEPS = [step_load_qonnx, step_lower]
+ESTIMATE_STEPS = [step_load_program, step_estimate]
 
 
 def run_build(cfg: BuildConfig, steps=BUILD_STEPS) -> Path:

@@ -8,7 +8,6 @@ from flow.config import DEFAULT_MODEL, DEFAULT_PART
 from flow.errors import FlowError, choose
 
 EXIT_INPUT_ERROR = 2
-EXIT_NOT_BUILT = 3
 
 
 def _common(*names):
@@ -26,6 +25,7 @@ def _common(*names):
                                                                  "(default: the built-in Fashion-MNIST set)"),
         "calib": lambda: p.add_argument("--calib", type=int, help="number of calibration images (default 64)"),
         "qonnx": lambda: p.add_argument("--qonnx", help="cleaned QONNX file (model_qonnx.onnx from `flow export`)"),
+        "program": lambda: p.add_argument("--program", help="integer program folder (program/ from `flow lower`)"),
         "acc_bits": lambda: p.add_argument("--acc-bits", type=int,
                                            help="accumulator width the range analysis must prove (default 32)"),
     }
@@ -37,7 +37,8 @@ def _common(*names):
 def _cfg(args):
     from flow.config import make_config
 
-    keys = ("model", "part", "out", "weights", "bits", "resolution", "calib_dir", "calib", "qonnx", "acc_bits")
+    keys = ("model", "part", "out", "weights", "bits", "resolution", "calib_dir", "calib", "qonnx", "program",
+            "acc_bits")
     return make_config(getattr(args, "config", None), **{k: getattr(args, k, None) for k in keys})
 
 
@@ -58,8 +59,7 @@ def cmd_build(args):
           f"  HLS project: {out / 'hls'} (Vitis: vitis_hls -f run_hls.tcl; bitstream: vivado -mode batch -source "
           f"vivado/build_bitstream.tcl; board: host/vitflow_driver.py)\n"
           f"  reports: {out / 'csim_report.json'}, {out / 'lower_check.json'}, {out / 'export_check.json'}, "
-          f"{out / 'quant_report.md'}\n"
-          f"  not built yet: the resource and FPS estimate (issue #6)")
+          f"{out / 'quant_report.md'}, {out / 'estimate' / 'estimate.md'} (roofline.png beside it)")
 
 
 def cmd_csim(args):
@@ -79,15 +79,6 @@ def cmd_csim(args):
                         f"{m.get('layer')}, index {m.get('index')}: csim {m.get('csim')}, reference {m.get('reference')}")
     print(f"flow: all {result['layers']} layers bit-exact with the integer reference on {result['images']} images "
           f"({result['seconds_per_image']:.2f} s per image)")
-
-
-def _not_built(stage, issue):
-    def cmd(args):
-        from flow.pipeline import StageNotBuilt
-
-        _cfg(args)  # bad input is reported as such even before the stage exists
-        raise StageNotBuilt(stage, issue)
-    return cmd
 
 
 def cmd_models(args):
@@ -138,8 +129,9 @@ def make_parser():
         "model", "out", "qonnx", "config", "calib_dir", "acc_bits")
     c = add("csim", cmd_csim, "C-simulate a generated HLS project (g++, open ap_types) against the integer reference")
     c.add_argument("--project", help="the hls/ folder written by `flow build`")
-    add("estimate", _not_built("estimate", 6), "estimate resources and frames per second for a part",
-        "model", "part", "out", "config", "bits", "resolution")
+    add("estimate", _run("ESTIMATE_STEPS", "estimate report (estimate.md, estimate.json, roofline.png)"),
+        "estimate resources and frames per second of a program (--program) on a part, choosing the parallelism",
+        "model", "part", "out", "program", "config", "acc_bits")
     m = add("models", cmd_models, "list the model zoo with parameter and MAC counts", "model")
     m.add_argument("--resolution", type=int, default=224, help="input resolution for the MAC count (default 224)")
     add("parts", cmd_parts, "list the FPGA parts in the part library")
@@ -151,14 +143,9 @@ def main(argv=None):
     # stay one line.
     for category in (UserWarning, DeprecationWarning, FutureWarning):
         warnings.filterwarnings("ignore", category=category)
-    from flow.pipeline import StageNotBuilt
-
     args = make_parser().parse_args(argv)
     try:
         args.func(args)
-    except StageNotBuilt as exc:
-        print(f"flow: {exc}", file=sys.stderr)
-        return EXIT_NOT_BUILT
     except FlowError as exc:
         print(f"flow: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR

@@ -72,7 +72,9 @@ def test_build_runs_to_bit_exact_csim(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "QONNX matches Brevitas on 8 images" in r.stderr  # quantize and export ran and checked
     assert "integer reference vs QONNX on 8 images" in r.stderr  # lowered and checked
+    assert "estimate: chose" in r.stderr and "FPS" in r.stderr
     assert "bit-exact with the integer reference on 2 images" in r.stderr
+    assert "counted cycles equal the cycle model's on every layer" in r.stderr
     assert "HLS project: b/hls" in r.stdout and "b/csim_report.json" in r.stdout
     report = json.loads((tmp_path / "b" / "csim_report.json").read_text())
     assert report["bit_exact"] and report["layers_exact"] == report["layers"] == 97
@@ -85,6 +87,14 @@ def test_build_runs_to_bit_exact_csim(tmp_path):
     (hls / "data" / "img0" / "golden.bin").write_bytes(bytes(golden))
     r = run("csim", "--project", "b/hls", cwd=tmp_path)
     assert r.returncode == 2 and f"first at layer {name}, index 0: csim" in r.stderr, r.stderr
+
+
+def test_estimate_of_a_lowered_program(tmp_path):
+    r = run("estimate", cwd=tmp_path)
+    assert r.returncode == 2 and "needs --program" in r.stderr
+    r = run("estimate", "--program", "nowhere", cwd=tmp_path)
+    assert r.returncode == 2 and "program folder 'nowhere' does not exist" in r.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_csim_bad_project(tmp_path):
@@ -117,6 +127,10 @@ def test_quantize_then_export(tmp_path, b0_checkpoint):
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "l").iterdir()) == ["lower_check.json", "program", "reference_dump.npz"]
     assert sorted(p.name for p in (tmp_path / "l" / "program").iterdir()) == ["program.json", "weights.bin"]
+    r = run("estimate", "--program", "l/program", "--part", "xc7z020", "--out", "est", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "est" / "estimate").iterdir()) == [
+        "estimate.json", "estimate.md", "roofline.png"]
     r = run("lower", "--qonnx", "e/model_qonnx.onnx", "--acc-bits", "16", "--out", "l2", cwd=tmp_path)
     assert r.returncode == 2 and "configured accumulator width is 16 bits" in r.stderr
     assert not (tmp_path / "l2").exists()
