@@ -178,7 +178,7 @@ def step_estimate(st: BuildState) -> None:
     """Design-space exploration: the parallelism with the most frames per second within 80% of the part's
     DSP and BRAM; writes estimate/ (estimate.json, estimate.md per-layer table, roofline.png)."""
     from flow.estimate.dse import explore, with_config
-    from flow.estimate.report import summary_line, write_report
+    from flow.estimate.report import layer_table, summary_line, write_report
     from flow.parts import get_part
 
     part = get_part(st.cfg.part)
@@ -186,6 +186,7 @@ def step_estimate(st: BuildState) -> None:
     (st.staging / "estimate").mkdir()
     write_report(est, st.staging / "estimate")
     st.hw_config = with_config(est)
+    print(layer_table(est))
     say("estimate", f"chose {summary_line(est)} (of {est['candidates']} designs)")
 
 

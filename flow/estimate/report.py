@@ -13,6 +13,15 @@ def summary_line(est: dict) -> str:
             f"{est['memory_bound_layers']} memory-bound layers")
 
 
+def layer_table(est: dict) -> str:
+    """The per-layer cycle table, for the terminal."""
+    lines = [f"{'layer':<22}{'kind':<18}{'MACs':>12}{'compute cyc':>13}{'DDR cyc':>11}  bound"]
+    lines += [f"{r['layer']:<22}{r['kind']:<18}{r['macs']:>12,}{r['compute_cycles']:>13,}{r['memory_cycles']:>11,}  "
+              f"{r['bound']}" for r in est["layers"]]
+    lines.append(f"{'total':<40}{est['macs']:>12,}{est['cycles']:>24,}  cycles per frame")
+    return "\n".join(lines)
+
+
 def write_report(est: dict, folder: Path) -> None:
     folder = Path(folder)
     (folder / "estimate.json").write_text(json.dumps(est, indent=1))
