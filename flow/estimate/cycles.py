@@ -38,13 +38,14 @@ def layer_cycles(layer, program, cfg) -> int:
             taps = a["kernel"][0] * a["kernel"][1]
             pixels = a["out_shape"][1] * a["out_shape"][2]
         ci_g, co_g = cin // groups, cout // groups
-        tile = cfg.pe_rows * (fill_copy + ci_g * taps) + pixels * (fill_mac + 1 + _ceil(ci_g, cfg.pe_cols) * taps)
+        load = 2 * fill_copy + cfg.pe_rows + _ceil(cfg.pe_rows * ci_g * taps, cfg.wbus)
+        tile = load + fill_mac + pixels * _ceil(ci_g, cfg.pe_cols) * taps
         return groups * _ceil(co_g, cfg.pe_rows) * tile
     if kind == "dwconv":
         taps = a["kernel"][0] * a["kernel"][1]
         pixels = a["out_shape"][1] * a["out_shape"][2]
-        tile = cfg.dw_lanes * (fill_copy + taps) + pixels * (fill_mac + 1 + taps)
-        return _ceil(a["in_channels"], cfg.dw_lanes) * tile
+        load = 2 * fill_copy + cfg.dw_lanes + _ceil(cfg.dw_lanes * taps, cfg.wbus)
+        return _ceil(a["in_channels"], cfg.dw_lanes) * (load + fill_mac + pixels * taps)
     if kind in ("hardswish", "relu", "add"):
         n = math.prod(program.tensors[layer.inputs[0]].shape)
         return fill_copy + _ceil(n, cfg.elt_lanes)

@@ -31,6 +31,7 @@ class HwConfig:
     pe_rows: int = 16
     pe_cols: int = 16
     wbuf_depth: int = 2048   # weights on chip per PE row: C_in/groups x KH x KW of one output channel
+    wbus: int = 16           # weight bytes read from DDR per cycle (128-bit AXI)
     dw_lanes: int = 16
     dw_taps: int = 25        # largest depthwise filter (KH x KW)
     elt_lanes: int = 8
@@ -65,7 +66,7 @@ int {TOP}(const int32_t *desc, int first, int last, const int8_t *wgt, const int
 #pragma HLS INTERFACE s_axilite port = first
 #pragma HLS INTERFACE s_axilite port = last
 #pragma HLS INTERFACE s_axilite port = return
-    return vitflow::run_layers<VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VITFLOW_WBUF_DEPTH, VITFLOW_DW_LANES,
+    return vitflow::run_layers<VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VITFLOW_WBUF_DEPTH, VITFLOW_WBUS, VITFLOW_DW_LANES,
                                VITFLOW_DW_TAPS, VITFLOW_ELT_LANES, VITFLOW_ATT_D_MAX, VITFLOW_ACC_BITS>(
         desc, first, last, wgt, prm, act);
 }}

@@ -5,6 +5,7 @@
 // Template parameters (the generated vitflow_config.h sets them as VITFLOW_<NAME>):
 //   PE_ROWS, PE_COLS   conv PE array (conv_pe.h)
 //   WBUF_DEPTH         on-chip weights per PE row (conv_pe.h)
+//   WBUS               weight bytes read from DDR per cycle (conv_pe.h, dwconv.h)
 //   DW_LANES, DW_TAPS  depthwise engine lanes and largest filter (dwconv.h)
 //   ELT_LANES          element-wise and LayerNorm lanes (eltwise.h, layernorm.h)
 //   ATT_D_MAX          largest attention head dimension (linear_attention.h)
@@ -19,15 +20,15 @@
 namespace vitflow {
 
 // Runs layers [first, last) of the program; returns the index of a layer with an unknown kind, or -1.
-template <int PE_ROWS, int PE_COLS, int WBUF_DEPTH, int DW_LANES, int DW_TAPS, int ELT_LANES, int ATT_D_MAX,
-          int ACC_BITS>
+template <int PE_ROWS, int PE_COLS, int WBUF_DEPTH, int WBUS, int DW_LANES, int DW_TAPS, int ELT_LANES,
+          int ATT_D_MAX, int ACC_BITS>
 int run_layers(const int32_t *desc, int first, int last, const int8_t *wgt, const int32_t *prm, int16_t *act) {
     for (int l = first; l < last; l++) {
         const int32_t *d = desc + l * DESC_WORDS;
         switch (d[FIELD_KIND]) {
         case KIND_CONV:
-        case KIND_LINEAR: conv_layer<PE_ROWS, PE_COLS, WBUF_DEPTH, ACC_BITS>(d, wgt, prm, act); break;
-        case KIND_DWCONV: dwconv_layer<DW_LANES, DW_TAPS, ACC_BITS>(d, wgt, prm, act); break;
+        case KIND_LINEAR: conv_layer<PE_ROWS, PE_COLS, WBUF_DEPTH, WBUS, ACC_BITS>(d, wgt, prm, act); break;
+        case KIND_DWCONV: dwconv_layer<DW_LANES, DW_TAPS, WBUS, ACC_BITS>(d, wgt, prm, act); break;
         case KIND_HARDSWISH:
         case KIND_RELU: lut_layer<ELT_LANES>(d, prm, act); break;
         case KIND_ADD: add_layer<ELT_LANES>(d, act); break;
