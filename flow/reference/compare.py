@@ -1,7 +1,8 @@
 """The integer reference against QONNX execution, tensor by tensor.
 
-For each image the QONNX graph is executed by qonnx's executor (every intermediate kept) and the program
-by run_program, on the input codes the graph's own input Quant produced. Every activation Quant of the
+For each image the QONNX graph is executed (by qonnx's executor, or as one onnxruntime session checked
+against it: flow.reference.ort_qonnx; every intermediate kept) and the program by run_program, on the
+input codes the graph's own input Quant produced. Every activation Quant of the
 graph is compared, as integer codes (value / scale), with the reference tensor of the same name: the
 program's tensors and the layers' internal dumps (e.g. the attention's q, k, kv, ksum, num, den, att).
 
