@@ -117,10 +117,11 @@ def make_parser():
         return p
 
     all_opts = ("model", "part", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib", "acc_bits")
-    add("build", cmd_build, "run the whole flow: quantize, export, lower, generate HLS, C-simulate", *all_opts)
+    add("build", cmd_build, "run the whole flow: quantize, export, lower, estimate, generate HLS, C-simulate",
+        *all_opts)
     add("quantize", _run("QUANTIZE_STEPS", "quantized model and report"),
-            "post-training quantization with calibration", "model", "out", "weights", "config", "bits",
-            "resolution", "calib_dir", "calib")
+        "post-training quantization with calibration", "model", "out", "weights", "config", "bits",
+        "resolution", "calib_dir", "calib")
     add("export", _run("EXPORT_STEPS", "QONNX model and its check"),
         "export a quantized model (--weights quantized.pt) to QONNX and check it by execution",
         "model", "out", "weights", "config", "calib_dir")
