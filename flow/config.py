@@ -16,6 +16,7 @@ DEFAULT_PART = "xczu9eg"
 class BuildConfig:
     model: str = DEFAULT_MODEL
     part: str = DEFAULT_PART
+    board: str | None = None         # board from constraints/boards/ (default: the part's own board)
     resolution: int = 224
     bits: str | None = None          # wNaM; None: the quantization settings decide (default w8a8)
     weights: str | None = None
@@ -89,9 +90,23 @@ def make_config(config_file=None, **overrides) -> BuildConfig:
     """Defaults <- config file <- explicit (non-None) command-line overrides, then validated."""
     values = load_config_file(config_file) if config_file else {}
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("board") is not None:
+        values["part"] = _part_of_board(values["board"], values.get("part"))
     cfg = replace(BuildConfig(), **values)
     validate(cfg)
     return cfg
+
+
+def _part_of_board(board: str, part: str | None) -> str:
+    """The part a board carries; an explicitly given part must be that one."""
+    from flow.boards import get_board
+    from flow.parts import get_part
+
+    b = get_board(board)
+    carried = get_part(b.part)
+    if part is not None and get_part(part).part != carried.part:
+        raise FlowError(f"board {b.name} carries {carried.name} ({carried.part}), not part '{part}'")
+    return carried.name
 
 
 def validate(cfg: BuildConfig) -> None:

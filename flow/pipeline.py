@@ -193,6 +193,7 @@ def step_estimate(st: BuildState) -> None:
 def step_generate_hls(st: BuildState) -> None:
     """Write the Vitis HLS project (templates, config, program image, testbench with golden vectors of
     the integer reference on real images, tcl scripts, host driver) under hls/."""
+    from flow.boards import board_for_part, get_board
     from flow.estimate.dse import fitted_config
     from flow.hls.project import write_project
     from flow.parts import get_part
@@ -200,12 +201,13 @@ def step_generate_hls(st: BuildState) -> None:
     from flow.reference.executor import run_program
 
     part = get_part(st.cfg.part)
+    board = get_board(st.cfg.board) if st.cfg.board else board_for_part(part)
     in_quant = activation_quants(st.qonnx_path)[st.program.inputs[0]]
     envs = [run_program(st.program, {st.program.inputs[0]: in_quant.codes(x.numpy())}, dump_internal=False)
             for x in st.calib_images[:CSIM_IMAGES]]
     cfg = st.hw_config or fitted_config(st.program, st.cfg.acc_bits)
-    image = write_project(st.program, envs, st.staging / "hls", part, part.default_clock_mhz, cfg)
-    say("hls", f"project for {part.part} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers, "
+    image = write_project(st.program, envs, st.staging / "hls", part, part.default_clock_mhz, cfg, board)
+    say("hls", f"project for {part.part}{f' on {board.name}' if board else ''} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers, "
                f"{image.weights.size / 1e6:.2f} MB weights, {4 * image.params.size / 1e3:.0f} kB parameters, "
                f"{2 * image.arena_size / 1e6:.2f} MB activations in DDR; {len(envs)} test images")
 

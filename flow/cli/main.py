@@ -16,6 +16,8 @@ def _common(*names):
     opts = {
         "model": lambda: p.add_argument("--model", help=f"zoo model name (default from --config, else {DEFAULT_MODEL})"),
         "part": lambda: p.add_argument("--part", help=f"FPGA part, short name or full part string (default {DEFAULT_PART})"),
+        "board": lambda: p.add_argument("--board", help="board (e.g. zcu102): sets the part and the Vivado "
+                                                         "script's board preset and pins (default: the part's board)"),
         "out": lambda: p.add_argument("--out", help="output folder (default flow_out/<model>_<part>)"),
         "weights": lambda: p.add_argument("--weights", help="checkpoint (.pt/.pth/.safetensors; MIT or timm layout)"),
         "config": lambda: p.add_argument("--config", help="YAML file of build options (command-line options override it)"),
@@ -37,7 +39,7 @@ def _common(*names):
 def _cfg(args):
     from flow.config import make_config
 
-    keys = ("model", "part", "out", "weights", "bits", "resolution", "calib_dir", "calib", "qonnx", "program",
+    keys = ("model", "part", "board", "out", "weights", "bits", "resolution", "calib_dir", "calib", "qonnx", "program",
             "acc_bits")
     return make_config(getattr(args, "config", None), **{k: getattr(args, k, None) for k in keys})
 
@@ -96,6 +98,7 @@ def cmd_models(args):
 
 
 def cmd_parts(args):
+    from flow.boards import list_boards
     from flow.parts import list_parts
 
     print(f"{'part':<10}{'device':<24}{'board':<11}{'LUT':>8}{'FF':>9}{'BRAM18':>8}{'URAM':>6}{'DSP':>6}"
@@ -104,6 +107,9 @@ def cmd_parts(args):
         r = p.resources
         print(f"{p.name:<10}{p.part:<24}{p.board:<11}{r['lut']:>8}{r['ff']:>9}{r['bram18']:>8}{r['uram']:>6}"
               f"{r['dsp']:>6}{p.ddr_bandwidth_gbps:>10.1f}{p.default_clock_mhz:>6.0f}")
+    print(f"\n{'board':<11}{'device':<24}{'Vivado board part':<30}{'pins (XDC)':<11}status LED")
+    for b in list_boards():
+        print(f"{b.name:<11}{b.part:<24}{b.vivado_board_part:<30}{'yes' if b.xdc else 'none':<11}{b.status_led or '-'}")
 
 
 def make_parser():
@@ -116,7 +122,7 @@ def make_parser():
         p.set_defaults(func=func)
         return p
 
-    all_opts = ("model", "part", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib", "acc_bits")
+    all_opts = ("model", "part", "board", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib", "acc_bits")
     add("build", cmd_build, "run the whole flow: quantize, export, lower, estimate, generate HLS, C-simulate",
         *all_opts)
     add("quantize", _run("QUANTIZE_STEPS", "quantized model and report"),
@@ -132,10 +138,10 @@ def make_parser():
     c.add_argument("--project", help="the hls/ folder written by `flow build`")
     add("estimate", _run("ESTIMATE_STEPS", "estimate report (estimate.md, estimate.json, roofline.png)"),
         "estimate resources and frames per second of a program (--program) on a part, choosing the parallelism",
-        "model", "part", "out", "program", "config", "acc_bits")
+        "model", "part", "board", "out", "program", "config", "acc_bits")
     m = add("models", cmd_models, "list the model zoo with parameter and MAC counts", "model")
     m.add_argument("--resolution", type=int, default=224, help="input resolution for the MAC count (default 224)")
-    add("parts", cmd_parts, "list the FPGA parts in the part library")
+    add("parts", cmd_parts, "list the FPGA parts and boards in the part library")
     return parser
 
 

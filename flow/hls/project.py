@@ -91,9 +91,11 @@ def check_fits(program, cfg: HwConfig) -> None:
 
 
 def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
-                  cfg: HwConfig = HwConfig()) -> Image:
-    """Generate the project under ``out`` for ``part`` (a flow.parts.Part); ``golden_envs``: run_program's
-    tensors for each test image (data/img<i>/input.bin and golden.bin)."""
+                  cfg: HwConfig = HwConfig(), board=None) -> Image:
+    """Generate the project under ``out`` for ``part`` (a flow.parts.Part) on ``board`` (a flow.boards.Board
+    or None); ``golden_envs``: run_program's tensors for each test image (data/img<i>/input.bin and golden.bin)."""
+    if board is not None and board.part != part.part:
+        raise FlowError(f"board {board.name} carries {board.part}, not {part.part}")
     check_fits(program, cfg)
     image = pack(program)
     out = Path(out)
@@ -112,7 +114,9 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     for i, env in enumerate(golden_envs):
         write_golden(image, program, env, data / f"img{i}")
     (out / "run_hls.tcl").write_text(run_hls_tcl(TOP, part.part, clock_mhz))
-    (out / "vivado" / "build_bitstream.tcl").write_text(vivado_tcl(TOP, part, clock_mhz))
+    (out / "vivado" / "build_bitstream.tcl").write_text(vivado_tcl(TOP, part, clock_mhz, board=board))
+    if board is not None and board.xdc is not None:
+        (out / "vivado" / f"{board.name}.xdc").write_text(board.xdc)
     (out / "host" / "vitflow_driver.py").write_text(host_driver(TOP))
     return image
 

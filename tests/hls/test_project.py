@@ -4,6 +4,7 @@ and clear errors for a program the accelerator cannot hold."""
 import numpy as np
 import pytest
 
+from flow.boards import get_board
 from flow.errors import FlowError
 from flow.hls.csim import CXXFLAGS, compile_csim, run_csim
 from flow.hls.project import HwConfig, write_project
@@ -13,11 +14,12 @@ from flow.reference import run_program
 from .random_programs import random_program
 
 
-def _project(tmp_path, part="xczu9eg", kind="conv", cfg=HwConfig(), seed=3):
+def _project(tmp_path, part="xczu9eg", kind="conv", cfg=HwConfig(), seed=3, board=None):
     program = random_program(kind, np.random.default_rng(seed))
     inputs = {n: np.zeros(program.tensors[n].shape, np.int64) for n in program.inputs}
     p = get_part(part)
-    write_project(program, [run_program(program, inputs)], tmp_path / "prj", p, p.default_clock_mhz, cfg)
+    write_project(program, [run_program(program, inputs)], tmp_path / "prj", p, p.default_clock_mhz, cfg,
+                  board=board and get_board(board))
     return tmp_path / "prj"
 
 
@@ -43,6 +45,24 @@ def test_scripts_name_the_part_and_clock(tmp_path, part, period, ps):
     assert f"-part {full}" in viv and ps in viv and "write_bitstream" in viv
     assert f"{{{get_part(part).default_clock_mhz:g}}}" in viv
     compile((project / "host" / "vitflow_driver.py").read_text(), "vitflow_driver.py", "exec")
+
+
+def test_board_preset_and_pins(tmp_path):
+    project = _project(tmp_path, board="zcu102")
+    viv = (project / "vivado" / "build_bitstream.tcl").read_text()
+    assert "get_board_parts -quiet xilinx.com:zcu102:part0:*" in viv
+    assert "connect_bd_net [get_bd_pins vitflow_top_0/interrupt] [get_bd_ports status_led]" in viv
+    assert "add_files -fileset constrs_1 -norecurse $here/vivado/zcu102.xdc" in viv
+    assert "PACKAGE_PIN AG14" in (project / "vivado" / "zcu102.xdc").read_text()
+
+
+def test_board_without_pins_and_wrong_board(tmp_path):
+    project = _project(tmp_path, part="xck26", board="kv260")
+    viv = (project / "vivado" / "build_bitstream.tcl").read_text()
+    assert "kv260_som:part0" in viv and "status_led" not in viv
+    assert not list((project / "vivado").glob("*.xdc"))
+    with pytest.raises(FlowError, match="board zcu102 carries xczu9eg-ffvb1156-2-e, not xc7z020-clg400-1"):
+        _project(tmp_path / "b", part="xc7z020", board="zcu102")
 
 
 def test_programs_that_do_not_fit_are_errors(tmp_path):
