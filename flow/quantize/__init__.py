@@ -1,7 +1,8 @@
 """Post-training quantization: float EfficientViT + calibration images -> calibrated Brevitas model.
 
 quantize_model: build the quantized twin, load the float weights, fold BN, calibrate activation
-ranges, optionally correct biases, and check the result runs.
+ranges, then the optional techniques of the seed papers in this order: mixed-precision weights (before
+calibration), GPTQ, bias correction, distillation fine-tuning; and check the result runs.
 """
 
 import torch
@@ -12,6 +13,9 @@ from flow.models import build_model, load_checkpoint
 from .bn_fold import fold_batchnorm
 from .calibrate import calibrate, correct_bias, uncalibrated_quantizers
 from .config import QuantConfig, make_quant_config
+from .distill import distill
+from .gptq import apply_gptq
+from .mixed_precision import apply_mixed_precision, freeze_weight_scales
 
 __all__ = ["QuantConfig", "make_quant_config", "quantize_model", "folded_float_model"]
 
@@ -34,13 +38,22 @@ def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
     """Return a calibrated quantized copy of ``float_model`` (which is left untouched)."""
     model = _twin(float_model, qcfg.scheme)
     fold_batchnorm(model)
+    if qcfg.mixed_precision:
+        apply_mixed_precision(model, folded_float_model(float_model), images, qcfg.scheme.weight_bits,
+                              qcfg.batch_size)
+    if qcfg.gptq or qcfg.qat_steps:
+        freeze_weight_scales(model)
     calibrate(model, images, qcfg.batch_size)
     missing = uncalibrated_quantizers(model)
     if missing:
         raise FlowError(f"{len(missing)} activation quantizers saw no calibration data ({', '.join(missing[:3])})")
     model.freeze_integer()  # integer LayerNorm from here on; bias correction sees the final model
+    if qcfg.gptq:
+        apply_gptq(model, images, qcfg.batch_size)
     if qcfg.bias_correction:
         correct_bias(model, images, qcfg.batch_size)
+    if qcfg.qat_steps:
+        distill(model, folded_float_model(float_model), images, qcfg.qat_steps, qcfg.qat_lr)
     model.eval()
     with torch.no_grad():
         y = model(images[:2])

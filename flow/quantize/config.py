@@ -15,18 +15,23 @@ class QuantConfig:
     bias_correction: bool = True
     calib_images: int = 64
     batch_size: int = 16
+    mixed_precision: bool = False
+    gptq: bool = False
+    qat_steps: int = 0
+    qat_lr: float = 1e-4
 
     def as_dict(self) -> dict:
         d = asdict(self.scheme)
         d.pop("enabled")
-        d.update(bias_correction=self.bias_correction, calib_images=self.calib_images, batch_size=self.batch_size)
+        d.update({k: getattr(self, k) for k in _PROC_KEYS})
         return d
 
 
 _SCHEME_KEYS = {f.name for f in fields(QuantScheme)} - {"enabled"}
-_PROC_KEYS = {"bias_correction", "calib_images", "batch_size"}
+_PROC_KEYS = ("bias_correction", "calib_images", "batch_size", "mixed_precision", "gptq", "qat_steps", "qat_lr")
 _TYPES = {"weight_bits": int, "act_bits": int, "po2_scales": bool, "act_calibrator": str, "percentile": (int, float),
-          "weight_calibrator": str, "bias_correction": bool, "calib_images": int, "batch_size": int}
+          "weight_calibrator": str, "bias_correction": bool, "calib_images": int, "batch_size": int,
+          "mixed_precision": bool, "gptq": bool, "qat_steps": int, "qat_lr": (int, float)}
 
 
 def defaults() -> dict:
@@ -46,5 +51,7 @@ def make_quant_config(user: dict | None = None, weight_bits=None, act_bits=None,
             values[key] = val
     if values["calib_images"] < 1 or values["batch_size"] < 1:
         raise FlowError(f"calib_images ({values['calib_images']}) and batch_size ({values['batch_size']}) must be >= 1")
+    if values["qat_steps"] < 0 or not values["qat_lr"] > 0:
+        raise FlowError(f"qat_steps ({values['qat_steps']}) must be >= 0 and qat_lr ({values['qat_lr']}) > 0")
     scheme = QuantScheme(enabled=True, **{k: values[k] for k in _SCHEME_KEYS})
     return QuantConfig(scheme=scheme, **{k: values[k] for k in _PROC_KEYS})

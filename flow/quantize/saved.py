@@ -10,6 +10,7 @@ from flow.models import QuantScheme, build_model
 from flow.models.checkpoint import read_state_dict
 
 from .bn_fold import fold_batchnorm
+from .mixed_precision import freeze_weight_scales, frozen_scale_layers, set_weight_bits, weight_bits_by_layer
 
 FORMAT = "vitflow-quantized-v1"
 
@@ -17,7 +18,7 @@ FORMAT = "vitflow-quantized-v1"
 def save_quantized(model, path: Path) -> None:
     torch.save({"format": FORMAT, "model": model.spec.name, "resolution": model.resolution,
                 "num_classes": model.num_classes, "scheme": asdict(model.scheme),
-                "state_dict": model.state_dict()}, path)
+                "weight_bits": weight_bits_by_layer(model), "state_dict": model.state_dict()}, path)
 
 
 def load_quantized(path, expect_model: str | None = None):
@@ -37,6 +38,12 @@ def load_quantized(path, expect_model: str | None = None):
     model = build_model(obj["model"], num_classes=obj["num_classes"], resolution=obj["resolution"],
                         quant=QuantScheme(**obj["scheme"]))
     fold_batchnorm(model)  # same structure as when it was saved (BN merged into conv biases)
+    bits = obj.get("weight_bits") or {}
+    unknown = sorted(set(bits) - set(weight_bits_by_layer(model)))
+    if unknown or not all(isinstance(b, int) and 2 <= b <= 16 for b in bits.values()):
+        raise FlowError(f"quantized model '{path}' has malformed per-layer weight bits ({', '.join(unknown[:3])})")
+    set_weight_bits(model, bits)  # mixed precision
+    freeze_weight_scales(model, frozen_scale_layers(obj["state_dict"]))  # GPTQ / distillation
     _add_missing_biases(model, obj["state_dict"])  # bias correction gives bias-free layers a bias
     try:
         model.load_state_dict(obj["state_dict"], strict=True)
