@@ -39,8 +39,9 @@ def techniques(qat_steps: int) -> dict:
         "GPTQ (Brevitas)": {"gptq": True},
         "mixed precision, nuclear norm (Liu)": {"mixed_precision": True},
         f"distillation fine-tuning, {qat_steps} steps (Q-ViT)": {"qat_steps": qat_steps},
+        "log2 attention divisor (Trio-ViT)": {"log2_divisor": True},
         "full recipe": {"act_calibrator": "mse", "weight_calibrator": "mse", "bias_correction": True, "gptq": True,
-                        "mixed_precision": True, "qat_steps": qat_steps},
+                        "mixed_precision": True, "qat_steps": qat_steps, "log2_divisor": True},
     }
 
 

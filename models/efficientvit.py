@@ -13,6 +13,7 @@ Linear attention is always used (as timm does). MIT's model switches to the math
 quadratic form when H*W <= head dim; the only difference is where eps enters.
 """
 
+import dataclasses
 import math
 
 import torch
@@ -120,7 +121,15 @@ class LiteMLA(nn.Module):
 
     Quantized, eps is half an LSB of the quantized divisor: the divisor (2 d + 1) s / 2 is then exact in
     float and never zero, so the division has one integer meaning. The float model keeps ``eps``.
+
+    With ``scheme.log2_divisor`` (Trio-ViT) the divisor is rounded in the log domain to
+    2^e s / 2 with e = round(log2(2 d + 1)), a 4-bit exponent, and the division becomes a shift; num, den
+    and att then take power-of-two scales (see __init__).
+    log2 of an odd integer is never within 1e-6 of a half-integer for d < 2^16, so float32 rounds e
+    the way exact arithmetic does.
     """
+
+    LOG2_EXP_BITS = 4
 
     def __init__(self, scheme, channels, head_dim, scales=(5,), eps=1e-5):
         super().__init__()
@@ -136,10 +145,25 @@ class LiteMLA(nn.Module):
         self.k_quant = act_quant(scheme, signed=False)
         self.kv_quant = act_quant(scheme, signed=True)
         self.ksum_quant = act_quant(scheme, signed=False)
-        self.num_quant = act_quant(scheme, signed=True)
-        self.den_quant = act_quant(scheme, signed=False)
-        self.att_quant = act_quant(scheme, signed=True)
+        # With the log2 divisor the quotient num / 2^e lands on exact halves of the att grid; power-of-two
+        # scales for num, den and att make those ties exact in float too, so QONNX and the integer
+        # program round them alike (a shift-only unit, as in Trio-ViT).
+        shift_only = dataclasses.replace(scheme, po2_scales=True) if scheme.log2_divisor else scheme
+        self.num_quant = act_quant(shift_only, signed=True)
+        self.den_quant = act_quant(shift_only, signed=False)
+        self.att_quant = act_quant(shift_only, signed=True)
         self.proj = ConvNormAct(scheme, total * (1 + len(scales)), channels, 1, bias=False, norm=True, act=False)
+        self.log2_divisor = scheme.enabled and scheme.log2_divisor
+        if self.log2_divisor and round(math.log2(2 ** (scheme.act_bits + 1) - 1)) >= 2 ** self.LOG2_EXP_BITS:
+            raise FlowError(f"log2_divisor: a {scheme.act_bits}-bit divisor needs more than a "
+                            f"{self.LOG2_EXP_BITS}-bit exponent")
+
+    def _divide(self, num, den):
+        if not self.log2_divisor:
+            return num / (den + self._divisor_eps())
+        half = self.den_quant.act_quant.scale() / 2
+        exp = torch.round(torch.log2(den / half + 1))  # den / half + 1 = 2 d + 1, exact
+        return num / (torch.pow(2.0, exp) * half)
 
     def _divisor_eps(self):
         # From the quantizer module, not the tensor type: under export the quantizers return plain tensors.
@@ -161,7 +185,7 @@ class LiteMLA(nn.Module):
         ksum = value(self.ksum_quant(kv_ext[..., -1:]))
         num = value(self.num_quant(q @ kv))
         den = value(self.den_quant(q @ ksum))
-        out = self.att_quant(num / (den + self._divisor_eps()))
+        out = self.att_quant(self._divide(num, den))
         # transpose/reshape keep a QuantTensor's scale, so proj sees a quantized input (int32 bias quant)
         return self.proj(out.transpose(-1, -2).reshape(B, -1, H, W))
 

@@ -48,6 +48,8 @@ class QuantScheme:
                        'percentile' (the ``percentile`` of |x|) or 'mse' (scale minimizing the MSE).
     weight_calibrator: 'minmax' (per-channel abs max) or 'mse'.
     percentile:        for act_calibrator='percentile', in (0, 100].
+    log2_divisor:      Trio-ViT's linear-attention divisor: rounded to a power of two in the log domain
+                       (a 4-bit exponent), so the attention's division is a shift (no divider).
     """
 
     enabled: bool = True
@@ -57,6 +59,7 @@ class QuantScheme:
     act_calibrator: str = "mse"
     weight_calibrator: str = "minmax"
     percentile: float = 99.999
+    log2_divisor: bool = False
 
     def __post_init__(self):
         for field in ("weight_bits", "act_bits"):

@@ -20,13 +20,15 @@ SPACE = {"pe_rows": [4, 8, 16, 32, 64], "pe_cols": [4, 8, 16, 32, 64], "dw_lanes
 
 
 def fitted_config(program, acc_bits: int = 32, **par) -> HwConfig:
-    """A HwConfig whose buffers are sized for ``program`` (weight rows, filter taps, head dimension)."""
+    """A HwConfig whose buffers are sized for ``program`` (weight rows, filter taps, head dimension), with
+    the attention's divider only if some attention layer divides exactly."""
     rows = [math.prod(l.blobs["weight"].shape[1:]) for l in program.layers if l.kind in ("conv", "linear")]
     taps = [math.prod(l.attrs["kernel"]) for l in program.layers if l.kind == "dwconv"]
     dims = [l.attrs["dim"] for l in program.layers if l.kind == "linear_attention"]
+    divides = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     pow2 = lambda n: 1 << max(0, math.ceil(math.log2(max(n, 1))))  # noqa: E731
     return HwConfig(wbuf_depth=pow2(max(rows, default=1)), dw_taps=max(taps, default=1),
-                    att_d_max=pow2(max(dims, default=1)), acc_bits=acc_bits, **par)
+                    att_d_max=pow2(max(dims, default=1)), att_divider=int(divides), acc_bits=acc_bits, **par)
 
 
 def estimate(program, cfg: HwConfig, part, clock_mhz: float) -> dict:

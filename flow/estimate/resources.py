@@ -22,7 +22,7 @@ def units(cfg) -> dict:
     return {
         "mac": cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes + 2 * cfg.att_d_max + cfg.elt_lanes,
         "requant": cfg.pe_rows + cfg.dw_lanes + 2 * cfg.elt_lanes + 6,
-        "divider": cfg.elt_lanes + 2,  # layernorm lanes, gap, attention
+        "divider": cfg.elt_lanes + 1 + cfg.att_divider,  # layernorm lanes, gap, attention (unless shift-only)
         "isqrt": 1,
         "axi_port": AXI_PORTS,
         "control": 1,

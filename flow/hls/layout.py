@@ -25,7 +25,7 @@ FIELDS = {
     "concat": ["C0", "C1", "HW", "TAB0_OFF", "TAB1_OFF", "IN_MIN0", "IN_MIN1"],
     "gap": ["C", "HW", "MULT", "SHIFT"],
     "layernorm": ["C", "K", "A_OFF", "B_OFF"],
-    "linear_attention": ["G", "D", "N", "Q_TAB", "K_TAB", "IN_MIN"] +
+    "linear_attention": ["G", "D", "N", "Q_TAB", "K_TAB", "IN_MIN", "EXP_TAB"] +
                         [f"{r}_{f}" for r in ("KV", "KSUM", "NUM", "DEN", "ATT") for f in ("MULT", "SHIFT", "LO", "HI")],
 }
 GROUP = {"conv": "conv", "dwconv": "conv", "linear": "conv", "hardswish": "lut", "relu": "lut", "add": "add",
@@ -161,6 +161,8 @@ def pack(program: Program) -> Image:
                 set_(k, v)
             set_("Q_TAB", put_params(b["q_table"], f"{tag} q table"))
             set_("K_TAB", put_params(b["k_table"], f"{tag} k table"))
+            log2 = a.get("divisor", "exact") == "log2"  # EXP_TAB < 0: exact division
+            set_("EXP_TAB", put_params(b["den_exp"], f"{tag} divisor exponents") if log2 else -1)
             for role in ("kv", "ksum", "num", "den", "att"):
                 set_(f"{role.upper()}_MULT", _i32(b[f"{role}_mult"], f"{tag} {role} multiplier")[0])
                 set_(f"{role.upper()}_SHIFT", int(b[f"{role}_shift"][0]))

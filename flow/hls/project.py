@@ -36,6 +36,7 @@ class HwConfig:
     dw_taps: int = 25        # largest depthwise filter (KH x KW)
     elt_lanes: int = 8
     att_d_max: int = 32
+    att_divider: int = 1     # 0: shift-only attention unit (every attention layer uses the log2 divisor)
     acc_bits: int = 32
 
     def header(self) -> str:
@@ -67,7 +68,8 @@ int {TOP}(const int32_t *desc, int first, int last, const int8_t *wgt, const int
 #pragma HLS INTERFACE s_axilite port = last
 #pragma HLS INTERFACE s_axilite port = return
     return vitflow::run_layers<VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VITFLOW_WBUF_DEPTH, VITFLOW_WBUS, VITFLOW_DW_LANES,
-                               VITFLOW_DW_TAPS, VITFLOW_ELT_LANES, VITFLOW_ATT_D_MAX, VITFLOW_ACC_BITS>(
+                               VITFLOW_DW_TAPS, VITFLOW_ELT_LANES, VITFLOW_ATT_D_MAX, VITFLOW_ATT_DIVIDER,
+                               VITFLOW_ACC_BITS>(
         desc, first, last, wgt, prm, act);
 }}
 """
@@ -81,6 +83,9 @@ def check_fits(program, cfg: HwConfig) -> None:
     for layer in program.layers:
         if layer.kind == "linear_attention" and layer.attrs["dim"] > cfg.att_d_max:
             raise FlowError(f"layer {layer.name}: head dimension {layer.attrs['dim']} exceeds ATT_D_MAX={cfg.att_d_max}")
+        if layer.kind == "linear_attention" and not cfg.att_divider and layer.attrs.get("divisor") != "log2":
+            raise FlowError(f"layer {layer.name} divides exactly, but the attention unit is shift-only "
+                            f"(ATT_DIVIDER=0; quantize with log2_divisor: true)")
         if layer.kind in ("conv", "linear"):
             row = int(np.prod(layer.blobs["weight"].shape[1:]))
             if row > cfg.wbuf_depth:

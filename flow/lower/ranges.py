@@ -97,7 +97,8 @@ def _layer_ranges(layer, tensors) -> dict:
             r[f"{role}_product"] = _product(acc, b[f"{role}_mult"])
         m = int(b["att_mult"][0]) << max(0, -int(b["att_shift"][0]))
         r["division_numerator"] = _entry(-2 * peak(qr["num"]) * m, 2 * peak(qr["num"]) * m)
-        r["division_divisor"] = _entry(1, (2 * qr["den"][1] + 1) << max(0, int(b["att_shift"][0])))
+        if a.get("divisor", "exact") == "exact":  # the log2 divisor shifts instead (exponents >= 0)
+            r["division_divisor"] = _entry(1, (2 * qr["den"][1] + 1) << max(0, int(b["att_shift"][0])))
     elif kind == "hardswish":
         pass  # a table lookup: no arithmetic
     else:

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from flow.errors import FlowError
-from flow.lower.requant import requantize, round_div
+from flow.lower.requant import requantize, round_div, round_shift
 
 I64 = np.int64
 
@@ -144,9 +144,13 @@ def linear_attention(layer, cat, out_info, given=None):
     num = stage("num", q @ kv)                                 # (G, N, d)
     den = stage("den", q @ ksum)                               # (G, N, 1)
     m, s = int(layer.blobs["att_mult"][0]), int(layer.blobs["att_shift"][0])
-    numer, denom = 2 * num * m, 2 * den + 1
-    numer, denom = (numer, denom << s) if s >= 0 else (numer << -s, denom)
-    own["att"] = np.clip(round_div(numer, denom), *a["quant"]["att"]["range"])  # (G, N, d)
+    if a.get("divisor", "exact") == "log2":  # Trio-ViT: divide by 2^e, e = round(log2(2 den + 1)), a shift
+        exps = np.asarray(layer.blobs["den_exp"], dtype=I64)[den]
+        own["att"] = np.clip(round_shift(2 * num * m, s + exps), *a["quant"]["att"]["range"])
+    else:
+        numer, denom = 2 * num * m, 2 * den + 1
+        numer, denom = (numer, denom << s) if s >= 0 else (numer << -s, denom)
+        own["att"] = np.clip(round_div(numer, denom), *a["quant"]["att"]["range"])  # (G, N, d)
     out = own["att"].transpose(0, 2, 1).reshape(G * d, a["height"], a["width"])
     return [out], own
 

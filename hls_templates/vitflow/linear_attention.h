@@ -7,18 +7,23 @@
 //      then requantize kv (KV_*) and ksum (KSUM_*);
 //   2. q = Q_TAB[x_q]; num_j = sum_i q_i kv[i][j], den = sum_i q_i ksum[i], requantized (NUM_*, DEN_*);
 //      att_j = clamp(round_half_even(2 num_j ATT_MULT / ((2 den + 1) 2^ATT_SHIFT)))   (ATT_*)
-//      an exact division by the odd divisor 2 den + 1 (never zero).
+//      an exact division by the odd divisor 2 den + 1 (never zero); or, when the layer has a divisor
+//      exponent table (EXP_TAB >= 0, Trio-ViT's log2 divisor), a shift:
+//      att_j = clamp(round_half_even(2 num_j ATT_MULT / 2^(ATT_SHIFT + EXP[den]))),
+//      EXP[den] = round(log2(2 den + 1)) (4 bits).
 // Output: channel g*D + j, token n.
 // Template parameters:
 //   D_MAX     largest head dimension supported (kv is a D_MAX x D_MAX register file)
 //   ACC_BITS  accumulator width of the four products (proven by the range analysis)
+//   DIVIDER   1: the unit has the exact divider; 0: shift-only (every layer must use the log2 divisor,
+//             which flow's project generation checks)
 #pragma once
 #include "requant.h"
 #include "vitflow_layout.h"
 
 namespace vitflow {
 
-template <int D_MAX, int ACC_BITS>
+template <int D_MAX, int ACC_BITS, int DIVIDER>
 void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
     typedef ap_int<ACC_BITS> acc_t;
     const int groups = d[LINEAR_ATTENTION_G], dim = d[LINEAR_ATTENTION_D], n_tok = d[LINEAR_ATTENTION_N];
@@ -58,6 +63,7 @@ void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) 
                                       d[LINEAR_ATTENTION_KV_LO], d[LINEAR_ATTENTION_KV_HI]);
         }
         const int att_shift = d[LINEAR_ATTENTION_ATT_SHIFT];
+        const int exp_tab = d[LINEAR_ATTENTION_EXP_TAB];
         for (int n = 0; n < n_tok; n++) {
             acc_t num_acc[D_MAX], den_acc = 0;
 #pragma HLS ARRAY_PARTITION variable = num_acc complete
@@ -78,11 +84,16 @@ void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) 
                 const wide_t num = requantize(wide_t(num_acc[j]), d[LINEAR_ATTENTION_NUM_MULT],
                                               d[LINEAR_ATTENTION_NUM_SHIFT], d[LINEAR_ATTENTION_NUM_LO],
                                               d[LINEAR_ATTENTION_NUM_HI]);
-                wide_t numer = 2 * num * wide_t(d[LINEAR_ATTENTION_ATT_MULT]), denom = 2 * den + 1;
-                if (att_shift >= 0) denom = denom << att_shift;
-                else numer = numer << (-att_shift);
-                y[(g * dim + j) * n_tok + n] = clamp(round_div(numer, denom), d[LINEAR_ATTENTION_ATT_LO],
-                                                     d[LINEAR_ATTENTION_ATT_HI]);
+                wide_t numer = 2 * num * wide_t(d[LINEAR_ATTENTION_ATT_MULT]), att;
+                if (!DIVIDER || exp_tab >= 0) {
+                    att = round_shift(numer, att_shift + prm[exp_tab + den]);
+                } else {
+                    wide_t denom = 2 * den + 1;
+                    if (att_shift >= 0) denom = denom << att_shift;
+                    else numer = numer << (-att_shift);
+                    att = round_div(numer, denom);
+                }
+                y[(g * dim + j) * n_tok + n] = clamp(att, d[LINEAR_ATTENTION_ATT_LO], d[LINEAR_ATTENTION_ATT_HI]);
             }
         }
     }

@@ -10,8 +10,8 @@ import pytest
 FLOW = shutil.which("flow") or pytest.fail("the flow console script is not installed (run scripts/setup.sh)")
 
 
-def run(*args, cwd=None):
-    return subprocess.run([FLOW, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+def run(*args, cwd=None, timeout=300):
+    return subprocess.run([FLOW, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
 @pytest.mark.parametrize("command", ["build", "quantize", "export", "lower", "csim", "estimate", "models", "parts"])
@@ -87,6 +87,23 @@ def test_build_runs_to_bit_exact_csim(tmp_path):
     (hls / "data" / "img0" / "golden.bin").write_bytes(bytes(golden))
     r = run("csim", "--project", "b/hls", cwd=tmp_path)
     assert r.returncode == 2 and f"first at layer {name}, index 0: csim" in r.stderr, r.stderr
+
+
+def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path):
+    """The seed papers' techniques all on (W4A8): mixed precision, GPTQ, bias correction, distillation and
+    the log2 divisor go through export, lowering and the shift-only attention unit, bit-exact."""
+    (tmp_path / "recipe.yaml").write_text(
+        "model: efficientvit_b0\nresolution: 32\ncalib: 8\nbits: w4a8\nquantization:\n"
+        "  act_calibrator: minmax\n  mixed_precision: true\n  gptq: true\n  qat_steps: 3\n  log2_divisor: true\n")
+    r = run("build", "--config", "recipe.yaml", "--out", "b", cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for said in ("mixed precision (nuclear norm)", "GPTQ over", "bias correction on 8 images", "distillation from the float model: 3 steps",
+                 "bit-exact with the integer reference on 2 images"):
+        assert said in r.stderr, said
+    program = json.loads((tmp_path / "b" / "program" / "program.json").read_text())
+    attention = [l for l in program["layers"] if l["kind"] == "linear_attention"]
+    assert attention and all(l["attrs"]["divisor"] == "log2" for l in attention)
+    assert "#define VITFLOW_ATT_DIVIDER 0" in (tmp_path / "b" / "hls" / "firmware" / "vitflow_config.h").read_text()
 
 
 def test_estimate_of_a_lowered_program(tmp_path):

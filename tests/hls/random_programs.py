@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from flow.lower.rules.attention import round_log2_odd
+
 from flow.lower.program import Layer, Program, TensorInfo
 from flow.lower.ranges import analyse_ranges
 
@@ -94,7 +96,12 @@ def _attention_layer(rng, kind):
         blobs[f"{r}_mult"], blobs[f"{r}_shift"] = m, s
     blobs["att_shift"] = np.array([int(rng.integers(28, 34))], np.int32)
     blobs["kv_shift"] = np.array([int(rng.integers(40, 46))], np.int32)
-    attrs = {"groups": g, "dim": d, "tokens": h * w, "height": h, "width": w, "quant": quant, "in_min": -128}
+    attrs = {"groups": g, "dim": d, "tokens": h * w, "height": h, "width": w, "quant": quant, "in_min": -128,
+             "divisor": "exact"}
+    if rng.random() < 0.5:  # Trio-ViT's log2 divisor: the division is a shift by att_shift + exp[den]
+        attrs["divisor"] = "log2"
+        blobs["den_exp"] = round_log2_odd(2 * np.arange(256) + 1).astype(np.int8)
+        blobs["att_shift"] = np.array([int(rng.integers(22, 30))], np.int32)
     return [_t((3 * g * d, h, w))], _t((g * d, h, w)), attrs, blobs
 
 

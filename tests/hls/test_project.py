@@ -70,6 +70,10 @@ def test_programs_that_do_not_fit_are_errors(tmp_path):
         _project(tmp_path, kind="linear_attention", cfg=HwConfig(att_d_max=4), seed=5)
     with pytest.raises(FlowError, match=r"weights per output channel exceed the on-chip weight buffer \(WBUF_DEPTH=2\)"):
         _project(tmp_path, kind="linear", cfg=HwConfig(wbuf_depth=2), seed=6)
+    with pytest.raises(FlowError, match="divides exactly, but the attention unit is shift-only"):
+        program = random_program("linear_attention", np.random.default_rng(2))
+        program.layers[0].attrs["divisor"] = "exact"
+        write_project(program, [], tmp_path / "p3", get_part("xczu9eg"), 200, HwConfig(att_divider=0))
     with pytest.raises(FlowError, match="needs .*-bit accumulators, the accelerator is configured with 8"):
         program = random_program("conv", np.random.default_rng(1))
         program.meta["ranges"]["acc_bits_needed"] = 20

@@ -4,6 +4,7 @@ the test, and a randomized case checked against qonnx's executor (power-of-two s
 import numpy as np
 import pytest
 
+from flow.errors import FlowError
 from flow.lower import lower_model
 from flow.reference import run_program
 from flow.lower.graph import GraphView
@@ -137,8 +138,10 @@ def test_layernorm_by_hand():
     assert env[out].tolist() == [-2, -1, 0, 5]
 
 
-def _attention_graph(G, d, H, W, s_cat, s):
-    """cat codes -> LiteMLA's linear attention -> Relu -> Quant (the program needs a quantized output)."""
+def _attention_graph(G, d, H, W, s_cat, s, log2=False, offset=None):
+    """cat codes -> LiteMLA's linear attention -> Relu -> Quant (the program needs a quantized output).
+    ``log2``: the divisor as flow's LiteMLA exports Trio-ViT's log2 divisor:
+    2^Round(Log(den / half + 1) / ln 2) * half, half = s_den / 2."""
     N = H * W
     b = GraphBuilder((3 * G * d, H, W), s_cat)
     t = b.op("Transpose", [b.op("Reshape", [b.x, b.const([1, G, 3 * d, N], np.int64)])[0]], perm=[0, 1, 3, 2])[0]
@@ -153,7 +156,14 @@ def _attention_graph(G, d, H, W, s_cat, s):
                    s["ksum"], signed=False)
     num = b.quant(b.op("MatMul", [q, kv])[0], s["num"])
     den = b.quant(b.op("MatMul", [q, ksum])[0], s["den"], signed=False)
-    att = b.quant(b.op("Div", [num, b.op("Add", [den, b.const(np.float32(s["den"]) / 2)])[0]])[0], s["att"])
+    half = b.const(np.float32(s["den"]) / 2 if offset is None else np.float32(offset))
+    if log2:
+        t2 = b.op("Add", [b.op("Div", [den, half])[0], b.const(1.0)])[0]
+        e = b.op("Round", [b.op("Div", [b.op("Log", [t2])[0], b.const(np.float32(np.log(2)))])[0]])[0]
+        divisor = b.op("Mul", [b.op("Pow", [b.const(2.0), e])[0], half])[0]
+    else:
+        divisor = b.op("Add", [den, half])[0]
+    att = b.quant(b.op("Div", [num, divisor])[0], s["att"])
     y = b.op("Reshape", [b.op("Transpose", [att], perm=[0, 1, 3, 2])[0], b.const([1, G * d, H, W], np.int64)])[0]
     return b, b.quant(b.op("Relu", [y])[0], s["att"], signed=False), {"q": q, "k": k, "kv": kv, "ksum": ksum,
                                                                        "num": num, "den": den, "att": att}
@@ -170,6 +180,34 @@ def test_linear_attention_by_hand():
     assert env[t["kv"]].ravel().tolist() == [-2] and env[t["ksum"]].ravel().tolist() == [4]
     assert env[t["num"]].ravel().tolist() == [-4, 0] and env[t["den"]].ravel().tolist() == [8, 0]
     assert env[t["att"]].ravel().tolist() == [-2, 0]
+
+
+def test_linear_attention_log2_divisor_by_hand():
+    # q [2, 0], k [2, 3], v [4, -2]: kv = 2*4 + 3*(-2) = 2, ksum = 5, num = [4, 0], den = [10, 0]
+    # log2 divisor: 2 den + 1 = 21, log2 21 = 4.39 -> e = 4: divisor 2^4 / 2 = 8 (exact: 10.5);
+    # att = 4 / 8 / (1/16) = 8 (the exact divisor would give 6.1 -> 6); token 2: 2*0+1 = 1, e = 0, att 0
+    s = dict(q=1.0, k=1.0, kv=1.0, ksum=1.0, num=1.0, den=1.0, att=1 / 16)
+    b, out, t = _attention_graph(1, 1, 1, 2, 1.0, s, log2=True)
+    program, env, _ = _run(b, out, np.array([[[2, -1]], [[2, 3]], [[4, -2]]]), 1.0)
+    layer = program.layers[0]
+    assert layer.kind == "linear_attention" and layer.attrs["divisor"] == "log2"
+    assert layer.blobs["den_exp"][:6].tolist() == [0, 2, 2, 3, 3, 3]  # round(log2(1, 3, 5, 7, 9, 11))
+    assert env[t["num"]].ravel().tolist() == [4, 0] and env[t["den"]].ravel().tolist() == [10, 0]
+    assert env[t["att"]].ravel().tolist() == [8, 0]
+
+
+def test_round_log2_of_odd_numbers():
+    from flow.lower.rules.attention import round_log2_odd
+
+    # 2^(k + 1/2): 1.41, 2.83, 5.66, 11.3, 22.6 -> 1 -> 0, 3 -> 2, 5 -> 2, 11 -> 3, 23 -> 5, 181 -> 7, 183 -> 8
+    assert round_log2_odd(np.array([1, 3, 5, 11, 23, 181, 183])).tolist() == [0, 2, 2, 3, 5, 7, 8]
+
+
+def test_attention_divisor_that_is_neither_form_is_an_error():
+    s = dict(q=1.0, k=1.0, kv=1.0, ksum=1.0, num=1.0, den=0.5, att=0.25)
+    b, out, _ = _attention_graph(1, 1, 1, 2, 1.0, s, offset=0.3)  # den + 0.3, not den + s_den / 2
+    with pytest.raises(FlowError, match=r"at den code 0 it is 0.3, neither \(2d\+1\) s/2 nor 2\^round"):
+        lower_model(b.model(out).model)
 
 
 # -- randomized, against qonnx's executor -------------------------------------------------------------
@@ -240,10 +278,11 @@ def test_layernorm_random_against_qonnx():
         _check_all_quant_tensors(b, out, codes, 0.25)
 
 
+@pytest.mark.parametrize("log2", [False, True], ids=["exact", "log2"])
 @pytest.mark.parametrize("G,d,H,W", [(2, 4, 3, 3), (3, 8, 2, 4)])
-def test_linear_attention_random_against_qonnx(G, d, H, W):
+def test_linear_attention_random_against_qonnx(G, d, H, W, log2):
     s = dict(q=2.0 ** -3, k=2.0 ** -3, kv=2.0 ** -1, ksum=1.0, num=2.0 ** -2, den=2.0 ** 0, att=2.0 ** -5)
-    b, out, _ = _attention_graph(G, d, H, W, 2.0 ** -4, s)
+    b, out, _ = _attention_graph(G, d, H, W, 2.0 ** -4, s, log2=log2)
     codes = RNG.integers(-128, 128, size=(3 * G * d, H, W))
     program, n = _check_all_quant_tensors(b, out, codes, 2.0 ** -4)
     assert n == 8
