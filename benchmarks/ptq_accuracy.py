@@ -2,7 +2,8 @@
 recipe, against naive min-max, at W8A8, W6A6 and W4A8 (EfficientViT-B0, 64x64, trained on this CPU).
 
     python3 benchmarks/ptq_accuracy.py            # 10,000 test images
-    python3 benchmarks/ptq_accuracy.py --quick    # 200 test images, 16 calibration images, 10 steps (CI)
+    python3 benchmarks/ptq_accuracy.py --quick    # CI-sized: a model trained for seconds, 200 test images,
+                                                  # 16 calibration images, 10 steps
 
 Every row starts from naive min-max (per-channel min-max weights, per-tensor min-max activations, free
 scales, no bias correction) and turns on one technique; "full recipe" turns on all of them. The first run
@@ -47,7 +48,9 @@ def techniques(qat_steps: int) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="200 test images, 16 calibration images, 10 QAT steps")
+    ap.add_argument("--quick", action="store_true",
+                    help="CI-sized: the quickly trained model (benchmarks/fashion_mnist_model.py), 200 test "
+                         "images, 16 calibration images, 10 QAT steps")
     ap.add_argument("--calib", type=int, help="calibration images from the training split (default 128)")
     ap.add_argument("--qat-steps", type=int, help="distillation steps (default 100)")
     ap.add_argument("--bits", default="w8a8,w6a6,w4a8", help="comma-separated bit widths (default all three)")
@@ -60,7 +63,7 @@ def main(argv=None):
     torch.manual_seed(0)
     t_start = time.monotonic()
     fp = build_model(MODEL, num_classes=10, resolution=RESOLUTION, quant=QuantScheme.float_reference())
-    load_checkpoint(fp, str(trained_checkpoint()))
+    load_checkpoint(fp, str(trained_checkpoint(quick=args.quick)))
     fp.eval()
     x_test, y_test = load_fashion_mnist("test", RESOLUTION, count=200 if args.quick else None,
                                         seed=0 if args.quick else None)

@@ -60,5 +60,7 @@ def layer_cycles(layer, program, cfg) -> int:
         return 2 * fill_copy + fill_mac + lat["isqrt_latency"] + 2 * C + _ceil(C, cfg.elt_lanes)
     if kind == "linear_attention":
         G, d, N = a["groups"], a["dim"], a["tokens"]
-        return G * (1 + fill_mac + d + d * d + N * (fill_mac + 1 + d) + 2 * N * d)
+        steps = _ceil(d, cfg.att_rows)
+        outputs = steps if (a.get("divisor", "exact") == "log2" or not cfg.att_divider) else d
+        return G * (1 + fill_mac + d + d * d + N * (fill_mac + 1 + outputs) + 2 * N * steps)
     raise FlowError(f"cycle model: no model for layer kind '{kind}'")

@@ -16,7 +16,7 @@ from .traffic import layer_traffic
 
 DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "lut": 1.0, "ff": 1.0}
 SPACE = {"pe_rows": [4, 8, 16, 32, 64], "pe_cols": [4, 8, 16, 32, 64], "dw_lanes": [4, 8, 16, 32, 64],
-         "elt_lanes": [2, 4, 8, 16]}
+         "elt_lanes": [2, 4, 8, 16], "att_rows": [1, 4, 16]}
 
 
 def fitted_config(program, acc_bits: int = 32, **par) -> HwConfig:
@@ -27,8 +27,10 @@ def fitted_config(program, acc_bits: int = 32, **par) -> HwConfig:
     dims = [l.attrs["dim"] for l in program.layers if l.kind == "linear_attention"]
     divides = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     pow2 = lambda n: 1 << max(0, math.ceil(math.log2(max(n, 1))))  # noqa: E731
+    d_max = pow2(max(dims, default=1))
+    par["att_rows"] = min(par.get("att_rows", 1), d_max)
     return HwConfig(wbuf_depth=pow2(max(rows, default=1)), dw_taps=max(taps, default=1),
-                    att_d_max=pow2(max(dims, default=1)), att_divider=int(divides), acc_bits=acc_bits, **par)
+                    att_d_max=d_max, att_divider=int(divides), acc_bits=acc_bits, **par)
 
 
 def estimate(program, cfg: HwConfig, part, clock_mhz: float) -> dict:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 def summary_line(est: dict) -> str:
     c, u = est["config"], est["utilisation"]
-    return (f"{c['pe_rows']}x{c['pe_cols']} PE array, {c['dw_lanes']} depthwise lanes, {c['elt_lanes']} element lanes "
+    return (f"{c['pe_rows']}x{c['pe_cols']} PE array, {c['dw_lanes']} depthwise lanes, {c['elt_lanes']} element lanes, "
+            f"{c['att_rows']} attention rows{'' if c['att_divider'] else ' (shift-only)'} "
             f"at {est['clock_mhz']:g} MHz on {est['part']}: {est['fps']:.1f} FPS, {est['gops']:.1f} GOPS, "
             f"{est['gops_per_dsp']:.3f} GOPS/DSP; DSP {100 * u['dsp']:.0f}%, BRAM {100 * u['bram18']:.0f}%, "
             f"LUT {100 * u['lut']:.0f}%, FF {100 * u['ff']:.0f}%; {est['compute_bound_layers']} compute-bound and "

@@ -20,8 +20,8 @@ BRAM18_BITS = 18 * 1024
 
 def units(cfg) -> dict:
     return {
-        "mac": cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes + 2 * cfg.att_d_max + cfg.elt_lanes,
-        "requant": cfg.pe_rows + cfg.dw_lanes + 2 * cfg.elt_lanes + 6,
+        "mac": cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes + 2 * cfg.att_rows * (cfg.att_d_max + 1) + cfg.elt_lanes,
+        "requant": cfg.pe_rows + cfg.dw_lanes + 2 * cfg.elt_lanes + 6 + (cfg.att_rows - 1),  # + att outputs
         "divider": cfg.elt_lanes + 1 + cfg.att_divider,  # layernorm lanes, gap, attention (unless shift-only)
         "isqrt": 1,
         "axi_port": AXI_PORTS,
@@ -32,7 +32,7 @@ def units(cfg) -> dict:
 
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
-    dsp = (cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes + 2 * cfg.att_d_max + cfg.elt_lanes
+    dsp = (cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes + 2 * cfg.att_rows * (cfg.att_d_max + 1) + cfg.elt_lanes
            + DSP_PER_REQUANT * u["requant"])
     bram = cfg.pe_rows * math.ceil(cfg.wbuf_depth * 8 / BRAM18_BITS) + AXI_PORTS * BRAM18_PER_AXI_PORT
     lut = sum(LUT[k] * n for k, n in u.items())

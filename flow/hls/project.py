@@ -36,6 +36,7 @@ class HwConfig:
     dw_taps: int = 25        # largest depthwise filter (KH x KW)
     elt_lanes: int = 8
     att_d_max: int = 32
+    att_rows: int = 1        # attention rows per cycle (ATT_ROWS x ATT_D_MAX multipliers per pass)
     att_divider: int = 1     # 0: shift-only attention unit (every attention layer uses the log2 divisor)
     acc_bits: int = 32
 
@@ -68,7 +69,7 @@ int {TOP}(const int32_t *desc, int first, int last, const int8_t *wgt, const int
 #pragma HLS INTERFACE s_axilite port = last
 #pragma HLS INTERFACE s_axilite port = return
     return vitflow::run_layers<VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VITFLOW_WBUF_DEPTH, VITFLOW_WBUS, VITFLOW_DW_LANES,
-                               VITFLOW_DW_TAPS, VITFLOW_ELT_LANES, VITFLOW_ATT_D_MAX, VITFLOW_ATT_DIVIDER,
+                               VITFLOW_DW_TAPS, VITFLOW_ELT_LANES, VITFLOW_ATT_D_MAX, VITFLOW_ATT_ROWS, VITFLOW_ATT_DIVIDER,
                                VITFLOW_ACC_BITS>(
         desc, first, last, wgt, prm, act);
 }}

@@ -39,7 +39,7 @@ def load_quantized(path, expect_model: str | None = None):
                         quant=QuantScheme(**obj["scheme"]))
     fold_batchnorm(model)  # same structure as when it was saved (BN merged into conv biases)
     bits = obj.get("weight_bits") or {}
-    unknown = sorted(set(bits) - set(weight_bits_by_layer(model)))
+    unknown = sorted(set(bits) - set(weight_bits_by_layer(model))) if isinstance(bits, dict) else ["not a mapping"]
     if unknown or not all(isinstance(b, int) and 2 <= b <= 16 for b in bits.values()):
         raise FlowError(f"quantized model '{path}' has malformed per-layer weight bits ({', '.join(unknown[:3])})")
     set_weight_bits(model, bits)  # mixed precision

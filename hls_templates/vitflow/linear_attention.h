@@ -14,6 +14,9 @@
 // Output: channel g*D + j, token n.
 // Template parameters:
 //   D_MAX     largest head dimension supported (kv is a D_MAX x D_MAX register file)
+//   ROWS      rows i of kv updated (pass 1) and of q kv accumulated (pass 2) per cycle: ROWS x D_MAX
+//             multipliers in each pass; with the log2 divisor ROWS outputs are shifted per cycle too
+//             (the exact divider produces one quotient per cycle)
 //   ACC_BITS  accumulator width of the four products (proven by the range analysis)
 //   DIVIDER   1: the unit has the exact divider; 0: shift-only (every layer must use the log2 divisor,
 //             which flow's project generation checks)
@@ -23,7 +26,7 @@
 
 namespace vitflow {
 
-template <int D_MAX, int ACC_BITS, int DIVIDER>
+template <int D_MAX, int ROWS, int ACC_BITS, int DIVIDER>
 void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
     typedef ap_int<ACC_BITS> acc_t;
     const int groups = d[LINEAR_ATTENTION_G], dim = d[LINEAR_ATTENTION_D], n_tok = d[LINEAR_ATTENTION_N];
@@ -35,9 +38,12 @@ void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) 
 #pragma HLS ARRAY_PARTITION variable = kv complete dim = 2
     for (int g = 0; g < groups; g++) {
         const int16_t *xq = x + (g * 3 * dim) * n_tok, *xk = xq + dim * n_tok, *xv = xk + dim * n_tok;
-        // clear, k^T [v|1] fill, requantize kv and ksum (one per cycle), then per token its fill and
-        // D multiply-accumulate steps, the den requantization and D divisions (a pipelined divider)
-        VITFLOW_CYCLES(1 + VITFLOW_FILL_MAC + dim + dim * dim + n_tok * (VITFLOW_FILL_MAC + 1 + dim));
+        const int steps = (dim + ROWS - 1) / ROWS;  // row groups of ROWS
+        const int exp_tab = d[LINEAR_ATTENTION_EXP_TAB];
+        const bool shifts = !DIVIDER || exp_tab >= 0;
+        // clear, k^T [v|1] fill, requantize kv and ksum (one per cycle), then per token its fill, the den
+        // requantization and the outputs: ROWS shifts per cycle, or one quotient of the pipelined divider
+        VITFLOW_CYCLES(1 + VITFLOW_FILL_MAC + dim + dim * dim + n_tok * (VITFLOW_FILL_MAC + 1 + (shifts ? steps : dim)));
         acc_t kv_acc[D_MAX][D_MAX], ks_acc[D_MAX];
 #pragma HLS ARRAY_PARTITION variable = kv_acc complete dim = 2
         for (int i = 0; i < dim; i++) {
@@ -45,14 +51,20 @@ void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) 
             for (int j = 0; j < dim; j++) kv_acc[i][j] = 0;
         }
         for (int n = 0; n < n_tok; n++)
-            for (int i = 0; i < dim; i++) {
+            for (int st = 0; st < steps; st++) {
 #pragma HLS PIPELINE II = 1
                 VITFLOW_CYCLES(1);
-                const ap_int<16> ki = ktab[xk[i * n_tok + n] - in_min];
-                ks_acc[i] += ki;
-                for (int j = 0; j < dim; j++) {
+                for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
-                    kv_acc[i][j] += ki * ap_int<16>(xv[j * n_tok + n]);
+                    const int i = st * ROWS + r;
+                    if (i < dim) {
+                        const ap_int<16> ki = ktab[xk[i * n_tok + n] - in_min];
+                        ks_acc[i] += ki;
+                        for (int j = 0; j < dim; j++) {
+#pragma HLS UNROLL
+                            kv_acc[i][j] += ki * ap_int<16>(xv[j * n_tok + n]);
+                        }
+                    }
                 }
             }
         for (int i = 0; i < dim; i++) {
@@ -63,19 +75,24 @@ void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) 
                                       d[LINEAR_ATTENTION_KV_LO], d[LINEAR_ATTENTION_KV_HI]);
         }
         const int att_shift = d[LINEAR_ATTENTION_ATT_SHIFT];
-        const int exp_tab = d[LINEAR_ATTENTION_EXP_TAB];
         for (int n = 0; n < n_tok; n++) {
             acc_t num_acc[D_MAX], den_acc = 0;
 #pragma HLS ARRAY_PARTITION variable = num_acc complete
             for (int j = 0; j < dim; j++) num_acc[j] = 0;
-            for (int i = 0; i < dim; i++) {
+            for (int st = 0; st < steps; st++) {
 #pragma HLS PIPELINE II = 1
                 VITFLOW_CYCLES(1);
-                const ap_int<16> qi = qtab[xq[i * n_tok + n] - in_min];
-                den_acc += qi * ap_int<16>(ksum[i]);
-                for (int j = 0; j < dim; j++) {
+                for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
-                    num_acc[j] += qi * ap_int<16>(kv[i][j]);
+                    const int i = st * ROWS + r;
+                    if (i < dim) {
+                        const ap_int<16> qi = qtab[xq[i * n_tok + n] - in_min];
+                        den_acc += qi * ap_int<16>(ksum[i]);
+                        for (int j = 0; j < dim; j++) {
+#pragma HLS UNROLL
+                            num_acc[j] += qi * ap_int<16>(kv[i][j]);
+                        }
+                    }
                 }
             }
             const wide_t den = requantize(wide_t(den_acc), d[LINEAR_ATTENTION_DEN_MULT], d[LINEAR_ATTENTION_DEN_SHIFT],
@@ -85,7 +102,7 @@ void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) 
                                               d[LINEAR_ATTENTION_NUM_SHIFT], d[LINEAR_ATTENTION_NUM_LO],
                                               d[LINEAR_ATTENTION_NUM_HI]);
                 wide_t numer = 2 * num * wide_t(d[LINEAR_ATTENTION_ATT_MULT]), att;
-                if (!DIVIDER || exp_tab >= 0) {
+                if (shifts) {
                     att = round_shift(numer, att_shift + prm[exp_tab + den]);
                 } else {
                     wide_t denom = 2 * den + 1;

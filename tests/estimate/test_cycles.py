@@ -21,7 +21,7 @@ def _csim_cycles(qonnx_path, image, tmp_path, cfg):
     return program, result["cycles"]
 
 
-@pytest.mark.parametrize("cfg", [HwConfig(), HwConfig(pe_rows=8, pe_cols=4, dw_lanes=4, elt_lanes=2)],
+@pytest.mark.parametrize("cfg", [HwConfig(), HwConfig(pe_rows=8, pe_cols=4, dw_lanes=4, elt_lanes=2, att_rows=4)],
                          ids=["16x16", "8x4"])
 def test_cycle_model_equals_csim_on_every_b0_layer(exported_b0, tmp_path, cfg):
     q, path, images = exported_b0

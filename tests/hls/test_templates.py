@@ -22,7 +22,8 @@ def csim_exe(tmp_path_factory):
     project = tmp_path_factory.mktemp("hls")
     program = random_program("relu", np.random.default_rng(0))
     env = run_program(program, {"x0": np.zeros(program.tensors["x0"].shape, np.int64)})
-    write_project(program, [env], project, get_part("xczu9eg"), 200, HwConfig())
+    # 4 attention rows: head dimensions 2..16 exercise partial and whole row groups
+    write_project(program, [env], project, get_part("xczu9eg"), 200, HwConfig(att_rows=4))
     return compile_csim(project)
 
 

@@ -1,0 +1,23 @@
+"""The accuracy benchmark's --quick mode (what CI runs): every technique's row is measured and printed."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "ptq_accuracy.py"
+
+
+def test_quick_mode_prints_every_technique():
+    r = subprocess.run([sys.executable, str(BENCH), "--quick", "--bits", "w4a8"], capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| ")]
+    names = [row.split("|")[1].strip() for row in rows]
+    assert names[:2] == ["technique", "float"]
+    for expect in ("naive min-max", "MSE interval search", "bias correction", "GPTQ", "mixed precision",
+                   "distillation fine-tuning, 10 steps", "log2 attention divisor", "full recipe"):
+        assert any(n.startswith(expect) for n in names), expect
+    for row in rows[2:]:
+        top1 = float(row.split("|")[2].split()[0])
+        assert 0.0 <= top1 <= 100.0
+    assert "full recipe: W4A8 " in r.stdout
