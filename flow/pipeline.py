@@ -207,7 +207,8 @@ def step_generate_hls(st: BuildState) -> None:
             for x in st.calib_images[:CSIM_IMAGES]]
     cfg = st.hw_config or fitted_config(st.program, st.cfg.acc_bits)
     image = write_project(st.program, envs, st.staging / "hls", part, part.default_clock_mhz, cfg, board)
-    say("hls", f"project for {part.part}{f' on {board.name}' if board else ''} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers, "
+    on_board = f" on {board.name}" if board else ""
+    say("hls", f"project for {part.part}{on_board} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers, "
                f"{image.weights.size / 1e6:.2f} MB weights, {4 * image.params.size / 1e3:.0f} kB parameters, "
                f"{2 * image.arena_size / 1e6:.2f} MB activations in DDR; {len(envs)} test images")
 

@@ -32,8 +32,7 @@ def units(cfg) -> dict:
 
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
-    dsp = (cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes + 2 * cfg.att_rows * (cfg.att_d_max + 1) + cfg.elt_lanes
-           + DSP_PER_REQUANT * u["requant"])
+    dsp = u["mac"] + DSP_PER_REQUANT * u["requant"]
     bram = cfg.pe_rows * math.ceil(cfg.wbuf_depth * 8 / BRAM18_BITS) + AXI_PORTS * BRAM18_PER_AXI_PORT
     lut = sum(LUT[k] * n for k, n in u.items())
     ff = sum(FF[k] * n for k, n in u.items())

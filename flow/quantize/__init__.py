@@ -15,7 +15,8 @@ from .calibrate import calibrate, correct_bias, uncalibrated_quantizers
 from .config import QuantConfig, make_quant_config
 from .distill import distill
 from .gptq import apply_gptq
-from .mixed_precision import apply_mixed_precision, freeze_weight_scales
+from .mixed_precision import apply_mixed_precision
+from .weight_quant import freeze_weight_scales
 
 __all__ = ["QuantConfig", "make_quant_config", "quantize_model", "folded_float_model"]
 

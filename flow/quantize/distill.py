@@ -42,7 +42,6 @@ def distill(model, teacher, images: torch.Tensor, steps: int, lr: float = 1e-4, 
             say("quantize", f"distillation step {step + 1}/{steps} loss {loss.item():.4f} ({time.monotonic() - t0:.0f}s)")
     say("quantize", f"distillation from the float model: {steps} steps on {len(images)} images, "
                     f"final loss {loss.item():.4f} ({time.monotonic() - t0:.0f}s)")
-    model.eval()
     if hasattr(model, "freeze_integer"):
         model.freeze_integer()
     return float(loss.detach())

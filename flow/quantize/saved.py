@@ -10,7 +10,7 @@ from flow.models import QuantScheme, build_model
 from flow.models.checkpoint import read_state_dict
 
 from .bn_fold import fold_batchnorm
-from .mixed_precision import freeze_weight_scales, frozen_scale_layers, set_weight_bits, weight_bits_by_layer
+from .weight_quant import freeze_weight_scales, frozen_scale_layers, set_weight_bits, weight_bits_by_layer
 
 FORMAT = "vitflow-quantized-v1"
 

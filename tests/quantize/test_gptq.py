@@ -7,7 +7,7 @@ from brevitas.nn import QuantLinear
 from brevitas.quant import Int8WeightPerChannelFloat
 
 from flow.quantize.gptq import apply_gptq
-from flow.quantize.mixed_precision import freeze_weight_scales
+from flow.quantize.weight_quant import freeze_weight_scales
 
 
 def _model(weight):

@@ -5,7 +5,8 @@ import torch
 from flow.data import load_fashion_mnist
 from flow.models import QuantScheme, build_model
 from flow.quantize import make_quant_config, quantize_model
-from flow.quantize.mixed_precision import choose_bits, nuclear_norms, weight_bits_by_layer
+from flow.quantize.mixed_precision import choose_bits, nuclear_norms
+from flow.quantize.weight_quant import weight_bits_by_layer
 from flow.quantize.saved import load_quantized, save_quantized
 
 
