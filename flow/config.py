@@ -10,6 +10,7 @@ from flow.errors import FlowError, choose
 
 DEFAULT_MODEL = "efficientvit_b1"
 DEFAULT_PART = "xczu9eg"
+BACKENDS = ("vitflow", "hls4ml")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class BuildConfig:
     qonnx: str | None = None         # `flow lower`: the cleaned QONNX file to lower
     program: str | None = None       # `flow estimate`: the program/ folder of `flow lower`
     acc_bits: int = 32               # accumulator width the range analysis must prove sufficient
+    backend: str = "vitflow"         # `flow build`: vitflow (our accelerator, weights in DDR) or hls4ml
+    block: str | None = None         # `flow build`: one block of the model (e.g. stages.3.blocks.1), not all of it
 
     def quant_config(self):
         from flow.quantize.config import make_quant_config
@@ -115,6 +118,7 @@ def validate(cfg: BuildConfig) -> None:
 
     choose("model", cfg.model, MODEL_NAMES)
     get_part(cfg.part)
+    choose("backend", cfg.backend, BACKENDS)
     check_resolution(cfg.resolution)
     cfg.quant_config()  # bits, calibration count and quantization settings
     if not 8 <= cfg.acc_bits <= 64:

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from flow.config import BuildConfig
-from flow.errors import FlowError
+from flow.errors import FlowError, choose
 from flow.progress import say
 
 
@@ -57,6 +57,10 @@ def step_build_model(st: BuildState) -> None:
     if tuple(y.shape) != (1, model.num_classes) or not torch.isfinite(y).all():
         raise FlowError(f"model check failed: output {tuple(y.shape)} (finite={bool(torch.isfinite(y).all())})")
     say("model", f"{cx.params / 1e6:.2f} M parameters, {cx.macs / 1e9:.3f} GMACs, {model.num_classes} classes")
+    if st.cfg.block:
+        from flow.models.block import block_names
+
+        choose("block", st.cfg.block, block_names(model))
     st.float_model = model
 
 
@@ -80,6 +84,18 @@ def step_quantize(st: BuildState) -> None:
     worst = min(report["tensors"], key=lambda r: r["sqnr_db"])
     say("quantize", f"{len(report['tensors'])} quantized tensors; lowest SQNR {worst['sqnr_db']:.1f} dB "
                     f"({worst['tensor']})")
+
+
+def step_cut_block(st: BuildState) -> None:
+    """`--block NAME`: from here on the model is that block of the quantized model, behind a copy of the
+    quantizer of its input; its check data are its real inputs on the first images."""
+    from flow.models.block import cut_block
+
+    st.quant_model, st.calib_images = cut_block(st.quant_model, st.cfg.block, st.calib_images[:EXPORT_CHECK_IMAGES])
+    n = sum(p.numel() for p in st.quant_model.block.parameters())
+    say("block", f"{st.cfg.block}: {type(st.quant_model.block).__name__}, input "
+                 f"{'x'.join(map(str, st.calib_images.shape[1:]))}, {n / 1e3:.1f} k parameters; "
+                 f"checked on its inputs from {len(st.calib_images)} images")
 
 
 def step_load_quantized(st: BuildState) -> None:
@@ -122,8 +138,9 @@ def step_load_qonnx(st: BuildState) -> None:
         dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
     except Exception as exc:
         raise FlowError(f"cannot read QONNX file '{st.qonnx_path}': {type(exc).__name__}")
-    if len(dims) != 4 or dims[2] != dims[3] or dims[2] < 1:
-        raise FlowError(f"QONNX file '{st.qonnx_path}' has input shape {dims}, expected 1 x C x R x R")
+    if len(dims) != 4 or dims[1] != 3 or dims[2] != dims[3] or dims[2] < 1:
+        raise FlowError(f"QONNX file '{st.qonnx_path}' has input shape {dims}, expected an image, 1 x 3 x R x R "
+                        f"(a single block is lowered by `flow build --block`)")
     st.calib_images, _ = calibration_images(dims[2], EXPORT_CHECK_IMAGES, st.cfg.calib_dir)
 
 
@@ -150,8 +167,8 @@ def step_lower(st: BuildState) -> None:
     save_dump(run_program(program, {program.inputs[0]: codes}), st.staging / "reference_dump.npz")
     say("lower", f"integer reference vs QONNX on {result['images']} images ({result['criterion']}): "
                  f"{result['tensors_exact']}/{result['tensors']} tensors identical, worst {result['max_lsb']} LSB, "
-                 f"{100 * result['min_equal_fraction']:.3f}% equal; top-1 agrees on "
-                 f"{result['top1_agree']}/{result['images']}")
+                 f"{100 * result['min_equal_fraction']:.3f}% equal"
+                 + (f"; top-1 agrees on {result['top1_agree']}/{result['images']}" if not st.cfg.block else ""))
     st.program = program
 
 
@@ -242,15 +259,87 @@ def step_csim(st: BuildState) -> None:
                 f"layer ({sum(result['cycles'].values()):,} per frame)")
 
 
-BUILD_STEPS = [step_build_model, step_quantize, step_export, step_lower, step_estimate, step_generate_hls, step_csim]
+def step_hls4ml_scope(st: BuildState) -> None:
+    """`--backend hls4ml`, before quantizing: fail at once when the weights alone overflow the on-chip
+    budget (the exact check, on the lowered program, comes with the conversion)."""
+    from flow.hls4ml_backend.project import ON_CHIP_LIMIT, on_chip_bytes
+    from flow.parts import get_part
+
+    part = get_part(st.cfg.part)
+    module = st.float_model.get_submodule(st.cfg.block) if st.cfg.block else st.float_model
+    need = sum(p.numel() for p in module.parameters()) * st.cfg.quant_config().scheme.weight_bits / 8
+    budget = ON_CHIP_LIMIT * on_chip_bytes(part)
+    if need > budget:
+        what = f"{st.cfg.model} {st.cfg.block}" if st.cfg.block else st.cfg.model
+        raise FlowError(f"{what} does not fit hls4ml's on-chip dataflow on {part.name}: {need / 1e6:.2f} MB of "
+                        f"weights, {budget / 1e6:.2f} MB on chip ({100 * ON_CHIP_LIMIT:.0f}% of BRAM+URAM); use the "
+                        f"default backend (--backend vitflow), which streams weights from DDR, or --block")
+
+
+HLS4ML_IMAGES = EXPORT_CHECK_IMAGES
+
+
+def step_hls4ml(st: BuildState) -> None:
+    """`--backend hls4ml`: the program as an hls4ml ModelGraph (our layers through hls4ml's extension API),
+    written as an hls4ml project for the part (its own Vitis build script), compiled and run with
+    predict() on real images; its output and, traced, every layer must equal the integer reference.
+    Writes hls4ml/ and hls4ml_report.json (compile and predict times)."""
+    import json
+    import time
+
+    import numpy as np
+
+    from flow.estimate.dse import fitted_config
+    from flow.hls4ml_backend.project import compare_with_reference, compile_model, convert, predict_codes
+    from flow.parts import get_part
+    from flow.reference.compare import activation_quants
+    from flow.reference.executor import run_program
+
+    part, program = get_part(st.cfg.part), st.program
+    in_quant = activation_quants(st.qonnx_path)[program.inputs[0]]
+    codes = np.stack([in_quant.codes(x.numpy()) for x in st.calib_images[:HLS4ML_IMAGES]])
+    envs = [run_program(program, {program.inputs[0]: c}, dump_internal=False) for c in codes]
+    ref = np.stack([np.asarray(env[program.outputs[0]]).reshape(-1) for env in envs]).astype(np.int64)
+    model = convert(program, st.staging / "hls4ml", part, part.default_clock_mhz,
+                    fitted_config(program, st.cfg.acc_bits), tb=(codes, ref))
+    compile_s = compile_model(model)
+    t0 = time.perf_counter()
+    out, _ = predict_codes(model, program, [codes])
+    predict_s = time.perf_counter() - t0
+    if not np.array_equal(out, ref):
+        img, idx = np.argwhere(out != ref)[0]
+        raise FlowError(f"hls4ml predict() differs from the integer reference on image {img}, output {idx}: "
+                        f"{out[img, idx]} vs {ref[img, idx]}")
+    layers = compare_with_reference(model, program, envs, [codes])
+    layers.pop("traced")
+    report = {"images": len(codes), "output_bit_exact": True, "compile_seconds": compile_s,
+              "predict_seconds": predict_s, "predict_seconds_per_image": predict_s / len(codes), "layers": layers,
+              "part": part.part, "clock_mhz": part.default_clock_mhz, "project": "hls4ml",
+              "on_chip_bytes": model.vitflow_memory}
+    (st.staging / "hls4ml_report.json").write_text(json.dumps(report, indent=1))
+    if not layers["bit_exact"]:
+        m = layers["first_mismatch"]
+        raise FlowError(f"hls4ml trace differs from the integer reference at layer {m['layer']}, image {m['image']}, "
+                        f"index {m['index']}: {m['hls4ml']} vs {m['reference']}")
+    say("hls4ml", f"project for {part.part}: compile() {compile_s:.1f} s, predict() {predict_s / len(codes):.3f} s "
+                  f"per image; output and all {layers['layers']} layers bit-exact with the integer reference on "
+                  f"{len(codes)} images")
+
+
+def build_steps(cfg: BuildConfig) -> list:
+    """The steps of `flow build` for ``cfg``'s backend, with the block cut when ``cfg.block`` is set."""
+    front = [step_build_model] + ([step_hls4ml_scope] if cfg.backend == "hls4ml" else []) + [step_quantize]
+    front += ([step_cut_block] if cfg.block else []) + [step_export, step_lower]
+    return front + ([step_hls4ml] if cfg.backend == "hls4ml" else [step_estimate, step_generate_hls, step_csim])
+
 QUANTIZE_STEPS = [step_build_model, step_quantize]
 EXPORT_STEPS = [step_load_quantized, step_export]
 LOWER_STEPS = [step_load_qonnx, step_lower]
 ESTIMATE_STEPS = [step_load_program, step_estimate]
 
 
-def run_build(cfg: BuildConfig, steps=BUILD_STEPS) -> Path:
-    """Run ``steps`` in order; return the output folder, complete, or raise with nothing left behind."""
+def run_build(cfg: BuildConfig, steps=None) -> Path:
+    """Run ``steps`` (default: build_steps(cfg)) in order; return the output folder, complete, or raise with nothing left behind."""
     out = cfg.output_dir()
     if out.exists() and not out.is_dir():
         raise FlowError(f"output path '{out}' exists and is not a folder")
@@ -260,7 +349,7 @@ def run_build(cfg: BuildConfig, steps=BUILD_STEPS) -> Path:
     staging.mkdir(parents=True)
     try:
         st = BuildState(cfg=cfg, staging=staging)
-        for step in steps:
+        for step in steps or build_steps(cfg):
             step(st)
         shutil.rmtree(out, ignore_errors=True)
         staging.rename(out)

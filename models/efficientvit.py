@@ -374,6 +374,10 @@ class EfficientViT(nn.Module):
             if isinstance(mod, QuantLayerNorm):
                 mod.freeze_integer()
 
+    def output_quantizer(self):
+        """The quantizer of the model's output (the logits)."""
+        return self.head.out_quant
+
     def forward(self, x):
         x = self.input_quant(x)
         x = self.stages(self.stem(x))

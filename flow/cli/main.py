@@ -28,6 +28,10 @@ def _common(*names):
         "calib": lambda: p.add_argument("--calib", type=int, help="number of calibration images (default 64)"),
         "qonnx": lambda: p.add_argument("--qonnx", help="cleaned QONNX file (model_qonnx.onnx from `flow export`)"),
         "program": lambda: p.add_argument("--program", help="integer program folder (program/ from `flow lower`)"),
+        "backend": lambda: p.add_argument("--backend", help="vitflow (default: our accelerator, weights streamed "
+                                          "from DDR) or hls4ml (hls4ml's on-chip dataflow with our layers)"),
+        "block": lambda: p.add_argument("--block", help="build one block of the model, e.g. stages.3.blocks.1 "
+                                        "(quantized with the whole model; fed its real inputs)"),
         "acc_bits": lambda: p.add_argument("--acc-bits", type=int,
                                            help="accumulator width the range analysis must prove (default 32)"),
     }
@@ -40,7 +44,7 @@ def _cfg(args):
     from flow.config import make_config
 
     keys = ("model", "part", "board", "out", "weights", "bits", "resolution", "calib_dir", "calib", "qonnx", "program",
-            "acc_bits")
+            "acc_bits", "backend", "block")
     return make_config(getattr(args, "config", None), **{k: getattr(args, k, None) for k in keys})
 
 
@@ -56,7 +60,14 @@ def _run(steps_name, done):
 def cmd_build(args):
     from flow import pipeline
 
-    out = pipeline.run_build(_cfg(args), steps=pipeline.BUILD_STEPS)
+    cfg = _cfg(args)
+    out = pipeline.run_build(cfg, steps=pipeline.build_steps(cfg))
+    if cfg.backend == "hls4ml":
+        print(f"flow: build finished in {out}\n"
+              f"  hls4ml project: {out / 'hls4ml'} (Vitis: cd {out / 'hls4ml'} && vitis_hls -f build_prj.tcl)\n"
+              f"  reports: {out / 'hls4ml_report.json'}, {out / 'lower_check.json'}, {out / 'export_check.json'}, "
+              f"{out / 'quant_report.md'}")
+        return
     print(f"flow: build finished in {out}\n"
           f"  HLS project: {out / 'hls'} (Vitis: vitis_hls -f run_hls.tcl; bitstream: vivado -mode batch -source "
           f"vivado/build_bitstream.tcl; board: host/vitflow_driver.py)\n"
@@ -124,7 +135,7 @@ def make_parser():
 
     all_opts = ("model", "part", "board", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib", "acc_bits")
     add("build", cmd_build, "run the whole flow: quantize, export, lower, estimate, generate HLS, C-simulate",
-        *all_opts)
+        *all_opts, "backend", "block")
     add("quantize", _run("QUANTIZE_STEPS", "quantized model and report"),
         "post-training quantization with calibration", "model", "out", "weights", "config", "bits",
         "resolution", "calib_dir", "calib")

@@ -30,7 +30,7 @@ FREE_SCALE_MIN_EQUAL = 0.999   # free-scale models: fraction of equal elements p
 
 
 def output_scale(model) -> float:
-    return float(model.head.out_quant.act_quant.scale().detach())
+    return float(model.output_quantizer().act_quant.scale().detach())
 
 
 def _uses_po2_scales(model) -> bool:

@@ -9,6 +9,8 @@
 //   WBUS       weight bytes read from DDR per cycle (the AXI data width in bytes, e.g. 16 for 128 bits)
 //   ACC_BITS   accumulator width; the lowering's range analysis proves every accumulator of the program
 //              fits (flow/lower/ranges.py), so this never wraps
+//   W_T, P_T   storage types of the weight bytes and parameter words, deduced from the arguments: int8_t and int32_t in the
+//              accelerator (DDR), ap_int<8> and ap_int<32> arrays in the hls4ml bridge (hls_templates/hls4ml)
 //
 // Weight-stationary: for each tile of PE_ROWS output channels the tile's requantization parameters (one
 // row per cycle) and weights (WBUS bytes per cycle) are copied from DDR into on-chip buffers once; then
@@ -21,16 +23,16 @@
 
 namespace vitflow {
 
-template <int PE_ROWS, int PE_COLS, int WBUF_DEPTH, int WBUS, int ACC_BITS>
-void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t *act) {
+template <int PE_ROWS, int PE_COLS, int WBUF_DEPTH, int WBUS, int ACC_BITS, class W_T, class P_T>
+void conv_layer(const int32_t *d, const W_T *wgt, const P_T *prm, int16_t *act) {
     typedef ap_int<ACC_BITS> acc_t;
     const int cin = d[CONV_C_IN], hin = d[CONV_H_IN], win = d[CONV_W_IN];
     const int cout = d[CONV_C_OUT], hout = d[CONV_H_OUT], wout = d[CONV_W_OUT];
     const int kh_n = d[CONV_KH], kw_n = d[CONV_KW], sh = d[CONV_SH], sw = d[CONV_SW];
     const int pt = d[CONV_PT], pl = d[CONV_PL], groups = d[CONV_GROUPS];
     const int ci_g = cin / groups, co_g = cout / groups;
-    const int8_t *w = wgt + d[CONV_W_OFF];
-    const int32_t *bias = prm + d[CONV_B_OFF], *mult = prm + d[CONV_M_OFF], *shift = prm + d[CONV_S_OFF];
+    const W_T *w = wgt + d[CONV_W_OFF];
+    const P_T *bias = prm + d[CONV_B_OFF], *mult = prm + d[CONV_M_OFF], *shift = prm + d[CONV_S_OFF];
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
@@ -49,9 +51,9 @@ void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t
 #pragma HLS PIPELINE II = 1
                 VITFLOW_CYCLES(1);
                 const int co = g * co_g + co0 + r;
-                bbuf[r] = r < rows ? bias[co] : 0;
-                mbuf[r] = r < rows ? mult[co] : 0;
-                sbuf[r] = r < rows ? shift[co] : 0;
+                bbuf[r] = r < rows ? int32_t(bias[co]) : 0;
+                mbuf[r] = r < rows ? int32_t(mult[co]) : 0;
+                sbuf[r] = r < rows ? int32_t(shift[co]) : 0;
             }
             const int tile_bytes = PE_ROWS * row_len;  // weights of the tile, WBUS bytes per cycle
             for (int k0 = 0; k0 < tile_bytes; k0 += WBUS) {
@@ -60,7 +62,7 @@ void conv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t
                 for (int b = 0; b < WBUS; b++) {
 #pragma HLS UNROLL
                     const int k = k0 + b, r = k / row_len, i = k % row_len;
-                    if (k < tile_bytes) wbuf[r][i] = r < rows ? w[(g * co_g + co0 + r) * row_len + i] : int8_t(0);
+                    if (k < tile_bytes) wbuf[r][i] = r < rows ? ap_int<8>(w[(g * co_g + co0 + r) * row_len + i]) : ap_int<8>(0);
                 }
             }
             VITFLOW_CYCLES(VITFLOW_FILL_MAC);

@@ -6,6 +6,8 @@
 //             project is generated)
 //   WBUS      weight bytes read from DDR per cycle
 //   ACC_BITS  accumulator width (proven sufficient by the range analysis)
+//   W_T, P_T  storage types of the weight bytes and parameter words, deduced from the arguments: int8_t and int32_t in the
+//              accelerator (DDR), ap_int<8> and ap_int<32> arrays in the hls4ml bridge (hls_templates/hls4ml)
 //
 // For each tile of DW_LANES channels the requantization parameters (a lane per cycle) and the filters
 // (WBUS bytes per cycle) are copied on chip once; then one pipelined loop (II = 1) runs over every
@@ -17,15 +19,15 @@
 
 namespace vitflow {
 
-template <int DW_LANES, int DW_TAPS, int WBUS, int ACC_BITS>
-void dwconv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16_t *act) {
+template <int DW_LANES, int DW_TAPS, int WBUS, int ACC_BITS, class W_T, class P_T>
+void dwconv_layer(const int32_t *d, const W_T *wgt, const P_T *prm, int16_t *act) {
     typedef ap_int<ACC_BITS> acc_t;
     const int ch = d[CONV_C_IN], hin = d[CONV_H_IN], win = d[CONV_W_IN];
     const int hout = d[CONV_H_OUT], wout = d[CONV_W_OUT];
     const int kh_n = d[CONV_KH], kw_n = d[CONV_KW], sh = d[CONV_SH], sw = d[CONV_SW];
     const int pt = d[CONV_PT], pl = d[CONV_PL];
-    const int8_t *w = wgt + d[CONV_W_OFF];
-    const int32_t *bias = prm + d[CONV_B_OFF], *mult = prm + d[CONV_M_OFF], *shift = prm + d[CONV_S_OFF];
+    const W_T *w = wgt + d[CONV_W_OFF];
+    const P_T *bias = prm + d[CONV_B_OFF], *mult = prm + d[CONV_M_OFF], *shift = prm + d[CONV_S_OFF];
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
@@ -41,9 +43,9 @@ void dwconv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16
         for (int l = 0; l < DW_LANES; l++) {
 #pragma HLS PIPELINE II = 1
             VITFLOW_CYCLES(1);
-            bbuf[l] = l < lanes ? bias[c0 + l] : 0;
-            mbuf[l] = l < lanes ? mult[c0 + l] : 0;
-            sbuf[l] = l < lanes ? shift[c0 + l] : 0;
+            bbuf[l] = l < lanes ? int32_t(bias[c0 + l]) : 0;
+            mbuf[l] = l < lanes ? int32_t(mult[c0 + l]) : 0;
+            sbuf[l] = l < lanes ? int32_t(shift[c0 + l]) : 0;
         }
         const int tile_bytes = DW_LANES * taps;
         for (int k0 = 0; k0 < tile_bytes; k0 += WBUS) {
@@ -52,7 +54,7 @@ void dwconv_layer(const int32_t *d, const int8_t *wgt, const int32_t *prm, int16
             for (int b = 0; b < WBUS; b++) {
 #pragma HLS UNROLL
                 const int k = k0 + b, l = k / taps, t = k % taps;
-                if (k < tile_bytes) wbuf[l][t] = l < lanes ? w[(c0 + l) * taps + t] : int8_t(0);
+                if (k < tile_bytes) wbuf[l][t] = l < lanes ? ap_int<8>(w[(c0 + l) * taps + t]) : ap_int<8>(0);
             }
         }
         VITFLOW_CYCLES(VITFLOW_FILL_MAC);

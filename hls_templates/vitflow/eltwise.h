@@ -9,16 +9,17 @@
 //                  one after another
 // Template parameters:
 //   LANES  elements processed in parallel (lut, add, concat)
+//   P_T    storage type of the parameter words: int32_t in the accelerator (DDR), ap_int<32> in the hls4ml bridge (lut, concat; deduced)
 #pragma once
 #include "requant.h"
 #include "vitflow_layout.h"
 
 namespace vitflow {
 
-template <int LANES>
-void lut_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
+template <int LANES, class P_T>
+void lut_layer(const int32_t *d, const P_T *prm, int16_t *act) {
     const int n = d[LUT_N], in_min = d[LUT_IN_MIN];
-    const int32_t *table = prm + d[LUT_TAB_OFF];
+    const P_T *table = prm + d[LUT_TAB_OFF];
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
     VITFLOW_CYCLES(VITFLOW_FILL_COPY);
@@ -46,10 +47,10 @@ void add_layer(const int32_t *d, int16_t *act) {
     }
 }
 
-template <int LANES>
-void concat_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
+template <int LANES, class P_T>
+void concat_layer(const int32_t *d, const P_T *prm, int16_t *act) {
     const int n0 = d[CONCAT_C0] * d[CONCAT_HW], n1 = d[CONCAT_C1] * d[CONCAT_HW];
-    const int32_t *t0 = prm + d[CONCAT_TAB0_OFF], *t1 = prm + d[CONCAT_TAB1_OFF];
+    const P_T *t0 = prm + d[CONCAT_TAB0_OFF], *t1 = prm + d[CONCAT_TAB1_OFF];
     const int min0 = d[CONCAT_IN_MIN0], min1 = d[CONCAT_IN_MIN1];
     const int16_t *a = act + d[FIELD_IN0], *b = act + d[FIELD_IN1];
     int16_t *y = act + d[FIELD_OUT];

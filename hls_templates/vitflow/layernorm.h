@@ -5,6 +5,7 @@
 // the division is an exact divider. a_c, b_c are int32 parameters.
 // Template parameters:
 //   LANES  elements normalised in parallel in the final pass
+//   P_T    storage type of the parameter words: int32_t in the accelerator (DDR), ap_int<32> in the hls4ml bridge (deduced)
 #pragma once
 #include "requant.h"
 #include "vitflow_layout.h"
@@ -26,10 +27,10 @@ inline ap_uint<64> isqrt64(ap_uint<64> v) {
     return res;
 }
 
-template <int LANES>
-void layernorm_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
+template <int LANES, class P_T>
+void layernorm_layer(const int32_t *d, const P_T *prm, int16_t *act) {
     const int ch = d[LAYERNORM_C], k = d[LAYERNORM_K];
-    const int32_t *a = prm + d[LAYERNORM_A_OFF], *b = prm + d[LAYERNORM_B_OFF];
+    const P_T *a = prm + d[LAYERNORM_A_OFF], *b = prm + d[LAYERNORM_B_OFF];
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];

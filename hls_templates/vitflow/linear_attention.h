@@ -20,18 +20,19 @@
 //   ACC_BITS  accumulator width of the four products (proven by the range analysis)
 //   DIVIDER   1: the unit has the exact divider; 0: shift-only (every layer must use the log2 divisor,
 //             which flow's project generation checks)
+//   P_T       storage type of the parameter words: int32_t in the accelerator (DDR), ap_int<32> in the hls4ml bridge (deduced)
 #pragma once
 #include "requant.h"
 #include "vitflow_layout.h"
 
 namespace vitflow {
 
-template <int D_MAX, int ROWS, int ACC_BITS, int DIVIDER>
-void linear_attention_layer(const int32_t *d, const int32_t *prm, int16_t *act) {
+template <int D_MAX, int ROWS, int ACC_BITS, int DIVIDER, class P_T>
+void linear_attention_layer(const int32_t *d, const P_T *prm, int16_t *act) {
     typedef ap_int<ACC_BITS> acc_t;
     const int groups = d[LINEAR_ATTENTION_G], dim = d[LINEAR_ATTENTION_D], n_tok = d[LINEAR_ATTENTION_N];
     const int in_min = d[LINEAR_ATTENTION_IN_MIN];
-    const int32_t *qtab = prm + d[LINEAR_ATTENTION_Q_TAB], *ktab = prm + d[LINEAR_ATTENTION_K_TAB];
+    const P_T *qtab = prm + d[LINEAR_ATTENTION_Q_TAB], *ktab = prm + d[LINEAR_ATTENTION_K_TAB];
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
     int16_t kv[D_MAX][D_MAX], ksum[D_MAX];

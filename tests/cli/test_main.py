@@ -206,3 +206,51 @@ def test_parts_table():
 def test_module_entry_point():
     r = subprocess.run([sys.executable, "-m", "flow.cli.main", "parts"], capture_output=True, text=True)
     assert r.returncode == 0 and "xczu9eg" in r.stdout
+
+
+def test_build_through_hls4ml(tmp_path, b0_checkpoint):
+    """--backend hls4ml: B0 through hls4ml's compile()/predict() with our layers, bit-exact on every layer."""
+    r = run("build", "--model", "efficientvit_b0", "--weights", str(b0_checkpoint), "--resolution", "32", "--calib",
+            "8", "--backend", "hls4ml", "--out", "b", cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "output and all 97 layers bit-exact with the integer reference on 8 images" in r.stderr
+    assert "hls4ml project: b/hls4ml" in r.stdout
+    report = json.loads((tmp_path / "b" / "hls4ml_report.json").read_text())
+    assert report["output_bit_exact"] and report["layers"]["layers_exact"] == 97 and report["images"] == 8
+    assert report["compile_seconds"] > 0 and report["predict_seconds"] > 0
+    prj = tmp_path / "b" / "hls4ml"
+    assert 'set part "xczu9eg-ffvb1156-2-e"' in (prj / "project.tcl").read_text()
+    assert len((prj / "tb_data" / "tb_output_predictions.dat").read_text().splitlines()) == 8
+    assert not (tmp_path / "b" / "hls").exists()  # the default backend's project is not made
+
+
+def test_hls4ml_backend_out_of_scope_fails_fast(tmp_path):
+    r = run("build", "--model", "efficientvit_b1", "--backend", "hls4ml", cwd=tmp_path)
+    assert r.returncode == 2 and len([l for l in r.stderr.splitlines() if "error" in l]) == 1, r.stderr
+    assert "efficientvit_b1 does not fit hls4ml's on-chip dataflow on xczu9eg: 9.10 MB of weights" in r.stderr
+    assert "--backend vitflow" in r.stderr and "quantize:" not in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--backend", "nosuch"], "unknown backend 'nosuch'; valid backends: vitflow, hls4ml"),
+    (["--model", "efficientvit_b0", "--resolution", "32", "--block", "stages.9.blocks.0"],
+     "unknown block 'stages.9.blocks.0'; valid blocks: stem.res0, stages.0.blocks.0"),
+])
+def test_bad_backend_or_block(tmp_path, args, message):
+    r = run("build", *args, cwd=tmp_path)
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_block_through_hls4ml(tmp_path):
+    """--block: one B1 EfficientViT block (LiteMLA + MBConv), quantized with the whole model and fed its real
+    inputs, through hls4ml, bit-exact on every layer."""
+    r = run("build", "--model", "efficientvit_b1", "--resolution", "64", "--calib", "8", "--block",
+            "stages.2.blocks.1", "--backend", "hls4ml", "--out", "b", cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "block: stages.2.blocks.1: EfficientViTBlock, input 128x4x4" in r.stderr
+    report = json.loads((tmp_path / "b" / "hls4ml_report.json").read_text())
+    kinds = {l["kind"] for l in json.loads((tmp_path / "b" / "program" / "program.json").read_text())["layers"]}
+    assert "linear_attention" in kinds and "dwconv" in kinds
+    assert report["output_bit_exact"] and report["layers"]["bit_exact"] and report["images"] == 8

@@ -1,0 +1,132 @@
+"""What hls4ml lacks for EfficientViT, registered through its extension API.
+
+For each program layer kind (program_onnx.OP_TYPES): an hls4ml layer class (``register_layer``), an ONNX
+handler for its vitflow-domain node (``register_onnx_layer_handler``), and, on the backend, a config and a
+function-call template (``register_template``) plus the sources (``register_source``): the engines of
+hls_templates/vitflow, the bridge hls_templates/hls4ml/vitflow_hls4ml.h and the generated descriptor layout.
+
+Every layer holds three weight variables, on chip: ``d`` (the layer's descriptor words), ``w`` (its weight
+bytes) and ``p`` (its parameter words: biases, multipliers, shifts, tables); its output variable is an
+integer type of the program tensor's width and signedness.
+"""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from flow.hls.layout import layout_header
+from flow.hls.project import HwConfig, templates_dir
+
+from .program_onnx import OP_TYPES
+
+# hls4ml class name -> (engine struct in vitflow_hls4ml.h, number of inputs)
+ENGINES = {"VitflowConv": ("Conv", 1), "VitflowLinear": ("Conv", 1), "VitflowDwConv": ("DwConv", 1),
+           "VitflowHardswish": ("Lut", 1), "VitflowRelu": ("Lut", 1), "VitflowGap": ("Gap", 1),
+           "VitflowLayerNorm": ("LayerNorm", 1), "VitflowLinearAttention": ("LinearAttention", 1),
+           "VitflowAdd": ("Add", 2), "VitflowConcat": ("Concat", 2)}
+assert set(ENGINES) == set(OP_TYPES.values())
+HW_FIELDS = list(HwConfig.__dataclass_fields__)
+BRIDGE = "vitflow_hls4ml.h"
+
+
+def _layer_classes():
+    from hls4ml.model.layers import Layer
+    from hls4ml.model.types import IntegerPrecisionType
+
+    class VitflowLayer(Layer):
+        """A vitflow program layer: its descriptor, weights and parameters on chip, run by its engine."""
+
+        def initialize(self):
+            self.add_output_variable([self.get_attr("n_out")], precision=IntegerPrecisionType(
+                width=self.get_attr("out_bits"), signed=bool(self.get_attr("out_signed"))))
+            for name, data, width in (("d", self.get_attr("desc_data"), 32), ("w", self.get_attr("weights_data"), 8),
+                                      ("p", self.get_attr("params_data"), 32)):
+                self.add_weights_variable(name=name, var_name=name + "{index}", data=data,
+                                          precision=IntegerPrecisionType(width=width, signed=True))
+
+    return VitflowLayer, {name: type(name, (VitflowLayer,), {"__doc__": f"vitflow {name[7:]} layer ({engine} engine)"})
+                          for name, (engine, _) in ENGINES.items()}
+
+
+def _handler(class_name):
+    def parse(node, input_names, input_shapes, graph):
+        a = {attr.name: onnx.helper.get_attribute_value(attr) for attr in node.attribute}
+        n_in = list(a["n_in"]) + [1] * (2 - len(a["n_in"]))
+        in_off = list(a["in_off"]) + [0] * (2 - len(a["in_off"]))
+        layer = {"class_name": class_name, "name": node.name, "inputs": input_names, "outputs": list(node.output),
+                 "n_in0": n_in[0], "n_in1": n_in[1], "in0_off": in_off[0], "in1_off": in_off[1],
+                 "n_out": a["n_out"], "out_off": a["out_off"], "arena": a["arena"], "out_bits": a["out_bits"],
+                 "out_signed": a["out_signed"], "desc_data": np.asarray(a["desc"], dtype=np.int64),
+                 "weights_data": onnx.numpy_helper.to_array(a["weights"]).astype(np.int64),
+                 "params_data": onnx.numpy_helper.to_array(a["params"]).astype(np.int64)}
+        layer["n_wgt"], layer["n_prm"] = layer["weights_data"].size, layer["params_data"].size
+        layer.update(zip(HW_FIELDS, a["hw"]))
+        return layer
+    return parse
+
+
+_CONFIG = "struct config{index} {{\n" + "".join(
+    f"    static const int {f} = {{{f}}};\n"
+    for f in ["n_in0", "n_in1", "n_out", "in0_off", "in1_off", "out_off", "arena", "n_wgt", "n_prm", *HW_FIELDS]
+) + "}};\n"
+
+
+def _templates(classes):
+    from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+
+    layer_classes = tuple(classes.values())
+
+    class VitflowConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(layer_classes)
+            self.template = _CONFIG
+
+        def format(self, node):
+            return self.template.format(**self._default_config_params(node))
+
+    class VitflowFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(layer_classes, include_header=[f"nnet_utils/{BRIDGE}"])
+
+        def format(self, node):
+            engine, arity = ENGINES[node.class_name]
+            p = self._default_function_params(node)
+            w = {k: node.get_weights(k) for k in "dwp"}
+            ins = [node.get_input_variable(name) for name in node.inputs]
+            types = ", ".join([v.type.name for v in ins] + [p["output_t"]] + [w[k].type.name for k in "dwp"])
+            args = ", ".join([v.name for v in ins] + [p["output"]] + [w[k].name for k in "dwp"])
+            fn = "unary" if arity == 1 else "binary"
+            return f"vitflow_hls4ml::{fn}<vitflow_hls4ml::{engine}, {types}, {p['config']}>({args});"
+
+    return VitflowConfigTemplate, VitflowFunctionTemplate
+
+
+_registered = {"layers": False, "backends": set()}
+_LAYOUT_DIR = Path(tempfile.gettempdir()) / "vitflow_hls4ml_sources"
+
+
+def register(backend_name: str = "Vitis"):
+    """Register the vitflow layers with hls4ml (once) and their templates and sources with the backend."""
+    import hls4ml
+
+    if not _registered["layers"]:
+        base, classes = _layer_classes()
+        for name, cls in classes.items():
+            hls4ml.model.layers.register_layer(name, cls)
+            hls4ml.converters.register_onnx_layer_handler(name, _handler(name))
+        _registered["layers"] = classes
+    classes = _registered["layers"]
+    if backend_name not in _registered["backends"]:
+        backend = hls4ml.backends.get_backend(backend_name)
+        for template in _templates(classes):
+            backend.register_template(template)
+        _LAYOUT_DIR.mkdir(parents=True, exist_ok=True)
+        layout = _LAYOUT_DIR / "vitflow_layout.h"
+        layout.write_text(layout_header())
+        sources = sorted((templates_dir() / "vitflow").glob("*.h")) + [templates_dir() / "hls4ml" / BRIDGE, layout]
+        for src in sources:
+            backend.register_source(src.resolve())
+        _registered["backends"].add(backend_name)
+    return classes

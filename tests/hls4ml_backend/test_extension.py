@@ -1,0 +1,73 @@
+"""Each vitflow layer kind through hls4ml's compile()/predict(): one hls4ml model holding a random layer of
+every kind side by side (one compile for all), traced, every layer's output equal to the integer reference
+on random inputs, and the network outputs from predict() equal too."""
+
+import numpy as np
+import pytest
+
+from flow.estimate.dse import fitted_config
+from flow.hls4ml_backend.extension import ENGINES
+from flow.hls4ml_backend.program_onnx import OP_TYPES
+from flow.hls4ml_backend.project import compare_with_reference, convert, predict_codes
+from flow.lower.program import Layer, Program
+from flow.parts import get_part
+from flow.reference import run_program
+
+from ..hls.random_programs import MAKERS, random_program
+
+IMAGES = 3
+
+
+def side_by_side(rng) -> Program:
+    """One program with an independent random layer of every kind (inputs and outputs of each)."""
+    tensors, layers, inputs, outputs = {}, [], [], []
+    for kind in MAKERS:
+        p = random_program(kind, rng)
+        name = {t: f"{kind}_{t}" for t in p.tensors}
+        tensors.update({name[t]: info for t, info in p.tensors.items()})
+        for l in p.layers:
+            layers.append(Layer(f"{kind}_{l.name}", l.kind, [name[t] for t in l.inputs], [name[t] for t in l.outputs],
+                                l.attrs, l.blobs, l.ranges))
+        inputs += [name[t] for t in p.inputs]
+        outputs += [name[t] for t in p.outputs]
+    program = Program("side_by_side", inputs, outputs, tensors, layers)
+    program.check()
+    return program
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory):
+    rng = np.random.default_rng(7)
+    program = side_by_side(rng)
+    inputs = [rng.integers(*program.tensors[t].range, size=(IMAGES, *program.tensors[t].shape), endpoint=True)
+              for t in program.inputs]
+    envs = [run_program(program, {t: x[i] for t, x in zip(program.inputs, inputs)}, dump_internal=False)
+            for i in range(IMAGES)]
+    model = convert(program, tmp_path_factory.mktemp("hls4ml") / "prj", get_part("xczu9eg"), 200,
+                    fitted_config(program, att_rows=4))
+    result = compare_with_reference(model, program, envs, inputs)  # trace() compiles the model
+    return program, model, inputs, envs, result
+
+
+def test_every_kind_has_an_extension_layer():
+    assert set(OP_TYPES) == set(MAKERS)
+    assert set(ENGINES) == set(OP_TYPES.values())
+
+
+@pytest.mark.parametrize("kind", list(MAKERS))
+def test_layer_bit_exact_through_hls4ml(kind, traced):
+    program, model, inputs, envs, result = traced
+    assert result["images"] == IMAGES
+    assert result["layers"] == len(MAKERS)
+    layer = next(l for l in program.layers if l.kind == kind)
+    got = result["traced"][layer.outputs[0]]
+    ref = np.stack([env[layer.outputs[0]].reshape(-1) for env in envs])
+    assert got.shape == ref.shape and np.array_equal(got, ref)
+
+
+def test_predict_outputs_equal_reference(traced):
+    program, model, inputs, envs, _ = traced
+    outs, _ = predict_codes(model, program, inputs)
+    for t, got in zip(program.outputs, outs):
+        ref = np.stack([env[t].reshape(-1) for env in envs])
+        assert np.array_equal(got, ref), t
