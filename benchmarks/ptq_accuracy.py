@@ -38,11 +38,12 @@ def techniques(qat_steps: int) -> dict:
         "MSE interval search (Brevitas)": {"act_calibrator": "mse", "weight_calibrator": "mse"},
         "bias correction (Brevitas)": {"bias_correction": True},
         "GPTQ (Brevitas)": {"gptq": True},
+        "attention interval search, ranking loss (Liu)": {"interval_search": True},
         "mixed precision, nuclear norm (Liu)": {"mixed_precision": True},
         f"distillation fine-tuning, {qat_steps} steps (Q-ViT)": {"qat_steps": qat_steps},
         "log2 attention divisor (Trio-ViT)": {"log2_divisor": True},
         "full recipe": {"act_calibrator": "mse", "weight_calibrator": "mse", "bias_correction": True, "gptq": True,
-                        "mixed_precision": True, "qat_steps": qat_steps, "log2_divisor": True},
+                        "interval_search": True, "mixed_precision": True, "qat_steps": qat_steps, "log2_divisor": True},
     }
 
 

@@ -2,7 +2,8 @@
 
 quantize_model: build the quantized twin, load the float weights, fold BN, calibrate activation
 ranges, then the optional techniques of the seed papers in this order: mixed-precision weights (before
-calibration), GPTQ, bias correction, distillation fine-tuning; and check the result runs.
+calibration), the attention's interval search, GPTQ, bias correction, distillation fine-tuning; and check
+the result runs.
 """
 
 import torch
@@ -15,6 +16,7 @@ from .calibrate import calibrate, correct_bias, uncalibrated_quantizers
 from .config import QuantConfig, make_quant_config
 from .distill import distill
 from .gptq import apply_gptq
+from .interval_search import search_attention_intervals
 from .mixed_precision import apply_mixed_precision
 from .weight_quant import freeze_weight_scales
 
@@ -49,6 +51,8 @@ def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
     if missing:
         raise FlowError(f"{len(missing)} activation quantizers saw no calibration data ({', '.join(missing[:3])})")
     model.freeze_integer()  # integer LayerNorm from here on; bias correction sees the final model
+    if qcfg.interval_search:
+        search_attention_intervals(model, folded_float_model(float_model), images, qcfg.batch_size)
     if qcfg.gptq:
         apply_gptq(model, images, qcfg.batch_size)
     if qcfg.bias_correction:

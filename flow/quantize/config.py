@@ -19,6 +19,7 @@ class QuantConfig:
     gptq: bool = False
     qat_steps: int = 0
     qat_lr: float = 1e-4
+    interval_search: bool = False
 
     def as_dict(self) -> dict:
         d = asdict(self.scheme)
@@ -28,10 +29,12 @@ class QuantConfig:
 
 
 _SCHEME_KEYS = {f.name for f in fields(QuantScheme)} - {"enabled"}
-_PROC_KEYS = ("bias_correction", "calib_images", "batch_size", "mixed_precision", "gptq", "qat_steps", "qat_lr")
+_PROC_KEYS = ("bias_correction", "calib_images", "batch_size", "mixed_precision", "gptq", "qat_steps", "qat_lr",
+              "interval_search")
 _TYPES = {"weight_bits": int, "act_bits": int, "po2_scales": bool, "act_calibrator": str, "percentile": (int, float),
           "weight_calibrator": str, "bias_correction": bool, "calib_images": int, "batch_size": int,
-          "mixed_precision": bool, "gptq": bool, "qat_steps": int, "qat_lr": (int, float), "log2_divisor": bool}
+          "mixed_precision": bool, "gptq": bool, "qat_steps": int, "qat_lr": (int, float), "log2_divisor": bool,
+          "interval_search": bool}
 
 
 def defaults() -> dict:

@@ -90,14 +90,15 @@ def test_build_runs_to_bit_exact_csim(tmp_path):
 
 
 def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path):
-    """The seed papers' techniques all on (W4A8): mixed precision, GPTQ, bias correction, distillation and
-    the log2 divisor go through export, lowering and the shift-only attention unit, bit-exact."""
+    """The seed papers' techniques all on (W4A8): mixed precision, the attention's interval search, GPTQ,
+    bias correction, distillation and the log2 divisor go through export, lowering and the shift-only attention unit, bit-exact."""
     (tmp_path / "recipe.yaml").write_text(
         "model: efficientvit_b0\nresolution: 32\ncalib: 8\nbits: w4a8\nquantization:\n"
-        "  act_calibrator: minmax\n  mixed_precision: true\n  gptq: true\n  qat_steps: 3\n  log2_divisor: true\n")
+        "  act_calibrator: minmax\n  mixed_precision: true\n  gptq: true\n  qat_steps: 3\n  log2_divisor: true\n"
+        "  interval_search: true\n")
     r = run("build", "--config", "recipe.yaml", "--out", "b", cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    for said in ("mixed precision (nuclear norm)", "GPTQ over", "bias correction on 8 images", "distillation from the float model: 3 steps",
+    for said in ("mixed precision (nuclear norm)", "interval search (ranking loss)", "GPTQ over", "bias correction on 8 images", "distillation from the float model: 3 steps",
                  "bit-exact with the integer reference on 2 images"):
         assert said in r.stderr, said
     program = json.loads((tmp_path / "b" / "program" / "program.json").read_text())
