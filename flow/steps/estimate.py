@@ -1,0 +1,31 @@
+"""Steps: cycle/resource estimate and design-space exploration; `flow estimate`'s input."""
+
+from flow.errors import FlowError
+from flow.progress import say
+
+from .state import BuildState
+
+
+def step_load_program(st: BuildState) -> None:
+    """`flow estimate`: the integer program comes from --program (the program/ folder of `flow lower`)."""
+    from flow.lower import load_program
+
+    if not st.cfg.program:
+        raise FlowError("flow estimate needs --program DIR (the program/ folder written by `flow lower` or `flow build`)")
+    st.program = load_program(st.cfg.program)
+
+
+def step_estimate(st: BuildState) -> None:
+    """Design-space exploration: the parallelism with the most frames per second within 80% of the part's
+    DSP and BRAM; writes estimate/ (estimate.json, estimate.md per-layer table, roofline.png)."""
+    from flow.estimate.dse import explore, with_config
+    from flow.estimate.report import layer_table, summary_line, write_report
+    from flow.parts import get_part
+
+    part = get_part(st.cfg.part)
+    est = explore(st.program, part, part.default_clock_mhz, acc_bits=st.cfg.acc_bits)
+    (st.staging / "estimate").mkdir()
+    write_report(est, st.staging / "estimate")
+    st.hw_config = with_config(est)
+    print(layer_table(est))
+    say("estimate", f"chose {summary_line(est)} (of {est['candidates']} designs)")

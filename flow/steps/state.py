@@ -1,0 +1,21 @@
+"""The state one `flow build` carries from step to step."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from flow.config import BuildConfig
+
+EXPORT_CHECK_IMAGES = 8
+
+@dataclass
+class BuildState:
+    cfg: BuildConfig
+    staging: Path
+    float_model: torch.nn.Module | None = None
+    quant_model: torch.nn.Module | None = None
+    calib_images: torch.Tensor | None = None
+    qonnx_path: Path | None = None
+    program: object = None
+    hw_config: object = None
