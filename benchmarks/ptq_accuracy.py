@@ -42,8 +42,10 @@ def techniques(qat_steps: int) -> dict:
         "mixed precision, nuclear norm (Liu)": {"mixed_precision": True},
         f"distillation fine-tuning, {qat_steps} steps (Q-ViT)": {"qat_steps": qat_steps},
         "log2 attention divisor (Trio-ViT)": {"log2_divisor": True},
+        "asymmetric post-Hardswish, zero point in the bias (Q-HyViT, Trio-ViT)": {"asym_post_act": True},
         "full recipe": {"act_calibrator": "mse", "weight_calibrator": "mse", "bias_correction": True, "gptq": True,
-                        "interval_search": True, "mixed_precision": True, "qat_steps": qat_steps, "log2_divisor": True},
+                        "interval_search": True, "mixed_precision": True, "qat_steps": qat_steps, "log2_divisor": True,
+                        "asym_post_act": True},
     }
 
 

@@ -47,13 +47,15 @@ class ConvNormAct(nn.Module):
     the hardware evaluates as a lookup table, bit-exact with the exported graph by construction.
     """
 
-    def __init__(self, scheme, in_ch, out_ch, kernel_size=1, stride=1, groups=1, bias=False, norm=True, act=False):
+    def __init__(self, scheme, in_ch, out_ch, kernel_size=1, stride=1, groups=1, bias=False, norm=True, act=False,
+                 asym_out=False):
         super().__init__()
         self.conv = conv2d(scheme, in_ch, out_ch, kernel_size, stride=stride, groups=groups, bias=bias)
         self.norm = nn.BatchNorm2d(out_ch) if norm else nn.Identity()
         self.pre_act_quant = act_quant(scheme, signed=True) if act else nn.Identity()
         self.act = HardSwish() if act else nn.Identity()
-        self.out_quant = act_quant(scheme, signed=True)
+        # asym_out: the output feeds a pointwise conv, so with scheme.asym_post_act it may carry a zero point
+        self.out_quant = act_quant(scheme, signed=True, asymmetric=asym_out)
 
     def forward(self, x):
         x = self.conv(x)
@@ -68,7 +70,7 @@ class DSConv(nn.Module):
     def __init__(self, scheme, in_ch, out_ch, stride=1, fewer_norm=False):
         super().__init__()
         self.depth_conv = ConvNormAct(scheme, in_ch, in_ch, 3, stride, groups=in_ch,
-                                      bias=fewer_norm, norm=not fewer_norm, act=True)
+                                      bias=fewer_norm, norm=not fewer_norm, act=True, asym_out=True)
         self.point_conv = ConvNormAct(scheme, in_ch, out_ch, 1, bias=False, norm=True, act=False)
 
     def forward(self, x):
@@ -87,7 +89,7 @@ class MBConv(nn.Module):
         mid = round(in_ch * expand_ratio)
         self.inverted_conv = ConvNormAct(scheme, in_ch, mid, 1, bias=fewer_norm, norm=not fewer_norm, act=True)
         self.depth_conv = ConvNormAct(scheme, mid, mid, 3, stride, groups=mid,
-                                      bias=fewer_norm, norm=not fewer_norm, act=True)
+                                      bias=fewer_norm, norm=not fewer_norm, act=True, asym_out=True)
         self.point_conv = ConvNormAct(scheme, mid, out_ch, 1, bias=False, norm=True, act=False)
 
     def forward(self, x):

@@ -18,6 +18,10 @@ from brevitas.quant import (
     Int8WeightPerChannelFixedPointMSE,
     Int8WeightPerChannelFloat,
     Int8WeightPerChannelFloatMSE,
+    ShiftedUint8ActPerTensorFixedPoint,
+    ShiftedUint8ActPerTensorFixedPointMSE,
+    ShiftedUint8ActPerTensorFloat,
+    ShiftedUint8ActPerTensorFloatMSE,
     Uint8ActPerTensorFixedPoint,
     Uint8ActPerTensorFixedPointMSE,
     Uint8ActPerTensorFloat,
@@ -50,6 +54,9 @@ class QuantScheme:
     percentile:        for act_calibrator='percentile', in (0, 100].
     log2_divisor:      Trio-ViT's linear-attention divisor: rounded to a power of two in the log domain
                        (a 4-bit exponent), so the attention's division is a shift (no divider).
+    asym_post_act:     Q-HyViT's asymmetric scheme for the post-Hardswish tensors that feed a pointwise
+                       conv (the depthwise convs' outputs in DSConv/MBConv): unsigned codes with a zero
+                       point, which the lowering folds into the pointwise conv's bias (Trio-ViT's shift).
     """
 
     enabled: bool = True
@@ -60,6 +67,7 @@ class QuantScheme:
     weight_calibrator: str = "minmax"
     percentile: float = 99.999
     log2_divisor: bool = False
+    asym_post_act: bool = False
 
     def __post_init__(self):
         for field in ("weight_bits", "act_bits"):
@@ -85,11 +93,16 @@ _ACT_BASE = {(True, False): Int8ActPerTensorFloat, (False, False): Uint8ActPerTe
              (True, True): Int8ActPerTensorFixedPoint, (False, True): Uint8ActPerTensorFixedPoint}
 _ACT_MSE = {(True, False): Int8ActPerTensorFloatMSE, (False, False): Uint8ActPerTensorFloatMSE,
             (True, True): Int8ActPerTensorFixedPointMSE, (False, True): Uint8ActPerTensorFixedPointMSE}
+# asymmetric (unsigned with a zero point, from the min and max): po2 -> calibrator
+_ACT_SHIFTED = {(False, "mse"): ShiftedUint8ActPerTensorFloatMSE, (True, "mse"): ShiftedUint8ActPerTensorFixedPointMSE,
+                (False, "minmax"): ShiftedUint8ActPerTensorFloat, (True, "minmax"): ShiftedUint8ActPerTensorFixedPoint}
 _WEIGHT = {(False, "minmax"): Int8WeightPerChannelFloat, (False, "mse"): Int8WeightPerChannelFloatMSE,
            (True, "minmax"): Int8WeightPerChannelFixedPoint, (True, "mse"): Int8WeightPerChannelFixedPointMSE}
 
 
-def _act_quantizer(scheme: QuantScheme, signed: bool):
+def _act_quantizer(scheme: QuantScheme, signed: bool, asymmetric: bool = False):
+    if asymmetric:  # percentile calibration has no asymmetric form here: min-max
+        return _ACT_SHIFTED[(scheme.po2_scales, "mse" if scheme.act_calibrator == "mse" else "minmax")]
     key = (signed, scheme.po2_scales)
     if scheme.act_calibrator == "mse":
         return _ACT_MSE[key]
@@ -123,12 +136,14 @@ def linear(scheme: QuantScheme, in_features, out_features, bias=True):
     )
 
 
-def act_quant(scheme: QuantScheme, signed: bool = True) -> nn.Module:
+def act_quant(scheme: QuantScheme, signed: bool = True, asymmetric: bool = False) -> nn.Module:
     """A per-tensor activation quantizer (identity when quantization is off).
 
     ``signed=False`` is for tensors known to be non-negative (after ReLU): one more bit of resolution.
+    ``asymmetric=True`` (honoured when ``scheme.asym_post_act``): unsigned codes with a zero point.
     """
     if not scheme.enabled:
         return nn.Identity()
-    return qnn.QuantIdentity(act_quant=_act_quantizer(scheme, signed), bit_width=scheme.act_bits,
+    asymmetric = asymmetric and scheme.asym_post_act
+    return qnn.QuantIdentity(act_quant=_act_quantizer(scheme, signed, asymmetric), bit_width=scheme.act_bits,
                              return_quant_tensor=True)

@@ -25,7 +25,7 @@ class Lowering:
         scale = spec.scale.reshape(-1)
         self.tensors[name] = TensorInfo(tuple(int(d) for d in shape), spec.bits, spec.signed,
                                         float(scale[0]) if scale.size == 1 else [float(v) for v in scale],
-                                        source or name)
+                                        source or name, spec.zero_point)
         return name
 
     def add_quant_output(self, qnode) -> str:
@@ -35,14 +35,19 @@ class Lowering:
             raise FlowError(f"cannot lower {qnode.name}: expected batch 1, tensor shape {shape}")
         return self.add_tensor(qnode.output[0], self.g.quant_spec(qnode), shape[1:])
 
-    def tensor_of(self, qonnx_name: str) -> str:
-        """The program tensor a QONNX tensor stands for; it must be quantized by an earlier layer."""
+    def tensor_of(self, qonnx_name: str, zero_point_ok: bool = False) -> str:
+        """The program tensor a QONNX tensor stands for; it must be quantized by an earlier layer, and
+        symmetric unless the caller folds a zero point (``zero_point_ok``)."""
         name = self.alias.get(qonnx_name, qonnx_name)
         if name not in self.tensors:
             src = self.g.src(qonnx_name)
             what = f"{src.op_type} {src.name}" if src is not None else "a graph input"
             raise FlowError(f"cannot lower: tensor {qonnx_name} (from {what}) is not a quantized tensor; "
                             "every layer input must come out of an activation Quant")
+        if self.tensors[name].zero_point and not zero_point_ok:
+            users = ", ".join(f"{u.op_type} {u.name}" for u in self.g.users(qonnx_name))
+            raise FlowError(f"cannot lower: tensor {qonnx_name} has zero point {self.tensors[name].zero_point}; only "
+                            f"an unpadded pointwise conv or a linear layer can fold it, it feeds {users}")
         return name
 
     def scale(self, name: str) -> float:

@@ -11,11 +11,14 @@ from flow.errors import FlowError
 
 @dataclass(frozen=True)
 class QuantSpec:
-    """A QONNX Quant node's parameters: value = clip(round_half_even(x / scale), lo, hi) * scale."""
+    """A QONNX Quant node's parameters: code = round_half_even(clip(x / scale + zero_point, lo, hi)) in
+    float32 (QONNX's order: with an odd zero point a tie rounds differently than round(x / scale) + zp),
+    value = (code - zero_point) * scale."""
     scale: np.ndarray   # float32, broadcastable to the tensor
     bits: int
     signed: bool
     narrow: bool
+    zero_point: int = 0  # per tensor; activations only (asymmetric quantizers)
 
     @property
     def range(self) -> tuple:
@@ -25,7 +28,8 @@ class QuantSpec:
 
     def codes(self, x: np.ndarray) -> np.ndarray:
         lo, hi = self.range
-        return np.clip(np.round(np.asarray(x, dtype=np.float32) / self.scale), lo, hi).astype(np.int64)
+        y = np.asarray(x, dtype=np.float32) / self.scale + np.float32(self.zero_point)
+        return np.round(np.clip(y, lo, hi)).astype(np.int64)
 
     @property
     def scalar_scale(self) -> float:
@@ -114,15 +118,18 @@ class GraphView:
         scale = self.const(node.input[1]).astype(np.float32)
         zeropt = self.const(node.input[2])
         bits = self.scalar(node.input[3])
-        if np.any(zeropt != 0):
-            raise FlowError(f"cannot lower {node.name}: non-zero zero point (only symmetric quantizers are supported)")
+        if np.any(zeropt != 0) and (zeropt.size != 1 or zeropt.reshape(-1)[0] != int(zeropt.reshape(-1)[0])
+                                    or self.is_const(node.input[0])):
+            raise FlowError(f"cannot lower {node.name}: zero points must be one integer per activation tensor "
+                            f"(weights are symmetric)")
         if bits != int(bits):
             raise FlowError(f"cannot lower {node.name}: fractional bit width {bits}")
         if self.attr(node, "rounding_mode", "ROUND") != "ROUND":
             raise FlowError(f"cannot lower {node.name}: rounding mode {self.attr(node, 'rounding_mode')} (need ROUND)")
         if np.any(scale <= 0):
             raise FlowError(f"cannot lower {node.name}: non-positive scale")
-        return QuantSpec(scale, int(bits), bool(self.attr(node, "signed", 1)), bool(self.attr(node, "narrow", 0)))
+        return QuantSpec(scale, int(bits), bool(self.attr(node, "signed", 1)), bool(self.attr(node, "narrow", 0)),
+                         int(zeropt.reshape(-1)[0]) if zeropt.size else 0)
 
     def quantized_const(self, tensor: str) -> tuple:
         """(integer codes, QuantSpec) of a Quant node applied to a constant (a weight or a bias)."""

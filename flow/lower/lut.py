@@ -13,18 +13,20 @@ import numpy as np
 from .requant import int_range
 
 
-def _quantize_f32(x: np.ndarray, scale: np.float32, lo: int, hi: int) -> np.ndarray:
-    return np.clip(np.round(x / scale), lo, hi).astype(np.int64)  # QONNX Quant, ROUND = half to even
+def _quantize_f32(x: np.ndarray, scale: np.float32, lo: int, hi: int, zero_point: int = 0) -> np.ndarray:
+    # QONNX Quant: clip(x / scale + zero point), then ROUND = half to even
+    return np.round(np.clip(x / scale + np.float32(zero_point), lo, hi)).astype(np.int64)
 
 
 def hardswish_lut(in_scale: float, in_bits: int, in_signed: bool,
-                  out_scale: float, out_bits: int, out_signed: bool) -> np.ndarray:
-    """Table t with t[code - lo] = quantized hardswish(code * in_scale), codes lo..hi of the input."""
+                  out_scale: float, out_bits: int, out_signed: bool, out_zero_point: int = 0) -> np.ndarray:
+    """Table t with t[code - lo] = quantized hardswish(code * in_scale), codes lo..hi of the input; an
+    asymmetric output's codes include its zero point."""
     lo, hi = int_range(in_bits, in_signed)
     x = np.arange(lo, hi + 1, dtype=np.float32) * np.float32(in_scale)
     gate = np.clip(x * np.float32(1.0 / 6.0) + np.float32(0.5), np.float32(0.0), np.float32(1.0))
     y = x * gate
-    return _quantize_f32(y, np.float32(out_scale), *int_range(out_bits, out_signed))
+    return _quantize_f32(y, np.float32(out_scale), *int_range(out_bits, out_signed), zero_point=out_zero_point)
 
 
 def requant_lut(in_scale: float, in_bits: int, in_signed: bool, out_scale: float, out_bits: int, out_signed: bool,

@@ -46,6 +46,7 @@ class TensorInfo:
     signed: bool
     scale: float | list  # metadata only (per-tensor float, or per-channel list)
     source: str = ""     # the QONNX tensor this is (for comparisons)
+    zero_point: int = 0  # the code of 0.0 (asymmetric tensors; folded into their consumers' biases)
 
     @property
     def range(self) -> tuple:
@@ -134,7 +135,7 @@ def save(program: Program, folder: Path) -> None:
         "format": FORMAT, "model": program.model, "inputs": program.inputs, "outputs": program.outputs,
         "meta": program.meta,
         "tensors": {n: {"shape": list(t.shape), "bits": t.bits, "signed": t.signed, "scale": t.scale,
-                        "source": t.source} for n, t in program.tensors.items()},
+                        "source": t.source, "zero_point": t.zero_point} for n, t in program.tensors.items()},
         "layers": [{"name": l.name, "kind": l.kind, "inputs": l.inputs, "outputs": l.outputs, "attrs": l.attrs,
                     "ranges": l.ranges, "source": l.source, "dumps": l.dumps,
                     "blobs": {k: put(v) for k, v in l.blobs.items()}} for l in program.layers],
@@ -163,7 +164,8 @@ def load(folder: Path) -> Program:
             np.dtype(ref["dtype"]))
 
     try:
-        tensors = {n: TensorInfo(tuple(t["shape"]), t["bits"], t["signed"], t["scale"], t.get("source", ""))
+        tensors = {n: TensorInfo(tuple(t["shape"]), t["bits"], t["signed"], t["scale"], t.get("source", ""),
+                                 t.get("zero_point", 0))
                    for n, t in doc["tensors"].items()}
         layers = [Layer(l["name"], l["kind"], l["inputs"], l["outputs"], l["attrs"],
                         {k: get(r) for k, r in l["blobs"].items()}, l.get("ranges", {}), l.get("source", []),

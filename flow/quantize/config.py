@@ -34,7 +34,7 @@ _PROC_KEYS = ("bias_correction", "calib_images", "batch_size", "mixed_precision"
 _TYPES = {"weight_bits": int, "act_bits": int, "po2_scales": bool, "act_calibrator": str, "percentile": (int, float),
           "weight_calibrator": str, "bias_correction": bool, "calib_images": int, "batch_size": int,
           "mixed_precision": bool, "gptq": bool, "qat_steps": int, "qat_lr": (int, float), "log2_divisor": bool,
-          "interval_search": bool}
+          "interval_search": bool, "asym_post_act": bool}
 
 
 def defaults() -> dict:

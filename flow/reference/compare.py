@@ -42,9 +42,9 @@ class QonnxRunner:
         return execute_onnx(self.model, {self.input: image[None].astype(np.float32)}, return_full_exec_context=True)
 
     @staticmethod
-    def codes(ctx: dict, name: str, scale: float) -> np.ndarray:
+    def codes(ctx: dict, name: str, scale: float, zero_point: int = 0) -> np.ndarray:
         """Integer codes of a quantized tensor (batch dropped)."""
-        return np.rint(np.asarray(ctx[name], dtype=np.float64) / scale).astype(np.int64)[0]
+        return np.rint(np.asarray(ctx[name], dtype=np.float64) / scale).astype(np.int64)[0] + zero_point
 
 
 def _owner_map(program: Program) -> dict:
@@ -72,11 +72,11 @@ def compare_with_qonnx(program: Program, qonnx, images: np.ndarray, modes=("free
     for image in images:
         ctx = runner.run(np.asarray(image))
         x = runner.codes(ctx, in_name, runner.quants[in_name].scalar_scale)
-        ref_codes = {q: runner.codes(ctx, q, spec.scalar_scale) for q, spec in runner.quants.items()}
+        ref_codes = {q: runner.codes(ctx, q, spec.scalar_scale, spec.zero_point) for q, spec in runner.quants.items()}
         for mode in modes:
             forced = None
             if mode == "forced":
-                forced = {t: runner.codes(ctx, t, info.scale) for t, info in program.tensors.items()
+                forced = {t: runner.codes(ctx, t, info.scale, info.zero_point) for t, info in program.tensors.items()
                           if t in ctx and not isinstance(info.scale, list)}
                 forced.update(ref_codes)
             env = run_program(program, {in_name: x}, forced=forced)

@@ -2,7 +2,7 @@
 
 qonnx's executor runs the graph node by node, a fresh onnxruntime session per node (seconds per image).
 Here every Quant node becomes its definition in standard ONNX ops, Mul(Clip(Round(Div(x, s)), lo, hi), s)
-(Round is half to even, like QONNX's ROUND), every intermediate tensor becomes a graph output, and the
+(Round is half to even, like QONNX's ROUND; with a zero point z, Mul(Sub(Round(Clip(Div(x, s) + z)), z), s)), every intermediate tensor becomes a graph output, and the
 graph runs in one session with graph optimizations off, so each node runs the same onnxruntime kernel
 as under qonnx's executor. Equality with qonnx's executor is not assumed: ``verify`` checks it, tensor
 for tensor, and the benchmark calls it first.
@@ -30,12 +30,22 @@ def _replace_quants(model: onnx.ModelProto) -> onnx.ModelProto:
             continue
         spec = view.quant_spec(node)
         lo, hi = spec.range
-        names = [f"{node.name}_{k}" for k in ("div", "round", "clip", "lo", "hi")]
+        names = [f"{node.name}_{k}" for k in ("div", "round", "clip", "lo", "hi", "zp", "shifted", "code")]
         inits += [numpy_helper.from_array(np.float32(lo), names[3]), numpy_helper.from_array(np.float32(hi), names[4])]
+        if not spec.zero_point:
+            nodes += [helper.make_node("Div", [node.input[0], node.input[1]], [names[0]]),
+                      helper.make_node("Round", [names[0]], [names[1]]),
+                      helper.make_node("Clip", [names[1], names[3], names[4]], [names[2]]),
+                      helper.make_node("Mul", [names[2], node.input[1]], [node.output[0]])]
+            continue
+        # with a zero point z, QONNX's order: (Round(Clip(x / s + z)) - z) * s
+        inits.append(numpy_helper.from_array(np.float32(spec.zero_point), names[5]))
         nodes += [helper.make_node("Div", [node.input[0], node.input[1]], [names[0]]),
-                  helper.make_node("Round", [names[0]], [names[1]]),
-                  helper.make_node("Clip", [names[1], names[3], names[4]], [names[2]]),
-                  helper.make_node("Mul", [names[2], node.input[1]], [node.output[0]])]
+                  helper.make_node("Add", [names[0], names[5]], [names[6]]),
+                  helper.make_node("Clip", [names[6], names[3], names[4]], [names[2]]),
+                  helper.make_node("Round", [names[2]], [names[1]]),
+                  helper.make_node("Sub", [names[1], names[5]], [names[7]]),
+                  helper.make_node("Mul", [names[7], node.input[1]], [node.output[0]])]
     graph = helper.make_graph(nodes, model.graph.name, list(model.graph.input), list(model.graph.output), inits,
                               value_info=list(model.graph.value_info))
     opsets = [o for o in model.opset_import if o.domain in ("", "ai.onnx")]

@@ -91,11 +91,11 @@ def test_build_runs_to_bit_exact_csim(tmp_path):
 
 def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path):
     """The seed papers' techniques all on (W4A8): mixed precision, the attention's interval search, GPTQ,
-    bias correction, distillation and the log2 divisor go through export, lowering and the shift-only attention unit, bit-exact."""
+    bias correction, distillation, the log2 divisor and asymmetric post-Hardswish tensors go through export, lowering and the shift-only attention unit, bit-exact."""
     (tmp_path / "recipe.yaml").write_text(
         "model: efficientvit_b0\nresolution: 32\ncalib: 8\nbits: w4a8\nquantization:\n"
         "  act_calibrator: minmax\n  mixed_precision: true\n  gptq: true\n  qat_steps: 3\n  log2_divisor: true\n"
-        "  interval_search: true\n")
+        "  interval_search: true\n  asym_post_act: true\n")
     r = run("build", "--config", "recipe.yaml", "--out", "b", cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     for said in ("mixed precision (nuclear norm)", "interval search (ranking loss)", "GPTQ over", "bias correction on 8 images", "distillation from the float model: 3 steps",
@@ -104,6 +104,7 @@ def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path):
     program = json.loads((tmp_path / "b" / "program" / "program.json").read_text())
     attention = [l for l in program["layers"] if l["kind"] == "linear_attention"]
     assert attention and all(l["attrs"]["divisor"] == "log2" for l in attention)
+    assert any(t.get("zero_point") for t in program["tensors"].values())  # zero points folded into biases
     assert "#define VITFLOW_ATT_DIVIDER 0" in (tmp_path / "b" / "hls" / "firmware" / "vitflow_config.h").read_text()
 
 

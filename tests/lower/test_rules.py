@@ -286,3 +286,37 @@ def test_linear_attention_random_against_qonnx(G, d, H, W, log2):
     codes = RNG.integers(-128, 128, size=(3 * G * d, H, W))
     program, n = _check_all_quant_tensors(b, out, codes, 2.0 ** -4)
     assert n == 8
+
+
+# -- asymmetric tensors (a zero point folded into the pointwise conv's bias) -------------------------
+def _asym_graph(k=1, pad=0, consumer="conv"):
+    # x codes ch0 [-8, 6], ch1 [-3, 3] at 0.5 -> hardswish [0, 3], [-0.375, 1.125] -> unsigned, scale 1/8,
+    # zero point 3: codes ch0 [3, 27], ch1 [0, 12]
+    b = GraphBuilder((2, 1, 2), 0.5)
+    h = b.quant(hardswish(b, b.x), 0.125, signed=False, zeropt=3.0)
+    if consumer == "add":
+        return b, h, b.quant(b.op("Add", [h, h])[0], 0.25)
+    w = b.weight(np.array([[2, -1]]).reshape(1, 2, 1, 1) if k == 1 else np.ones((1, 2, k, k)), np.float32(0.5))
+    bias = b.bias([5], np.float32(0.125 * 0.5))
+    conv = b.op("Conv", [h, w, bias], kernel_shape=[k, k], pads=[pad] * 4)[0]
+    return b, h, b.quant(conv, 0.25)
+
+
+def test_zero_point_folds_into_pointwise_bias_by_hand():
+    # acc = sum w (q - 3) + 5: pixel 0: 2*0 - (-3) + 5 = 8 -> 8/4 = 2; pixel 1: 2*24 - 9 + 5 = 44 -> 11
+    # folded: bias 5 - 3 * (2 - 1) = 2 on the raw codes: 2*3 - 0 + 2 = 8, 2*27 - 12 + 2 = 44
+    b, h, out = _asym_graph()
+    program, env, ctx = _run(b, out, np.array([[[-8, 6]], [[-3, 3]]]), 0.5)
+    assert [l.kind for l in program.layers] == ["hardswish", "conv"]
+    assert program.tensors[h].zero_point == 3 and not program.tensors[h].signed
+    assert env[h].tolist() == [[[3, 27]], [[0, 12]]]
+    assert program.layers[1].blobs["bias"].tolist() == [2]
+    assert env[out].tolist() == [[[2, 11]]]
+    assert np.array_equal(_qonnx_codes(ctx, h, 0.125) + 3, env[h]) and np.array_equal(_qonnx_codes(ctx, out, 0.25), env[out])
+
+
+@pytest.mark.parametrize("k,pad,consumer", [(3, 1, "conv"), (1, 0, "add")])
+def test_zero_point_where_it_cannot_fold_is_an_error(k, pad, consumer):
+    b, _, out = _asym_graph(k, pad, consumer)
+    with pytest.raises(FlowError, match="zero point 3"):
+        lower_model(b.model(out).model)

@@ -2,6 +2,10 @@
 
 acc[o] = sum(w_code * x_code) + b_code[o]  (the bias is quantized at s_in * s_w[o], so it adds as is),
 y[o] = clamp(round_half_even(acc[o] * mult[o] / 2^shift[o]), lo, hi) with mult/2^shift ~= s_in s_w[o] / s_out.
+
+An input with a zero point z (an asymmetric tensor: value = (code - z) s_in) is folded into the bias:
+sum(w (x - z)) + b = sum(w x) + (b - z sum(w)), exact in integers. Only where every tap reads a real input
+(a 1 x 1 conv without padding, or a linear layer): a padded tap would read 0, not z.
 """
 
 import numpy as np
@@ -9,6 +13,16 @@ import numpy as np
 from flow.errors import FlowError
 
 from ..context import Lowering, fit_blob, int_blob
+
+
+def _fold_zero_point(ctx: Lowering, node, x: str, w: np.ndarray, b: np.ndarray, pointwise: bool) -> np.ndarray:
+    z = ctx.tensors[x].zero_point
+    if not z:
+        return b
+    if not pointwise:
+        raise FlowError(f"cannot lower {node.name}: input {x} has zero point {z}, which only an unpadded "
+                        f"1 x 1 convolution or a linear layer can fold into its bias")
+    return b.astype(np.int64) - z * w.reshape(w.shape[0], -1).astype(np.int64).sum(1)
 
 
 def _weights_and_bias(ctx: Lowering, node, s_in: float, out_channels: int):
@@ -32,7 +46,7 @@ def _weights_and_bias(ctx: Lowering, node, s_in: float, out_channels: int):
 def lower_conv(ctx: Lowering, q) -> None:
     g = ctx.g
     node = g.expect(q.input[0], "Conv")
-    x = ctx.tensor_of(node.input[0])
+    x = ctx.tensor_of(node.input[0], zero_point_ok=True)
     s_in = ctx.scale(x)
     in_shape = ctx.tensors[x].shape
     out = ctx.add_quant_output(q)
@@ -48,6 +62,7 @@ def lower_conv(ctx: Lowering, q) -> None:
     if g.attr(node, "auto_pad", "NOTSET") != "NOTSET":
         raise FlowError(f"cannot lower {node.name}: auto_pad is not supported (use explicit pads)")
     c_in = in_shape[0]
+    b = _fold_zero_point(ctx, node, x, w, b, (int(kh), int(kw)) == (1, 1) and not any(pads))
     depthwise = groups == c_in == c_out and groups > 1 and w.shape[1] == 1
     mult, shift = ctx.requant(s_in * s_w / s_out)
     ctx.add_layer(
@@ -64,7 +79,7 @@ def lower_linear(ctx: Lowering, q) -> None:
     if (g.attr(node, "transA", 0), g.attr(node, "transB", 0)) != (0, 1) or \
             g.attr(node, "alpha", 1.0) != 1.0 or g.attr(node, "beta", 1.0) != 1.0:
         raise FlowError(f"cannot lower {node.name}: only Gemm with transB=1, alpha=beta=1 (a Linear layer)")
-    x = ctx.tensor_of(node.input[0])
+    x = ctx.tensor_of(node.input[0], zero_point_ok=True)
     s_in = ctx.scale(x)
     out = ctx.add_quant_output(q)
     s_out = ctx.scale(out)
@@ -72,6 +87,7 @@ def lower_linear(ctx: Lowering, q) -> None:
     w, w_spec, s_w, b, nodes = _weights_and_bias(ctx, node, s_in, c_out)
     if len(ctx.tensors[x].shape) != 1 or w.shape[1] != ctx.tensors[x].shape[0]:
         raise FlowError(f"cannot lower {node.name}: input {ctx.tensors[x].shape} does not match weights {w.shape}")
+    b = _fold_zero_point(ctx, node, x, w, b, True)
     mult, shift = ctx.requant(s_in * s_w / s_out)
     ctx.add_layer("linear", [x], [out], [node, q] + nodes,
                   attrs={"in_features": int(w.shape[1]), "out_features": c_out, "weight_bits": w_spec.bits},
