@@ -29,6 +29,7 @@ ENGINES = {"VitflowConv": ("Conv", 1), "VitflowLinear": ("Conv", 1), "VitflowDwC
 assert set(ENGINES) == set(OP_TYPES.values())
 HW_FIELDS = list(HwConfig.__dataclass_fields__)
 BRIDGE = "vitflow_hls4ml.h"
+PORT_ELEMENTS = 16  # codes per word of the hls4ml top's input and output ports
 
 
 def _layer_classes():
@@ -46,8 +47,8 @@ def _layer_classes():
                 self.add_weights_variable(name=name, var_name=name + "{index}", data=data,
                                           precision=IntegerPrecisionType(width=width, signed=True))
 
-    return VitflowLayer, {name: type(name, (VitflowLayer,), {"__doc__": f"vitflow {name[7:]} layer ({engine} engine)"})
-                          for name, (engine, _) in ENGINES.items()}
+    return {name: type(name, (VitflowLayer,), {"__doc__": f"vitflow {name[7:]} layer ({engine} engine)"})
+            for name, (engine, _) in ENGINES.items()}
 
 
 def _handler(class_name):
@@ -103,6 +104,39 @@ def _templates(classes):
     return VitflowConfigTemplate, VitflowFunctionTemplate
 
 
+def _arrays_in_memory_pass(classes):
+    from hls4ml.model.layers import Input as InputLayer
+    from hls4ml.model.optimizer import OptimizerPass
+
+    ours = tuple(classes.values())
+
+    class VitflowArraysInMemory(OptimizerPass):
+        """io_parallel partitions every array into registers; our engines index theirs in loops, so our
+        layers' outputs stay arrays (BRAM), and the network's input and output ports are reshaped to
+        PORT_ELEMENTS codes per word instead of one register per code."""
+
+        def match(self, node):
+            if not isinstance(node, ours + (InputLayer,)):
+                return False
+            if isinstance(node, InputLayer) and not any(isinstance(n, ours) for n in node.model.get_layers()):
+                return False
+            return any(v.pragma != self._pragma(node, name, v) for name, v in node.variables.items())
+
+        @staticmethod
+        def _pragma(node, name, var):
+            port = isinstance(node, InputLayer) or name in node.model.outputs
+            if not port:
+                return None
+            return ("reshape", "cyclic", PORT_ELEMENTS) if var.size() > PORT_ELEMENTS else "partition"
+
+        def transform(self, model, node):
+            for name, var in node.variables.items():
+                var.pragma = self._pragma(node, name, var)
+            return False
+
+    return VitflowArraysInMemory
+
+
 _registered = {"layers": False, "backends": set()}
 _LAYOUT_DIR = Path(tempfile.gettempdir()) / "vitflow_hls4ml_sources"
 
@@ -112,7 +146,7 @@ def register(backend_name: str = "Vitis"):
     import hls4ml
 
     if not _registered["layers"]:
-        base, classes = _layer_classes()
+        classes = _layer_classes()
         for name, cls in classes.items():
             hls4ml.model.layers.register_layer(name, cls)
             hls4ml.converters.register_onnx_layer_handler(name, _handler(name))
@@ -122,6 +156,7 @@ def register(backend_name: str = "Vitis"):
         backend = hls4ml.backends.get_backend(backend_name)
         for template in _templates(classes):
             backend.register_template(template)
+        backend.register_pass("vitflow_arrays_in_memory", _arrays_in_memory_pass(classes), flow="vivado:specific_types")
         _LAYOUT_DIR.mkdir(parents=True, exist_ok=True)
         layout = _LAYOUT_DIR / "vitflow_layout.h"
         layout.write_text(layout_header())

@@ -3,8 +3,9 @@
 One node per program layer, in the ``vitflow`` domain, op type from OP_TYPES. Each node carries what the
 engine needs for that layer alone: the descriptor flow.hls.layout packs for a one-layer program (so its
 activation offsets are layer-local), the layer's weight bytes and parameter words, and the arena geometry
-(input/output offsets, element counts, bit widths; the arena, shared by all layers, is the largest layer's). Tensors are flat (batch x elements) in the program's
-C x H x W order, and renamed t0, t1, ... (hls4ml's names must be C identifiers); ``names`` maps them back.
+(input/output offsets, element counts, bit widths; the arena, shared by all layers, is the largest
+layer's). Tensors are flat (batch x elements) in the program's C x H x W order, and renamed t0, t1, ...
+(hls4ml's names must be C identifiers); ProgramGraph's tensor_names and layer_names map them back.
 """
 
 from dataclasses import dataclass

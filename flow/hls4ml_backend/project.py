@@ -63,7 +63,9 @@ def _hls_config(program: Program, graph: ProgramGraph) -> dict:
         layers[graph.tensor_names[t]] = {"Precision": f"ap_{'' if info.signed else 'u'}int<{info.bits}>"}
     for name in graph.layer_names.values():
         layers[name] = {"Trace": True}
-    return {"Model": {"Precision": "ap_int<16>", "ReuseFactor": 1, "Strategy": "Latency"}, "LayerName": layers}
+    # dataflow between the layers: each runs its engine's loops (a pipelined top would unroll them all)
+    return {"Model": {"Precision": "ap_int<16>", "ReuseFactor": 1, "Strategy": "Latency", "PipelineStyle": "dataflow"},
+            "LayerName": layers}
 
 
 @contextlib.contextmanager

@@ -9,8 +9,9 @@
 //   WBUS       weight bytes read from DDR per cycle (the AXI data width in bytes, e.g. 16 for 128 bits)
 //   ACC_BITS   accumulator width; the lowering's range analysis proves every accumulator of the program
 //              fits (flow/lower/ranges.py), so this never wraps
-//   W_T, P_T   storage types of the weight bytes and parameter words, deduced from the arguments: int8_t and int32_t in the
-//              accelerator (DDR), ap_int<8> and ap_int<32> arrays in the hls4ml bridge (hls_templates/hls4ml)
+//   W_T, P_T   storage types of the weight bytes and parameter words, deduced from the arguments:
+//              int8_t and int32_t in the accelerator (DDR), ap_int<8> and ap_int<32> arrays in the
+//              hls4ml bridge (hls_templates/hls4ml)
 //
 // Weight-stationary: for each tile of PE_ROWS output channels the tile's requantization parameters (one
 // row per cycle) and weights (WBUS bytes per cycle) are copied from DDR into on-chip buffers once; then
@@ -62,7 +63,8 @@ void conv_layer(const int32_t *d, const W_T *wgt, const P_T *prm, int16_t *act) 
                 for (int b = 0; b < WBUS; b++) {
 #pragma HLS UNROLL
                     const int k = k0 + b, r = k / row_len, i = k % row_len;
-                    if (k < tile_bytes) wbuf[r][i] = r < rows ? ap_int<8>(w[(g * co_g + co0 + r) * row_len + i]) : ap_int<8>(0);
+                    if (k < tile_bytes)
+                        wbuf[r][i] = r < rows ? ap_int<8>(w[(g * co_g + co0 + r) * row_len + i]) : ap_int<8>(0);
                 }
             }
             VITFLOW_CYCLES(VITFLOW_FILL_MAC);

@@ -6,8 +6,9 @@
 //             project is generated)
 //   WBUS      weight bytes read from DDR per cycle
 //   ACC_BITS  accumulator width (proven sufficient by the range analysis)
-//   W_T, P_T  storage types of the weight bytes and parameter words, deduced from the arguments: int8_t and int32_t in the
-//              accelerator (DDR), ap_int<8> and ap_int<32> arrays in the hls4ml bridge (hls_templates/hls4ml)
+//   W_T, P_T  storage types of the weight bytes and parameter words, deduced from the arguments:
+//             int8_t and int32_t in the accelerator (DDR), ap_int<8> and ap_int<32> arrays in the
+//             hls4ml bridge (hls_templates/hls4ml)
 //
 // For each tile of DW_LANES channels the requantization parameters (a lane per cycle) and the filters
 // (WBUS bytes per cycle) are copied on chip once; then one pipelined loop (II = 1) runs over every

@@ -9,7 +9,8 @@
 //                  one after another
 // Template parameters:
 //   LANES  elements processed in parallel (lut, add, concat)
-//   P_T    storage type of the parameter words: int32_t in the accelerator (DDR), ap_int<32> in the hls4ml bridge (lut, concat; deduced)
+//   P_T    storage type of the parameter words (lut, concat; deduced): int32_t in the accelerator
+//          (DDR), ap_int<32> in the hls4ml bridge
 #pragma once
 #include "requant.h"
 #include "vitflow_layout.h"

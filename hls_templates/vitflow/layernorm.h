@@ -5,7 +5,8 @@
 // the division is an exact divider. a_c, b_c are int32 parameters.
 // Template parameters:
 //   LANES  elements normalised in parallel in the final pass
-//   P_T    storage type of the parameter words: int32_t in the accelerator (DDR), ap_int<32> in the hls4ml bridge (deduced)
+//   P_T    storage type of the parameter words (deduced): int32_t in the accelerator (DDR),
+//          ap_int<32> in the hls4ml bridge
 #pragma once
 #include "requant.h"
 #include "vitflow_layout.h"

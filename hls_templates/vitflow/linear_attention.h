@@ -20,7 +20,8 @@
 //   ACC_BITS  accumulator width of the four products (proven by the range analysis)
 //   DIVIDER   1: the unit has the exact divider; 0: shift-only (every layer must use the log2 divisor,
 //             which flow's project generation checks)
-//   P_T       storage type of the parameter words: int32_t in the accelerator (DDR), ap_int<32> in the hls4ml bridge (deduced)
+//   P_T       storage type of the parameter words (deduced): int32_t in the accelerator (DDR),
+//             ap_int<32> in the hls4ml bridge
 #pragma once
 #include "requant.h"
 #include "vitflow_layout.h"

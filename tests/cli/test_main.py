@@ -223,6 +223,8 @@ def test_build_through_hls4ml(tmp_path, b0_checkpoint):
     prj = tmp_path / "b" / "hls4ml"
     assert 'set part "xczu9eg-ffvb1156-2-e"' in (prj / "project.tcl").read_text()
     assert len((prj / "tb_data" / "tb_output_predictions.dat").read_text().splitlines()) == 8
+    top = (prj / "firmware" / "vitflow_net.cpp").read_text()  # 97 layer outputs in BRAM, not registers:
+    assert "ARRAY_RESHAPE variable=t0 cyclic factor=16" in top and top.count("ARRAY_PARTITION") == 1
     assert not (tmp_path / "b" / "hls").exists()  # the default backend's project is not made
 
 

@@ -58,3 +58,6 @@ def test_project_is_written_for_the_part_with_its_testbench_data(tmp_path):
     assert [int(float(v)) for v in tb_in] == list(range(-8, 8))
     assert (tmp_path / "prj" / "firmware" / "nnet_utils" / "vitflow_hls4ml.h").is_file()
     assert (tmp_path / "prj" / "firmware" / "nnet_utils" / "conv_pe.h").is_file()
+    top = (tmp_path / "prj" / "firmware" / "vitflow_net.cpp").read_text()
+    assert "#pragma HLS DATAFLOW" in top  # ports of at most 16 codes are registers:
+    assert top.count("ARRAY_PARTITION") == 2 and "ARRAY_RESHAPE" not in top
