@@ -23,7 +23,7 @@ def step_generate_hls(st: BuildState) -> None:
     in_quant = activation_quants(st.qonnx_path)[st.program.inputs[0]]
     envs = [run_program(st.program, {st.program.inputs[0]: in_quant.codes(x.numpy())}, dump_internal=False)
             for x in st.calib_images[:CSIM_IMAGES]]
-    cfg = st.hw_config or fitted_config(st.program, st.cfg.acc_bits)
+    cfg = st.hw_config = st.hw_config or fitted_config(st.program, st.cfg.acc_bits)  # the csim step checks with it
     image = write_project(st.program, envs, st.staging / "hls", part, part.default_clock_mhz, cfg, board)
     on_board = f" on {board.name}" if board else ""
     say("hls", f"project for {part.part}{on_board} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers, "
@@ -38,7 +38,6 @@ def step_csim(st: BuildState) -> None:
     import json
 
     from flow.estimate.cycles import layer_cycles
-    from flow.estimate.dse import fitted_config
     from flow.hls.csim import compile_csim, run_csim
 
     project = st.staging / "hls"
@@ -49,7 +48,7 @@ def step_csim(st: BuildState) -> None:
         where = (f"layer {m['layer']}, index {m['index']}: csim {m['csim']}, reference {m['reference']}" if m
                  else f"{result['layers_exact']} of {result['layers']} layers checked")
         raise FlowError(f"C-simulation differs from the integer reference on {result['image']}: first at {where}")
-    cfg = st.hw_config or fitted_config(st.program, st.cfg.acc_bits)
+    cfg = st.hw_config  # the parallelism the project was generated with
     for layer in st.program.layers:
         model = layer_cycles(layer, st.program, cfg)
         if model != result["cycles"][layer.name]:
