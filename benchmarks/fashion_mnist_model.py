@@ -40,5 +40,14 @@ def trained_checkpoint(quick: bool = False) -> Path:
     return cache
 
 
+def trained_model(quick: bool = False):
+    """The float benchmark model (eval mode) with the cached trained weights."""
+    from flow.models import QuantScheme, build_model, load_checkpoint
+
+    model = build_model(MODEL, num_classes=10, resolution=RESOLUTION, quant=QuantScheme.float_reference())
+    load_checkpoint(model, str(trained_checkpoint(quick=quick)))
+    return model.eval()
+
+
 if __name__ == "__main__":
     print(trained_checkpoint())

@@ -21,11 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from fashion_mnist_model import MODEL, RESOLUTION, trained_checkpoint  # noqa: E402
+from fashion_mnist_model import MODEL, RESOLUTION, trained_model  # noqa: E402
 from flow.data import load_fashion_mnist  # noqa: E402
 from flow.export import export_clean_qonnx  # noqa: E402
 from flow.lower import lower_qonnx  # noqa: E402
-from flow.models import QuantScheme, build_model, load_checkpoint  # noqa: E402
 from flow.quantize import make_quant_config, quantize_model  # noqa: E402
 from flow.reference.compare import compare_with_qonnx, summarize  # noqa: E402
 from flow.reference.ort_qonnx import OrtQonnxRunner  # noqa: E402
@@ -38,8 +37,7 @@ def main(argv=None):
     ap.add_argument("--forced", type=int, default=500, help="images for the teacher-forced per-layer comparison")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
-    fp = build_model(MODEL, num_classes=10, resolution=RESOLUTION, quant=QuantScheme.float_reference())
-    load_checkpoint(fp, str(trained_checkpoint()))
+    fp = trained_model()
     x_test, y_test = load_fashion_mnist("test", RESOLUTION, count=500 if args.quick else None, seed=None)
     x_cal, _ = load_fashion_mnist("train", RESOLUTION, count=64, seed=1)
     q = quantize_model(fp.eval(), x_cal, make_quant_config({"po2_scales": args.po2}))

@@ -20,9 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from brevitas.export.inference import quant_inference_mode  # noqa: E402
 
-from fashion_mnist_model import MODEL, RESOLUTION, trained_checkpoint  # noqa: E402
+from fashion_mnist_model import MODEL, RESOLUTION, trained_model  # noqa: E402
 from flow.data import load_fashion_mnist  # noqa: E402
-from flow.models import QuantScheme, build_model, load_checkpoint  # noqa: E402
 from flow.quantize import make_quant_config, quantize_model  # noqa: E402
 from flow.training import evaluate_top1  # noqa: E402
 
@@ -65,9 +64,7 @@ def main(argv=None):
     bits = [parse_bits(b) for b in args.bits.split(",")]
     torch.manual_seed(0)
     t_start = time.monotonic()
-    fp = build_model(MODEL, num_classes=10, resolution=RESOLUTION, quant=QuantScheme.float_reference())
-    load_checkpoint(fp, str(trained_checkpoint(quick=args.quick)))
-    fp.eval()
+    fp = trained_model(quick=args.quick)
     x_test, y_test = load_fashion_mnist("test", RESOLUTION, count=200 if args.quick else None,
                                         seed=0 if args.quick else None)
     x_cal, _ = load_fashion_mnist("train", RESOLUTION, count=calib, seed=1)
