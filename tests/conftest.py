@@ -52,3 +52,21 @@ def exported_b0(request, tmp_path_factory):
     q = quantize_model(fp, images, make_quant_config({"calib_images": 16, "po2_scales": request.param}))
     out = tmp_path_factory.mktemp("export")
     return q, export_clean_qonnx(q, out), images
+
+
+@pytest.fixture(scope="session")
+def b1_r224_po2_qonnx(tmp_path_factory):
+    """EfficientViT-B1 r224, random init, power-of-two scales, calibrated on 32 Fashion-MNIST images and
+    exported to cleaned QONNX: built once for the slow B1 tests (lowering and cycle model)."""
+    import torch
+
+    from flow.data import load_fashion_mnist
+    from flow.export import export_clean_qonnx
+    from flow.models import QuantScheme, build_model
+    from flow.quantize import make_quant_config, quantize_model
+
+    torch.manual_seed(0)
+    fp = build_model("efficientvit_b1", resolution=224, quant=QuantScheme.float_reference()).eval()
+    calib = load_fashion_mnist("train", 224, count=32)[0]
+    q = quantize_model(fp, calib, make_quant_config({"po2_scales": True, "calib_images": 32}))
+    return export_clean_qonnx(q, tmp_path_factory.mktemp("b1_r224"))
