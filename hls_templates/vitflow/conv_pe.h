@@ -48,14 +48,7 @@ void conv_layer(const int32_t *d, const W_T *wgt, const P_T *prm, int16_t *act) 
         for (int co0 = 0; co0 < co_g; co0 += PE_ROWS) {
             const int rows = co_g - co0 < PE_ROWS ? co_g - co0 : PE_ROWS;
             VITFLOW_CYCLES(2 * VITFLOW_FILL_COPY);
-            for (int r = 0; r < PE_ROWS; r++) {  // requantization parameters, a row per cycle
-#pragma HLS PIPELINE II = 1
-                VITFLOW_CYCLES(1);
-                const int co = g * co_g + co0 + r;
-                bbuf[r] = r < rows ? int32_t(bias[co]) : 0;
-                mbuf[r] = r < rows ? int32_t(mult[co]) : 0;
-                sbuf[r] = r < rows ? int32_t(shift[co]) : 0;
-            }
+            load_tile_params<PE_ROWS>(bias, mult, shift, g * co_g + co0, rows, bbuf, mbuf, sbuf);  // a row per cycle
             const int tile_bytes = PE_ROWS * row_len;  // weights of the tile, WBUS bytes per cycle
             for (int k0 = 0; k0 < tile_bytes; k0 += WBUS) {
 #pragma HLS PIPELINE II = 1

@@ -41,13 +41,7 @@ void dwconv_layer(const int32_t *d, const W_T *wgt, const P_T *prm, int16_t *act
     for (int c0 = 0; c0 < ch; c0 += DW_LANES) {
         const int lanes = ch - c0 < DW_LANES ? ch - c0 : DW_LANES;
         VITFLOW_CYCLES(2 * VITFLOW_FILL_COPY);
-        for (int l = 0; l < DW_LANES; l++) {
-#pragma HLS PIPELINE II = 1
-            VITFLOW_CYCLES(1);
-            bbuf[l] = l < lanes ? int32_t(bias[c0 + l]) : 0;
-            mbuf[l] = l < lanes ? int32_t(mult[c0 + l]) : 0;
-            sbuf[l] = l < lanes ? int32_t(shift[c0 + l]) : 0;
-        }
+        load_tile_params<DW_LANES>(bias, mult, shift, c0, lanes, bbuf, mbuf, sbuf);  // a lane per cycle
         const int tile_bytes = DW_LANES * taps;
         for (int k0 = 0; k0 < tile_bytes; k0 += WBUS) {
 #pragma HLS PIPELINE II = 1

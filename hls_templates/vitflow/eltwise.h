@@ -17,6 +17,17 @@
 
 namespace vitflow {
 
+// y[i] = table[x[i] - in_min] for i < n, LANES elements per cycle (the caller counts the loop's fill).
+template <int LANES, class P_T>
+void table_lookup(const int16_t *x, int16_t *y, int n, const P_T *table, int in_min) {
+    for (int i = 0; i < n; i++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = LANES
+        if (i % LANES == 0) VITFLOW_CYCLES(1);
+        y[i] = table[x[i] - in_min];
+    }
+}
+
 template <int LANES, class P_T>
 void lut_layer(const int32_t *d, const P_T *prm, int16_t *act) {
     const int n = d[LUT_N], in_min = d[LUT_IN_MIN];
@@ -24,12 +35,7 @@ void lut_layer(const int32_t *d, const P_T *prm, int16_t *act) {
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
     VITFLOW_CYCLES(VITFLOW_FILL_COPY);
-    for (int i = 0; i < n; i++) {
-#pragma HLS PIPELINE II = 1
-#pragma HLS UNROLL factor = LANES
-        if (i % LANES == 0) VITFLOW_CYCLES(1);
-        y[i] = table[x[i] - in_min];
-    }
+    table_lookup<LANES>(x, y, n, table, in_min);
 }
 
 template <int LANES>
@@ -56,18 +62,8 @@ void concat_layer(const int32_t *d, const P_T *prm, int16_t *act) {
     const int16_t *a = act + d[FIELD_IN0], *b = act + d[FIELD_IN1];
     int16_t *y = act + d[FIELD_OUT];
     VITFLOW_CYCLES(2 * VITFLOW_FILL_COPY);
-    for (int i = 0; i < n0; i++) {
-#pragma HLS PIPELINE II = 1
-#pragma HLS UNROLL factor = LANES
-        if (i % LANES == 0) VITFLOW_CYCLES(1);
-        y[i] = t0[a[i] - min0];
-    }
-    for (int i = 0; i < n1; i++) {
-#pragma HLS PIPELINE II = 1
-#pragma HLS UNROLL factor = LANES
-        if (i % LANES == 0) VITFLOW_CYCLES(1);
-        y[n0 + i] = t1[b[i] - min1];
-    }
+    table_lookup<LANES>(a, y, n0, t0, min0);
+    table_lookup<LANES>(b, y + n0, n1, t1, min1);
 }
 
 template <int ACC_BITS>
