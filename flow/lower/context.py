@@ -63,7 +63,10 @@ class Lowering:
         layer = Layer(f"{kind}{n}", kind, list(inputs), list(outputs), attrs or {}, blobs or {},
                       source=[x.name for x in nodes], dumps=dumps or {})
         for node in nodes:
-            if node.name in self.claimed:
+            # a quantizer of constants (the exporter shares one between layers whose biases are equal,
+            # e.g. all zero) may serve several layers; any other node belongs to one layer
+            shared_const = node.op_type == "Quant" and all(self.g.is_const(i) for i in node.input)
+            if node.name in self.claimed and not shared_const:
                 raise FlowError(f"cannot lower: node {node.name} matched by two layers")
             self.claimed.add(node.name)
         self.layers.append(layer)

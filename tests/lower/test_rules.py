@@ -46,6 +46,22 @@ def test_conv_by_hand():
     assert env[out].tolist() == [[[2, 2], [4, 6]]]
 
 
+def test_bias_quantizer_shared_by_two_convs():
+    """The exporter shares one Quant of constants between layers whose biases are equal (e.g. all zero):
+    both convs lower, each with that bias (code 4 at scale 0.25). x = [1, 2] (1x1, 2 channels), s_in 0.5,
+    s_w 0.5: conv A, w [1, 1]: 1 + 2 + 4 = 7 quarters, out scale 0.5: 3.5 -> 4 (half to even);
+    conv B, w [2]: 2 * 4 + 4 = 12 quarters, out scale 0.25: 12."""
+    b = GraphBuilder((2, 1, 1), 0.5)
+    bias = b.bias([4], np.float32([0.25]))
+    wa = b.weight([[[[1]], [[1]]]], np.float32([0.5]).reshape(-1, 1, 1, 1))
+    a = b.quant(b.op("Conv", [b.x, wa, bias], kernel_shape=[1, 1])[0], 0.5)
+    wb = b.weight([[[[2]]]], np.float32([0.5]).reshape(-1, 1, 1, 1))
+    out = b.quant(b.op("Conv", [a, wb, bias], kernel_shape=[1, 1])[0], 0.25)
+    program, env, _ = _run(b, out, np.array([1, 2]).reshape(2, 1, 1), 0.5)
+    assert [l.kind for l in program.layers] == ["conv", "conv"]
+    assert env[a].ravel().tolist() == [4] and env[out].ravel().tolist() == [12]
+
+
 def test_depthwise_by_hand():
     # ch0: kernel of ones, ch1: centre 2; pad 1, stride 2 on 3x3; s_in = s_w = 1, s_out = 4 (ratio 1/4)
     # ch0 window sums [[12, 16], [24, 28]] -> [[3, 4], [6, 7]]; ch1 -2x corners [[-2, -6], [-14, -18]]
