@@ -16,11 +16,14 @@ def build_float_model(cfg: BuildConfig):
 
     state = read_state_dict(cfg.weights) if cfg.weights else None
     num_classes = infer_num_classes(state) if state is not None else 1000
+    torch.manual_seed(0)  # without a checkpoint the weights are a random init: the same one on every run
     model = build_model(cfg.model, num_classes=num_classes, resolution=cfg.resolution,
                         quant=QuantScheme.float_reference())
     if state is not None:
         layout = load_checkpoint(model, state)
         say("model", f"loaded {layout}-layout checkpoint {cfg.weights}")
+    else:
+        say("model", "no checkpoint (--weights): random weights, seed 0")
     return model.eval()
 
 
