@@ -2,8 +2,9 @@
 recipe, against naive min-max, at W8A8, W6A6 and W4A8 (EfficientViT-B0, 64x64, trained on this CPU).
 
     python3 benchmarks/ptq_accuracy.py            # 10,000 test images
-    python3 benchmarks/ptq_accuracy.py --quick    # CI-sized: a model trained for seconds, 200 test images,
-                                                  # 16 calibration images, 10 steps
+    python3 benchmarks/ptq_accuracy.py --quick    # CI-sized: a model trained for a minute, 200 test images,
+                                                  # 16 calibration images, 10 distillation and 5
+                                                  # reconstruction steps
 
 Every row starts from naive min-max (per-channel min-max weights, per-tensor min-max activations, free
 scales, no bias correction) and turns on one technique; "full recipe" turns on all of them. The first run
@@ -30,21 +31,27 @@ TARGET_DROP = {(8, 8): 0.3, (6, 6): 1.0, (4, 8): 2.0}
 NAIVE = {"act_calibrator": "minmax", "weight_calibrator": "minmax", "bias_correction": False}
 
 
-def techniques(qat_steps: int) -> dict:
+def techniques(qat_steps: int, rec_steps: int) -> dict:
     """Row name -> settings on top of NAIVE (each a key of the `quantization:` config)."""
     return {
         "naive min-max": {},
         "MSE interval search (Brevitas)": {"act_calibrator": "mse", "weight_calibrator": "mse"},
         "bias correction (Brevitas)": {"bias_correction": True},
         "GPTQ (Brevitas)": {"gptq": True},
+        f"block reconstruction, {rec_steps} steps per block (Trio-ViT; Brevitas learned round)":
+            {"block_reconstruction": True, "reconstruction_steps": rec_steps},
+        f"bridge-block reconstruction, {rec_steps} steps per stage (Q-HyViT)":
+            {"bridge_reconstruction": True, "reconstruction_steps": rec_steps},
         "attention interval search, ranking loss (Liu)": {"interval_search": True},
         "mixed precision, nuclear norm (Liu)": {"mixed_precision": True},
         f"distillation fine-tuning, {qat_steps} steps (Q-ViT)": {"qat_steps": qat_steps},
         "log2 attention divisor (Trio-ViT)": {"log2_divisor": True},
         "asymmetric post-Hardswish, zero point in the bias (Q-HyViT, Trio-ViT)": {"asym_post_act": True},
-        "full recipe": {"act_calibrator": "mse", "weight_calibrator": "mse", "bias_correction": True, "gptq": True,
-                        "interval_search": True, "mixed_precision": True, "qat_steps": qat_steps, "log2_divisor": True,
-                        "asym_post_act": True},
+        # GPTQ and block reconstruction both choose the weight rounding; the recipe keeps reconstruction
+        "full recipe": {"act_calibrator": "mse", "weight_calibrator": "mse", "bias_correction": True,
+                        "block_reconstruction": True, "bridge_reconstruction": True,
+                        "reconstruction_steps": rec_steps, "interval_search": True,
+                        "mixed_precision": True, "qat_steps": qat_steps, "log2_divisor": True, "asym_post_act": True},
     }
 
 
@@ -52,13 +59,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
                     help="CI-sized: the quickly trained model (benchmarks/fashion_mnist_model.py), 200 test "
-                         "images, 16 calibration images, 10 QAT steps")
+                         "images, 16 calibration images, 10 QAT steps, 5 reconstruction steps")
     ap.add_argument("--calib", type=int, help="calibration images from the training split (default 128)")
     ap.add_argument("--qat-steps", type=int, help="distillation steps (default 100)")
+    ap.add_argument("--rec-steps", type=int, help="reconstruction steps per unit (default 200)")
     ap.add_argument("--bits", default="w8a8,w6a6,w4a8", help="comma-separated bit widths (default all three)")
     args = ap.parse_args(argv)
     calib = args.calib or (16 if args.quick else 128)
     qat_steps = args.qat_steps or (10 if args.quick else 100)
+    rec_steps = args.rec_steps or (5 if args.quick else 200)
     from flow.config import parse_bits
 
     bits = [parse_bits(b) for b in args.bits.split(",")]
@@ -69,7 +78,7 @@ def main(argv=None):
                                         seed=0 if args.quick else None)
     x_cal, _ = load_fashion_mnist("train", RESOLUTION, count=calib, seed=1)
     float_top1 = evaluate_top1(fp, x_test, y_test)
-    rows = techniques(qat_steps)
+    rows = techniques(qat_steps, rec_steps)
     table = {}
     for name, extra in rows.items():
         for wb, ab in bits:

@@ -161,17 +161,22 @@ class LiteMLA(nn.Module):
                             f"{self.LOG2_EXP_BITS}-bit exponent")
 
     def _divide(self, num, den):
+        half = self._den_half_lsb()
+        if half is None:  # float model, or quantization switched off for a float reference pass
+            return num / (den + self.eps)
         if not self.log2_divisor:
-            return num / (den + self._divisor_eps())
-        half = self.den_quant.act_quant.scale() / 2
+            return num / (den + half)
         exp = torch.round(torch.log2(den / half + 1))  # den / half + 1 = 2 d + 1, exact
         return num / (torch.pow(2.0, exp) * half)
 
-    def _divisor_eps(self):
-        # From the quantizer module, not the tensor type: under export the quantizers return plain tensors.
+    def _den_half_lsb(self):
+        """Half the divisor's LSB (the quantized model's epsilon), None without a divisor quantizer or
+        with it switched off. From the quantizer module, not the tensor type: under export the quantizers
+        return plain tensors."""
         if isinstance(self.den_quant, QuantIdentity):
-            return self.den_quant.act_quant.scale() / 2
-        return self.eps
+            scale = self.den_quant.act_quant.scale()
+            return None if scale is None else scale / 2
+        return None
 
     def forward(self, x):
         B, _, H, W = x.shape

@@ -2,8 +2,8 @@
 
 quantize_model: build the quantized twin, load the float weights, fold BN, calibrate activation
 ranges, then the optional techniques of the seed papers in this order: mixed-precision weights (before
-calibration), the attention's interval search, GPTQ, bias correction, distillation fine-tuning; and check
-the result runs.
+calibration), the attention's interval search, GPTQ, block and bridge reconstruction, bias correction,
+distillation fine-tuning; and check the result runs.
 """
 
 import torch
@@ -18,6 +18,7 @@ from .distill import distill
 from .gptq import apply_gptq
 from .interval_search import search_attention_intervals
 from .mixed_precision import apply_mixed_precision
+from .reconstruct import block_units, bridge_units, reconstruct
 from .weight_quant import freeze_weight_scales
 
 __all__ = ["QuantConfig", "make_quant_config", "quantize_model", "folded_float_model"]
@@ -44,7 +45,7 @@ def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
     if qcfg.mixed_precision:
         apply_mixed_precision(model, folded_float_model(float_model), images, qcfg.scheme.weight_bits,
                               qcfg.batch_size)
-    if qcfg.gptq or qcfg.qat_steps:
+    if qcfg.gptq or qcfg.qat_steps or qcfg.block_reconstruction or qcfg.bridge_reconstruction:
         freeze_weight_scales(model)
     calibrate(model, images, qcfg.batch_size)
     missing = uncalibrated_quantizers(model)
@@ -55,6 +56,11 @@ def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
         search_attention_intervals(model, folded_float_model(float_model), images, qcfg.batch_size)
     if qcfg.gptq:
         apply_gptq(model, images, qcfg.batch_size)
+    if qcfg.block_reconstruction:
+        reconstruct(model, images, block_units(model), qcfg.reconstruction_steps, batch_size=qcfg.batch_size)
+    if qcfg.bridge_reconstruction:
+        reconstruct(model, images, bridge_units(model), qcfg.reconstruction_steps, batch_size=qcfg.batch_size,
+                    label="bridge reconstruction")
     if qcfg.bias_correction:
         correct_bias(model, images, qcfg.batch_size)
     if qcfg.qat_steps:

@@ -25,6 +25,8 @@ def test_user_file_then_cli():
     ({"weight_bits": 0}, "out of range"),
     ({"act_bits": 33}, "out of range"),
     ({"calib_images": 0}, "must be >= 1"),
+    ({"reconstruction_steps": 0}, r"reconstruction_steps \(0\) must be >= 1"),
+    ({"block_reconstruction": "yes"}, "wrong type"),
 ])
 def test_bad_settings(user, message):
     with pytest.raises(FlowError, match=message):
