@@ -62,7 +62,8 @@ def _trainer_config(iters: int, lr: float, batch_size: int):
 def reconstruct(model, images: torch.Tensor, units: list, iters: int = 200, lr: float = 5e-3,
                 batch_size: int = 16, label: str = "block reconstruction") -> dict:
     """Learn the weight rounding of each named unit of ``model`` in place (weight scales must be frozen
-    first: the rounding is learned on a fixed grid). Returns {unit: (initial loss, final loss)}."""
+    first: the rounding is learned on a fixed grid). Returns {unit: (MSE of the first, of the last
+    mini-batch)}, as Brevitas' trainer reports them: noisy, one batch each."""
     from brevitas_examples.common.learned_round.learned_round_trainer import LearnedRoundTrainer
     from brevitas_examples.imagenet_classification.ptq.learned_round_utils import (CacheVision,
                                                                                    vision_block_forward,
@@ -113,7 +114,7 @@ def reconstruct(model, images: torch.Tensor, units: list, iters: int = 200, lr: 
     bake_learned_rounding(model)
     total = sum(v[0] for v in losses.values()), sum(v[1] for v in losses.values())
     say("quantize", f"{label}: {len(units)} units, {iters} steps each on {len(images)} images, "
-                    f"summed output MSE {total[0]:.4g} -> {total[1]:.4g}")
+                    f"output MSE summed over units, first -> last batch {total[0]:.4g} -> {total[1]:.4g}")
     return losses
 
 
