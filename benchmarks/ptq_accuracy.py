@@ -42,6 +42,7 @@ def techniques(qat_steps: int, rec_steps: int) -> dict:
             {"block_reconstruction": True, "reconstruction_steps": rec_steps},
         f"bridge-block reconstruction, {rec_steps} steps per stage (Q-HyViT)":
             {"bridge_reconstruction": True, "reconstruction_steps": rec_steps},
+        "scheme and granularity search, output error (Q-HyViT)": {"scheme_search": True},
         "attention interval search, ranking loss (Liu)": {"interval_search": True},
         "mixed precision, nuclear norm (Liu)": {"mixed_precision": True},
         f"distillation fine-tuning, {qat_steps} steps (Q-ViT)": {"qat_steps": qat_steps},
@@ -49,7 +50,7 @@ def techniques(qat_steps: int, rec_steps: int) -> dict:
         "asymmetric post-Hardswish, zero point in the bias (Q-HyViT, Trio-ViT)": {"asym_post_act": True},
         # GPTQ and block reconstruction both choose the weight rounding; the recipe keeps reconstruction
         "full recipe": {"act_calibrator": "mse", "weight_calibrator": "mse", "bias_correction": True,
-                        "block_reconstruction": True, "bridge_reconstruction": True,
+                        "scheme_search": True, "block_reconstruction": True, "bridge_reconstruction": True,
                         "reconstruction_steps": rec_steps, "interval_search": True,
                         "mixed_precision": True, "qat_steps": qat_steps, "log2_divisor": True, "asym_post_act": True},
     }
@@ -63,6 +64,7 @@ def main(argv=None):
     ap.add_argument("--calib", type=int, help="calibration images from the training split (default 128)")
     ap.add_argument("--qat-steps", type=int, help="distillation steps (default 100)")
     ap.add_argument("--rec-steps", type=int, help="reconstruction steps per unit (default 200)")
+    ap.add_argument("--only", help="comma-separated row-name prefixes: measure just those rows (and float)")
     ap.add_argument("--bits", default="w8a8,w6a6,w4a8", help="comma-separated bit widths (default all three)")
     args = ap.parse_args(argv)
     calib = args.calib or (16 if args.quick else 128)
@@ -79,6 +81,11 @@ def main(argv=None):
     x_cal, _ = load_fashion_mnist("train", RESOLUTION, count=calib, seed=1)
     float_top1 = evaluate_top1(fp, x_test, y_test)
     rows = techniques(qat_steps, rec_steps)
+    if args.only:
+        prefixes = [p.strip() for p in args.only.split(",")]
+        rows = {n: v for n, v in rows.items() if any(n.startswith(p) for p in prefixes)}
+        if not rows:
+            ap.error(f"--only {args.only!r} matches no row; rows: {', '.join(techniques(qat_steps, rec_steps))}")
     table = {}
     for name, extra in rows.items():
         for wb, ab in bits:
@@ -90,14 +97,17 @@ def main(argv=None):
             table[name, (wb, ab)] = (top1, time.monotonic() - t0)
             print(f"{name} W{wb}A{ab}: {top1:.2f}% ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
     print(f"\n{MODEL} r{RESOLUTION} on Fashion-MNIST: {len(x_test)} test images, {calib} calibration images, "
-          f"free scales; top-1 % (drop from float in pp); {time.monotonic() - t_start:.0f} s in all\n")
+          f"free scales; top-1 % (drop from float in pp), seconds to quantize and evaluate; {time.monotonic() - t_start:.0f} s in all\n")
     heads = [f"W{wb}A{ab}" for wb, ab in bits]
     print("| technique | " + " | ".join(heads) + " |")
     print("|---" * (len(bits) + 1) + "|")
     print("| float | " + " | ".join(f"{float_top1:.2f}" for _ in bits) + " |")
     for name in rows:
-        cells = [f"{table[name, b][0]:.2f} ({table[name, b][0] - float_top1:+.2f})" for b in bits]
+        cells = [f"{table[name, b][0]:.2f} ({table[name, b][0] - float_top1:+.2f}), {table[name, b][1]:.0f} s"
+                 for b in bits]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    if "full recipe" not in rows:
+        return
     met = [f"W{wb}A{ab} {'met' if float_top1 - table['full recipe', (wb, ab)][0] <= TARGET_DROP[wb, ab] else 'missed'}"
            f" (target drop <= {TARGET_DROP[wb, ab]} pp)" for wb, ab in bits if (wb, ab) in TARGET_DROP]
     print("\nfull recipe: " + "; ".join(met))

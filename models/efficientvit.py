@@ -55,6 +55,7 @@ class ConvNormAct(nn.Module):
         self.pre_act_quant = act_quant(scheme, signed=True) if act else nn.Identity()
         self.act = HardSwish() if act else nn.Identity()
         # asym_out: the output feeds a pointwise conv, so with scheme.asym_post_act it may carry a zero point
+        self.asym_capable = asym_out
         self.out_quant = act_quant(scheme, signed=True, asymmetric=asym_out)
 
     def forward(self, x):

@@ -2,9 +2,11 @@
 
 quantize_model: build the quantized twin, load the float weights, fold BN, calibrate activation
 ranges, then the optional techniques of the seed papers in this order: mixed-precision weights (before
-calibration), the attention's interval search, GPTQ, block and bridge reconstruction, bias correction,
+calibration), the per-layer scheme search, the attention's interval search, GPTQ, block and bridge reconstruction, bias correction,
 distillation fine-tuning; and check the result runs.
 """
+
+import dataclasses
 
 import torch
 
@@ -19,6 +21,7 @@ from .gptq import apply_gptq
 from .interval_search import search_attention_intervals
 from .mixed_precision import apply_mixed_precision
 from .reconstruct import block_units, bridge_units, reconstruct
+from .scheme_search import search_schemes
 from .weight_quant import freeze_weight_scales
 
 __all__ = ["QuantConfig", "make_quant_config", "quantize_model", "folded_float_model"]
@@ -40,7 +43,9 @@ def folded_float_model(float_model):
 
 def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
     """Return a calibrated quantized copy of ``float_model`` (which is left untouched)."""
-    model = _twin(float_model, qcfg.scheme)
+    # the scheme search starts from asymmetric post-Hardswish tensors and turns some symmetric
+    scheme = dataclasses.replace(qcfg.scheme, asym_post_act=True) if qcfg.scheme_search else qcfg.scheme
+    model = _twin(float_model, scheme)
     fold_batchnorm(model)
     if qcfg.mixed_precision:
         apply_mixed_precision(model, folded_float_model(float_model), images, qcfg.scheme.weight_bits,
@@ -52,6 +57,8 @@ def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
     if missing:
         raise FlowError(f"{len(missing)} activation quantizers saw no calibration data ({', '.join(missing[:3])})")
     model.freeze_integer()  # integer LayerNorm from here on; bias correction sees the final model
+    if qcfg.scheme_search:
+        search_schemes(model, folded_float_model(float_model), images[:qcfg.search_images], qcfg.batch_size)
     if qcfg.interval_search:
         search_attention_intervals(model, folded_float_model(float_model), images, qcfg.batch_size)
     if qcfg.gptq:

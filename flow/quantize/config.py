@@ -23,6 +23,8 @@ class QuantConfig:
     block_reconstruction: bool = False
     bridge_reconstruction: bool = False
     reconstruction_steps: int = 200
+    scheme_search: bool = False
+    search_images: int = 32
 
     def as_dict(self) -> dict:
         d = asdict(self.scheme)
@@ -33,12 +35,13 @@ class QuantConfig:
 
 _SCHEME_KEYS = {f.name for f in fields(QuantScheme)} - {"enabled"}
 _PROC_KEYS = ("bias_correction", "calib_images", "batch_size", "mixed_precision", "gptq", "qat_steps", "qat_lr",
-              "interval_search", "block_reconstruction", "bridge_reconstruction", "reconstruction_steps")
+              "interval_search", "block_reconstruction", "bridge_reconstruction", "reconstruction_steps",
+              "scheme_search", "search_images")
 _TYPES = {"weight_bits": int, "act_bits": int, "po2_scales": bool, "act_calibrator": str, "percentile": (int, float),
           "weight_calibrator": str, "bias_correction": bool, "calib_images": int, "batch_size": int,
           "mixed_precision": bool, "gptq": bool, "qat_steps": int, "qat_lr": (int, float), "log2_divisor": bool,
           "interval_search": bool, "asym_post_act": bool, "block_reconstruction": bool,
-          "bridge_reconstruction": bool, "reconstruction_steps": int}
+          "bridge_reconstruction": bool, "reconstruction_steps": int, "scheme_search": bool, "search_images": int}
 
 
 def defaults() -> dict:
@@ -58,8 +61,9 @@ def make_quant_config(user: dict | None = None, weight_bits=None, act_bits=None,
             values[key] = val
     if values["calib_images"] < 1 or values["batch_size"] < 1:
         raise FlowError(f"calib_images ({values['calib_images']}) and batch_size ({values['batch_size']}) must be >= 1")
-    if values["reconstruction_steps"] < 1:
-        raise FlowError(f"reconstruction_steps ({values['reconstruction_steps']}) must be >= 1")
+    for key in ("reconstruction_steps", "search_images"):
+        if values[key] < 1:
+            raise FlowError(f"{key} ({values[key]}) must be >= 1")
     if values["qat_steps"] < 0 or not values["qat_lr"] > 0:
         raise FlowError(f"qat_steps ({values['qat_steps']}) must be >= 0 and qat_lr ({values['qat_lr']}) > 0")
     scheme = QuantScheme(enabled=True, **{k: values[k] for k in _SCHEME_KEYS})

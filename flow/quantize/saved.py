@@ -10,6 +10,7 @@ from flow.models import QuantScheme, build_model
 from flow.models.checkpoint import read_state_dict
 
 from .bn_fold import fold_batchnorm
+from .scheme_search import apply_scheme_choices, scheme_choices
 from .weight_quant import freeze_weight_scales, frozen_scale_layers, set_weight_bits, weight_bits_by_layer
 
 FORMAT = "vitflow-quantized-v1"
@@ -18,7 +19,8 @@ FORMAT = "vitflow-quantized-v1"
 def save_quantized(model, path: Path) -> None:
     torch.save({"format": FORMAT, "model": model.spec.name, "resolution": model.resolution,
                 "num_classes": model.num_classes, "scheme": asdict(model.scheme),
-                "weight_bits": weight_bits_by_layer(model), "state_dict": model.state_dict()}, path)
+                "weight_bits": weight_bits_by_layer(model), "scheme_choices": scheme_choices(model),
+                "state_dict": model.state_dict()}, path)
 
 
 def load_quantized(path, expect_model: str | None = None):
@@ -43,6 +45,11 @@ def load_quantized(path, expect_model: str | None = None):
     if unknown or not all(isinstance(b, int) and 2 <= b <= 16 for b in bits.values()):
         raise FlowError(f"quantized model '{path}' has malformed per-layer weight bits ({', '.join(unknown[:3])})")
     set_weight_bits(model, bits)  # mixed precision
+    choices = obj.get("scheme_choices") or {}
+    try:
+        apply_scheme_choices(model, choices)  # the scheme search's per-layer choices
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise FlowError(f"quantized model '{path}' has malformed per-layer scheme choices ({exc})")
     freeze_weight_scales(model, frozen_scale_layers(obj["state_dict"]))  # GPTQ / distillation
     _add_missing_biases(model, obj["state_dict"])  # bias correction gives bias-free layers a bias
     try:

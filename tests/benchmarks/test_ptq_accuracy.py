@@ -17,6 +17,7 @@ def test_quick_mode_prints_every_technique():
     assert float(rows[1].split("|")[2].split()[0]) >= 60.0  # the quick model has learned (chance is 10%)
     for expect in ("naive min-max", "MSE interval search", "bias correction", "GPTQ", "attention interval search",
                    "mixed precision", "block reconstruction, 5 steps", "bridge-block reconstruction, 5 steps",
+                   "scheme and granularity search",
                    "distillation fine-tuning, 10 steps", "log2 attention divisor", "asymmetric post-Hardswish", "full recipe"):
         assert any(n.startswith(expect) for n in names), expect
     for row in rows[2:]:

@@ -91,9 +91,10 @@ def test_build_runs_to_bit_exact_csim(tmp_path):
 
 @pytest.mark.parametrize("scales", ["free", "po2"])
 def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path, scales):
-    """The seed papers' techniques all on (W4A8): mixed precision, the attention's interval search, GPTQ,
-    bias correction, distillation, the log2 divisor and asymmetric post-Hardswish tensors go through
-    export, lowering and the shift-only attention unit, bit-exact; with power-of-two scales also block and
+    """The seed papers' techniques all on (W4A8): mixed precision, the scheme search, the attention's
+    interval search, GPTQ, bias correction, distillation, the log2 divisor and asymmetric post-Hardswish
+    tensors go through export, lowering and the shift-only attention unit, bit-exact; with power-of-two
+    scales also block and
     bridge reconstruction. (Free scales with reconstruction at 32x32 trip the lowering check: the last
     stage's attention has one token, so ksum = k and its 2:1 scale ratio makes exact rounding ties on the
     saturated k code that QONNX's float32 breaks the other way on ~1-4% of elements.)"""
@@ -102,11 +103,11 @@ def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path, scale
     (tmp_path / "recipe.yaml").write_text(
         "model: efficientvit_b0\nresolution: 32\ncalib: 8\nbits: w4a8\nquantization:\n"
         "  act_calibrator: minmax\n  mixed_precision: true\n  gptq: true\n  qat_steps: 3\n  log2_divisor: true\n"
-        "  interval_search: true\n  asym_post_act: true\n" + extra)
+        "  interval_search: true\n  asym_post_act: true\n  scheme_search: true\n  search_images: 4\n" + extra)
     r = run("build", "--config", "recipe.yaml", "--out", "b", cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
-    said = ["mixed precision (nuclear norm)", "interval search (ranking loss)", "GPTQ over",
-            "bias correction on 8 images", "distillation from the float model: 3 steps",
+    said = ["mixed precision (nuclear norm)", "scheme search (output error)", "interval search (ranking loss)",
+            "GPTQ over", "bias correction on 8 images", "distillation from the float model: 3 steps",
             "bit-exact with the integer reference on 2 images"]
     if scales == "po2":
         said += ["block reconstruction: 12 units, 3 steps", "bridge reconstruction: 2 units, 3 steps",
