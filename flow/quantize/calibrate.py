@@ -7,16 +7,42 @@ from brevitas.nn import QuantIdentity
 from flow.progress import say
 
 
-def _batches(images, batch_size):
+def batches(images, batch_size):
     for i in range(0, len(images), batch_size):
         yield images[i:i + batch_size]
+
+
+class _Reached(Exception):
+    pass
+
+
+def module_inputs(model, module, images: torch.Tensor, batch_size: int) -> list:
+    """The input ``module`` receives when ``model`` runs on ``images``, batch by batch (each forward stops
+    there: nothing downstream is needed)."""
+    seen = []
+
+    def grab(_mod, args):
+        seen.append(args[0])
+        raise _Reached
+
+    handle = module.register_forward_pre_hook(grab)
+    try:
+        with torch.no_grad():
+            for x in batches(images, batch_size):
+                try:
+                    model(x)
+                except _Reached:
+                    pass
+    finally:
+        handle.remove()
+    return seen
 
 
 def calibrate(model, images: torch.Tensor, batch_size: int = 16) -> None:
     """Collect activation statistics (quantization off while collecting) and fix every activation scale."""
     model.eval()
     with torch.no_grad(), calibration_mode(model):
-        for i, x in enumerate(_batches(images, batch_size)):
+        for i, x in enumerate(batches(images, batch_size)):
             model(x)
     say("quantize", f"calibrated activation ranges on {len(images)} images")
 
@@ -25,7 +51,7 @@ def correct_bias(model, images: torch.Tensor, batch_size: int = 16) -> None:
     """Brevitas bias correction: shift each layer's bias by the mean error its quantization introduced."""
     model.eval()
     with torch.no_grad(), bias_correction_mode(model):
-        for x in _batches(images, batch_size):
+        for x in batches(images, batch_size):
             model(x)
     say("quantize", f"bias correction on {len(images)} images")
 

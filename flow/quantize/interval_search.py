@@ -24,6 +24,8 @@ import torch.nn.functional as F
 
 from flow.progress import say
 
+from .calibrate import module_inputs
+
 FACTORS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2)
 PO2_FACTORS = (0.5, 1.0, 2.0)
 RANK_WEIGHT = 1.0
@@ -78,18 +80,6 @@ def _set_factor(quantizer, base: torch.Tensor, factor: float, po2: bool):
         _threshold(quantizer).copy_(base + math.log2(factor) if po2 else base * factor)
 
 
-def _inputs(model, name, images, batch_size):
-    got = []
-    hook = model.get_submodule(name).register_forward_pre_hook(lambda m, args: got.append(args[0]))
-    try:
-        with torch.no_grad():
-            for i in range(0, len(images), batch_size):
-                model(images[i:i + batch_size])
-    finally:
-        hook.remove()
-    return got
-
-
 def search_attention_intervals(model, float_model, images: torch.Tensor, batch_size: int) -> dict:
     """Choose the interval of every LiteMLA activation quantizer; returns {quantizer name: factor}."""
     from flow.models.efficientvit import LiteMLA
@@ -99,7 +89,7 @@ def search_attention_intervals(model, float_model, images: torch.Tensor, batch_s
     model.eval()
     for name, mla in [(n, m) for n, m in model.named_modules() if isinstance(m, LiteMLA)]:
         fmla = float_model.get_submodule(name).eval()
-        xs = _inputs(model, name, images, batch_size)
+        xs = module_inputs(model, model.get_submodule(name), images, batch_size)
         refs = [_run(fmla, _value(x)) for x in xs]
         n_tok = refs[0][1].shape[-1]
         pairs = torch.randint(0, n_tok, (RANK_PAIRS, 2), generator=gen)

@@ -21,6 +21,7 @@ from brevitas.graph.calibrate import calibration_mode
 
 from flow.progress import say
 
+from .calibrate import batches, module_inputs
 from .weight_quant import quant_layers
 
 
@@ -78,33 +79,9 @@ def apply_scheme_choices(model, choices: dict) -> None:
         set_weight_per_tensor(layers[name], True)
 
 
-def _batches(images, batch_size):
-    for i in range(0, len(images), batch_size):
-        yield images[i:i + batch_size]
-
-
-class _Reached(Exception):
-    pass
-
-
 def _calibrate_in_place(model, quant, images, batch_size) -> None:
-    """Calibrate one activation quantizer on the inputs the quantized model gives it (the forward stops
-    there: downstream layers would want a quantized tensor)."""
-    seen = []
-
-    def grab(_mod, args):
-        seen.append(args[0])
-        raise _Reached
-
-    handle = quant.register_forward_pre_hook(grab)
-    try:
-        for x in _batches(images, batch_size):
-            try:
-                model(x)
-            except _Reached:
-                pass
-    finally:
-        handle.remove()
+    """Calibrate one activation quantizer on the inputs the quantized model gives it."""
+    seen = module_inputs(model, quant, images, batch_size)
     with calibration_mode(quant):
         for t in seen:
             quant(t)
@@ -115,10 +92,10 @@ def search_schemes(model, float_model, images: torch.Tensor, batch_size: int = 1
     """Choose scheme and granularity layer by layer in place; returns {"post_act": {name: "asym"|"sym"},
     "weights": {name: "channel"|"tensor"}, "error": (before, after)}."""
     model.eval()
-    ref = torch.cat([float_model(x) for x in _batches(images, batch_size)])
+    ref = torch.cat([float_model(x) for x in batches(images, batch_size)])
 
     def error():
-        out = torch.cat([model(x) for x in _batches(images, batch_size)])
+        out = torch.cat([model(x) for x in batches(images, batch_size)])
         return float((out - ref).pow(2).mean())
 
     start = best = error()
