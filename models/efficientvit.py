@@ -48,15 +48,18 @@ class ConvNormAct(nn.Module):
     """
 
     def __init__(self, scheme, in_ch, out_ch, kernel_size=1, stride=1, groups=1, bias=False, norm=True, act=False,
-                 asym_out=False):
+                 asym_out=False, migrate_out=False):
         super().__init__()
         self.conv = conv2d(scheme, in_ch, out_ch, kernel_size, stride=stride, groups=groups, bias=bias)
         self.norm = nn.BatchNorm2d(out_ch) if norm else nn.Identity()
         self.pre_act_quant = act_quant(scheme, signed=True) if act else nn.Identity()
         self.act = HardSwish() if act else nn.Identity()
-        # asym_out: the output feeds a pointwise conv, so with scheme.asym_post_act it may carry a zero point
+        # asym_out: the output feeds a pointwise conv, so with scheme.asym_post_act (one zero point) or
+        # scheme.filter_shift (one per channel) it may carry zero points; migrate_out: it feeds a depthwise
+        # conv, so with scheme.channel_migration it has one scale per channel
         self.asym_capable = asym_out
-        self.out_quant = act_quant(scheme, signed=True, asymmetric=asym_out)
+        self.out_quant = act_quant(scheme, signed=True, asymmetric=asym_out, channels=out_ch,
+                                   per_channel_scale=migrate_out)
 
     def forward(self, x):
         x = self.conv(x)
@@ -88,7 +91,8 @@ class MBConv(nn.Module):
     def __init__(self, scheme, in_ch, out_ch, stride=1, expand_ratio=4, fewer_norm=False):
         super().__init__()
         mid = round(in_ch * expand_ratio)
-        self.inverted_conv = ConvNormAct(scheme, in_ch, mid, 1, bias=fewer_norm, norm=not fewer_norm, act=True)
+        self.inverted_conv = ConvNormAct(scheme, in_ch, mid, 1, bias=fewer_norm, norm=not fewer_norm, act=True,
+                                         migrate_out=True)
         self.depth_conv = ConvNormAct(scheme, mid, mid, 3, stride, groups=mid,
                                       bias=fewer_norm, norm=not fewer_norm, act=True, asym_out=True)
         self.point_conv = ConvNormAct(scheme, mid, out_ch, 1, bias=False, norm=True, act=False)

@@ -7,6 +7,7 @@ quantizer is an identity and the model is the float reference.
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn as nn
 import brevitas.nn as qnn
 from brevitas.inject.enum import StatsOp
@@ -29,6 +30,10 @@ from brevitas.quant import (
 )
 from brevitas.quant.fixed_point import Int8WeightPerChannelFixedPoint  # not re-exported by brevitas.quant
 from brevitas.quant.scaled_int import Int32Bias
+from brevitas.core.function_wrapper.shape import OverOutputChannelView
+from brevitas.core.stats.stats_wrapper import DEFAULT_MOMENTUM
+from brevitas.core.zero_point import ParameterFromRuntimeZeroPoint
+from brevitas.function.ops_ste import round_ste
 from brevitas.quant_tensor import QuantTensor
 
 from flow.errors import FlowError
@@ -56,7 +61,14 @@ class QuantScheme:
                        (a 4-bit exponent), so the attention's division is a shift (no divider).
     asym_post_act:     Q-HyViT's asymmetric scheme for the post-Hardswish tensors that feed a pointwise
                        conv (the depthwise convs' outputs in DSConv/MBConv): unsigned codes with a zero
-                       point, which the lowering folds into the pointwise conv's bias (Trio-ViT's shift).
+                       point, which the lowering folds into the pointwise conv's bias.
+    filter_shift:      Trio-ViT's filter-wise shift of the same tensors: one zero point per channel (each
+                       channel's codes start at its own minimum) under one scale, the largest channel
+                       range; the lowering folds sum_c z_c w(o, c) into the pointwise conv's bias.
+    channel_migration: Trio-ViT's channel-wise migration for the inputs of depthwise convs (the
+                       post-Hardswish tensors of MBConv's expansion): one scale per channel, which the
+                       lowering folds into the depthwise conv's per-channel requantization, the same as
+                       dividing channel c by m_c and multiplying its depthwise filter by m_c.
     """
 
     enabled: bool = True
@@ -68,6 +80,8 @@ class QuantScheme:
     percentile: float = 99.999
     log2_divisor: bool = False
     asym_post_act: bool = False
+    filter_shift: bool = False
+    channel_migration: bool = False
 
     def __post_init__(self):
         for field in ("weight_bits", "act_bits"):
@@ -100,7 +114,65 @@ _WEIGHT = {(False, "minmax"): Int8WeightPerChannelFloat, (False, "mse"): Int8Wei
            (True, "minmax"): Int8WeightPerChannelFixedPoint, (True, "mse"): Int8WeightPerChannelFixedPointMSE}
 
 
-def _act_quantizer(scheme: QuantScheme, signed: bool, asymmetric: bool = False):
+class _LargestChannelRange(nn.Module):
+    """Scale statistic of the filter-wise shift, on a (C, N) view: max over channels of (max - min), and
+    at least max/2 and -min of every channel. The zero points are kept within +-(2^bits - 1) so that the
+    folded bias sum_c z_c w(o, c) stays the size of one more input term (the accumulator grows by one bit,
+    not by the channel's offset); these two floors keep every channel inside its codes with such a zero
+    point. (Channels far from zero on the positive side get a scale set by max/2 instead of their range.)"""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        lo, hi = x.amin(1), x.amax(1)
+        return torch.maximum(torch.maximum(hi - lo, hi / 2), -lo).max()
+
+
+class _NegativeMin(nn.Module):
+    """Zero-point statistic of the filter-wise shift: -min per channel, on a (C, N) view (not clamped at 0:
+    a channel of only positive values gets a negative zero point, its codes still start at its minimum)."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return -x.amin(1)
+
+
+class _ChannelZeroPoint(ParameterFromRuntimeZeroPoint):
+    """Brevitas' runtime zero point, one per channel, rounded and kept within +-(2^bits - 1) instead of
+    being made non-negative and clamped to the codes: a channel whose values are all positive gets a
+    negative zero point (an integer the conv bias absorbs all the same), so its codes still start at its
+    minimum instead of being clipped."""
+
+    def __init__(self, collect_stats_steps, int_quant, quantize_zero_point, zero_point_stats_impl, zero_point_shape,
+                 zero_point_stats_input_view_shape_impl, zero_point_stats_momentum=DEFAULT_MOMENTUM):
+        super().__init__(collect_stats_steps, int_quant, quantize_zero_point, zero_point_stats_impl, zero_point_shape,
+                         zero_point_stats_input_view_shape_impl, zero_point_stats_momentum)
+
+    def forward(self, x, scale, bit_width):
+        if self.training:
+            stat = self.training_forward(x)
+        else:
+            stat = self.buffer if self.counter <= self.collect_stats_steps else self.value
+        limit = 2.0 ** bit_width - 1
+        return torch.clamp(round_ste(stat / scale), -limit, limit)
+
+
+def _per_channel_view(channels: int) -> dict:
+    return {"per_channel_broadcastable_shape": (1, channels, 1, 1), "scaling_stats_permute_dims": (1, 0, 2, 3)}
+
+
+def _act_quantizer(scheme: QuantScheme, signed: bool, asymmetric: bool = False, channels: int | None = None,
+                   per_channel_scale: bool = False):
+    if asymmetric and scheme.filter_shift and channels:
+        base = _ACT_SHIFTED[(scheme.po2_scales, "minmax")]
+        return base.let(scaling_stats_impl=_LargestChannelRange, scaling_stats_input_view_shape_impl=OverOutputChannelView,
+                        permute_dims=(1, 0, 2, 3), zero_point_shape=(1, channels, 1, 1), zero_point_stats_impl=_NegativeMin,
+                        zero_point_impl=_ChannelZeroPoint)
+    if per_channel_scale and scheme.channel_migration and channels:
+        return _act_quantizer(scheme, signed).let(scaling_per_output_channel=True, **_per_channel_view(channels))
     if asymmetric:  # percentile calibration has no asymmetric form here: min-max
         return _ACT_SHIFTED[(scheme.po2_scales, "mse" if scheme.act_calibrator == "mse" else "minmax")]
     key = (signed, scheme.po2_scales)
@@ -136,14 +208,18 @@ def linear(scheme: QuantScheme, in_features, out_features, bias=True):
     )
 
 
-def act_quant(scheme: QuantScheme, signed: bool = True, asymmetric: bool = False) -> nn.Module:
-    """A per-tensor activation quantizer (identity when quantization is off).
+def act_quant(scheme: QuantScheme, signed: bool = True, asymmetric: bool = False, channels: int | None = None,
+              per_channel_scale: bool = False) -> nn.Module:
+    """An activation quantizer (identity when quantization is off), per tensor unless stated.
 
     ``signed=False`` is for tensors known to be non-negative (after ReLU): one more bit of resolution.
-    ``asymmetric=True`` (honoured when ``scheme.asym_post_act``): unsigned codes with a zero point.
+    ``asymmetric=True`` (honoured when ``scheme.asym_post_act`` or ``scheme.filter_shift``): unsigned codes
+    with a zero point; with ``filter_shift`` and ``channels`` one zero point per channel.
+    ``per_channel_scale=True`` (honoured when ``scheme.channel_migration``, needs ``channels``): one scale per
+    channel (the input of a depthwise conv).
     """
     if not scheme.enabled:
         return nn.Identity()
-    asymmetric = asymmetric and scheme.asym_post_act
-    return qnn.QuantIdentity(act_quant=_act_quantizer(scheme, signed, asymmetric), bit_width=scheme.act_bits,
-                             return_quant_tensor=True)
+    asymmetric = asymmetric and (scheme.asym_post_act or scheme.filter_shift)
+    return qnn.QuantIdentity(act_quant=_act_quantizer(scheme, signed, asymmetric, channels, per_channel_scale),
+                             bit_width=scheme.act_bits, return_quant_tensor=True)

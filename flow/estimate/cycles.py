@@ -48,6 +48,9 @@ def layer_cycles(layer, program, cfg) -> int:
         return _ceil(a["in_channels"], cfg.dw_lanes) * (load + fill_mac + pixels * taps)
     if kind in ("hardswish", "relu", "add"):
         n = math.prod(program.tensors[layer.inputs[0]].shape)
+        rows = a.get("rows", 1) if kind == "hardswish" else 1
+        if rows > 1:  # per channel: the channel's table row into the row buffer, then its plane
+            return fill_copy + rows * (fill_copy + a["entries"] + _ceil(n // rows, cfg.elt_lanes))
         return fill_copy + _ceil(n, cfg.elt_lanes)
     if kind == "concat":
         ns = [math.prod(program.tensors[t].shape) for t in layer.inputs]

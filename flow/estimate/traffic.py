@@ -36,6 +36,8 @@ def layer_traffic(layer, program, cfg) -> dict:
     if kind in ("hardswish", "relu", "add", "concat", "gap", "layernorm"):
         reads = sum(size(t) for t in layer.inputs) * (2 if kind == "layernorm" else 1)
         table_reads = sum(size(t) for t in layer.inputs) * 4 if kind in ("hardswish", "relu", "concat") else 0
+        if a.get("rows", 1) > 1:  # per-channel tables: each row read once into the row buffer
+            table_reads = a["rows"] * a["entries"] * 4
         macs = size(layer.inputs[0]) if kind == "layernorm" else 0
         return {"bytes": params + table_reads + act_bytes * (reads + size(layer.outputs[0])), "macs": macs}
     raise FlowError(f"traffic model: no model for layer kind '{kind}'")

@@ -15,12 +15,13 @@ from flow.errors import FlowError
 from flow.lower.program import Program
 
 DESC_WORDS = 64
+LUT_ROW_MAX = 4096  # eltwise.h's VITFLOW_LUT_ROW_MAX: entries of the per-channel table row buffer
 KINDS = ["conv", "dwconv", "linear", "hardswish", "relu", "add", "concat", "gap", "layernorm", "linear_attention"]
 COMMON = ["KIND", "IN0", "IN1", "OUT", "OUT_LO", "OUT_HI"]
 FIELDS = {
     "conv": ["C_IN", "H_IN", "W_IN", "C_OUT", "H_OUT", "W_OUT", "KH", "KW", "SH", "SW", "PT", "PL", "GROUPS",
              "W_OFF", "B_OFF", "M_OFF", "S_OFF"],
-    "lut": ["N", "TAB_OFF", "IN_MIN"],
+    "lut": ["N", "TAB_OFF", "IN_MIN", "ROWS", "ENTRIES"],
     "add": ["N", "M0", "M1", "SHIFT"],
     "concat": ["C0", "C1", "HW", "TAB0_OFF", "TAB1_OFF", "IN_MIN0", "IN_MIN1"],
     "gap": ["C", "HW", "MULT", "SHIFT"],
@@ -126,8 +127,13 @@ def pack(program: Program) -> Image:
             set_("S_OFF", put_params(b["shift"], f"{tag} shifts"))
         elif group == "lut":
             set_("N", tensors[layer.inputs[0]][1])
-            set_("TAB_OFF", put_params(b["table"], f"{tag} table"))
+            table = b["table"]
+            set_("TAB_OFF", put_params(table, f"{tag} table"))
             set_("IN_MIN", a["in_min"])
+            set_("ROWS", table.shape[0] if table.ndim == 2 else 1)
+            set_("ENTRIES", table.shape[-1])
+            if table.shape[-1] > LUT_ROW_MAX:
+                raise FlowError(f"{tag}: a {table.shape[-1]}-entry table; the row buffer holds {LUT_ROW_MAX}")
         elif group == "add":
             set_("N", tensors[layer.inputs[0]][1])
             m = _i32(b["mult"], f"{tag} multipliers")

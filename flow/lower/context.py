@@ -23,9 +23,14 @@ class Lowering:
     # -- tensors -------------------------------------------------------------------------------------
     def add_tensor(self, name: str, spec: QuantSpec, shape: tuple, source: str | None = None) -> str:
         scale = spec.scale.reshape(-1)
+        zp = spec.zero_point if np.isscalar(spec.zero_point) else [int(v) for v in spec.zero_point.reshape(-1)]
+        for what, n in (("scales", scale.size), ("zero points", 1 if np.isscalar(zp) else len(zp))):
+            if n != 1 and (len(shape) < 1 or n != shape[0]):
+                raise FlowError(f"cannot lower: tensor {name} of shape {tuple(shape)} has {n} {what}, "
+                                "neither one nor one per channel")
         self.tensors[name] = TensorInfo(tuple(int(d) for d in shape), spec.bits, spec.signed,
                                         float(scale[0]) if scale.size == 1 else [float(v) for v in scale],
-                                        source or name, spec.zero_point)
+                                        source or name, zp)
         return name
 
     def add_quant_output(self, qnode) -> str:
@@ -44,7 +49,7 @@ class Lowering:
             what = f"{src.op_type} {src.name}" if src is not None else "a graph input"
             raise FlowError(f"cannot lower: tensor {qonnx_name} (from {what}) is not a quantized tensor; "
                             "every layer input must come out of an activation Quant")
-        if self.tensors[name].zero_point and not zero_point_ok:
+        if np.any(self.tensors[name].zero_point) and not zero_point_ok:
             users = ", ".join(f"{u.op_type} {u.name}" for u in self.g.users(qonnx_name))
             raise FlowError(f"cannot lower: tensor {qonnx_name} has zero point {self.tensors[name].zero_point}; only "
                             f"an unpadded pointwise conv or a linear layer can fold it, it feeds {users}")
@@ -53,8 +58,20 @@ class Lowering:
     def scale(self, name: str) -> float:
         s = self.tensors[name].scale
         if isinstance(s, list):
-            raise FlowError(f"tensor {name} has per-channel scales; layers need per-tensor activation scales")
+            src = self.tensors[name].source
+            users = ", ".join(f"{u.op_type} {u.name}" for u in self.g.users(src)) or "nothing"
+            raise FlowError(f"cannot lower: tensor {src} has one scale per channel, which only a depthwise conv "
+                            f"or a lookup table can take; it feeds {users}")
         return s
+
+    def channel_scales(self, name: str) -> np.ndarray:
+        """The tensor's scale per channel (a per-tensor scale repeated)."""
+        s = self.tensors[name].scale
+        return np.asarray(s, dtype=np.float64) if isinstance(s, list) else np.full(self.tensors[name].shape[0], s)
+
+    def channel_zero_points(self, name: str) -> np.ndarray:
+        z = self.tensors[name].zero_point
+        return np.asarray(z, dtype=np.int64) if isinstance(z, list) else np.full(self.tensors[name].shape[0], z)
 
     # -- layers --------------------------------------------------------------------------------------
     def add_layer(self, kind: str, inputs, outputs, nodes, attrs=None, blobs=None, dumps=None) -> Layer:

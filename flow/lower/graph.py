@@ -18,7 +18,8 @@ class QuantSpec:
     bits: int
     signed: bool
     narrow: bool
-    zero_point: int = 0  # per tensor; activations only (asymmetric quantizers)
+    zero_point: int | np.ndarray = 0  # activations only (asymmetric quantizers): per tensor, or per channel
+                                      # in the graph's broadcast shape (filter-wise shift)
 
     @property
     def range(self) -> tuple:
@@ -118,18 +119,21 @@ class GraphView:
         scale = self.const(node.input[1]).astype(np.float32)
         zeropt = self.const(node.input[2])
         bits = self.scalar(node.input[3])
-        if np.any(zeropt != 0) and (zeropt.size != 1 or zeropt.reshape(-1)[0] != int(zeropt.reshape(-1)[0])
-                                    or self.is_const(node.input[0])):
-            raise FlowError(f"cannot lower {node.name}: zero points must be one integer per activation tensor "
-                            f"(weights are symmetric)")
+        if np.any(zeropt != 0) and (np.any(zeropt != np.round(zeropt)) or self.is_const(node.input[0])
+                                    or (zeropt.size > 1 and zeropt.size != max(zeropt.shape))):
+            raise FlowError(f"cannot lower {node.name}: zero points must be integers, one per activation tensor "
+                            f"or one per channel (weights are symmetric)")
         if bits != int(bits):
             raise FlowError(f"cannot lower {node.name}: fractional bit width {bits}")
         if self.attr(node, "rounding_mode", "ROUND") != "ROUND":
             raise FlowError(f"cannot lower {node.name}: rounding mode {self.attr(node, 'rounding_mode')} (need ROUND)")
         if np.any(scale <= 0):
             raise FlowError(f"cannot lower {node.name}: non-positive scale")
-        return QuantSpec(scale, int(bits), bool(self.attr(node, "signed", 1)), bool(self.attr(node, "narrow", 0)),
-                         int(zeropt.reshape(-1)[0]) if zeropt.size else 0)
+        if zeropt.size > 1 and np.any(zeropt != 0):
+            zp = zeropt.astype(np.int64)  # per channel, in the graph's broadcast shape
+        else:
+            zp = int(zeropt.reshape(-1)[0]) if zeropt.size else 0
+        return QuantSpec(scale, int(bits), bool(self.attr(node, "signed", 1)), bool(self.attr(node, "narrow", 0)), zp)
 
     def quantized_const(self, tensor: str) -> tuple:
         """(integer codes, QuantSpec) of a Quant node applied to a constant (a weight or a bias)."""

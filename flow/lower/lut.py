@@ -13,19 +13,27 @@ import numpy as np
 from .requant import int_range
 
 
-def _quantize_f32(x: np.ndarray, scale: np.float32, lo: int, hi: int, zero_point: int = 0) -> np.ndarray:
+def _quantize_f32(x: np.ndarray, scale, lo: int, hi: int, zero_point=0) -> np.ndarray:
     # QONNX Quant: clip(x / scale + zero point), then ROUND = half to even
-    return np.round(np.clip(x / scale + np.float32(zero_point), lo, hi)).astype(np.int64)
+    return np.round(np.clip(x / scale + np.asarray(zero_point, dtype=np.float32), lo, hi)).astype(np.int64)
 
 
 def hardswish_lut(in_scale: float, in_bits: int, in_signed: bool,
-                  out_scale: float, out_bits: int, out_signed: bool, out_zero_point: int = 0) -> np.ndarray:
+                  out_scale, out_bits: int, out_signed: bool, out_zero_point=0) -> np.ndarray:
     """Table t with t[code - lo] = quantized hardswish(code * in_scale), codes lo..hi of the input; an
-    asymmetric output's codes include its zero point."""
+    asymmetric output's codes include its zero point. With an output scale or zero point per channel
+    (channel-wise migration, filter-wise shift; sequences of C values) one table row per channel:
+    t[c, code - lo]."""
     lo, hi = int_range(in_bits, in_signed)
     x = np.arange(lo, hi + 1, dtype=np.float32) * np.float32(in_scale)
     gate = np.clip(x * np.float32(1.0 / 6.0) + np.float32(0.5), np.float32(0.0), np.float32(1.0))
     y = x * gate
+    per_channel = np.ndim(out_scale) > 0 or np.ndim(out_zero_point) > 0
+    if per_channel:
+        rows = max(np.size(out_scale), np.size(out_zero_point))
+        scale = np.broadcast_to(np.asarray(out_scale, dtype=np.float32).reshape(-1), (rows,))[:, None]
+        zp = np.broadcast_to(np.asarray(out_zero_point).reshape(-1), (rows,))[:, None]
+        return _quantize_f32(y[None, :], scale, *int_range(out_bits, out_signed), zero_point=zp)
     return _quantize_f32(y, np.float32(out_scale), *int_range(out_bits, out_signed), zero_point=out_zero_point)
 
 

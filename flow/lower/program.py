@@ -28,7 +28,7 @@ KINDS = {
     "conv": "k x k convolution, any stride, groups (pointwise and grouped included), bias, per-channel requant",
     "dwconv": "depthwise k x k convolution (groups == channels), bias, per-channel requant",
     "linear": "fully connected layer on a vector, bias, per-channel requant",
-    "hardswish": "lookup table of 2^bits entries on the input code",
+    "hardswish": "lookup table of 2^bits entries on the input code (one row per channel for an output with a scale or zero point per channel)",
     "relu": "lookup table of the requantized max(x, 0) on the input code",
     "add": "residual sum of two tensors, each with its multiplier, one shared shift",
     "concat": "channel concatenation, each input requantized to the output scale by a lookup table",

@@ -39,8 +39,11 @@ def set_post_act(model, name: str, asymmetric: bool) -> None:
     """Give position ``name`` a fresh (uncalibrated) quantizer of the other scheme."""
     from flow.models.quant_layers import act_quant
 
-    scheme = dataclasses.replace(model.scheme, asym_post_act=asymmetric)
-    post_act_positions(model)[name].out_quant = act_quant(scheme, signed=True, asymmetric=True)
+    # asymmetric keeps the model's form of it: one zero point, or one per channel (filter_shift)
+    scheme = dataclasses.replace(model.scheme, asym_post_act=asymmetric,
+                                 filter_shift=asymmetric and model.scheme.filter_shift)
+    pos = post_act_positions(model)[name]
+    pos.out_quant = act_quant(scheme, signed=True, asymmetric=True, channels=pos.conv.out_channels)
 
 
 def set_weight_per_tensor(layer, per_tensor: bool) -> None:

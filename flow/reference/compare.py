@@ -42,9 +42,16 @@ class QonnxRunner:
         return execute_onnx(self.model, {self.input: image[None].astype(np.float32)}, return_full_exec_context=True)
 
     @staticmethod
-    def codes(ctx: dict, name: str, scale: float, zero_point: int = 0) -> np.ndarray:
-        """Integer codes of a quantized tensor (batch dropped)."""
-        return np.rint(np.asarray(ctx[name], dtype=np.float64) / scale).astype(np.int64)[0] + zero_point
+    def codes(ctx: dict, name: str, scale, zero_point=0) -> np.ndarray:
+        """Integer codes of a quantized tensor (batch dropped); scale and zero point per tensor, or per
+        channel (arrays in the graph's broadcast shape, or lists of one value per channel)."""
+        x = np.asarray(ctx[name], dtype=np.float64)
+
+        def bcast(v):
+            v = np.asarray(v, dtype=np.float64)
+            return v.reshape((1, -1) + (1,) * (x.ndim - 2)) if v.ndim == 1 and v.size > 1 else v
+
+        return (np.rint(x / bcast(scale)) + bcast(zero_point)).astype(np.int64)[0]
 
 
 def _owner_map(program: Program) -> dict:
@@ -72,12 +79,12 @@ def compare_with_qonnx(program: Program, qonnx, images: np.ndarray, modes=("free
     for image in images:
         ctx = runner.run(np.asarray(image))
         x = runner.codes(ctx, in_name, runner.quants[in_name].scalar_scale)
-        ref_codes = {q: runner.codes(ctx, q, spec.scalar_scale, spec.zero_point) for q, spec in runner.quants.items()}
+        ref_codes = {q: runner.codes(ctx, q, spec.scale, spec.zero_point) for q, spec in runner.quants.items()}
         for mode in modes:
             forced = None
             if mode == "forced":
                 forced = {t: runner.codes(ctx, t, info.scale, info.zero_point) for t, info in program.tensors.items()
-                          if t in ctx and not isinstance(info.scale, list)}
+                          if t in ctx}
                 forced.update(ref_codes)
             env = run_program(program, {in_name: x}, forced=forced)
             stats = results[mode]["tensors"]

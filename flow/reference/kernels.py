@@ -46,9 +46,15 @@ def conv_acc(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride, pad, g
 
 
 def _lookup(table: np.ndarray, x, in_min: int) -> np.ndarray:
+    """table[x - in_min]; a 2-D table has one row per channel (the first axis of x)."""
     idx = np.asarray(x, dtype=I64) - in_min
-    if idx.size and (idx.min() < 0 or idx.max() >= len(table)):
+    if idx.size and (idx.min() < 0 or idx.max() >= table.shape[-1]):
         raise FlowError("input code outside its lookup table")
+    if table.ndim == 2:
+        if table.shape[0] != idx.shape[0]:
+            raise FlowError(f"{table.shape[0]} table rows for {idx.shape[0]} channels")
+        rows = np.arange(idx.shape[0]).reshape((-1,) + (1,) * (idx.ndim - 1))
+        return table.astype(I64)[rows, idx]
     return table.astype(I64)[idx]
 
 

@@ -32,7 +32,7 @@ def _replace_quants(model: onnx.ModelProto) -> onnx.ModelProto:
         lo, hi = spec.range
         names = [f"{node.name}_{k}" for k in ("div", "round", "clip", "lo", "hi", "zp", "shifted", "code")]
         inits += [numpy_helper.from_array(np.float32(lo), names[3]), numpy_helper.from_array(np.float32(hi), names[4])]
-        if not spec.zero_point:
+        if not np.any(spec.zero_point):
             nodes += [helper.make_node("Div", [node.input[0], node.input[1]], [names[0]]),
                       helper.make_node("Round", [names[0]], [names[1]]),
                       helper.make_node("Clip", [names[1], names[3], names[4]], [names[2]]),

@@ -1,12 +1,18 @@
 // vitflow: element-wise units.
 //
 //   lut_layer      hardswish and ReLU(+requant): out[i] = table[x[i] - IN_MIN] (LUT_* fields); the
-//                  table has 2^bits entries of the input code, built by the lowering
+//                  table has 2^bits entries of the input code, built by the lowering. With LUT_ROWS > 1
+//                  (an output scale or zero point per channel: Trio-ViT's channel-wise migration and
+//                  filter-wise shift) one table row per channel: each channel's row is copied into an
+//                  on-chip row buffer (LUT_ENTRIES words, one per cycle), then its plane is looked up
 //   add_layer      residual add: clamp(round_half_even((a M0 + b M1) / 2^SHIFT)) (ADD_* fields)
 //   concat_layer   channel concatenation of two tensors, each through its requantization table (CONCAT_*)
 //   gap_layer      global average pool: per channel S = sum over H W, then
 //                  clamp(round_half_even(S MULT / (HW 2^SHIFT))), an exact division (GAP_*); channels
 //                  one after another
+// Sizes:
+//   VITFLOW_LUT_ROW_MAX  entries of the per-channel row buffer (int16 codes): 2^12, the widest table the
+//                        lowering builds
 // Template parameters:
 //   LANES  elements processed in parallel (lut, add, concat)
 //   P_T    storage type of the parameter words (lut, concat; deduced): int32_t in the accelerator
@@ -14,6 +20,10 @@
 #pragma once
 #include "requant.h"
 #include "vitflow_layout.h"
+
+#ifndef VITFLOW_LUT_ROW_MAX
+#define VITFLOW_LUT_ROW_MAX 4096
+#endif
 
 namespace vitflow {
 
@@ -30,12 +40,26 @@ void table_lookup(const int16_t *x, int16_t *y, int n, const P_T *table, int in_
 
 template <int LANES, class P_T>
 void lut_layer(const int32_t *d, const P_T *prm, int16_t *act) {
-    const int n = d[LUT_N], in_min = d[LUT_IN_MIN];
+    const int n = d[LUT_N], in_min = d[LUT_IN_MIN], rows = d[LUT_ROWS];
     const P_T *table = prm + d[LUT_TAB_OFF];
     const int16_t *x = act + d[FIELD_IN0];
     int16_t *y = act + d[FIELD_OUT];
     VITFLOW_CYCLES(VITFLOW_FILL_COPY);
-    table_lookup<LANES>(x, y, n, table, in_min);
+    if (rows <= 1) {
+        table_lookup<LANES>(x, y, n, table, in_min);
+        return;
+    }
+    const int entries = d[LUT_ENTRIES], plane = n / rows;  // channel-major tensor: rows planes
+    int16_t row[VITFLOW_LUT_ROW_MAX];
+    for (int c = 0; c < rows; c++) {
+        VITFLOW_CYCLES(VITFLOW_FILL_COPY);
+        for (int e = 0; e < entries; e++) {
+#pragma HLS PIPELINE II = 1
+            VITFLOW_CYCLES(1);
+            row[e] = int16_t(table[c * entries + e]);
+        }
+        table_lookup<LANES>(x + c * plane, y + c * plane, plane, row, in_min);
+    }
 }
 
 template <int LANES>

@@ -92,8 +92,9 @@ def test_build_runs_to_bit_exact_csim(tmp_path):
 @pytest.mark.parametrize("scales", ["free", "po2"])
 def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path, scales):
     """The seed papers' techniques all on (W4A8): mixed precision, the scheme search, the attention's
-    interval search, GPTQ, bias correction, distillation, the log2 divisor and asymmetric post-Hardswish
-    tensors go through export, lowering and the shift-only attention unit, bit-exact; with power-of-two
+    interval search, GPTQ, bias correction, distillation, the log2 divisor, asymmetric post-Hardswish
+    tensors with the filter-wise shift and channel-wise migration go through export, lowering, the
+    per-channel tables and the shift-only attention unit, bit-exact; with power-of-two
     scales also block and
     bridge reconstruction. (Free scales with reconstruction at 32x32 trip the lowering check: the last
     stage's attention has one token, so ksum = k and its 2:1 scale ratio makes exact rounding ties on the
@@ -103,7 +104,8 @@ def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path, scale
     (tmp_path / "recipe.yaml").write_text(
         "model: efficientvit_b0\nresolution: 32\ncalib: 8\nbits: w4a8\nquantization:\n"
         "  act_calibrator: minmax\n  mixed_precision: true\n  gptq: true\n  qat_steps: 3\n  log2_divisor: true\n"
-        "  interval_search: true\n  asym_post_act: true\n  scheme_search: true\n  search_images: 4\n" + extra)
+        "  interval_search: true\n  asym_post_act: true\n  scheme_search: true\n  search_images: 4\n"
+        "  filter_shift: true\n  channel_migration: true\n" + extra)
     r = run("build", "--config", "recipe.yaml", "--out", "b", cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     said = ["mixed precision (nuclear norm)", "scheme search (output error)", "interval search (ranking loss)",
@@ -117,7 +119,11 @@ def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path, scale
     program = json.loads((tmp_path / "b" / "program" / "program.json").read_text())
     attention = [l for l in program["layers"] if l["kind"] == "linear_attention"]
     assert attention and all(l["attrs"]["divisor"] == "log2" for l in attention)
-    assert any(t.get("zero_point") for t in program["tensors"].values())  # zero points folded into biases
+    # zero points folded into biases, one per channel (filter-wise shift)
+    assert any(isinstance(t.get("zero_point"), list) for t in program["tensors"].values())
+    # channel-wise migration: depthwise inputs with a scale per channel, made by per-channel tables
+    assert any(isinstance(t["scale"], list) for t in program["tensors"].values())
+    assert any(l["attrs"].get("rows", 1) > 1 for l in program["layers"] if l["kind"] == "hardswish")
     assert "#define VITFLOW_ATT_DIVIDER 0" in (tmp_path / "b" / "hls" / "firmware" / "vitflow_config.h").read_text()
 
 

@@ -51,10 +51,13 @@ def _lut_layer(rng, kind):
     shape = (int(rng.integers(1, 8)), int(rng.integers(1, 9)), int(rng.integers(1, 9)))
     signed_out = kind == "hardswish" or rng.random() < 0.5
     lo, hi = (-128, 127) if signed_out else (0, 255)
-    blobs = {"table": rng.integers(lo, hi + 1, 256).astype(np.int16)}
+    # hardswish: every other case one table row per channel (channel-wise migration, filter-wise shift)
+    rows = shape[0] if kind == "hardswish" and rng.random() < 0.5 else 1
+    table = rng.integers(lo, hi + 1, (rows, 256) if rows > 1 else 256).astype(np.int16)
+    blobs = {"table": table}
     if kind == "relu":  # the lowering keeps the requantization beside the table
         blobs.update(mult=np.ones(1, np.int32), shift=np.zeros(1, np.int32))
-    return [_t(shape)], _t(shape, signed_out), {"in_min": -128}, blobs
+    return [_t(shape)], _t(shape, signed_out), {"in_min": -128, "entries": 256, "rows": rows}, blobs
 
 
 def _add_layer(rng, kind):

@@ -1,9 +1,11 @@
 """Each HLS template, C-simulated (g++ + hls4ml's ap_types) on 20 random shapes and values per layer
-kind, bit-exact against the numpy integer reference (flow/reference/kernels.py)."""
+kind, bit-exact against the numpy integer reference (flow/reference/kernels.py), and counting the cycles
+the cycle model (flow/estimate/cycles.py) predicts."""
 
 import numpy as np
 import pytest
 
+from flow.estimate.cycles import layer_cycles
 from flow.hls.csim import compile_csim, run_csim
 from flow.hls.layout import pack
 from flow.hls.project import HwConfig, write_golden, write_image, write_project
@@ -13,6 +15,7 @@ from flow.reference import run_program
 from .random_programs import MAKERS, random_program
 
 CASES = 20
+CFG = HwConfig(att_rows=4)  # 4 attention rows: head dimensions 2..16 exercise partial and whole row groups
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +25,7 @@ def csim_exe(tmp_path_factory):
     project = tmp_path_factory.mktemp("hls")
     program = random_program("relu", np.random.default_rng(0))
     env = run_program(program, {"x0": np.zeros(program.tensors["x0"].shape, np.int64)})
-    # 4 attention rows: head dimensions 2..16 exercise partial and whole row groups
-    write_project(program, [env], project, get_part("xczu9eg"), 200, HwConfig(att_rows=4))
+    write_project(program, [env], project, get_part("xczu9eg"), 200, CFG)
     return compile_csim(project)
 
 
@@ -44,3 +46,5 @@ def test_template_bit_exact_on_random_layers(kind, csim_exe, tmp_path):
         write_golden(image, program, env, data / "img0")
         result = run_csim(tmp_path / f"case{case}", csim_exe)
         assert result["bit_exact"], (kind, case, result.get("first_mismatch"))
+        layer = program.layers[0]  # and the cycle model counts what the template counted
+        assert layer_cycles(layer, program, CFG) == result["cycles"][layer.name], (kind, case, layer.attrs)

@@ -32,7 +32,7 @@ class GraphBuilder:
 
     def quant(self, x, scale, bits=8, signed=True, narrow=False, zeropt=0.0) -> str:
         out = self._name("q")
-        ins = [x, self.const(scale), self.const(float(zeropt)), self.const(float(bits))]
+        ins = [x, self.const(scale), self.const(np.asarray(zeropt, np.float32)), self.const(float(bits))]
         self.nodes.append(helper.make_node("Quant", ins, [out], name=self._name("Quant"), domain=QONNX_DOMAIN,
                                            signed=int(signed), narrow=int(narrow), rounding_mode="ROUND"))
         return out

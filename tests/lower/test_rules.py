@@ -305,11 +305,11 @@ def test_linear_attention_random_against_qonnx(G, d, H, W, log2):
 
 
 # -- asymmetric tensors (a zero point folded into the pointwise conv's bias) -------------------------
-def _asym_graph(k=1, pad=0, consumer="conv"):
+def _asym_graph(k=1, pad=0, consumer="conv", zeropt=3.0):
     # x codes ch0 [-8, 6], ch1 [-3, 3] at 0.5 -> hardswish [0, 3], [-0.375, 1.125] -> unsigned, scale 1/8,
     # zero point 3: codes ch0 [3, 27], ch1 [0, 12]
     b = GraphBuilder((2, 1, 2), 0.5)
-    h = b.quant(hardswish(b, b.x), 0.125, signed=False, zeropt=3.0)
+    h = b.quant(hardswish(b, b.x), 0.125, signed=False, zeropt=zeropt)
     if consumer == "add":
         return b, h, b.quant(b.op("Add", [h, h])[0], 0.25)
     w = b.weight(np.array([[2, -1]]).reshape(1, 2, 1, 1) if k == 1 else np.ones((1, 2, k, k)), np.float32(0.5))
@@ -335,4 +335,54 @@ def test_zero_point_folds_into_pointwise_bias_by_hand():
 def test_zero_point_where_it_cannot_fold_is_an_error(k, pad, consumer):
     b, _, out = _asym_graph(k, pad, consumer)
     with pytest.raises(FlowError, match="zero point 3"):
+        lower_model(b.model(out).model)
+
+
+def test_zero_point_per_channel_folds_into_pointwise_bias_by_hand():
+    """Trio-ViT's filter-wise shift: zero points [1, 3] (per channel) under one scale 1/8.
+    hardswish ch0 [0, 3] -> [0, 24] + 1 = [1, 25]; ch1 [-0.375, 1.125] -> [-3, 9] + 3 = [0, 12] (one table
+    row per channel). acc = 2 (q0 - 1) - (q1 - 3) + 5: pixel 0 8 -> 2, pixel 1 44 -> 11; folded bias
+    5 - (2 * 1 - 1 * 3) = 6 on the raw codes: 2*1 - 0 + 6 = 8, 2*25 - 12 + 6 = 44."""
+    b, h, out = _asym_graph(zeropt=np.array([1.0, 3.0]).reshape(1, 2, 1, 1))
+    program, env, ctx = _run(b, out, np.array([[[-8, 6]], [[-3, 3]]]), 0.5)
+    assert [l.kind for l in program.layers] == ["hardswish", "conv"]
+    assert program.tensors[h].zero_point == [1, 3] and program.layers[0].attrs["rows"] == 2
+    assert env[h].tolist() == [[[1, 25]], [[0, 12]]]
+    assert program.layers[1].blobs["bias"].tolist() == [6]
+    assert env[out].tolist() == [[[2, 11]]]
+    assert np.array_equal(_qonnx_codes(ctx, h, 0.125) + np.array([1, 3]).reshape(2, 1, 1), env[h])
+    assert np.array_equal(_qonnx_codes(ctx, out, 0.25), env[out])
+
+
+def _migration_graph(depthwise=True):
+    # x codes ch0 [-8, 6], ch1 [-3, 3] at 0.5 -> hardswish [0, 3], [-0.375, 1.125]; scales per channel
+    # [1/8, 1/4]: codes ch0 [0, 24], ch1 [-1.5, 4.5] -> half to even [-2, 4]
+    b = GraphBuilder((2, 1, 2), 0.5)
+    h = b.quant(hardswish(b, b.x), np.array([0.125, 0.25], np.float32).reshape(1, 2, 1, 1))
+    s_h = np.array([0.125, 0.25], np.float32)
+    if depthwise:  # 1 x 1 depthwise, weights [2, 3] at 1/2, bias 0 at s_h / 2
+        w = b.weight(np.array([2, 3]).reshape(2, 1, 1, 1), np.float32(0.5))
+        conv = b.op("Conv", [h, w, b.bias([0, 0], s_h * np.float32(0.5))], group=2, kernel_shape=[1, 1])[0]
+    else:
+        w = b.weight(np.array([[2, 3]]).reshape(1, 2, 1, 1), np.float32(0.5))
+        conv = b.op("Conv", [h, w], kernel_shape=[1, 1])[0]
+    return b, h, b.quant(conv, 0.25)
+
+
+def test_scale_per_channel_folds_into_depthwise_requant_by_hand():
+    """Trio-ViT's channel-wise migration: the depthwise input has scales [1/8, 1/4]; channel c's
+    requantization is s_h[c] s_w / s_out = [1/4, 1/2]: ch0 2 [0, 24] / 4 = [0, 12]; ch1 3 [-2, 4] / 2 =
+    [-3, 6]."""
+    b, h, out = _migration_graph()
+    program, env, ctx = _run(b, out, np.array([[[-8, 6]], [[-3, 3]]]), 0.5)
+    assert [l.kind for l in program.layers] == ["hardswish", "dwconv"]
+    assert program.tensors[h].scale == [0.125, 0.25] and program.layers[0].attrs["rows"] == 2
+    assert env[h].tolist() == [[[0, 24]], [[-2, 4]]]
+    assert env[out].tolist() == [[[0, 12]], [[-3, 6]]]
+    assert np.array_equal(_qonnx_codes(ctx, out, 0.25), env[out])
+
+
+def test_scale_per_channel_into_a_dense_conv_is_an_error():
+    b, _, out = _migration_graph(depthwise=False)
+    with pytest.raises(FlowError, match="one scale per channel, which only a depthwise conv"):
         lower_model(b.model(out).model)

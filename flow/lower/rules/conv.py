@@ -1,10 +1,12 @@
 """Quant(Conv(x, Quant(W), Quant(b))) -> conv / dwconv;  Quant(Gemm(x, Quant(W), Quant(b))) -> linear.
 
-acc[o] = sum(w_code * x_code) + b_code[o]  (the bias is quantized at s_in * s_w[o], so it adds as is),
+acc[o] = sum(w_code * x_code) + b_code[o]  (the bias is quantized at s_in * s_w[o], so it adds as is;
+a depthwise conv may have one input scale per channel, s_in[o]),
 y[o] = clamp(round_half_even(acc[o] * mult[o] / 2^shift[o]), lo, hi) with mult/2^shift ~= s_in s_w[o] / s_out.
 
-An input with a zero point z (an asymmetric tensor: value = (code - z) s_in) is folded into the bias:
-sum(w (x - z)) + b = sum(w x) + (b - z sum(w)), exact in integers. Only where every tap reads a real input
+An input with a zero point z (an asymmetric tensor: value = (code - z) s_in), one per tensor or one per
+channel (filter-wise shift), is folded into the bias: sum(w (x - z)) + b = sum(w x) + (b - sum(w z)), exact
+in integers. Only where every tap reads a real input
 (a 1 x 1 conv without padding, or a linear layer): a padded tap would read 0, not z.
 """
 
@@ -15,14 +17,21 @@ from flow.errors import FlowError
 from ..context import Lowering, fit_blob, int_blob
 
 
-def _fold_zero_point(ctx: Lowering, node, x: str, w: np.ndarray, b: np.ndarray, pointwise: bool) -> np.ndarray:
-    z = ctx.tensors[x].zero_point
-    if not z:
+def _fold_zero_point(ctx: Lowering, node, x: str, w: np.ndarray, b: np.ndarray, pointwise: bool,
+                     groups: int = 1) -> np.ndarray:
+    z = ctx.channel_zero_points(x)
+    if not z.any():
         return b
     if not pointwise:
-        raise FlowError(f"cannot lower {node.name}: input {x} has zero point {z}, which only an unpadded "
-                        f"1 x 1 convolution or a linear layer can fold into its bias")
-    return b.astype(np.int64) - z * w.reshape(w.shape[0], -1).astype(np.int64).sum(1)
+        zp = ctx.tensors[x].zero_point
+        raise FlowError(f"cannot lower {node.name}: input {x} has zero point {zp if np.isscalar(zp) else 'per channel'}"
+                        f", which only an unpadded 1 x 1 convolution or a linear layer can fold into its bias")
+    # output o of group g reads input channels g*cin_g .. (g+1)*cin_g - 1
+    w2 = w.reshape(w.shape[0], -1).astype(np.int64)
+    cin_g = w2.shape[1]
+    first = (np.arange(w.shape[0]) // (w.shape[0] // groups)) * cin_g
+    z_read = z[first[:, None] + np.arange(cin_g)[None, :]]
+    return b.astype(np.int64) - (w2 * z_read).sum(1)
 
 
 def _weights_and_bias(ctx: Lowering, node, s_in: float, out_channels: int):
@@ -47,13 +56,15 @@ def lower_conv(ctx: Lowering, q) -> None:
     g = ctx.g
     node = g.expect(q.input[0], "Conv")
     x = ctx.tensor_of(node.input[0], zero_point_ok=True)
-    s_in = ctx.scale(x)
     in_shape = ctx.tensors[x].shape
     out = ctx.add_quant_output(q)
     s_out = ctx.scale(out)
     c_out = ctx.tensors[out].shape[0]
-    w, w_spec, s_w, b, nodes = _weights_and_bias(ctx, node, s_in, c_out)
     groups = int(g.attr(node, "group", 1))
+    # a depthwise conv's output channel c reads only input channel c: a scale per input channel (channel-wise
+    # migration) joins channel c's requantization
+    s_in = ctx.channel_scales(x) if groups == in_shape[0] == c_out > 1 else ctx.scale(x)
+    w, w_spec, s_w, b, nodes = _weights_and_bias(ctx, node, s_in, c_out)
     kh, kw = g.attr(node, "kernel_shape", list(w.shape[2:]))
     strides = g.attr(node, "strides", [1, 1])
     pads = g.attr(node, "pads", [0, 0, 0, 0])
@@ -62,7 +73,7 @@ def lower_conv(ctx: Lowering, q) -> None:
     if g.attr(node, "auto_pad", "NOTSET") != "NOTSET":
         raise FlowError(f"cannot lower {node.name}: auto_pad is not supported (use explicit pads)")
     c_in = in_shape[0]
-    b = _fold_zero_point(ctx, node, x, w, b, (int(kh), int(kw)) == (1, 1) and not any(pads))
+    b = _fold_zero_point(ctx, node, x, w, b, (int(kh), int(kw)) == (1, 1) and not any(pads), groups)
     depthwise = groups == c_in == c_out and groups > 1 and w.shape[1] == 1
     mult, shift = ctx.requant(s_in * s_w / s_out)
     ctx.add_layer(

@@ -1,7 +1,8 @@
 """Element-wise layers between quantized tensors.
 
 hardswish:  Quant(Mul(x, Clip(Add(Mul(x, 1/6), 1/2), 0, 1)))  -> a 2^bits-entry table on x's code (an
-            asymmetric output's zero point is in the table's codes)
+            asymmetric output's zero point is in the table's codes); one table per channel when the output
+            has a scale or a zero point per channel
 relu:       Quant(Relu(x))                                        -> table of requant(max(x, 0))
 add:        Quant(Add(a, b))   -> clamp(round_half_even((a m_a + b m_b) / 2^shift)), m/2^shift ~= s/s_out
 concat:     Quant(Concat(x1, x2, ..., axis=channels)) -> each input requantized to the output scale (a table)
@@ -35,9 +36,15 @@ def lower_hardswish(ctx: Lowering, q) -> None:
     ti, to = ctx.tensors[x], ctx.tensors[out]
     if ti.bits > 12:
         raise FlowError(f"cannot lower {q.name}: a {ti.bits}-bit hardswish input needs a 2^{ti.bits}-entry table")
-    table = hardswish_lut(ctx.scale(x), ti.bits, ti.signed, ctx.scale(out), to.bits, to.signed, to.zero_point)
+    # one table row per channel when the output has a scale or zero point per channel (Trio-ViT's migration
+    # and shift); the input, a conv's requantized output, always has one scale
+    table = hardswish_lut(ctx.scale(x), ti.bits, ti.signed, to.scale, to.bits, to.signed, to.zero_point)
+    rows = table.shape[0] if table.ndim == 2 else 1
+    if rows > 1 and (len(to.shape) < 2 or rows != to.shape[0]):
+        raise FlowError(f"cannot lower {q.name}: {rows} table rows for a tensor of shape {to.shape}")
     ctx.add_layer("hardswish", [x], [out], [mul, clip, add, mul6, q],
-                  attrs={"in_min": ti.range[0], "entries": len(table)}, blobs={"table": fit_blob(table)})
+                  attrs={"in_min": ti.range[0], "entries": table.shape[-1], "rows": rows},
+                  blobs={"table": fit_blob(table)})
 
 
 def lower_relu(ctx: Lowering, q) -> None:
