@@ -60,7 +60,8 @@ def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
     if qcfg.scheme_search:
         search_schemes(model, folded_float_model(float_model), images[:qcfg.search_images], qcfg.batch_size)
     if qcfg.interval_search:
-        search_attention_intervals(model, folded_float_model(float_model), images, qcfg.batch_size)
+        search_attention_intervals(model, folded_float_model(float_model), images[:qcfg.search_images],
+                                   qcfg.batch_size)
     if qcfg.gptq:
         apply_gptq(model, images, qcfg.batch_size)
     if qcfg.block_reconstruction:
