@@ -15,6 +15,8 @@ within 30 minutes.
 """
 
 import argparse
+import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
@@ -66,6 +68,23 @@ def techniques(qat_steps: int, rec_steps: int) -> dict:
     }
 
 
+_DATA = None  # (float model, calibration images, test images, test labels, calibration count), set by main
+
+
+def _cell(job):
+    """Quantize with one row's settings at one bit width and evaluate: (row, bits, top-1 %, seconds).
+    Seeded per cell, so a cell's result does not depend on which cells ran before it."""
+    name, extra, (wb, ab) = job
+    fp, x_cal, x_test, y_test, calib = _DATA
+    t0 = time.monotonic()
+    torch.manual_seed(0)
+    qcfg = make_quant_config({**NAIVE, **extra, "calib_images": calib}, weight_bits=wb, act_bits=ab)
+    q = quantize_model(fp, x_cal, qcfg)
+    with torch.no_grad(), quant_inference_mode(q):  # weights quantized once: same outputs, faster
+        top1 = evaluate_top1(q, x_test, y_test, batch_size=EVAL_BATCH)
+    return name, (wb, ab), top1, time.monotonic() - t0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
@@ -78,6 +97,9 @@ def main(argv=None):
     ap.add_argument("--extra-rows", action="store_true",
                     help=f"also the rows outside the full recipe: {'; '.join(EXTRA_ROWS)}")
     ap.add_argument("--bits", default="w8a8,w6a6,w4a8", help="comma-separated bit widths (default all three)")
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                    help="cells measured at once, in forked processes of one thread each (default: the cores, "
+                         "at most 2)")
     args = ap.parse_args(argv)
     calib = args.calib or (16 if args.quick else 128)
     qat_steps = args.qat_steps or (10 if args.quick else 100)
@@ -100,18 +122,23 @@ def main(argv=None):
         rows = {n: v for n, v in rows.items() if any(n.startswith(p) for p in prefixes)}
         if not rows:
             ap.error(f"--only {args.only!r} matches no row; rows: {', '.join(techniques(qat_steps, rec_steps))}")
+    global _DATA
+    _DATA = (fp, x_cal, x_test, y_test, calib)
+    # the full recipe's cells (the longest) first, so no worker is left running one alone at the end
+    cells = sorted(((name, extra, b) for name, extra in rows.items() for b in bits), key=lambda c: c[0] != "full recipe")
     table = {}
-    for name, extra in rows.items():
-        for wb, ab in bits:
-            t0 = time.monotonic()
-            qcfg = make_quant_config({**NAIVE, **extra, "calib_images": calib}, weight_bits=wb, act_bits=ab)
-            q = quantize_model(fp, x_cal, qcfg)
-            with torch.no_grad(), quant_inference_mode(q):  # weights quantized once: same outputs, faster
-                top1 = evaluate_top1(q, x_test, y_test, batch_size=EVAL_BATCH)
-            table[name, (wb, ab)] = (top1, time.monotonic() - t0)
-            print(f"{name} W{wb}A{ab}: {top1:.2f}% ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
+    jobs = max(1, min(args.jobs, len(cells)))
+    if jobs == 1:
+        done = map(_cell, cells)
+    else:  # forked workers inherit the model and the data; each runs its cells on one thread
+        pool = multiprocessing.get_context("fork").Pool(jobs, initializer=torch.set_num_threads, initargs=(1,))
+        done = pool.imap_unordered(_cell, cells)
+    for name, (wb, ab), top1, secs in done:
+        table[name, (wb, ab)] = (top1, secs)
+        print(f"{name} W{wb}A{ab}: {top1:.2f}% ({secs:.0f} s)", file=sys.stderr, flush=True)
     print(f"\n{MODEL} r{RESOLUTION} on Fashion-MNIST: {len(x_test)} test images, {calib} calibration images, "
-          f"free scales; top-1 % (drop from float in pp), seconds to quantize and evaluate; {time.monotonic() - t_start:.0f} s in all\n")
+          f"free scales; top-1 % (drop from float in pp), seconds to quantize and evaluate; {time.monotonic() - t_start:.0f} s in all "
+          f"({jobs} at a time)\n")
     heads = [f"W{wb}A{ab}" for wb, ab in bits]
     print("| technique | " + " | ".join(heads) + " |")
     print("|---" * (len(bits) + 1) + "|")

@@ -64,7 +64,8 @@ class QuantScheme:
                        point, which the lowering folds into the pointwise conv's bias.
     filter_shift:      Trio-ViT's filter-wise shift of the same tensors: one zero point per channel (each
                        channel's codes start at its own minimum) under one scale, the largest channel
-                       range; the lowering folds sum_c z_c w(o, c) into the pointwise conv's bias.
+                       range (min-max statistics, whatever act_calibrator says); the lowering folds
+                       sum_c z_c w(o, c) into the pointwise conv's bias.
     channel_migration: Trio-ViT's channel-wise migration for the inputs of depthwise convs (the
                        post-Hardswish tensors of MBConv's expansion): one scale per channel, which the
                        lowering folds into the depthwise conv's per-channel requantization, the same as
