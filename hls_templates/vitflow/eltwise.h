@@ -50,6 +50,8 @@ void lut_layer(const int32_t *d, const P_T *prm, int16_t *act) {
         return;
     }
     const int entries = d[LUT_ENTRIES], plane = n / rows;  // channel-major tensor: rows planes
+    // LANES lookups per cycle need LANES read ports: the resource model counts one dual-port copy of
+    // this buffer per two lanes (not yet checked by synthesis)
     int16_t row[VITFLOW_LUT_ROW_MAX];
     for (int c = 0; c < rows; c++) {
         VITFLOW_CYCLES(VITFLOW_FILL_COPY);
