@@ -128,6 +128,7 @@ def main(argv=None):
     cells = sorted(((name, extra, b) for name, extra in rows.items() for b in bits), key=lambda c: c[0] != "full recipe")
     table = {}
     jobs = max(1, min(args.jobs, len(cells)))
+    pool = None
     if jobs == 1:
         done = map(_cell, cells)
     else:  # forked workers inherit the model and the data; each runs its cells on one thread
@@ -136,6 +137,9 @@ def main(argv=None):
     for name, (wb, ab), top1, secs in done:
         table[name, (wb, ab)] = (top1, secs)
         print(f"{name} W{wb}A{ab}: {top1:.2f}% ({secs:.0f} s)", file=sys.stderr, flush=True)
+    if pool is not None:
+        pool.close()
+        pool.join()
     print(f"\n{MODEL} r{RESOLUTION} on Fashion-MNIST: {len(x_test)} test images, {calib} calibration images, "
           f"free scales; top-1 % (drop from float in pp), seconds to quantize and evaluate; {time.monotonic() - t_start:.0f} s in all "
           f"({jobs} at a time)\n")
