@@ -47,12 +47,16 @@ def _conv_layer(rng, kind):
     return [_t(shapes[0])], _t(shapes[1]), attrs, blobs
 
 
-def _lut_layer(rng, kind):
+def _lut_layer(rng, kind, per_channel=None):
     shape = (int(rng.integers(1, 8)), int(rng.integers(1, 9)), int(rng.integers(1, 9)))
     signed_out = kind == "hardswish" or rng.random() < 0.5
     lo, hi = (-128, 127) if signed_out else (0, 255)
     # hardswish: every other case one table row per channel (channel-wise migration, filter-wise shift)
-    rows = shape[0] if kind == "hardswish" and rng.random() < 0.5 else 1
+    if per_channel is None:
+        per_channel = kind == "hardswish" and rng.random() < 0.5
+    if per_channel:  # at least two rows
+        shape = (max(2, shape[0]),) + shape[1:]
+    rows = shape[0] if per_channel else 1
     table = rng.integers(lo, hi + 1, (rows, 256) if rows > 1 else 256).astype(np.int16)
     blobs = {"table": table}
     if kind == "relu":  # the lowering keeps the requantization beside the table
@@ -113,8 +117,9 @@ MAKERS = {"conv": _conv_layer, "dwconv": _conv_layer, "linear": _conv_layer, "ha
           "layernorm": _layernorm_layer, "linear_attention": _attention_layer}
 
 
-def random_program(kind: str, rng) -> Program:
-    ins, out, attrs, blobs = MAKERS[kind](rng, kind)
+def random_program(kind: str, rng, **options) -> Program:
+    """One random layer of ``kind``; ``options`` go to its maker (hardswish: per_channel=True/False)."""
+    ins, out, attrs, blobs = MAKERS[kind](rng, kind, **options)
     names = [f"x{i}" for i in range(len(ins))]
     tensors = dict(zip(names, ins), y=out)
     program = Program("random", names, ["y"], tensors, [Layer(f"{kind}0", kind, names, ["y"], attrs, blobs)])

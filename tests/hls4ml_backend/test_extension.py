@@ -19,14 +19,16 @@ IMAGES = 3
 
 
 def side_by_side(rng) -> Program:
-    """One program with an independent random layer of every kind (inputs and outputs of each)."""
+    """One program with an independent random layer of every kind (inputs and outputs of each), plus a
+    hardswish with one table row per channel (the Trio-ViT forms), named "rows"."""
     tensors, layers, inputs, outputs = {}, [], [], []
-    for kind in MAKERS:
-        p = random_program(kind, rng)
-        name = {t: f"{kind}_{t}" for t in p.tensors}
+    units = [(kind, kind, {"per_channel": False} if kind == "hardswish" else {}) for kind in MAKERS]
+    for tag, kind, options in units + [("rows", "hardswish", {"per_channel": True})]:
+        p = random_program(kind, rng, **options)
+        name = {t: f"{tag}_{t}" for t in p.tensors}
         tensors.update({name[t]: info for t, info in p.tensors.items()})
         for l in p.layers:
-            layers.append(Layer(f"{kind}_{l.name}", l.kind, [name[t] for t in l.inputs], [name[t] for t in l.outputs],
+            layers.append(Layer(f"{tag}_{l.name}", l.kind, [name[t] for t in l.inputs], [name[t] for t in l.outputs],
                                 l.attrs, l.blobs, l.ranges))
         inputs += [name[t] for t in p.inputs]
         outputs += [name[t] for t in p.outputs]
@@ -58,8 +60,17 @@ def test_every_kind_has_an_extension_layer():
 def test_layer_bit_exact_through_hls4ml(kind, traced):
     program, model, inputs, envs, result = traced
     assert result["images"] == IMAGES
-    assert result["layers"] == len(MAKERS)
+    assert result["layers"] == len(MAKERS) + 1
     layer = next(l for l in program.layers if l.kind == kind)
+    got = result["traced"][layer.outputs[0]]
+    ref = np.stack([env[layer.outputs[0]].reshape(-1) for env in envs])
+    assert got.shape == ref.shape and np.array_equal(got, ref)
+
+
+def test_per_channel_table_bit_exact_through_hls4ml(traced):
+    program, model, inputs, envs, result = traced
+    layer = next(l for l in program.layers if l.name == "rows_hardswish0")
+    assert layer.attrs["rows"] > 1 and layer.blobs["table"].ndim == 2
     got = result["traced"][layer.outputs[0]]
     ref = np.stack([env[layer.outputs[0]].reshape(-1) for env in envs])
     assert got.shape == ref.shape and np.array_equal(got, ref)
