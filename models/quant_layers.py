@@ -31,7 +31,6 @@ from brevitas.quant import (
 from brevitas.quant.fixed_point import Int8WeightPerChannelFixedPoint  # not re-exported by brevitas.quant
 from brevitas.quant.scaled_int import Int32Bias
 from brevitas.core.function_wrapper.shape import OverOutputChannelView
-from brevitas.core.stats.stats_wrapper import DEFAULT_MOMENTUM
 from brevitas.core.zero_point import ParameterFromRuntimeZeroPoint
 from brevitas.function.ops_ste import round_ste
 from brevitas.quant_tensor import QuantTensor
@@ -146,11 +145,6 @@ class _ChannelZeroPoint(ParameterFromRuntimeZeroPoint):
     being made non-negative and clamped to the codes: a channel whose values are all positive gets a
     negative zero point (an integer the conv bias absorbs all the same), so its codes still start at its
     minimum instead of being clipped."""
-
-    def __init__(self, collect_stats_steps, int_quant, quantize_zero_point, zero_point_stats_impl, zero_point_shape,
-                 zero_point_stats_input_view_shape_impl, zero_point_stats_momentum=DEFAULT_MOMENTUM):
-        super().__init__(collect_stats_steps, int_quant, quantize_zero_point, zero_point_stats_impl, zero_point_shape,
-                         zero_point_stats_input_view_shape_impl, zero_point_stats_momentum)
 
     def forward(self, x, scale, bit_width):
         if self.training:

@@ -61,10 +61,14 @@ def lower_conv(ctx: Lowering, q) -> None:
     s_out = ctx.scale(out)
     c_out = ctx.tensors[out].shape[0]
     groups = int(g.attr(node, "group", 1))
+    c_in = in_shape[0]
+    depthwise = groups == c_in == c_out > 1  # (so each filter has one input channel)
     # a depthwise conv's output channel c reads only input channel c: a scale per input channel (channel-wise
     # migration) joins channel c's requantization
-    s_in = ctx.channel_scales(x) if groups == in_shape[0] == c_out > 1 else ctx.scale(x)
+    s_in = ctx.channel_scales(x) if depthwise else ctx.scale(x)
     w, w_spec, s_w, b, nodes = _weights_and_bias(ctx, node, s_in, c_out)
+    if depthwise and w.shape[1] != 1:
+        raise FlowError(f"cannot lower {node.name}: {c_in} groups of {c_in} channels with weights {w.shape}")
     kh, kw = g.attr(node, "kernel_shape", list(w.shape[2:]))
     strides = g.attr(node, "strides", [1, 1])
     pads = g.attr(node, "pads", [0, 0, 0, 0])
@@ -72,9 +76,7 @@ def lower_conv(ctx: Lowering, q) -> None:
         raise FlowError(f"cannot lower {node.name}: dilated convolutions are not supported")
     if g.attr(node, "auto_pad", "NOTSET") != "NOTSET":
         raise FlowError(f"cannot lower {node.name}: auto_pad is not supported (use explicit pads)")
-    c_in = in_shape[0]
     b = _fold_zero_point(ctx, node, x, w, b, (int(kh), int(kw)) == (1, 1) and not any(pads), groups)
-    depthwise = groups == c_in == c_out and groups > 1 and w.shape[1] == 1
     mult, shift = ctx.requant(s_in * s_w / s_out)
     ctx.add_layer(
         "dwconv" if depthwise else "conv", [x], [out], [node, q] + nodes,
