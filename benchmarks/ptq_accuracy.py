@@ -58,6 +58,8 @@ def techniques(qat_steps: int, rec_steps: int) -> dict:
         "channel-wise migration into the depthwise weights (Trio-ViT)": {"channel_migration": True},
         "filter-wise shift, per-channel zero points in the bias (Trio-ViT)": {"filter_shift": True},
         "asymmetric post-Hardswish, one zero point in the bias (Q-HyViT)": {"asym_post_act": True},
+        "value-aware two scales for the depthwise inputs (TSPTQ-ViT)": {"value_two_scale": True},
+        "outlier-aware two scales for the LayerNorm input (TSPTQ-ViT)": {"outlier_two_scale": True},
         # GPTQ and block reconstruction both choose the weight rounding: the recipe keeps reconstruction;
         # the filter-wise shift is the per-channel form of asym_post_act: the recipe keeps the shift
         "full recipe": {"act_calibrator": "mse", "weight_calibrator": "mse", "bias_correction": True,

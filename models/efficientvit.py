@@ -26,6 +26,7 @@ from flow.errors import FlowError
 
 from .quant_layers import QuantScheme, act_quant, conv2d, linear, value
 from .specs import ModelSpec, check_resolution, get_spec
+from .two_scale_quant import ChannelTwoScaleQuant, TwoScaleQuant
 
 
 class HardSwish(nn.Module):
@@ -56,10 +57,13 @@ class ConvNormAct(nn.Module):
         self.act = HardSwish() if act else nn.Identity()
         # asym_out: the output feeds a pointwise conv, so with scheme.asym_post_act (one zero point) or
         # scheme.filter_shift (one per channel) it may carry zero points; migrate_out: it feeds a depthwise
-        # conv, so with scheme.channel_migration it has one scale per channel
+        # conv, so with scheme.channel_migration it has one scale per channel, or with scheme.value_two_scale
+        # two scales for small and large values
         self.asym_capable = asym_out
         self.out_quant = act_quant(scheme, signed=True, asymmetric=asym_out, channels=out_ch,
                                    per_channel_scale=migrate_out)
+        if migrate_out and scheme.enabled and scheme.value_two_scale:
+            self.out_quant = TwoScaleQuant(self.out_quant, scheme.act_bits)
 
     def forward(self, x):
         x = self.conv(x)
@@ -286,8 +290,30 @@ class QuantLayerNorm(nn.LayerNorm):
     def __init__(self, scheme, features, eps=1e-5):
         super().__init__(features, eps=eps)
         self.in_quant = act_quant(scheme, signed=True)
+        if scheme.enabled and scheme.outlier_two_scale:  # TSPTQ's outlier-aware two scales on the channels
+            self.in_quant = ChannelTwoScaleQuant(self.in_quant, scheme.act_bits, features,
+                                                 self.exact_input_shift(scheme.act_bits, features))
         self.out_quant = act_quant(scheme, signed=True)
         self.integer = False
+
+    @staticmethod
+    def exact_input_shift(bits: int, features: int, limit: int = 8) -> int:
+        """The largest left shift of the input codes (outlier-aware two scales) that keeps the worst-case
+        variance C^3 2^(2 (bits + k)) inside float64's exact integers (see freeze_integer), at most ``limit``."""
+        k = 0
+        while k < limit and features ** 3 * 2 ** (2 * (bits + k + 1)) < 2 ** 53:
+            k += 1
+        return k
+
+    def _input_scale(self) -> tuple:
+        """(s_in, k): the input's codes are integers at s_in once shifted left by up to k bits (the
+        outlier-aware two scales; k = 0 otherwise)."""
+        quant = self.in_quant
+        if isinstance(quant, ChannelTwoScaleQuant):
+            if quant.fitted:
+                return quant.fine_scale.detach().double().reshape(()), quant.max_shift
+            quant = quant.uniform
+        return quant.act_quant.scale().detach().double().reshape(()), 0
 
     @torch.no_grad()
     def freeze_integer(self):
@@ -295,13 +321,13 @@ class QuantLayerNorm(nn.LayerNorm):
         if not isinstance(self.out_quant, QuantIdentity):
             return
         quant = self.out_quant.act_quant
-        s_in = self.in_quant.act_quant.scale().detach().double().reshape(())
+        s_in, in_shift = self._input_scale()
         s_out = quant.scale().detach().double().reshape(())
         bits, C = int(quant.bit_width()), self.normalized_shape[0]
         a = self.weight.detach().double() * math.sqrt(C) / s_out
         k = self.LN_COEF_BITS - math.ceil(math.log2(max(float(a.abs().max()), 1e-30)))
         a, b = torch.round(a * 2.0 ** k), torch.round(self.bias.detach().double() * 2.0 ** k / s_out)
-        d_max = (1 << bits) * C  # |C q - S| <= C (max q - min q) < 2^bits C
+        d_max = (1 << (bits + in_shift)) * C  # |C q - S| <= C (max q - min q) < 2^bits C (input codes << k)
         v_max = C * d_max ** 2
         n_max = d_max * float(a.abs().max()) + math.isqrt(v_max) * float(b.abs().max())
         if max(v_max, n_max) >= 2 ** 53:

@@ -69,6 +69,13 @@ class QuantScheme:
                        post-Hardswish tensors of MBConv's expansion): one scale per channel, which the
                        lowering folds into the depthwise conv's per-channel requantization, the same as
                        dividing channel c by m_c and multiplying its depthwise filter by m_c.
+    value_two_scale:   TSPTQ-ViT's value-aware two-scale quantizer for the same tensors (instead of the
+                       migration): two scales s and 2^k s share act_bits codes, small values keep the fine
+                       scale and large ones the coarse (models.two_scale_quant; s and k are fit after
+                       calibration by flow.quantize.two_scale).
+    outlier_two_scale: TSPTQ-ViT's outlier-aware two scales for the LayerNorm's input: the channels with
+                       outliers take a scale 2^k s, the others s (fit by MSE after calibration); the
+                       integer LayerNorm reads them at s, shifted left by k.
     """
 
     enabled: bool = True
@@ -82,6 +89,8 @@ class QuantScheme:
     asym_post_act: bool = False
     filter_shift: bool = False
     channel_migration: bool = False
+    value_two_scale: bool = False
+    outlier_two_scale: bool = False
 
     def __post_init__(self):
         for field in ("weight_bits", "act_bits"):
@@ -95,6 +104,12 @@ class QuantScheme:
                             f"valid: {', '.join(WEIGHT_CALIBRATORS)}")
         if not 0 < float(self.percentile) <= 100:
             raise FlowError(f"percentile={self.percentile!r} must be in (0, 100]")
+        if self.value_two_scale and self.channel_migration:
+            raise FlowError("value_two_scale and channel_migration both quantize the depthwise-conv inputs; "
+                            "choose one")
+        if self.value_two_scale and self.act_bits < 3:
+            raise FlowError(f"value_two_scale needs act_bits >= 3 (a flag bit and two per region), "
+                            f"got {self.act_bits}")
 
     @classmethod
     def float_reference(cls) -> "QuantScheme":

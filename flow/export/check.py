@@ -16,12 +16,13 @@ of its elements over all the images (the free-running output difference is repor
 
 import numpy as np
 import torch
-from brevitas.nn import QuantIdentity
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_node
 from qonnx.util.basic import get_preferred_qonnx_opset
 
 from flow.errors import FlowError
+from flow.lower.graph import GraphView
+from flow.models.two_scale_quant import activation_quantizers
 from flow.progress import say
 
 TOLERANCE_LSB = 1e-5           # exact-scale (power-of-two) models: output and every tensor
@@ -40,10 +41,9 @@ def _uses_po2_scales(model) -> bool:
 def _brevitas_tensors(model, x):
     """(output, [(quantizer name, value, scale)]) of one forward pass, quantizers in call order."""
     captured, hooks = [], []
-    for name, mod in model.named_modules():
-        if isinstance(mod, QuantIdentity):
-            hooks.append(mod.register_forward_hook(lambda m, i, o, name=name: captured.append(
-                (name, o.value.detach().numpy(), o.scale.detach().numpy()))))
+    for name, mod in activation_quantizers(model):
+        hooks.append(mod.register_forward_hook(lambda m, i, o, name=name: captured.append(
+            (name, o.value.detach().numpy(), o.scale.detach().numpy()))))
     try:
         with torch.no_grad():
             y = model(x).numpy()
@@ -53,17 +53,29 @@ def _brevitas_tensors(model, x):
     return y, captured
 
 
+def _quantized_outputs(wrapped) -> set:
+    """Names of the nodes whose outputs are quantized tensors: the activation Quants, except the two inside
+    a two-scale quantizer, whose Where output counts instead (flow.lower.graph.TwoScaleSpec)."""
+    view = GraphView(wrapped.model)
+    points = set()
+    for node in view.nodes:
+        if view.is_act_quant(node):
+            two_scale = view.two_scale_of(node.input[0])
+            points.add(node.name if two_scale is None else two_scale[1][-1].name)
+    return points
+
+
 def _execute(wrapped, x, forced=None):
-    """Run the graph node by node; with ``forced``, compare and replace activation Quant outputs."""
+    """Run the graph node by node; with ``forced``, compare and replace the quantized tensors."""
     graph = wrapped.graph
     opsets = wrapped.get_opset_imports()
-    inits = {t.name for t in graph.initializer}
+    points = _quantized_outputs(wrapped) if forced is not None else set()
     ctx = wrapped.make_empty_exec_context()
     ctx[graph.input[0].name] = x
     stats, k = [], 0
     for node in graph.node:
         execute_node(node, ctx, graph, opsets.get(node.domain, get_preferred_qonnx_opset()))
-        if forced is not None and node.op_type == "Quant" and node.input[0] not in inits:
+        if node.name in points:
             if k >= len(forced):
                 raise FlowError(f"QONNX graph has more activation quantizers than the model ({len(forced)})")
             name, ref, scale = forced[k]

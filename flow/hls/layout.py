@@ -25,7 +25,7 @@ FIELDS = {
     "add": ["N", "M0", "M1", "SHIFT"],
     "concat": ["C0", "C1", "HW", "TAB0_OFF", "TAB1_OFF", "IN_MIN0", "IN_MIN1"],
     "gap": ["C", "HW", "MULT", "SHIFT"],
-    "layernorm": ["C", "K", "A_OFF", "B_OFF"],
+    "layernorm": ["C", "K", "A_OFF", "B_OFF", "SH_OFF"],
     "linear_attention": ["G", "D", "N", "Q_TAB", "K_TAB", "IN_MIN", "EXP_TAB"] +
                         [f"{r}_{f}" for r in ("KV", "KSUM", "NUM", "DEN", "ATT") for f in ("MULT", "SHIFT", "LO", "HI")],
 }
@@ -162,6 +162,7 @@ def pack(program: Program) -> Image:
             set_("K", a["k"])
             set_("A_OFF", put_params(b["a"], f"{tag} coefficients a"))
             set_("B_OFF", put_params(b["b"], f"{tag} coefficients b"))
+            set_("SH_OFF", put_params(b["in_shift"], f"{tag} input shifts") if "in_shift" in b else -1)
         elif group == "linear_attention":
             for k, v in dict(G=a["groups"], D=a["dim"], N=a["tokens"], IN_MIN=a["in_min"]).items():
                 set_(k, v)

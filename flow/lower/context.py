@@ -6,6 +6,7 @@ from flow.errors import FlowError
 
 from .graph import GraphView, QuantSpec
 from .program import Layer, TensorInfo, storage_dtype
+from .ranges import signed_bits
 from .requant import MULT_BITS, requant_params
 
 
@@ -39,6 +40,15 @@ class Lowering:
         if not shape or shape[0] != 1:
             raise FlowError(f"cannot lower {qnode.name}: expected batch 1, tensor shape {shape}")
         return self.add_tensor(qnode.output[0], self.g.quant_spec(qnode), shape[1:])
+
+    def add_two_scale_output(self, spec, where) -> str:
+        """Declare the output of a two-scale quantizer (its Where node): integers at the fine scale."""
+        shape = self.g.shape(where.output[0])
+        if not shape or shape[0] != 1:
+            raise FlowError(f"cannot lower {where.name}: expected batch 1, tensor shape {shape}")
+        lo, hi = spec.range
+        values = QuantSpec(spec.fine.scale, signed_bits(lo, hi), True, False)
+        return self.add_tensor(where.output[0], values, shape[1:])
 
     def tensor_of(self, qonnx_name: str, zero_point_ok: bool = False) -> str:
         """The program tensor a QONNX tensor stands for; it must be quantized by an earlier layer, and

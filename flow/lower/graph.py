@@ -39,6 +39,27 @@ class QuantSpec:
         return float(self.scale.reshape(()))
 
 
+@dataclass(frozen=True)
+class TwoScaleSpec:
+    """TSPTQ's value-aware two-scale quantizer (models.two_scale_quant), exported as
+    Where(Less(y, threshold), Quant_fine(y), Quant_coarse(y)) with coarse scale = 2^shift x fine scale.
+    Its values are integers at the fine scale: the fine code below the threshold, the coarse code << shift
+    from it on."""
+    fine: QuantSpec
+    coarse: QuantSpec
+    threshold: np.float32
+    shift: int
+
+    def values(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float32)
+        return np.where(y < self.threshold, self.fine.codes(y), self.coarse.codes(y) << self.shift)
+
+    @property
+    def range(self) -> tuple:
+        (lo_f, hi_f), (lo_c, hi_c) = self.fine.range, self.coarse.range
+        return min(lo_f, lo_c << self.shift), max(hi_f, hi_c << self.shift)
+
+
 class GraphView:
     def __init__(self, model):
         """``model``: an onnx ModelProto (shapes inferred, as qonnx's cleanup leaves it)."""
@@ -134,6 +155,31 @@ class GraphView:
         else:
             zp = int(zeropt.reshape(-1)[0]) if zeropt.size else 0
         return QuantSpec(scale, int(bits), bool(self.attr(node, "signed", 1)), bool(self.attr(node, "narrow", 0)), zp)
+
+    def two_scale_of(self, tensor: str):
+        """(TwoScaleSpec, [Quant fine, Quant coarse, Less, Where]) when ``tensor`` feeds a two-scale quantizer
+        and nothing else, None when it feeds no Less; anything in between is an error naming it."""
+        users = self.users(tensor)
+        less = [u for u in users if u.op_type == "Less"]
+        if not less:
+            return None
+        where = self.only_user(less[0].output[0], "Where")
+        cond, fine_t, coarse_t = where.input
+        quants = [self.src(t) for t in (fine_t, coarse_t)]
+        if len(users) != 3 or less[0].input[0] != tensor or any(
+                q is None or q.op_type != "Quant" or q.input[0] != tensor or self.users(q.output[0]) != [where]
+                for q in quants):
+            raise FlowError(f"cannot lower {where.name}: expected Where(Less(y, T), Quant(y), Quant(y)) as the "
+                            f"only users of {tensor} (a two-scale quantizer)")
+        fine, coarse = (self.quant_spec(q) for q in quants)
+        ratio = coarse.scalar_scale / fine.scalar_scale
+        shift = int(round(np.log2(ratio)))
+        if shift < 1 or np.float32(fine.scalar_scale) * np.float32(2.0 ** shift) != np.float32(coarse.scalar_scale) \
+                or np.any(fine.zero_point) or np.any(coarse.zero_point):
+            raise FlowError(f"cannot lower {where.name}: a two-scale quantizer needs symmetric scales in a ratio 2^k, "
+                            f"k >= 1 (got {coarse.scalar_scale} / {fine.scalar_scale})")
+        spec = TwoScaleSpec(fine, coarse, np.float32(self.scalar(less[0].input[1])), shift)
+        return spec, [*quants, less[0], where]
 
     def quantized_const(self, tensor: str) -> tuple:
         """(integer codes, QuantSpec) of a Quant node applied to a constant (a weight or a bias)."""

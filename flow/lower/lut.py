@@ -18,16 +18,21 @@ def _quantize_f32(x: np.ndarray, scale, lo: int, hi: int, zero_point=0) -> np.nd
     return np.round(np.clip(x / scale + np.asarray(zero_point, dtype=np.float32), lo, hi)).astype(np.int64)
 
 
+def hardswish_values(in_scale: float, in_bits: int, in_signed: bool) -> np.ndarray:
+    """hardswish(code * in_scale) in float32 for every input code lo..hi, with the graph's own steps."""
+    lo, hi = int_range(in_bits, in_signed)
+    x = np.arange(lo, hi + 1, dtype=np.float32) * np.float32(in_scale)
+    gate = np.clip(x * np.float32(1.0 / 6.0) + np.float32(0.5), np.float32(0.0), np.float32(1.0))
+    return x * gate
+
+
 def hardswish_lut(in_scale: float, in_bits: int, in_signed: bool,
                   out_scale, out_bits: int, out_signed: bool, out_zero_point=0) -> np.ndarray:
     """Table t with t[code - lo] = quantized hardswish(code * in_scale), codes lo..hi of the input; an
     asymmetric output's codes include its zero point. With an output scale or zero point per channel
     (channel-wise migration, filter-wise shift; sequences of C values) one table row per channel:
     t[c, code - lo]."""
-    lo, hi = int_range(in_bits, in_signed)
-    x = np.arange(lo, hi + 1, dtype=np.float32) * np.float32(in_scale)
-    gate = np.clip(x * np.float32(1.0 / 6.0) + np.float32(0.5), np.float32(0.0), np.float32(1.0))
-    y = x * gate
+    y = hardswish_values(in_scale, in_bits, in_signed)
     per_channel = np.ndim(out_scale) > 0 or np.ndim(out_zero_point) > 0
     if per_channel:
         rows = max(np.size(out_scale), np.size(out_zero_point))

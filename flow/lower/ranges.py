@@ -70,6 +70,9 @@ def _layer_ranges(layer, tensors) -> dict:
         r["product"] = _product(r["acc"], b["mult"])
     elif kind == "layernorm":
         lo, hi = ins[0]
+        if "in_shift" in b:
+            top = int(b["in_shift"].max())
+            lo, hi = min(lo, lo << top), max(hi, hi << top)
         C = layer.attrs["features"]
         d = (hi - lo) * C
         v = C * d * d

@@ -2,7 +2,7 @@
 
 quantize_model: build the quantized twin, load the float weights, fold BN, calibrate activation
 ranges, then the optional techniques of the seed papers in this order: mixed-precision weights (before
-calibration), the per-layer scheme search, the attention's interval search, GPTQ, block and bridge reconstruction, bias correction,
+calibration), the two-scale quantizers (value- and outlier-aware), the per-layer scheme search, the attention's interval search, GPTQ, block and bridge reconstruction, bias correction,
 distillation fine-tuning; and check the result runs.
 """
 
@@ -22,6 +22,7 @@ from .interval_search import search_attention_intervals
 from .mixed_precision import apply_mixed_precision
 from .reconstruct import block_units, bridge_units, reconstruct
 from .scheme_search import search_schemes
+from .two_scale import fit_two_scale
 from .weight_quant import freeze_weight_scales
 
 __all__ = ["QuantConfig", "make_quant_config", "quantize_model", "folded_float_model"]
@@ -56,7 +57,9 @@ def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
     missing = uncalibrated_quantizers(model)
     if missing:
         raise FlowError(f"{len(missing)} activation quantizers saw no calibration data ({', '.join(missing[:3])})")
-    model.freeze_integer()  # integer LayerNorm from here on; bias correction sees the final model
+    if qcfg.scheme.value_two_scale or qcfg.scheme.outlier_two_scale:
+        fit_two_scale(model, images, qcfg.batch_size, qcfg.scheme.po2_scales)
+    model.freeze_integer()  # integer LayerNorm from here on (on the fitted scales); bias correction sees the final model
     if qcfg.scheme_search:
         search_schemes(model, folded_float_model(float_model), images[:qcfg.search_images], qcfg.batch_size)
     if qcfg.interval_search:

@@ -40,7 +40,8 @@ _PROC_KEYS = ("bias_correction", "calib_images", "batch_size", "mixed_precision"
 _TYPES = {"weight_bits": int, "act_bits": int, "po2_scales": bool, "act_calibrator": str, "percentile": (int, float),
           "weight_calibrator": str, "bias_correction": bool, "calib_images": int, "batch_size": int,
           "mixed_precision": bool, "gptq": bool, "qat_steps": int, "qat_lr": (int, float), "log2_divisor": bool,
-          "interval_search": bool, "asym_post_act": bool, "filter_shift": bool, "channel_migration": bool, "block_reconstruction": bool,
+          "interval_search": bool, "asym_post_act": bool, "filter_shift": bool, "channel_migration": bool,
+          "value_two_scale": bool, "outlier_two_scale": bool, "block_reconstruction": bool,
           "bridge_reconstruction": bool, "reconstruction_steps": int, "scheme_search": bool, "search_images": int}
 
 

@@ -10,9 +10,10 @@ import math
 
 import torch
 import torch.nn as nn
-from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+from brevitas.nn import QuantConv2d, QuantLinear
 
 from flow.models.quant_layers import value
+from flow.models.two_scale_quant import TwoScaleQuant, activation_quantizers
 
 
 def _sqnr_db(signal_power: float, noise_power: float) -> float:
@@ -29,7 +30,10 @@ def _scale_summary(scale: torch.Tensor):
 
 
 def activation_rows(float_model: nn.Module, quant_model: nn.Module, images: torch.Tensor, batch_size=16):
-    names = [n for n, m in quant_model.named_modules() if isinstance(m, QuantIdentity)]
+    # a fitted two-scale quantizer is one tensor (fine scale, act_bits codes, coarse scale 2^k x fine)
+    quantizers = activation_quantizers(quant_model)
+    names = [n for n, _ in quantizers]
+    two_scale = {n: m for n, m in quantizers if isinstance(m, TwoScaleQuant)}
     float_modules = dict(float_model.named_modules())
     stats = {n: {"sig": 0.0, "noise": 0.0, "min": math.inf, "max": -math.inf} for n in names}
     captured_f, captured_q, hooks = {}, {}, []
@@ -52,13 +56,15 @@ def activation_rows(float_model: nn.Module, quant_model: nn.Module, images: torc
                     s["sig"] += float((f.double() ** 2).sum())
                     s["noise"] += float(((value(q).double() - f.double()) ** 2).sum())
                     s["min"], s["max"] = min(s["min"], float(f.min())), max(s["max"], float(f.max()))
-                    meta[n] = (_scale_summary(q.scale), int(q.bit_width), bool(q.signed))
+                    bits = two_scale[n].bits if n in two_scale else int(q.bit_width)
+                    meta[n] = (_scale_summary(q.scale), bits, bool(q.signed))
     finally:
         for h in hooks:
             h.remove()
     return [{"tensor": n, "kind": "activation", "bits": meta[n][1], "signed": meta[n][2], "scale": meta[n][0],
              "float_min": stats[n]["min"], "float_max": stats[n]["max"],
-             "sqnr_db": _sqnr_db(stats[n]["sig"], stats[n]["noise"])} for n in names]
+             "sqnr_db": _sqnr_db(stats[n]["sig"], stats[n]["noise"]),
+             **({"coarse_shift": two_scale[n]._k} if n in two_scale else {})} for n in names]
 
 
 def weight_rows(quant_model: nn.Module):

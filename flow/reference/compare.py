@@ -23,11 +23,22 @@ from .executor import run_program
 
 
 def activation_quants(path) -> dict:
-    """{output name: QuantSpec} of the activation Quant nodes of a QONNX file."""
+    """{output name: QuantSpec} of the activation Quant nodes of a QONNX file. A two-scale quantizer
+    (flow.lower.graph.TwoScaleSpec) counts as one, its Where output, with codes at its fine scale; its two
+    inner Quants are not compared on their own."""
     import onnx
 
     view = GraphView(onnx.load(str(path)))
-    return {n.output[0]: view.quant_spec(n) for n in view.nodes if view.is_act_quant(n)}
+    quants = {}
+    for n in view.nodes:
+        if not view.is_act_quant(n):
+            continue
+        two_scale = view.two_scale_of(n.input[0])
+        if two_scale is None:
+            quants[n.output[0]] = view.quant_spec(n)
+        else:
+            quants[two_scale[1][-1].output[0]] = two_scale[0].fine
+    return quants
 
 
 class QonnxRunner:

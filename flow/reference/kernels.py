@@ -110,6 +110,8 @@ def isqrt(v: np.ndarray) -> np.ndarray:
 
 def layernorm(layer, x, out_info):
     q = np.asarray(x, dtype=I64)
+    if "in_shift" in layer.blobs:  # outlier-aware two scales: channel c at s_in 2^in_shift[c]
+        q = q << layer.blobs["in_shift"].astype(I64)
     C = q.shape[-1]
     d = q * C - q.sum(axis=-1, keepdims=True)
     v = (d * d).sum(axis=-1, keepdims=True)

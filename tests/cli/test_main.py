@@ -93,19 +93,19 @@ def test_build_runs_to_bit_exact_csim(tmp_path):
 def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path, scales):
     """The seed papers' techniques all on (W4A8): mixed precision, the scheme search, the attention's
     interval search, GPTQ, bias correction, distillation, the log2 divisor, asymmetric post-Hardswish
-    tensors with the filter-wise shift and channel-wise migration go through export, lowering, the
-    per-channel tables and the shift-only attention unit, bit-exact; with power-of-two
-    scales also block and
-    bridge reconstruction. (Free scales with reconstruction at 32x32 trip the lowering check: the last
+    tensors with the filter-wise shift, and for the depthwise inputs channel-wise migration (free scales)
+    or the value-aware two scales (power-of-two scales; the two are alternatives) go through export,
+    lowering, the per-channel tables and the shift-only attention unit, bit-exact; with power-of-two
+    scales also block and bridge reconstruction. (Free scales with reconstruction at 32x32 trip the lowering check: the last
     stage's attention has one token, so ksum = k and its 2:1 scale ratio makes exact rounding ties on the
     saturated k code that QONNX's float32 breaks the other way on ~1-4% of elements.)"""
     extra = ("  po2_scales: true\n  block_reconstruction: true\n  bridge_reconstruction: true\n"
-             "  reconstruction_steps: 3\n") if scales == "po2" else ""
+             "  reconstruction_steps: 3\n  value_two_scale: true\n") if scales == "po2" else "  channel_migration: true\n"
     (tmp_path / "recipe.yaml").write_text(
         "model: efficientvit_b0\nresolution: 32\ncalib: 8\nbits: w4a8\nquantization:\n"
         "  act_calibrator: minmax\n  mixed_precision: true\n  gptq: true\n  qat_steps: 3\n  log2_divisor: true\n"
         "  interval_search: true\n  asym_post_act: true\n  scheme_search: true\n  search_images: 4\n"
-        "  filter_shift: true\n  channel_migration: true\n" + extra)
+        "  filter_shift: true\n" + extra)
     r = run("build", "--config", "recipe.yaml", "--out", "b", cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     said = ["mixed precision (nuclear norm)", "scheme search (output error)", "interval search (ranking loss)",
@@ -113,7 +113,7 @@ def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path, scale
             "bit-exact with the integer reference on 2 images"]
     if scales == "po2":
         said += ["block reconstruction: 12 units, 3 steps", "bridge reconstruction: 2 units, 3 steps",
-                 "power-of-two scales: every tensor identical"]
+                 "power-of-two scales: every tensor identical", "value-aware two-scale quantizers: 10 tensors"]
     for text in said:
         assert text in r.stderr, text
     program = json.loads((tmp_path / "b" / "program" / "program.json").read_text())
@@ -121,9 +121,12 @@ def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path, scale
     assert attention and all(l["attrs"]["divisor"] == "log2" for l in attention)
     # zero points folded into biases, one per channel (filter-wise shift)
     assert any(isinstance(t.get("zero_point"), list) for t in program["tensors"].values())
-    # channel-wise migration: depthwise inputs with a scale per channel, made by per-channel tables
-    assert any(isinstance(t["scale"], list) for t in program["tensors"].values())
-    assert any(l["attrs"].get("rows", 1) > 1 for l in program["layers"] if l["kind"] == "hardswish")
+    hardswish = [l for l in program["layers"] if l["kind"] == "hardswish"]
+    if scales == "free":  # channel-wise migration: depthwise inputs with a scale per channel, per-channel tables
+        assert any(isinstance(t["scale"], list) for t in program["tensors"].values())
+        assert any(l["attrs"].get("rows", 1) > 1 for l in hardswish)
+    else:  # two scales: a table whose entries are integers at the fine scale, from the graph's Where
+        assert sum(any(n.startswith("Where") for n in l["source"]) for l in hardswish) == 10
     assert "#define VITFLOW_ATT_DIVIDER 0" in (tmp_path / "b" / "hls" / "firmware" / "vitflow_config.h").read_text()
 
 

@@ -86,11 +86,15 @@ def _gap_layer(rng, kind):
     return [_t((c, h, w))], _t((c,)), {"divisor": h * w}, {"mult": mult, "shift": shift}
 
 
-def _layernorm_layer(rng, kind):
+def _layernorm_layer(rng, kind, in_shift=None):
     c = int(rng.integers(2, 100))
-    return [_t((c,))], _t((c,)), {"features": c, "k": int(rng.integers(-3, 15))}, {
-        "a": rng.integers(-(1 << 15) + 1, 1 << 15, size=c).astype(np.int32),
-        "b": rng.integers(-(1 << 12), 1 << 12, size=c).astype(np.int32)}
+    blobs = {"a": rng.integers(-(1 << 15) + 1, 1 << 15, size=c).astype(np.int32),
+             "b": rng.integers(-(1 << 12), 1 << 12, size=c).astype(np.int32)}
+    if in_shift if in_shift is not None else rng.random() < 0.5:  # outlier-aware two scales: some channels << k
+        k = int(rng.integers(1, 5))
+        blobs["in_shift"] = (k * (rng.random(c) < 0.2)).astype(np.int8)
+        blobs["in_shift"][0] = k
+    return [_t((c,))], _t((c,)), {"features": c, "k": int(rng.integers(-3, 15))}, blobs
 
 
 def _attention_layer(rng, kind):
@@ -118,7 +122,8 @@ MAKERS = {"conv": _conv_layer, "dwconv": _conv_layer, "linear": _conv_layer, "ha
 
 
 def random_program(kind: str, rng, **options) -> Program:
-    """One random layer of ``kind``; ``options`` go to its maker (hardswish: per_channel=True/False)."""
+    """One random layer of ``kind``; ``options`` go to its maker (hardswish: per_channel=True/False;
+    layernorm: in_shift=True/False)."""
     ins, out, attrs, blobs = MAKERS[kind](rng, kind, **options)
     names = [f"x{i}" for i in range(len(ins))]
     tensors = dict(zip(names, ins), y=out)

@@ -20,10 +20,13 @@ IMAGES = 3
 
 def side_by_side(rng) -> Program:
     """One program with an independent random layer of every kind (inputs and outputs of each), plus a
-    hardswish with one table row per channel (the Trio-ViT forms), named "rows"."""
+    hardswish with one table row per channel (the Trio-ViT forms), named "rows", and a LayerNorm whose
+    input channels are shifted (TSPTQ's outlier-aware two scales), named "shifted"."""
     tensors, layers, inputs, outputs = {}, [], [], []
-    units = [(kind, kind, {"per_channel": False} if kind == "hardswish" else {}) for kind in MAKERS]
-    for tag, kind, options in units + [("rows", "hardswish", {"per_channel": True})]:
+    plain = {"hardswish": {"per_channel": False}, "layernorm": {"in_shift": False}}
+    units = [(kind, kind, plain.get(kind, {})) for kind in MAKERS]
+    for tag, kind, options in units + [("rows", "hardswish", {"per_channel": True}),
+                                       ("shifted", "layernorm", {"in_shift": True})]:
         p = random_program(kind, rng, **options)
         name = {t: f"{tag}_{t}" for t in p.tensors}
         tensors.update({name[t]: info for t, info in p.tensors.items()})
@@ -60,7 +63,7 @@ def test_every_kind_has_an_extension_layer():
 def test_layer_bit_exact_through_hls4ml(kind, traced):
     program, model, inputs, envs, result = traced
     assert result["images"] == IMAGES
-    assert result["layers"] == len(MAKERS) + 1
+    assert result["layers"] == len(MAKERS) + 2
     layer = next(l for l in program.layers if l.kind == kind)
     got = result["traced"][layer.outputs[0]]
     ref = np.stack([env[layer.outputs[0]].reshape(-1) for env in envs])
@@ -71,6 +74,15 @@ def test_per_channel_table_bit_exact_through_hls4ml(traced):
     program, model, inputs, envs, result = traced
     layer = next(l for l in program.layers if l.name == "rows_hardswish0")
     assert layer.attrs["rows"] > 1 and layer.blobs["table"].ndim == 2
+    got = result["traced"][layer.outputs[0]]
+    ref = np.stack([env[layer.outputs[0]].reshape(-1) for env in envs])
+    assert got.shape == ref.shape and np.array_equal(got, ref)
+
+
+def test_shifted_layernorm_input_bit_exact_through_hls4ml(traced):
+    program, model, inputs, envs, result = traced
+    layer = next(l for l in program.layers if l.name == "shifted_layernorm0")
+    assert layer.blobs["in_shift"].any()
     got = result["traced"][layer.outputs[0]]
     ref = np.stack([env[layer.outputs[0]].reshape(-1) for env in envs])
     assert got.shape == ref.shape and np.array_equal(got, ref)

@@ -127,9 +127,10 @@ def test_hardswish_by_hand():
     assert env[out].tolist() == [0, -3, 0, 9, 24]
 
 
-def _layernorm_graph(C, s_in, a, b_coef, k, s_out):
+def _layernorm_graph(C, s_in, a, b_coef, k, s_out, s_div=None):
     b = GraphBuilder((C,), s_in)
-    q = b.op("Cast", [b.op("Round", [b.op("Div", [b.x, b.const(s_in)])[0]])[0]], to=11)[0]
+    s_div = s_in if s_div is None else s_div  # the integer LayerNorm's input divisor: the (fine) input scale
+    q = b.op("Cast", [b.op("Round", [b.op("Div", [b.x, b.const(s_div)])[0]])[0]], to=11)[0]
     d = b.op("Sub", [b.op("Mul", [q, b.const(float(C), np.float64)])[0],
                      b.op("ReduceSum", [q, b.const([-1], np.int64)], keepdims=1)[0]])[0]
     v = b.op("MatMul", [b.op("Unsqueeze", [d, b.const([-2], np.int64)])[0],
@@ -142,6 +143,27 @@ def _layernorm_graph(C, s_in, a, b_coef, k, s_out):
     y = b.op("Clip", [y, b.const(-128.0, np.float64), b.const(127.0, np.float64)])[0]
     y = b.op("Mul", [b.op("Cast", [y], to=1)[0], b.const(s_out)])[0]
     return b, b.quant(y, s_out)
+
+
+def test_layernorm_with_outlier_channel_scales_by_hand():
+    """TSPTQ's outlier-aware two scales: channel 3's scale is 4 = 2^2 x the others', so the LayerNorm reads
+    its code 2 as q = 8. q = [1, 2, 3, 8]: S = 14, d = 4q - S = [-10, -6, -2, 18], V = 464, sigma = 21;
+    a = 64, b = [0, 0, 0, 32], k = 4: N = 64 d + 21 b = [-640, -384, -128, 1824], D = 21 * 16 = 336,
+    N / D = [-1.90, -1.14, -0.38, 5.43] -> [-2, -1, 0, 5]."""
+    scales = np.array([1, 1, 1, 4], np.float32)
+    b, out = _layernorm_graph(4, scales, [64] * 4, [0, 0, 0, 32], 4, 0.5, s_div=1.0)
+    program, env, ctx = _run(b, out, np.array([1, 2, 3, 2]), scales)
+    layer = program.layers[0]
+    assert layer.kind == "layernorm" and layer.blobs["in_shift"].tolist() == [0, 0, 0, 2]
+    assert env[out].tolist() == [-2, -1, 0, 5]
+    assert np.array_equal(_qonnx_codes(ctx, out, 0.5), env[out])
+
+
+def test_layernorm_input_scales_not_powers_of_two_apart_is_an_error():
+    scales = np.array([1, 1, 1, 3], np.float32)
+    b, out = _layernorm_graph(4, scales, [64] * 4, [0, 0, 0, 32], 4, 0.5, s_div=1.0)
+    with pytest.raises(FlowError, match="not that times powers of two"):
+        lower_model(b.model(out).model)
 
 
 def test_layernorm_by_hand():
@@ -385,4 +407,39 @@ def test_scale_per_channel_folds_into_depthwise_requant_by_hand():
 def test_scale_per_channel_into_a_dense_conv_is_an_error():
     b, _, out = _migration_graph(depthwise=False)
     with pytest.raises(FlowError, match="one scale per channel, which only a depthwise conv"):
+        lower_model(b.model(out).model)
+
+
+def _two_scale_graph(coarse_scale=1.0):
+    # x codes ch0 [-3, 0, 3], ch1 [5, 6, 20] at 0.5 -> hardswish ch0 [-0.375, 0, 1.125], ch1 [2.2917, 3, 10]
+    b = GraphBuilder((2, 1, 3), 0.5)
+    h = hardswish(b, b.x)
+    fine = b.quant(h, 0.25, bits=3, signed=True)                 # codes -4..3 at 1/4
+    coarse = b.quant(h, coarse_scale, bits=3, signed=False)      # codes 0..7 at 1 = 2^2 / 4
+    less = b.op("Less", [h, b.const(np.float32(0.875))])[0]     # (3 + 1/2) / 4: where the fine codes end
+    two = b.op("Where", [less, fine, coarse])[0]
+    # 1 x 1 depthwise, weights [3, 3] at 1/2, bias 0 at 1/4 * 1/2
+    w = b.weight(np.array([3, 3]).reshape(2, 1, 1, 1), np.float32(0.5))
+    conv = b.op("Conv", [two, w, b.bias([0, 0], np.full(2, 0.125, np.float32))], group=2, kernel_shape=[1, 1])[0]
+    return b, two, b.quant(conv, 0.5)
+
+
+def test_two_scale_hardswish_into_depthwise_by_hand():
+    """TSPTQ's value-aware two scales: below T = 0.875 the fine code at 1/4, from T on the coarse code at 1
+    as an integer at 1/4 (code << 2). ch0: -0.375 -> fine -1.5 -> -2 (half to even), 0 -> 0, 1.125 ->
+    coarse 1 -> 4; ch1: 2.29 -> 2 -> 8, 3 -> 12, 10 -> 7 (clamped) -> 28. The depthwise conv reads them at
+    1/4: 3 v (1/4 x 1/2) / (1/2) = 3 v / 4: ch0 [-1.5, 0, 3] -> [-2, 0, 3], ch1 [6, 9, 21]."""
+    b, two, out = _two_scale_graph()
+    program, env, ctx = _run(b, out, np.array([[[-3, 0, 3]], [[5, 6, 20]]]), 0.5)
+    assert [l.kind for l in program.layers] == ["hardswish", "dwconv"]
+    assert program.tensors[two].scale == 0.25 and program.tensors[two].bits == 6  # -4 .. 28
+    assert env[two].tolist() == [[[-2, 0, 4]], [[8, 12, 28]]]
+    assert np.array_equal(_qonnx_codes(ctx, two, 0.25), env[two])
+    assert env[out].tolist() == [[[-2, 0, 3]], [[6, 9, 21]]]
+    assert np.array_equal(_qonnx_codes(ctx, out, 0.5), env[out])
+
+
+def test_two_scales_not_a_power_of_two_apart_is_an_error():
+    b, _, out = _two_scale_graph(coarse_scale=0.75)
+    with pytest.raises(FlowError, match="ratio 2\\^k"):
         lower_model(b.model(out).model)

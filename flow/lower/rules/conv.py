@@ -2,7 +2,8 @@
 
 acc[o] = sum(w_code * x_code) + b_code[o]  (the bias is quantized at s_in * s_w[o], so it adds as is;
 a depthwise conv may have one input scale per channel, s_in[o]),
-y[o] = clamp(round_half_even(acc[o] * mult[o] / 2^shift[o]), lo, hi) with mult/2^shift ~= s_in s_w[o] / s_out.
+y[o] = clamp(round_half_even(acc[o] * mult[o] / 2^shift[o]), lo, hi) with mult/2^shift ~= s_in s_w[o] / s_out[o]
+(the output may have one scale per channel, for a consumer that takes that: TSPTQ's LayerNorm input).
 
 An input with a zero point z (an asymmetric tensor: value = (code - z) s_in), one per tensor or one per
 channel (filter-wise shift), is folded into the bias: sum(w (x - z)) + b = sum(w x) + (b - sum(w z)), exact
@@ -58,7 +59,7 @@ def lower_conv(ctx: Lowering, q) -> None:
     x = ctx.tensor_of(node.input[0], zero_point_ok=True)
     in_shape = ctx.tensors[x].shape
     out = ctx.add_quant_output(q)
-    s_out = ctx.scale(out)
+    s_out = ctx.channel_scales(out)  # one per output channel when its consumer takes that (e.g. a LayerNorm)
     c_out = ctx.tensors[out].shape[0]
     groups = int(g.attr(node, "group", 1))
     c_in = in_shape[0]
@@ -95,7 +96,7 @@ def lower_linear(ctx: Lowering, q) -> None:
     x = ctx.tensor_of(node.input[0], zero_point_ok=True)
     s_in = ctx.scale(x)
     out = ctx.add_quant_output(q)
-    s_out = ctx.scale(out)
+    s_out = ctx.channel_scales(out)
     c_out = ctx.tensors[out].shape[0]
     w, w_spec, s_w, b, nodes = _weights_and_bias(ctx, node, s_in, c_out)
     if len(ctx.tensors[x].shape) != 1 or w.shape[1] != ctx.tensors[x].shape[0]:

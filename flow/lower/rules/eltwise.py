@@ -2,7 +2,9 @@
 
 hardswish:  Quant(Mul(x, Clip(Add(Mul(x, 1/6), 1/2), 0, 1)))  -> a 2^bits-entry table on x's code (an
             asymmetric output's zero point is in the table's codes); one table per channel when the output
-            has a scale or a zero point per channel
+            has a scale or a zero point per channel. With a two-scale quantizer (TSPTQ) instead of the Quant,
+            Where(Less(y, T), Quant_fine(y), Quant_coarse(y)), the entries are its integers at the fine
+            scale (flow.lower.graph.TwoScaleSpec)
 relu:       Quant(Relu(x))                                        -> table of requant(max(x, 0))
 add:        Quant(Add(a, b))   -> clamp(round_half_even((a m_a + b m_b) / 2^shift)), m/2^shift ~= s/s_out
 concat:     Quant(Concat(x1, x2, ..., axis=channels)) -> each input requantized to the output scale (a table)
@@ -17,7 +19,7 @@ import numpy as np
 from flow.errors import FlowError
 
 from ..context import Lowering, fit_blob
-from ..lut import hardswish_lut, requant_lut
+from ..lut import hardswish_lut, hardswish_values, requant_lut
 from ..requant import requant_params_shared
 
 
@@ -32,17 +34,26 @@ def lower_hardswish(ctx: Lowering, q) -> None:
             or g.scalar(add.input[1]) != 0.5 or (g.scalar(clip.input[1]), g.scalar(clip.input[2])) != (0.0, 1.0):
         raise FlowError(f"cannot lower {q.name}: Mul/Add/Clip/Mul is not x * clip(x/6 + 1/2, 0, 1)")
     x = ctx.tensor_of(x_name)
-    out = ctx.add_quant_output(q)
-    ti, to = ctx.tensors[x], ctx.tensors[out]
+    ti = ctx.tensors[x]
     if ti.bits > 12:
         raise FlowError(f"cannot lower {q.name}: a {ti.bits}-bit hardswish input needs a 2^{ti.bits}-entry table")
-    # one table row per channel when the output has a scale or zero point per channel (Trio-ViT's migration
-    # and shift); the input, a conv's requantized output, always has one scale
-    table = hardswish_lut(ctx.scale(x), ti.bits, ti.signed, to.scale, to.bits, to.signed, to.zero_point)
+    two_scale = g.two_scale_of(mul.output[0])
+    if two_scale is not None:
+        spec, quantizer = two_scale
+        out = ctx.add_two_scale_output(spec, quantizer[-1])
+        table = spec.values(hardswish_values(ctx.scale(x), ti.bits, ti.signed))
+    else:
+        quantizer = [q]
+        out = ctx.add_quant_output(q)
+        to = ctx.tensors[out]  # noqa (the else branch's output spec)
+        # one table row per channel when the output has a scale or zero point per channel (Trio-ViT's
+        # migration and shift); the input, a conv's requantized output, always has one scale
+        table = hardswish_lut(ctx.scale(x), ti.bits, ti.signed, to.scale, to.bits, to.signed, to.zero_point)
+    to = ctx.tensors[out]
     rows = table.shape[0] if table.ndim == 2 else 1
     if rows > 1 and (len(to.shape) < 2 or rows != to.shape[0]):
         raise FlowError(f"cannot lower {q.name}: {rows} table rows for a tensor of shape {to.shape}")
-    ctx.add_layer("hardswish", [x], [out], [mul, clip, add, mul6, q],
+    ctx.add_layer("hardswish", [x], [out], [mul, clip, add, mul6, *quantizer],
                   attrs={"in_min": ti.range[0], "entries": table.shape[-1], "rows": rows},
                   blobs={"table": fit_blob(table)})
 

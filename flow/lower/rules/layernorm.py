@@ -3,7 +3,8 @@
   Div(x, s_in) Round Cast(double) -> q;  d = Mul(q, C) - ReduceSum(q);  V = Squeeze(MatMul(Unsqueeze(d), Unsqueeze(d)));
   sigma = Max(Floor(Sqrt(V)), 1);  y = Round((d a + sigma b) / (sigma 2^k));  Clip;  Cast(float);  Mul(s_out)
 
--> layernorm with blobs a, b and attribute k. In the program (all integers):
+-> layernorm with blobs a, b and attribute k. In the program (all integers), q_c = x_c << in_shift_c
+(in_shift: TSPTQ's outlier-aware two scales, input scale s_in 2^in_shift_c; absent when all zero):
   S = sum(q), d = C q - S, V = sum(d^2), sigma = max(isqrt(V), 1),
   y = clamp(round_half_even((d a + sigma b) / (sigma 2^k)), lo, hi)            (2^k: k may be negative)
 This equals the graph exactly: up to the division every float64 step is exact (integers < 2^53, checked
@@ -73,8 +74,14 @@ def lower_layernorm(ctx: Lowering, q) -> None:
             or any(u.input[0] != sub.output[0] for u in unsq) \
             or k != int(k) or float(c_const.reshape(())) != C or len(ctx.tensors[x].shape) != 1:
         raise FlowError(f"cannot lower the LayerNorm ending at {q.name}: graph is not the integer LayerNorm")
-    if not np.isclose(float(s_in.reshape(())), ctx.scale(x), rtol=1e-7):
-        raise FlowError(f"cannot lower {div_in.name}: divides by {float(s_in)}, not the input scale {ctx.scale(x)}")
+    # the input's scale per channel is s_in 2^k_c (TSPTQ's outlier-aware two scales; k_c = 0 for one scale):
+    # the graph's q = round(x / s_in) is code_c << k_c
+    s_in = np.float32(s_in.reshape(()))
+    scales = np.asarray(ctx.channel_scales(x), dtype=np.float32)
+    shifts = np.round(np.log2(scales / s_in)).astype(np.int64)
+    if np.any(shifts < 0) or np.any(s_in * np.exp2(shifts).astype(np.float32) != scales):
+        raise FlowError(f"cannot lower {div_in.name}: divides by {float(s_in)}, and the input scales are not that "
+                        f"times powers of two >= 1 ({scales.min()} .. {scales.max()})")
     if np.any(a != np.round(a)) or np.any(b != np.round(b)):
         raise FlowError(f"cannot lower the LayerNorm ending at {q.name}: coefficients are not integers")
     out = ctx.add_quant_output(q)
@@ -83,5 +90,7 @@ def lower_layernorm(ctx: Lowering, q) -> None:
         raise FlowError(f"cannot lower {q.name}: LayerNorm clip/scale do not match its output quantizer")
     nodes = [div_in, rnd_in, cast_d, mul_c, rsum, sub, *unsq, v, squeeze, sqrt, floor, sigma, mul_a, mul_b, num,
              den, div, rnd, clip, cast_f, mul_out, q]
-    ctx.add_layer("layernorm", [x], [out], nodes, attrs={"features": int(C), "k": int(k)},
-                  blobs={"a": fit_blob(a.reshape(-1)), "b": fit_blob(b.reshape(-1))})
+    blobs = {"a": fit_blob(a.reshape(-1)), "b": fit_blob(b.reshape(-1))}
+    if shifts.any():
+        blobs["in_shift"] = fit_blob(shifts)
+    ctx.add_layer("layernorm", [x], [out], nodes, attrs={"features": int(C), "k": int(k)}, blobs=blobs)
