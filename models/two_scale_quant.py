@@ -13,8 +13,10 @@ region, the other bits are the region's code.
 
 (b = act_bits). Small values keep their low bits (the fine code), large values keep their high bits (the
 coarse code, k bits further up). Every value is an integer multiple of the fine scale s: f, or c << k.
-The downstream layer (a depthwise conv) takes that integer at scale s. Its bias and requantization see
-one scale, and the decoding is a shift.
+The downstream layer (a depthwise conv) takes that integer at scale s, so its bias and requantization see
+one scale. In the paper the tensor is stored as the b-bit code and decoded by a shift; here the Hardswish
+table emits the decoded integer (at most b + k bits), which the accelerator's 16-bit activation arena holds
+as it holds every tensor, so the storage saving is not taken.
 
 Exported, the quantizer is two QONNX Quant nodes and a select:
 Where(Less(y, T), Quant(y, s, 0, b-1, signed), Quant(y, 2^k s, 0, b-1, unsigned)). flow.lower turns it,

@@ -3,9 +3,12 @@
 import torch
 from brevitas.graph.calibrate import calibration_mode
 
-from flow.models import QuantScheme
+from flow.data import load_fashion_mnist
+from flow.models import QuantScheme, build_model
 from flow.models.quant_layers import act_quant
-from flow.models.two_scale_quant import quantize_two_scale
+from flow.models.two_scale_quant import ChannelTwoScaleQuant, TwoScaleQuant, quantize_two_scale
+from flow.quantize import make_quant_config, quantize_model
+from flow.quantize.saved import load_quantized, save_quantized
 from flow.quantize.two_scale import search_channel_two_scale, search_two_scale
 
 
@@ -69,3 +72,20 @@ def test_outlier_search_finds_the_outlier_channels():
 def test_outlier_shift_stays_within_the_limit():
     s, shifts, _ = search_channel_two_scale(_ln_input(), 8, po2=True, shift_limit=2)
     assert int(shifts.max()) <= 2 and s == 2.0 ** round(torch.log2(torch.tensor(s)).item())
+
+
+def test_quantize_fits_both_forms_and_the_fit_survives_save_and_load(tmp_path):
+    torch.manual_seed(0)
+    float_model = build_model("efficientvit_b0", resolution=32, num_classes=10, quant=QuantScheme.float_reference())
+    images = load_fashion_mnist("train", 32, count=16)[0]
+    qcfg = make_quant_config({"value_two_scale": True, "outlier_two_scale": True, "calib_images": 16,
+                              "act_bits": 6})
+    model = quantize_model(float_model.eval(), images, qcfg)
+    fitted = [m for m in model.modules() if isinstance(m, (TwoScaleQuant, ChannelTwoScaleQuant)) and m.fitted]
+    assert len(fitted) == 11  # MBConv's 10 depthwise inputs and the head LayerNorm's input
+    ln = model.head.classifier[1]
+    assert ln.integer and float(ln.ln_s_in) == float(ln.in_quant.fine_scale)
+    save_quantized(model, tmp_path / "q.pt")
+    loaded = load_quantized(tmp_path / "q.pt")
+    with torch.no_grad():
+        assert torch.equal(loaded(images[:4]), model(images[:4]))

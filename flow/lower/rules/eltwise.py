@@ -45,7 +45,7 @@ def lower_hardswish(ctx: Lowering, q) -> None:
     else:
         quantizer = [q]
         out = ctx.add_quant_output(q)
-        to = ctx.tensors[out]  # noqa (the else branch's output spec)
+        to = ctx.tensors[out]
         # one table row per channel when the output has a scale or zero point per channel (Trio-ViT's
         # migration and shift); the input, a conv's requantized output, always has one scale
         table = hardswish_lut(ctx.scale(x), ti.bits, ti.signed, to.scale, to.bits, to.signed, to.zero_point)
