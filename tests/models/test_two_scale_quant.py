@@ -12,6 +12,8 @@ from flow.models.efficientvit import QuantLayerNorm
 from flow.models.two_scale_quant import (ChannelTwoScaleQuant, TwoScaleQuant, activation_quantizers,
                                          quantize_two_scale)
 
+from .two_scale_cases import ln_input, long_tail
+
 
 def test_values_by_hand():
     # 4 bits: fine codes -4..3 at s = 1, coarse codes 0..7 at 2^2; T = 3.5
@@ -29,16 +31,8 @@ def test_fewer_than_three_bits_is_an_error():
         QuantScheme(value_two_scale=True, channel_migration=True)
 
 
-def _long_tail(seed=0):
-    """Post-Hardswish values: a dense bulk from N(0, 1) and 1% of the values from a distribution 8x wider."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(64, 8, 16, 16, generator=g)
-    x = torch.where(torch.rand(x.shape, generator=g) < 0.01, x.abs() * 8, x)
-    return x * torch.clamp(x / 6 + 0.5, 0, 1)
-
-
 def test_module_is_the_uniform_quantizer_until_fit():
-    y = _long_tail()[:4]
+    y = long_tail()[:4]
     uniform = act_quant(QuantScheme(act_bits=6, act_calibrator="minmax"))
     with torch.no_grad(), calibration_mode(uniform):
         uniform(y)
@@ -70,14 +64,6 @@ def test_fit_survives_state_dict_and_replaces_the_wrapped_quantizer():
     assert mod.fitted and mod._k == 2 and float(mod.fine_scale) == pytest.approx(0.01)
 
 
-def _ln_input(seed=0):
-    """LayerNorm input with 4 outlier channels of 64, 40x the others (TSPTQ's example)."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(256, 64, generator=g)
-    x[:, [3, 17, 40, 41]] *= 40
-    return x
-
-
 def test_channel_two_scales_quantize_each_channel_at_its_scale():
     uniform = act_quant(QuantScheme(act_bits=8, act_calibrator="minmax"))
     mod = ChannelTwoScaleQuant(uniform, 8, 4)
@@ -94,7 +80,7 @@ def test_integer_layernorm_on_outlier_two_scales():
     """Frozen on two scales (the outliers 2^6 x the rest), the integer LayerNorm tracks torch's LayerNorm of
     the same quantized input (within 1 LSB), and its error against the unquantized input's LayerNorm is
     lower than with one scale for the whole input."""
-    x = _ln_input()
+    x = ln_input()
     outs = {}
     for two in (False, True):
         torch.manual_seed(0)

@@ -11,19 +11,13 @@ from flow.quantize import make_quant_config, quantize_model
 from flow.quantize.saved import load_quantized, save_quantized
 from flow.quantize.two_scale import search_channel_two_scale, search_two_scale
 
-
-def _long_tail(seed=0):
-    """Post-Hardswish values: a dense bulk from N(0, 1) and 1% of the values from a distribution 8x wider."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(64, 8, 16, 16, generator=g)
-    x = torch.where(torch.rand(x.shape, generator=g) < 0.01, x.abs() * 8, x)
-    return x * torch.clamp(x / 6 + 0.5, 0, 1)
+from ..models.two_scale_cases import ln_input, long_tail
 
 
-def test_two_scales_beat_brevitas_mse_calibration_on_a_long_tail():
+def test_two_scales_beat_brevitas_mse_calibration_on_along_tail():
     """At 6 bits the fitted two scales quarter the MSE of Brevitas' MSE-calibrated uniform quantizer, and on
     the dense values (|y| < 1) they cut it tenfold: the tail costs the fine codes nothing."""
-    y = _long_tail()
+    y = long_tail()
     uniform = act_quant(QuantScheme(act_bits=6, act_calibrator="mse"))
     with torch.no_grad(), calibration_mode(uniform):
         uniform(y)
@@ -38,23 +32,15 @@ def test_two_scales_beat_brevitas_mse_calibration_on_a_long_tail():
 
 
 def test_power_of_two_search_gives_power_of_two_scales():
-    s, k, _ = search_two_scale(_long_tail().reshape(-1)[:20000], 8, po2=True)
+    s, k, _ = search_two_scale(long_tail().reshape(-1)[:20000], 8, po2=True)
     assert s == 2.0 ** round(torch.log2(torch.tensor(s)).item()) and k >= 1
 
-
-
-def _ln_input(seed=0):
-    """LayerNorm input with 4 outlier channels of 64, 40x the others (TSPTQ's example)."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(256, 64, generator=g)
-    x[:, [3, 17, 40, 41]] *= 40
-    return x
 
 
 def test_outlier_search_finds_the_outlier_channels():
     """The 4 outlier channels, and only they, get the coarse scale; the normal channels' error falls well
     below that of one MSE-calibrated scale for the whole tensor."""
-    x = _ln_input()
+    x = ln_input()
     s, shifts, _ = search_channel_two_scale(x, 8, po2=False)
     assert sorted(torch.nonzero(shifts).reshape(-1).tolist()) == [3, 17, 40, 41] and int(shifts.max()) >= 4
     uniform = act_quant(QuantScheme(act_bits=8, act_calibrator="mse"))
@@ -70,7 +56,7 @@ def test_outlier_search_finds_the_outlier_channels():
 
 
 def test_outlier_shift_stays_within_the_limit():
-    s, shifts, _ = search_channel_two_scale(_ln_input(), 8, po2=True, shift_limit=2)
+    s, shifts, _ = search_channel_two_scale(ln_input(), 8, po2=True, shift_limit=2)
     assert int(shifts.max()) <= 2 and s == 2.0 ** round(torch.log2(torch.tensor(s)).item())
 
 
