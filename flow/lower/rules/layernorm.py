@@ -79,7 +79,7 @@ def lower_layernorm(ctx: Lowering, q) -> None:
     s_in = np.float32(s_in.reshape(()))
     scales = np.asarray(ctx.channel_scales(x), dtype=np.float32)
     shifts = np.round(np.log2(scales / s_in)).astype(np.int64)
-    if np.any(shifts < 0) or np.any(s_in * np.exp2(shifts).astype(np.float32) != scales):
+    if np.any(shifts < 0) or not np.allclose(s_in * np.exp2(shifts).astype(np.float32), scales, rtol=1e-7, atol=0):
         raise FlowError(f"cannot lower {div_in.name}: divides by {float(s_in)}, and the input scales are not that "
                         f"times powers of two >= 1 ({scales.min()} .. {scales.max()})")
     if np.any(a != np.round(a)) or np.any(b != np.round(b)):
