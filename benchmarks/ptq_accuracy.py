@@ -36,8 +36,8 @@ BITS = [(8, 8), (6, 6), (4, 8)]
 # rows outside the full recipe, measured with --extra-rows or --quick (the default run keeps within 30 minutes)
 EXTRA_ROWS = ("GPTQ (Brevitas)", "asymmetric post-Hardswish, one zero point in the bias (Q-HyViT)")
 TARGET_DROP = {(8, 8): 0.3, (6, 6): 1.0, (4, 8): 2.0}
-# distillation steps, and reconstruction steps per unit: 60 keeps the default run within 30 minutes on a day
-# when this machine ran 35% slower than the day 100 steps took 24.5 minutes
+# distillation steps, and reconstruction steps per unit. The default run took 28.2 minutes with 60 (session 7);
+# with 100 it took 24.5 (session 6) and 35.8 (session 7): this machine's speed varies from run to run
 DEFAULT_STEPS = 60
 EVAL_BATCH = 128  # fake quantization is element-wise work: 128 images per batch ran 24% faster than 256
 NAIVE = {"act_calibrator": "minmax", "weight_calibrator": "minmax", "bias_correction": False}
