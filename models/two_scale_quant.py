@@ -66,6 +66,12 @@ def quantize_two_scale(y: torch.Tensor, fine_scale: torch.Tensor, shift: int, bi
     return torch.where(y < threshold(fine_scale, bits), fine, coarse)
 
 
+def _export_quant(x, scale, bits: int, signed: bool):
+    """A QONNX Quant node (symmetric, round half to even) through Brevitas' own export op."""
+    zero = torch.zeros((), dtype=x.dtype)
+    return BrevitasQuantOp.dynamo.apply(x, scale, zero, torch.tensor(float(bits)), False, signed, "ROUND")
+
+
 class TwoScaleQuant(nn.Module):
     """Value-aware two-scale quantizer around an ordinary act quantizer (``uniform``), which it is until fit."""
 
@@ -100,18 +106,14 @@ class TwoScaleQuant(nn.Module):
         self.shift.fill_(int(shift))
         self._k = int(shift)
 
-    def _export_quant(self, y, scale, bits, signed):
-        zero = torch.zeros((), dtype=y.dtype)
-        return BrevitasQuantOp.dynamo.apply(y, scale, zero, torch.tensor(float(bits)), False, signed, "ROUND")
-
     def forward(self, y):
         if not self.fitted:
             return self.uniform(y)
         y = y.value if isinstance(y, IntQuantTensor) else y
         s, k = self.fine_scale, self._k
         if torch.onnx.is_in_onnx_export():
-            fine = self._export_quant(y, s, self.bits - 1, True)
-            coarse = self._export_quant(y, s * float(1 << k), self.bits - 1, False)
+            fine = _export_quant(y, s, self.bits - 1, True)
+            coarse = _export_quant(y, s * float(1 << k), self.bits - 1, False)
             out = torch.where(y < threshold(s, self.bits), fine, coarse)
         else:
             out = quantize_two_scale(y, s, k, self.bits)
@@ -166,8 +168,7 @@ class ChannelTwoScaleQuant(nn.Module):
         scale = self.scales()
         lo, hi = -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
         if torch.onnx.is_in_onnx_export():
-            zero = torch.zeros((), dtype=x.dtype)
-            out = BrevitasQuantOp.dynamo.apply(x, scale, zero, torch.tensor(float(self.bits)), False, True, "ROUND")
+            out = _export_quant(x, scale, self.bits, True)
         else:
             out = torch.clamp(round_ste(x / scale), lo, hi) * scale
         return IntQuantTensor(out, scale, torch.zeros_like(scale), torch.tensor(float(self.bits)),

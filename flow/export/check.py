@@ -56,13 +56,7 @@ def _brevitas_tensors(model, x):
 def _quantized_outputs(wrapped) -> set:
     """Names of the nodes whose outputs are quantized tensors: the activation Quants, except the two inside
     a two-scale quantizer, whose Where output counts instead (flow.lower.graph.TwoScaleSpec)."""
-    view = GraphView(wrapped.model)
-    points = set()
-    for node in view.nodes:
-        if view.is_act_quant(node):
-            two_scale = view.two_scale_of(node.input[0])
-            points.add(node.name if two_scale is None else two_scale[1][-1].name)
-    return points
+    return {node.name for node, _ in GraphView(wrapped.model).quantized_outputs()}
 
 
 def _execute(wrapped, x, forced=None):

@@ -181,6 +181,20 @@ class GraphView:
         spec = TwoScaleSpec(fine, coarse, np.float32(self.scalar(less[0].input[1])), shift)
         return spec, [*quants, less[0], where]
 
+    def quantized_outputs(self) -> list:
+        """[(node, QuantSpec)] of the nodes whose outputs are quantized activation tensors: each activation
+        Quant, except the two inside a two-scale quantizer, whose Where counts instead with the fine spec."""
+        found = {}
+        for node in self.nodes:
+            if self.is_act_quant(node):
+                two_scale = self.two_scale_of(node.input[0])
+                if two_scale is None:
+                    found[node.name] = (node, self.quant_spec(node))
+                else:
+                    where = two_scale[1][-1]
+                    found[where.name] = (where, two_scale[0].fine)
+        return list(found.values())
+
     def quantized_const(self, tensor: str) -> tuple:
         """(integer codes, QuantSpec) of a Quant node applied to a constant (a weight or a bias)."""
         node = self.expect(tensor, "Quant")

@@ -29,16 +29,7 @@ def activation_quants(path) -> dict:
     import onnx
 
     view = GraphView(onnx.load(str(path)))
-    quants = {}
-    for n in view.nodes:
-        if not view.is_act_quant(n):
-            continue
-        two_scale = view.two_scale_of(n.input[0])
-        if two_scale is None:
-            quants[n.output[0]] = view.quant_spec(n)
-        else:
-            quants[two_scale[1][-1].output[0]] = two_scale[0].fine
-    return quants
+    return {node.output[0]: spec for node, spec in view.quantized_outputs()}
 
 
 class QonnxRunner:

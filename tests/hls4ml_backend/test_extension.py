@@ -54,6 +54,12 @@ def traced(tmp_path_factory):
     return program, model, inputs, envs, result
 
 
+def _assert_traced_equals_reference(layer, result, envs):
+    got = result["traced"][layer.outputs[0]]
+    ref = np.stack([env[layer.outputs[0]].reshape(-1) for env in envs])
+    assert got.shape == ref.shape and np.array_equal(got, ref)
+
+
 def test_every_kind_has_an_extension_layer():
     assert set(OP_TYPES) == set(MAKERS)
     assert set(ENGINES) == set(OP_TYPES.values())
@@ -64,28 +70,21 @@ def test_layer_bit_exact_through_hls4ml(kind, traced):
     program, model, inputs, envs, result = traced
     assert result["images"] == IMAGES
     assert result["layers"] == len(MAKERS) + 2
-    layer = next(l for l in program.layers if l.kind == kind)
-    got = result["traced"][layer.outputs[0]]
-    ref = np.stack([env[layer.outputs[0]].reshape(-1) for env in envs])
-    assert got.shape == ref.shape and np.array_equal(got, ref)
+    _assert_traced_equals_reference(next(l for l in program.layers if l.kind == kind), result, envs)
 
 
 def test_per_channel_table_bit_exact_through_hls4ml(traced):
     program, model, inputs, envs, result = traced
     layer = next(l for l in program.layers if l.name == "rows_hardswish0")
     assert layer.attrs["rows"] > 1 and layer.blobs["table"].ndim == 2
-    got = result["traced"][layer.outputs[0]]
-    ref = np.stack([env[layer.outputs[0]].reshape(-1) for env in envs])
-    assert got.shape == ref.shape and np.array_equal(got, ref)
+    _assert_traced_equals_reference(layer, result, envs)
 
 
 def test_shifted_layernorm_input_bit_exact_through_hls4ml(traced):
     program, model, inputs, envs, result = traced
     layer = next(l for l in program.layers if l.name == "shifted_layernorm0")
     assert layer.blobs["in_shift"].any()
-    got = result["traced"][layer.outputs[0]]
-    ref = np.stack([env[layer.outputs[0]].reshape(-1) for env in envs])
-    assert got.shape == ref.shape and np.array_equal(got, ref)
+    _assert_traced_equals_reference(layer, result, envs)
 
 
 def test_predict_outputs_equal_reference(traced):
