@@ -25,11 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from brevitas.export.inference import quant_inference_mode  # noqa: E402
 
 from fashion_mnist_model import MODEL, RESOLUTION, trained_model  # noqa: E402
 from flow.data import load_fashion_mnist  # noqa: E402
 from flow.quantize import make_quant_config, quantize_model  # noqa: E402
+from flow.quantize.inference import fast_quant_inference  # noqa: E402
 from flow.training import evaluate_top1  # noqa: E402
 
 BITS = [(8, 8), (6, 6), (4, 8)]
@@ -88,7 +88,7 @@ def _cell(job):
     torch.manual_seed(0)
     qcfg = make_quant_config({**NAIVE, **extra, "calib_images": calib}, weight_bits=wb, act_bits=ab)
     q = quantize_model(fp, x_cal, qcfg)
-    with torch.no_grad(), quant_inference_mode(q):  # weights quantized once: same outputs, faster
+    with torch.no_grad(), fast_quant_inference(q):  # Brevitas' outputs, about 1/3 less time
         top1 = evaluate_top1(q, x_test, y_test, batch_size=EVAL_BATCH)
     return name, (wb, ab), top1, time.monotonic() - t0
 
