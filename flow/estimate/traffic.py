@@ -34,7 +34,10 @@ def layer_traffic(layer, program, cfg) -> dict:
         macs = G * (N * d * (d + 1) + N * d * (d + 1))  # k^T [v|1], then q kv and q ksum
         return {"bytes": params + act_bytes * (size(layer.inputs[0]) + size(layer.outputs[0])), "macs": macs}
     if kind in ("hardswish", "relu", "add", "concat", "gap", "layernorm"):
-        reads = sum(size(t) for t in layer.inputs) * (2 if kind == "layernorm" else 1)
+        reads = sum(size(t) for t in layer.inputs)
+        if kind == "layernorm":  # three passes (sum, variance, output) each read x and its shifts, if any
+            reads *= 3
+            params += 2 * layer.blobs["in_shift"].size * 4 if "in_shift" in layer.blobs else 0
         table_reads = sum(size(t) for t in layer.inputs) * 4 if kind in ("hardswish", "relu", "concat") else 0
         if a.get("rows", 1) > 1:  # per-channel tables: each row read once into the row buffer
             table_reads = a["rows"] * a["entries"] * 4
