@@ -89,6 +89,11 @@ class TwoScaleQuant(nn.Module):
         return self._k > 0
 
     @property
+    def coarse_shift(self) -> int:
+        """k: the coarse scale is 2^k times the fine one (0 until fit)."""
+        return self._k
+
+    @property
     def value_bits(self) -> int:
         """Signed bits of the integers at the fine scale: the largest is (2^(b-1) - 1) << k."""
         return self.bits + self._k

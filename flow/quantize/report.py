@@ -64,7 +64,7 @@ def activation_rows(float_model: nn.Module, quant_model: nn.Module, images: torc
     return [{"tensor": n, "kind": "activation", "bits": meta[n][1], "signed": meta[n][2], "scale": meta[n][0],
              "float_min": stats[n]["min"], "float_max": stats[n]["max"],
              "sqnr_db": _sqnr_db(stats[n]["sig"], stats[n]["noise"]),
-             **({"coarse_shift": two_scale[n]._k} if n in two_scale else {})} for n in names]
+             **({"coarse_shift": two_scale[n].coarse_shift} if n in two_scale else {})} for n in names]
 
 
 def weight_rows(quant_model: nn.Module):

@@ -61,7 +61,7 @@ def test_fit_survives_state_dict_and_replaces_the_wrapped_quantizer():
     again = build_model("efficientvit_b0", num_classes=10, resolution=32, quant=scheme)
     again.load_state_dict(model.state_dict(), strict=False)
     mod = dict(again.named_modules())[two[0]]
-    assert mod.fitted and mod._k == 2 and float(mod.fine_scale) == pytest.approx(0.01)
+    assert mod.fitted and mod.coarse_shift == 2 and float(mod.fine_scale) == pytest.approx(0.01)
 
 
 def test_channel_two_scales_quantize_each_channel_at_its_scale():
