@@ -22,6 +22,8 @@ class InPlaceIntInferenceHandler(IntInferenceHandler):
     """Brevitas' integer activation (and bias) handler, computed in place when the rounding is plain
     round-half-to-even and no gradient is asked for; Brevitas' own forward otherwise."""
 
+    in_place = False  # until prepare_for_export has seen the quantizer
+
     def prepare_for_export(self, module):
         super().prepare_for_export(module)
         self.in_place = bool(module.is_quant_enabled) and isinstance(self.float_to_int_impl, RoundSte)
@@ -30,7 +32,7 @@ class InPlaceIntInferenceHandler(IntInferenceHandler):
             self.lo, self.hi = float(self.min_clamp), float(self.max_clamp)
 
     def forward(self, x, unused_scale=None):
-        if not getattr(self, "in_place", False) or (torch.is_grad_enabled() and x.requires_grad):
+        if not self.in_place or (torch.is_grad_enabled() and x.requires_grad):
             return super().forward(x, unused_scale)
         y = torch.div(x, self.scale)
         if self.zero_free:
@@ -62,7 +64,7 @@ def fast_quant_inference(model):
                 del m.in_place  # back to the class default
 
 
-def in_place_handlers(model) -> int:
-    """How many of the model's quantizers run through the in-place path (after the first forward pass)."""
-    return sum(bool(getattr(m.export_handler, "in_place", False)) for m in model.modules()
-               if getattr(m, "export_handler", None) is not None)
+def in_place_handlers(model) -> list:
+    """The handlers of the model's quantizers that run the in-place path (after the first forward pass)."""
+    handlers = (getattr(m, "export_handler", None) for m in model.modules())
+    return [h for h in handlers if isinstance(h, InPlaceIntInferenceHandler) and h.in_place]
