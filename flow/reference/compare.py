@@ -9,6 +9,10 @@ program's tensors and the layers' internal dumps (e.g. the attention's q, k, kv,
 - free-running: the reference runs on its own outputs from the input on;
 - teacher-forced: each layer reads the QONNX codes of its inputs, so a 1-LSB flip (free scales) is
   judged where it happens instead of being propagated.
+
+With an ``arbiter`` (flow.reference.arbitrate.Arbiter), every differing element is judged against the exact
+value of the graph, computed from the same inputs: teacher-forced, every differing tensor; free-running,
+the first tensor of each image that differs (where the two executions part, on identical inputs).
 """
 
 import numpy as np
@@ -67,19 +71,26 @@ def _owner_map(program: Program) -> dict:
     return owner
 
 
-def compare_with_qonnx(program: Program, qonnx, images: np.ndarray, modes=("free",)) -> dict:
+def compare_with_qonnx(program: Program, qonnx, images: np.ndarray, modes=("free",), arbiter=None,
+                       judge_all: bool = False) -> dict:
     """Per mode ("free" running, teacher-"forced") and QONNX tensor: max |code difference|, number of
     equal codes and the first mismatch, over all ``images`` (N x C x H x W float); plus both sides'
     output codes per image. QONNX (a file, run by qonnx's executor, or a runner with the same
-    interface, e.g. flow.reference.ort_qonnx) runs once per image for all modes."""
+    interface, e.g. flow.reference.ort_qonnx) runs once per image for all modes.
+
+    With an ``arbiter``: per tensor, the verdicts on its differing elements ("judged": Arbiter.judge's
+    counts), teacher-forced; free-running, per image (in "origins") the first differing tensor, its layer
+    and its judgement, or None where the image has no difference. ``judge_all``: teacher-forced, every
+    tensor is judged on every element, not only where the two differ (Arbiter.judge's "everywhere")."""
     runner = qonnx if hasattr(qonnx, "run") else QonnxRunner(qonnx)
     owner = _owner_map(program)
     in_name = program.inputs[0]
     out = program.outputs[0]
-    results = {m: {"tensors": {}, "outputs": [], "images": len(images), "teacher_forced": m == "forced"}
+    results = {m: {"tensors": {}, "outputs": [], "origins": [], "images": len(images), "teacher_forced": m == "forced"}
                for m in modes}
     for image in images:
         ctx = runner.run(np.asarray(image))
+        ctx.setdefault(runner.input, np.asarray(image, dtype=np.float32)[None])
         x = runner.codes(ctx, in_name, runner.quants[in_name].scalar_scale)
         ref_codes = {q: runner.codes(ctx, q, spec.scale, spec.zero_point) for q, spec in runner.quants.items()}
         for mode in modes:
@@ -90,6 +101,7 @@ def compare_with_qonnx(program: Program, qonnx, images: np.ndarray, modes=("free
                 forced.update(ref_codes)
             env = run_program(program, {in_name: x}, forced=forced)
             stats = results[mode]["tensors"]
+            origin = None
             for qname, ref in ref_codes.items():
                 if qname == in_name:
                     continue
@@ -105,9 +117,20 @@ def compare_with_qonnx(program: Program, qonnx, images: np.ndarray, modes=("free
                     idx = tuple(int(i) for i in np.argwhere(diff)[0])
                     st["first_mismatch"] = {"index": idx, "reference": int(got[idx]), "qonnx": int(ref[idx])}
                 st["max_lsb"] = max(st["max_lsb"], int(diff.max()))
+                every = judge_all and mode == "forced"
+                if arbiter is not None and (diff.any() or every) and (mode == "forced" or origin is None):
+                    verdict = arbiter.judge(qname, ctx, got, ref, everywhere=every)
+                    if mode == "forced":
+                        judged = st.setdefault("judged", {})
+                        for k, n in verdict.items():
+                            if k != "first":
+                                judged[k] = judged.get(k, 0) + n
+                    else:
+                        origin = {"tensor": qname, "layer": st["layer"], **verdict}
                 st["equal"] += int((diff == 0).sum())
                 st["total"] += diff.size
             results[mode]["outputs"].append((env[out], ref_codes[program.tensors[out].source]))
+            results[mode]["origins"].append(origin)
     return results
 
 
@@ -117,14 +140,26 @@ def summarize(result: dict) -> dict:
     worst = max(t.items(), key=lambda kv: (kv[1]["max_lsb"], -kv[1]["equal"] / kv[1]["total"]), default=None)
     first = next(((name, s) for name, s in t.items() if s["max_lsb"]), None)
     top1_same = sum(int(np.argmax(a) == np.argmax(b)) for a, b in result["outputs"])
+    judged, origins = {}, {}
+    for st in t.values():
+        for k, n in st.get("judged", {}).items():
+            judged[k] = judged.get(k, 0) + n
+    for o in result.get("origins", []):
+        for k, n in (o or {}).items():
+            if isinstance(n, int):
+                origins[k] = origins.get(k, 0) + n
     return {"images": result["images"], "teacher_forced": result["teacher_forced"], "tensors": len(t),
             "tensors_exact": sum(1 for s in t.values() if s["max_lsb"] == 0),
             "max_lsb": max((s["max_lsb"] for s in t.values()), default=0),
+            "differing": sum(s["total"] - s["equal"] for s in t.values()),
             "min_equal_fraction": min((s["equal"] / s["total"] for s in t.values()), default=1.0),
             "worst_tensor": worst[0] if worst else None, "worst_layer": worst[1]["layer"] if worst else None,
             "first_differing": None if first is None else {"tensor": first[0], "layer": first[1]["layer"],
                                                             **first[1]["first_mismatch"]},
             "top1_agree": top1_same,
+            "judged": judged,  # teacher-forced, with an arbiter: verdicts on every differing element
+            "diverging_images": sum(1 for o in result.get("origins", []) if o),
+            "origins_judged": origins,  # free-running, with an arbiter: verdicts on each image's first difference
             "output_max_lsb": max((int(np.abs(a - b).max()) for a, b in result["outputs"]), default=0)}
 
 
