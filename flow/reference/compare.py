@@ -181,17 +181,22 @@ def check_against_qonnx(program: Program, qonnx_path, images: np.ndarray) -> dic
     """Raise a FlowError naming the first tensor that breaks the criterion; return the summary.
 
     Power-of-two scales: free-running, every tensor identical. Free scales: teacher-forced, every
-    tensor within 1 LSB on >= 99.9% of its elements (the free-running output difference is reported).
-    QONNX runs as one onnxruntime session (flow.reference.ort_qonnx), first checked identical to qonnx's
-    executor on one image, every tensor.
+    tensor within 1 LSB on >= 99.9% of its elements (the free-running output difference is reported), and
+    every differing element judged against the graph's exact arithmetic (flow.reference.arbitrate; the
+    verdicts are reported in "judged"). QONNX runs as one onnxruntime session (flow.reference.ort_qonnx),
+    first checked identical to qonnx's executor on one image, every tensor.
     """
+    import onnx
+
+    from .arbitrate import Arbiter
     from .ort_qonnx import OrtQonnxRunner
 
     exact = all_power_of_two(program)
     quants = activation_quants(qonnx_path)
     runner = OrtQonnxRunner(qonnx_path, list(quants) + [t for t in program.tensors if t not in quants])
     verified = runner.verify(images[:1])
-    runs = compare_with_qonnx(program, runner, images, modes=("free",) if exact else ("free", "forced"))
+    runs = compare_with_qonnx(program, runner, images, modes=("free",) if exact else ("free", "forced"),
+                              arbiter=None if exact else Arbiter(onnx.load(str(qonnx_path))))
     free = summarize(runs["free"])
     if exact:
         result = dict(free, criterion="power-of-two scales: every tensor identical, free-running",

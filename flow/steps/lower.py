@@ -51,9 +51,18 @@ def step_lower(st: BuildState) -> None:
     save_dump(run_program(program, {program.inputs[0]: codes}), st.staging / "reference_dump.npz")
     say("lower", f"integer reference vs QONNX on {result['images']} images ({result['criterion']}): "
                  f"{result['tensors_exact']}/{result['tensors']} tensors identical, worst {result['max_lsb']} LSB, "
-                 f"{100 * result['min_equal_fraction']:.3f}% equal"
+                 f"{100 * result['min_equal_fraction']:.3f}% equal" + _judged(result)
                  + (f"; top-1 agrees on {result['top1_agree']}/{result['images']}" if not st.cfg.block else ""))
     st.program = program
+
+
+def _judged(result: dict) -> str:
+    """Free scales: whose codes the exact ones are where the two differ (flow.reference.arbitrate)."""
+    j = result.get("judged")
+    if not j:
+        return ""
+    return (f"; of the {result['differing']} differing codes the exact one is the integer reference's on "
+            f"{j.get('integer', 0)}, QONNX's on {j.get('qonnx', 0)}")
 
 
 def _kind_counts(program) -> str:

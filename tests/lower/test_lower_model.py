@@ -66,6 +66,19 @@ def test_reference_against_qonnx(exported_b0):
         assert free["diverging_images"] == sum(o is not None for o in runs["free"]["origins"])
 
 
+def test_free_scale_check_judges_every_difference(exported_b0):
+    q, path, images = exported_b0
+    if q.scheme.po2_scales:
+        pytest.skip("power-of-two scales must match exactly: nothing to judge")
+    from flow.reference.compare import check_against_qonnx
+
+    result = check_against_qonnx(lower_qonnx(path), path, images[:8].numpy())
+    assert result["differing"] > 0  # this model has some ties on these images, so the verdicts are exercised
+    judged = result["judged"]
+    assert sum(judged[k] for k in ("integer", "qonnx", "neither", "undecided", "not_judged")) == result["differing"]
+    assert judged["integer"] > 0
+
+
 def test_a_wrong_weight_is_caught(exported_b0):
     q, path, images = exported_b0
     if not q.scheme.po2_scales:
