@@ -20,6 +20,12 @@ class Part:
     ddr_bandwidth_gbps: float
     default_clock_mhz: float
 
+    @property
+    def beat_bytes(self) -> int:
+        """Bytes per beat of the PS's high-performance AXI slave ports: 128-bit on Zynq UltraScale+
+        (S_AXI_HPn_FPD), 64-bit on Zynq-7000 (S_AXI_HPn)."""
+        return 16 if self.family == "zynquplus" else 8
+
 
 def _part_files():
     return sorted((f for f in (resources.files("flow.constraints") / "parts").iterdir() if f.name.endswith(".yaml")),

@@ -1,63 +1,67 @@
 """Performance estimate of a program on a part, and the design-space exploration that picks the
-parallelism: every layer takes max(compute cycles, DDR cycles) (double buffering overlaps transfers with
-compute), so the frame time is their sum; the search keeps the fastest design within the utilisation
-limits (default 80% of DSP and BRAM, and 85% of LUTs and FFs: a design packed fuller than that rarely
+parallelism. For each candidate (activation word L, attention rows and dividers) the buffers are fitted to
+the program, the activation memory gets what the part's block RAM (or UltraRAM) has left within the
+limits, the memory plan places the activations in it (moving to DDR what does not fit), and the cycle
+model times the plan's operations. The search keeps the fastest design within the utilisation limits
+(default 80% of DSP, BRAM and URAM, and 85% of LUTs and FFs: a design packed fuller than that rarely
 routes at the target clock)."""
 
 import itertools
 import math
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from flow.errors import FlowError
+from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
 
-from .cycles import layer_cycles
-from .resources import estimate_resources
-from .traffic import layer_traffic
+from .fit import UNBOUNDED, fitted_config
+from .resources import URAM_SHAPE, estimate_resources, memory
+from .timing import program_time
 
-DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "lut": 0.85, "ff": 0.85}
-SPACE = {"pe_rows": [4, 8, 16, 32, 64], "pe_cols": [4, 8, 16, 32, 64], "dw_lanes": [4, 8, 16, 32, 64],
-         "elt_lanes": [2, 4, 8, 16], "att_rows": [1, 4, 16]}
-
-
-def fitted_config(program, acc_bits: int = 32, **par) -> HwConfig:
-    """A HwConfig whose buffers are sized for ``program`` (weight rows, filter taps, head dimension), with
-    the attention's divider only if some attention layer divides exactly."""
-    rows = [math.prod(l.blobs["weight"].shape[1:]) for l in program.layers if l.kind in ("conv", "linear")]
-    taps = [math.prod(l.attrs["kernel"]) for l in program.layers if l.kind == "dwconv"]
-    dims = [l.attrs["dim"] for l in program.layers if l.kind == "linear_attention"]
-    divides = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
-    pow2 = lambda n: 1 << max(0, math.ceil(math.log2(max(n, 1))))  # noqa: E731
-    d_max = pow2(max(dims, default=1))
-    par["att_rows"] = min(par.get("att_rows", 1), d_max)
-    return HwConfig(wbuf_depth=pow2(max(rows, default=1)), dw_taps=max(taps, default=1),
-                    att_d_max=d_max, att_divider=int(divides), acc_bits=acc_bits, **par)
+DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "uram": 0.8, "lut": 0.85, "ff": 0.85}
+SPACE = {"lanes": [8, 16, 32, 64], "att_rows": [1, 2, 4, 8, 16], "att_dividers": [1, 2, 4]}
 
 
-def estimate(program, cfg: HwConfig, part, clock_mhz: float) -> dict:
-    bytes_per_cycle = part.ddr_bandwidth_gbps * 1e9 / (clock_mhz * 1e6)
-    rows, total, macs = [], 0, 0
-    for layer in program.layers:
-        compute = layer_cycles(layer, program, cfg)
-        t = layer_traffic(layer, program, cfg)
-        memory = math.ceil(t["bytes"] / bytes_per_cycle)
-        cycles = max(compute, memory)
-        rows.append({"layer": layer.name, "kind": layer.kind, "macs": t["macs"], "bytes": t["bytes"],
-                     "compute_cycles": compute, "memory_cycles": memory, "cycles": cycles,
-                     "bound": "memory" if memory > compute else "compute"})
-        total += cycles
-        macs += t["macs"]
+def layer_macs(layer, program) -> int:
+    a, kind = layer.attrs, layer.kind
+    if kind in ("conv", "dwconv"):
+        w = layer.blobs["weight"]
+        return int(w.shape[0] * math.prod(w.shape[1:]) * a["out_shape"][1] * a["out_shape"][2])
+    if kind == "linear":
+        return int(layer.blobs["weight"].size)
+    if kind == "linear_attention":
+        return 2 * a["groups"] * a["tokens"] * a["dim"] * (a["dim"] + 1)  # k^T [v|1], then q [kv|ksum]
+    if kind == "layernorm":
+        return a["features"]
+    return 0
+
+
+def estimate(program, cfg: HwConfig, part, clock_mhz: float, plan=None) -> dict:
+    """The cycle model and resources of ``program`` on ``cfg`` (its plan recomputed unless given)."""
+    plan = plan or plan_memory(program, cfg.lanes, cfg.act_words, cfg.beat_bytes)
+    timing = program_time(plan, program, cfg, part, clock_mhz)
+    rows = []
+    for i, layer in enumerate(program.layers):
+        t = timing["layers"][layer.name]
+        rows.append({"layer": layer.name, "kind": layer.kind, "macs": layer_macs(layer, program), **t})
+    io = timing["layers"].get("io")
+    total = timing["cycles"]
+    macs = sum(r["macs"] for r in rows)
     res = estimate_resources(cfg)
     fps = clock_mhz * 1e6 / total
     gops = 2 * macs * fps / 1e9
-    util = {k: res[k] / part.resources[k] for k in ("dsp", "bram18", "lut", "ff") if part.resources[k]}
-    return {"part": part.name, "clock_mhz": clock_mhz, "config": cfg.__dict__, "layers": rows, "cycles": total,
-            "fps": fps, "gops": gops, "gops_per_dsp": gops / max(res["dsp"], 1), "macs": macs,
-            "resources": res, "utilisation": util,
-            "peak_gops": 2 * (cfg.pe_rows * cfg.pe_cols) * clock_mhz * 1e6 / 1e9,
-            "ddr_gbps": part.ddr_bandwidth_gbps,
-            "compute_bound_layers": sum(r["bound"] == "compute" for r in rows),
-            "memory_bound_layers": sum(r["bound"] == "memory" for r in rows)}
+    util = {k: res[k] / part.resources[k] for k in ("dsp", "bram18", "uram", "lut", "ff") if part.resources[k]}
+    share = {k: sum(r[k] for r in rows) + (io[k] if io else 0) for k in ("compute", "ddr", "fill")}
+    return {"part": part.name, "clock_mhz": clock_mhz, "config": asdict(cfg), "layers": rows, "io": io,
+            "cycles": total, "fps": fps, "gops": gops, "gops_per_dsp": gops / max(res["dsp"], 1), "macs": macs,
+            "resources": res, "utilisation": util, "cycle_share": {k: v / total for k, v in share.items()},
+            "peak_gops": 2 * cfg.lanes * cfg.lanes * clock_mhz * 1e6 / 1e9, "ddr_gbps": part.ddr_bandwidth_gbps,
+            "ddr_beats": sum(r["beats"] for r in rows) + (io["beats"] if io else 0),
+            "activations": {"words": plan.act_words, "bytes": plan.act_words * cfg.lanes,
+                            "memory": "uram" if cfg.act_uram else "bram",
+                            "bram18": res["activation_bram18"], "uram": res["activation_uram"],
+                            "in_ddr": list(plan.spilled), "stripes": dict(plan.stripes)},
+            "bounds": {b: sum(r["bound"] == b for r in rows) for b in ("compute", "ddr", "fill")}}
 
 
 def fits(res: dict, part, limits: dict) -> str | None:
@@ -68,29 +72,78 @@ def fits(res: dict, part, limits: dict) -> str | None:
     return None
 
 
+def activation_capacity(cfg: HwConfig, part, limits: dict, need: int) -> tuple:
+    """(words, in UltraRAM) for the activation memory: what the limits leave beside cfg's other buffers;
+    UltraRAM when the part has it and it holds more (or all of ``need``)."""
+    width = 8 * cfg.lanes
+    budget = limits["bram18"] * part.resources["bram18"] - estimate_resources(replace(cfg, act_words=0))["bram18"]
+    lo, hi = 0, 1 << 24
+    while lo < hi:  # the most words whose memory fits the BRAM left
+        mid = (lo + hi + 1) // 2
+        if memory(width, mid)["bram18"] <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    bram_words = lo
+    uram_words = int(limits["uram"] * part.resources["uram"]) // math.ceil(width / URAM_SHAPE[0]) * URAM_SHAPE[1]
+    if uram_words and (uram_words >= need or uram_words > bram_words):
+        return uram_words, 1
+    return bram_words, 0
+
+
+def candidate(program, part, clock_mhz: float, limits: dict, acc_bits: int, **par) -> tuple:
+    """(estimate or None, resources, the resource over its limit or None) of one point of the space."""
+    cfg = fitted_config(program, acc_bits, beat_bytes=part.beat_bytes, **par)
+    capacity, in_uram = activation_capacity(cfg, part, limits, cfg.act_words)
+    try:
+        plan = plan_memory(program, cfg.lanes, min(capacity, cfg.act_words), cfg.beat_bytes)
+    except FlowError:
+        res = estimate_resources(cfg)
+        return None, res, "bram18" if not in_uram else "uram"
+    cfg = replace(cfg, act_words=max(plan.act_words, _cosim_words(cfg)), act_uram=in_uram)
+    res = estimate_resources(cfg)
+    over = fits(res, part, limits)
+    if over:
+        return None, res, over
+    return estimate(program, cfg, part, clock_mhz, plan), res, None
+
+
+def _cosim_words(cfg) -> int:
+    from flow.hls.cosim import cosim_program
+
+    return plan_memory(cosim_program(cfg.att_dividers, cfg.acc_bits)[0], cfg.lanes, UNBOUNDED, cfg.beat_bytes).act_words
+
+
 def explore(program, part, clock_mhz: float, limits: dict = DEFAULT_LIMITS, acc_bits: int = 32) -> dict:
     """The fastest design within ``limits``; a FlowError naming the overflowing resource if none fits."""
-    best, smallest = None, None
-    for values in itertools.product(*SPACE.values()):
-        cfg = fitted_config(program, acc_bits, **dict(zip(SPACE, values)))
-        res = estimate_resources(cfg)
-        over = fits(res, part, limits)
-        if smallest is None or res["dsp"] < smallest[1]["dsp"]:
-            smallest = (cfg, res, over)
-        if over:
+    exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
+    space = dict(SPACE, lanes=[L for L in SPACE["lanes"] if L % part.beat_bytes == 0],
+                 att_dividers=SPACE["att_dividers"] if exact else [0])
+    best, smallest, tried = None, None, 0
+    seen = set()
+    for values in itertools.product(*space.values()):
+        par = dict(zip(space, values))
+        if par["att_rows"] > par["lanes"]:
             continue
-        est = estimate(program, cfg, part, clock_mhz)
-        if best is None or (est["fps"], -res["dsp"]) > (best["fps"], -best["resources"]["dsp"]):
+        tried += 1
+        est, res, over = candidate(program, part, clock_mhz, limits, acc_bits, **par)
+        key = (par["lanes"], min(par["att_rows"], par["lanes"]), par["att_dividers"])
+        seen.add(key)
+        if smallest is None or res["dsp"] < smallest[1]["dsp"]:
+            smallest = (par, res, over)
+        if est is None:
+            continue
+        if best is None or (est["fps"], -est["resources"]["dsp"]) > (best["fps"], -best["resources"]["dsp"]):
             best = est
     if best is None:
-        cfg, res, over = smallest
-        raise FlowError(f"no design fits {part.name}: the smallest ({cfg.pe_rows}x{cfg.pe_cols} PE array, "
-                        f"{cfg.dw_lanes} depthwise lanes) needs {res[over]} {over.upper()} of "
-                        f"{part.resources[over]} ({100 * limits[over]:.0f}% limit)")
-    best["candidates"] = math.prod(len(v) for v in SPACE.values())
+        par, res, over = smallest
+        raise FlowError(f"no design fits {part.name}: the smallest (L={par['lanes']}, a {par['lanes']}x{par['lanes']} "
+                        f"PE array) needs {res[over]} {over.upper()} of {part.resources[over]} "
+                        f"({100 * limits[over]:.0f}% limit)")
+    best["candidates"] = tried
     best["limits"] = limits
     return best
 
 
 def with_config(est: dict) -> HwConfig:
-    return replace(HwConfig(), **est["config"])
+    return HwConfig(**est["config"])

@@ -4,34 +4,52 @@ import json
 from pathlib import Path
 
 
+def design_line(est: dict) -> str:
+    c = est["config"]
+    div = f"{c['att_dividers']} attention dividers" if c["att_dividers"] else "shift-only attention"
+    return (f"L={c['lanes']}: {c['lanes']}x{c['lanes']} PE array, {c['lanes']} depthwise and element lanes, "
+            f"{c['att_rows']} attention rows, {div}")
+
+
 def summary_line(est: dict) -> str:
-    c, u = est["config"], est["utilisation"]
-    return (f"{c['pe_rows']}x{c['pe_cols']} PE array, {c['dw_lanes']} depthwise lanes, {c['elt_lanes']} element lanes, "
-            f"{c['att_rows']} attention rows{'' if c['att_divider'] else ' (shift-only)'} "
-            f"at {est['clock_mhz']:g} MHz on {est['part']}: {est['fps']:.1f} FPS, {est['gops']:.1f} GOPS, "
-            f"{est['gops_per_dsp']:.3f} GOPS/DSP; DSP {100 * u['dsp']:.0f}%, BRAM {100 * u['bram18']:.0f}%, "
-            f"LUT {100 * u['lut']:.0f}%, FF {100 * u['ff']:.0f}%; {est['compute_bound_layers']} compute-bound and "
-            f"{est['memory_bound_layers']} memory-bound layers")
+    u, act = est["utilisation"], est["activations"]
+    util = ", ".join(f"{k.upper().replace('BRAM18', 'BRAM')} {100 * v:.0f}%" for k, v in u.items())
+    where = f"{act['bram18']} BRAM18" if act["memory"] == "bram" else f"{act['uram']} URAM"
+    ddr = f", {len(act['in_ddr'])} tensors in DDR" if act["in_ddr"] else ""
+    return (f"{design_line(est)} at {est['clock_mhz']:g} MHz on {est['part']}: {est['fps']:.1f} FPS, "
+            f"{est['gops']:.1f} GOPS, {est['gops_per_dsp']:.3f} GOPS/DSP; {util}; activations "
+            f"{act['bytes'] / 1e6:.2f} MB on chip ({where}){ddr}")
 
 
 def layer_table(est: dict) -> str:
-    """The per-layer cycle table, for the terminal."""
-    lines = [f"{'layer':<22}{'kind':<18}{'MACs':>12}{'compute cyc':>13}{'DDR cyc':>11}  bound"]
-    lines += [f"{r['layer']:<22}{r['kind']:<18}{r['macs']:>12,}{r['compute_cycles']:>13,}{r['memory_cycles']:>11,}  "
-              f"{r['bound']}" for r in est["layers"]]
-    lines.append(f"{'total':<40}{est['macs']:>12,}{est['cycles']:>24,}  cycles per frame")
+    """The per-layer cycle table, as plain text."""
+    lines = [f"{'layer':<22}{'kind':<18}{'MACs':>12}{'cycles':>11}{'compute':>10}{'DDR wait':>10}{'fill':>8}"
+             f"{'beats':>9}  bound"]
+    rows = est["layers"] + ([{"layer": "io", "kind": "load/store", "macs": 0, **est["io"]}] if est["io"] else [])
+    lines += [f"{r['layer']:<22}{r['kind']:<18}{r['macs']:>12,}{r['cycles']:>11,}{r['compute']:>10,}{r['ddr']:>10,}"
+              f"{r['fill']:>8,}{r['beats']:>9,}  {r['bound']}" for r in rows]
+    lines.append(f"{'total':<40}{est['macs']:>12,}{est['cycles']:>11,}  cycles per frame")
     return "\n".join(lines)
 
 
 def write_report(est: dict, folder: Path) -> None:
     folder = Path(folder)
     (folder / "estimate.json").write_text(json.dumps(est, indent=1))
+    share = est["cycle_share"]
+    act = est["activations"]
     lines = [f"# Estimate: {est['part']} at {est['clock_mhz']:g} MHz", "", summary_line(est), "",
-             f"Peak of the PE array {est['peak_gops']:.0f} GOPS; DDR {est['ddr_gbps']} GB/s; "
-             f"{est['cycles']:,} cycles per frame; resources {est['resources']}.", "",
-             "| layer | kind | MACs | DDR bytes | compute cycles | DDR cycles | bound |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['layer']} | {r['kind']} | {r['macs']:,} | {r['bytes']:,} | {r['compute_cycles']:,} | "
-              f"{r['memory_cycles']:,} | {r['bound']} |" for r in est["layers"]]
+             f"Peak of the PE array {est['peak_gops']:.0f} GOPS; DDR {est['ddr_gbps']} GB/s; {est['cycles']:,} cycles "
+             f"and {est['ddr_beats']:,} DDR beats per frame; cycles: {100 * share['compute']:.1f}% compute, "
+             f"{100 * share['ddr']:.1f}% waiting for DDR, {100 * share['fill']:.1f}% pipeline fill and burst latency.",
+             "", f"On-chip activation memory: {act['words']:,} words of {est['config']['lanes']} bytes "
+             f"({act['bytes'] / 1e6:.2f} MB, {act['bram18']} BRAM18, {act['uram']} URAM); other buffers "
+             f"{est['resources']['buffer_bram18']} BRAM18. Tensors in DDR (row stripes): "
+             f"{', '.join(act['in_ddr']) or 'none'}.", "", f"Resources: {est['resources']}.", "",
+             "| layer | kind | MACs | cycles | compute | DDR wait | fill | DDR beats | bound |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    rows = est["layers"] + ([{"layer": "io", "kind": "load/store", "macs": 0, **est["io"]}] if est["io"] else [])
+    lines += [f"| {r['layer']} | {r['kind']} | {r['macs']:,} | {r['cycles']:,} | {r['compute']:,} | {r['ddr']:,} | "
+              f"{r['fill']:,} | {r['beats']:,} | {r['bound']} |" for r in rows]
     (folder / "estimate.md").write_text("\n".join(lines) + "\n")
     roofline(est, folder / "roofline.png")
 
@@ -43,14 +61,15 @@ def roofline(est: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     clock = est["clock_mhz"] * 1e6
+    beat = est["config"]["beat_bytes"]
     peak, bw = est["peak_gops"], est["ddr_gbps"]
-    pts = [(2 * r["macs"] / r["bytes"], 2 * r["macs"] * clock / r["cycles"] / 1e9, r["bound"])
-           for r in est["layers"] if r["macs"] and r["bytes"]]
+    pts = [(2 * r["macs"] / (r["beats"] * beat), 2 * r["macs"] * clock / r["cycles"] / 1e9, r["bound"])
+           for r in est["layers"] if r["macs"] and r["beats"]]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     xs = [min(p[0] for p in pts) / 2, max(p[0] for p in pts) * 2] if pts else [0.1, 100]
     ridge = peak / bw
     ax.plot([xs[0], ridge, max(xs[1], ridge * 2)], [bw * xs[0], peak, peak], "k-", label="roof (PE peak, DDR)")
-    for bound, color in (("compute", "tab:blue"), ("memory", "tab:red")):
+    for bound, color in (("compute", "tab:blue"), ("ddr", "tab:red"), ("fill", "tab:gray")):
         sel = [p for p in pts if p[2] == bound]
         if sel:
             ax.scatter([p[0] for p in sel], [p[1] for p in sel], s=14, c=color, label=f"{bound}-bound layers")

@@ -1,44 +1,97 @@
-"""Resource model of the accelerator for a parallelism (flow.hls.project.HwConfig), unit by unit.
+"""Resource model of the accelerator (flow.hls.project.HwConfig), unit by unit: an estimate before any
+synthesis, to +-30% on LUTs and FFs; the DSP and memory counts follow from the templates' structure.
 
-DSP48: one per multiplier of the MAC arrays (the templates multiply int8 weights by int16 activation
-codes, so no two products share a DSP), four per requantization unit (64 x 32-bit product).
-BRAM18: one per conv PE row per 18 Kb of its weight buffer; the AXI master ports' buffers; the element
-unit's per-channel table row buffer. Depthwise
-filters and the attention's kv registers are in LUTs/FFs.
-LUT/FF: per-unit figures typical of Vitis HLS results for such units (a MAC with its accumulator, a
-requantizer, a 64-bit pipelined divider, an AXI master, control); an estimate to +-30%, not a netlist.
+DSP48: one per multiplier of the MAC arrays (int8 weights by int8 or int16 codes fit one 27 x 18
+multiplier), four per requantization unit (a 32 x 31-bit product: 2 x 2 DSP tiles) and per LayerNorm or
+pool product; the add unit's lane products (16 x 31 bits) take two each.
+Memory, per buffer of the templates: block RAM (BRAM18, the best of its aspect ratios 16K x 1 .. 512 x 36)
+for anything of 4 Kib or more, distributed RAM (LUTs) below; the activation memory in UltraRAM (4K x 72)
+where the part has it and it holds more.
+LUT/FF: per-unit figures typical of Vitis HLS results for such units (a MAC with its share of the adder
+tree and accumulator, a requantizer, a 64-bit pipelined divider, a lane of a table or element unit, an
+AXI master, control).
 """
 
 import math
 
-from flow.hls.layout import LUT_ROW_MAX
-
+BRAM18_SHAPES = [(1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)]
+URAM_SHAPE = (72, 4096)
+LUTRAM_BELOW = 4096      # bits: smaller buffers go to distributed RAM
+LUT_PER_LUTRAM_BIT = 1 / 32  # a dual-port 64 x 1 RAM (RAM64X1D) is two LUTs
 DSP_PER_REQUANT = 4
-LUT = {"mac": 55, "requant": 320, "divider": 4500, "isqrt": 600, "axi_port": 1800, "control": 4000, "lut_lane": 40}
-FF = {"mac": 70, "requant": 400, "divider": 6000, "isqrt": 700, "axi_port": 2500, "control": 5000, "lut_lane": 50}
-AXI_PORTS = 4
-BRAM18_PER_AXI_PORT = 2
-BRAM18_BITS = 18 * 1024
+LUT = {"mac": 30, "requant": 320, "divider": 4500, "lane": 60, "axi_port": 1800, "control": 6000, "engine": 900}
+FF = {"mac": 40, "requant": 400, "divider": 6000, "lane": 80, "axi_port": 2500, "control": 6000, "engine": 1100}
+AXI_PORTS = 3
+BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
+ENGINES = 8
+
+
+def bram18(width: int, depth: int) -> int:
+    """BRAM18 blocks for a width x depth memory (one port pair)."""
+    if width * depth == 0:
+        return 0
+    return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in BRAM18_SHAPES)
+
+
+def uram(width: int, depth: int) -> int:
+    return math.ceil(width / URAM_SHAPE[0]) * math.ceil(depth / URAM_SHAPE[1])
+
+
+def memory(width: int, depth: int, copies: int = 1) -> dict:
+    """BRAM18 or LUTs of ``copies`` banks of width x depth bits."""
+    if width * depth < LUTRAM_BELOW:
+        return {"bram18": 0, "lut": copies * math.ceil(width * depth * LUT_PER_LUTRAM_BIT)}
+    return {"bram18": copies * bram18(width, depth), "lut": 0}
+
+
+def buffers(cfg) -> dict:
+    """Every on-chip buffer of the templates but the activation memory: name -> {"bram18", "lut"}."""
+    w = 8 * cfg.lanes
+    return {
+        "weight rows": memory(w, 2 * cfg.wdepth, cfg.lanes),                        # conv_pe.h wbuf
+        "depthwise filters": memory(w, 2 * cfg.dw_taps),                            # dwconv.h fbuf
+        "tables": memory(16, 2 * cfg.tab_entries, cfg.lanes),                       # eltwise.h tab
+        "concat tables": memory(16, cfg.tab_entries, 2 * cfg.lanes),                # eltwise.h tab0, tab1
+        "attention tables": memory(16, cfg.tab_entries, 2 * cfg.att_rows),         # qtab, ktab
+        "exponents": memory(8, cfg.tab_entries),                                    # etab
+        "layernorm shifts": memory(w, cfg.sh_words),                                # layernorm.h shbuf
+        "weight fifo": memory(w, cfg.fifo_depth),
+        "axi ports": {"bram18": AXI_PORTS * BRAM18_PER_AXI_PORT, "lut": 0},
+    }
+
+
+def activation_memory(cfg) -> dict:
+    w = 8 * cfg.lanes
+    if cfg.act_uram:
+        return {"bram18": 0, "uram": uram(w, cfg.act_words), "lut": 0}
+    return {**memory(w, cfg.act_words), "uram": 0}
 
 
 def units(cfg) -> dict:
+    L, rows, d = cfg.lanes, cfg.att_rows, cfg.att_d_max
+    att_outs = max(cfg.att_dividers, rows)
     return {
-        "mac": cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes + 2 * cfg.att_rows * (cfg.att_d_max + 1) + cfg.elt_lanes,
-        "requant": cfg.pe_rows + cfg.dw_lanes + 2 * cfg.elt_lanes + 6 + (cfg.att_rows - 1),  # + att outputs
-        "divider": cfg.elt_lanes + 1 + cfg.att_divider,  # layernorm lanes, gap, attention (unless shift-only)
-        "isqrt": 1,
-        "axi_port": AXI_PORTS,
-        "control": 1,
-        "lut_lane": 3 * cfg.elt_lanes + 2,
+        "mac": L * L + L + rows * min(d, L) + rows * (d + 1),  # PE array, depthwise, attention passes 1 and 3
+        "requant": L + L + 3 + att_outs + 2,                   # conv rows, depthwise lanes, kv/den/ksum, num, gap, layernorm
+        "add_lane": L,                                         # two 16 x 31-bit products each
+        "divider": 1 + 1 + cfg.att_dividers,                   # gap, layernorm, attention
+        "lane": 4 * L,                                         # lane muxes of the depthwise, table, add, concat units
     }
 
 
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
-    dsp = u["mac"] + DSP_PER_REQUANT * u["requant"]
-    bram = cfg.pe_rows * math.ceil(cfg.wbuf_depth * 8 / BRAM18_BITS) + AXI_PORTS * BRAM18_PER_AXI_PORT
-    # the per-channel table row buffer (int16 codes), a dual-port copy per two lookup lanes
-    bram += math.ceil(cfg.elt_lanes / 2) * math.ceil(LUT_ROW_MAX * 16 / BRAM18_BITS)
-    lut = sum(LUT[k] * n for k, n in u.items())
-    ff = sum(FF[k] * n for k, n in u.items())
-    return {"dsp": dsp, "bram18": bram, "lut": lut, "ff": ff, "uram": 0}
+    dsp = u["mac"] + DSP_PER_REQUANT * u["requant"] + 4 * u["add_lane"] + 3 * 4  # + LayerNorm's three products
+    lut = (LUT["mac"] * u["mac"] + LUT["requant"] * u["requant"] + LUT["divider"] * u["divider"]
+           + LUT["lane"] * (u["lane"] + u["add_lane"]) + LUT["axi_port"] * AXI_PORTS + LUT["control"]
+           + LUT["engine"] * ENGINES)
+    ff = (FF["mac"] * u["mac"] + FF["requant"] * u["requant"] + FF["divider"] * u["divider"]
+          + FF["lane"] * (u["lane"] + u["add_lane"]) + FF["axi_port"] * AXI_PORTS + FF["control"]
+          + FF["engine"] * ENGINES)
+    bufs = buffers(cfg)
+    act = activation_memory(cfg)
+    bram = sum(b["bram18"] for b in bufs.values()) + act["bram18"]
+    lut += sum(b["lut"] for b in bufs.values()) + act["lut"]
+    return {"dsp": dsp, "bram18": bram, "uram": act["uram"], "lut": lut, "ff": ff,
+            "activation_bram18": act["bram18"], "activation_uram": act["uram"],
+            "buffer_bram18": bram - act["bram18"]}

@@ -1,6 +1,9 @@
-"""C-simulation without Vitis: g++ builds the same top function and testbench Vitis would compile,
-against the open ap_types headers of the installed hls4ml package (not a copy), and runs it."""
+"""C-simulation without Vitis: g++ builds the same top function and testbench Vitis would compile, against
+the open ap_types headers of the installed hls4ml package (not a copy), and runs it. The build includes
+the II audit (hls_templates/vitflow/audit.h): the run stops, naming the place, at the first access that
+Vitis could not schedule at the loop's II, and reports what each descriptor counted."""
 
+import json
 import os
 import re
 import shutil
@@ -8,11 +11,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
+
 from flow.errors import FlowError
 
 from .project import TOP
 
 CXXFLAGS = ["-std=c++14", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas"]  # HLS pragmas: for Vitis
+PORTS = ("desc", "wgt", "act")
 
 
 def ap_types_dir() -> Path:
@@ -47,39 +53,102 @@ def compile_csim(project: Path) -> Path:
     return exe
 
 
-_MISMATCH = re.compile(r"MISMATCH layer (\d+) index (\d+) csim (-?\d+) reference (-?\d+)")
+_STATS = re.compile(r"desc (\d+) layer (-?\d+) kind (\d+) iterations (\d+) cycles (\d+) entries (\d+) fill (\d+) "
+                    r"beats (\d+) (\d+) (\d+) bursts (\d+) (\d+) (\d+)")
+_AUDIT = re.compile(r"AUDIT descriptor (-?\d+) layer (-?\d+) loop (\S+) iteration (\d+): (.*)")
 
 
-def run_csim(project: Path, exe: Path | None = None) -> dict:
-    """Run the testbench on every project/data/img<i>; return the per-layer result of the first image that
-    is not bit-exact, else of the last (raises only if the simulation itself fails)."""
+def run_csim(project: Path, exe: Path | None = None, data: str = "data") -> dict:
+    """Run the testbench on every project/<data>/img<i>; return the result of the first image that is not
+    bit-exact, else of the last: every layer's output read back from the DDR area against the integer
+    reference's (ddr_golden.bin), the first differing layer and element named, and what the audit counted
+    per layer. Raises FlowError when the audit rejects an access or the simulation crashes."""
     project = Path(project)
     exe = exe or compile_csim(project)
-    images = sorted((project / "data").glob("img*"), key=lambda p: int(p.name[3:]))
+    images = sorted((project / data).glob("img*"), key=lambda p: int(p.name[3:]))
     if not images:
-        raise FlowError(f"project {project} has no test images (data/img*/)")
+        raise FlowError(f"project {project} has no test images ({data}/img*/)")
+    meta = json.loads((project / data / "tensors.json").read_text())
     for n, img in enumerate(images, 1):
-        result = _run_one(project, exe, img)
+        result = _run_one(project / data, exe, img, meta)
         result["images"] = n
         if not result["bit_exact"]:
             break
     return result
 
 
-def _run_one(project: Path, exe: Path, img: Path) -> dict:
+def _layer_name(meta, index: int) -> str:
+    return meta["layers"][index]["name"] if 0 <= index < len(meta["layers"]) else "the program's input/output"
+
+
+def _run_one(data: Path, exe: Path, img: Path, meta: dict) -> dict:
     t0 = time.monotonic()
-    r = subprocess.run([str(exe), str(project / "data"), str(img)], capture_output=True, text=True)
+    r = subprocess.run([str(exe), str(data), str(img)], capture_output=True, text=True)
     seconds = time.monotonic() - t0
-    names = [line.split()[1] for line in (project / "data" / "layers.txt").read_text().splitlines()]
-    cycles = [int(m[1]) for m in re.finditer(r"layer \d+ ok \d+ cycles (\d+)", r.stdout)]
-    ok = len(cycles)
-    m = _MISMATCH.search(r.stdout)
-    if r.returncode not in (0, 1) or (r.returncode == 1 and not m):
+    audit = _AUDIT.search(r.stdout)
+    if r.returncode == 3 and audit:
+        raise FlowError(f"II audit: {_layer_name(meta, int(audit[2]))} (descriptor {audit[1]}), loop {audit[3]}, "
+                        f"iteration {audit[4]}: {audit[5]}")
+    mismatch = re.search(r"MISMATCH byte (\d+) csim (-?\d+) reference (-?\d+)", r.stdout)
+    if r.returncode not in (0, 1) or (r.returncode == 1 and not mismatch):
         raise FlowError(f"C-simulation crashed (exit {r.returncode}): {(r.stderr or r.stdout).strip()[:300]}")
-    result = {"image": img.name, "layers": len(names), "layers_exact": ok,
-              "bit_exact": r.returncode == 0 and ok == len(names), "seconds_per_image": seconds,
-              "cycles": dict(zip(names, cycles))}
-    if m:
-        li = int(m[1])
-        result["first_mismatch"] = {"layer": names[li], "index": int(m[2]), "csim": int(m[3]), "reference": int(m[4])}
+    ops = meta["operations"]
+    stats = []
+    for m in _STATS.finditer(r.stdout):
+        i = int(m[1])
+        v = [int(x) for x in m.groups()]
+        stats.append({"layer": v[1], "kind": v[2], "role": ops[i]["role"], "iterations": v[3], "cycles": v[4],
+                      "entries": v[5], "fill": v[6], "beats": dict(zip(PORTS, v[7:10])),
+                      "bursts": dict(zip(PORTS, v[10:13]))})
+    result = {"image": img.name, "layers": len(meta["layers"]), "bit_exact": r.returncode == 0,
+              "seconds_per_image": seconds, "descriptors": len(stats), "counts": per_layer(stats, meta)}
+    first = compare_layers(img, meta)
+    result["layers_exact"] = first["exact"]
+    if first["mismatch"]:
+        result["bit_exact"] = False
+        result["first_mismatch"] = first["mismatch"]
+    elif mismatch:  # a differing byte outside every layer's output: an input or a tensor kept in DDR
+        result["first_mismatch"] = {"layer": "-", "index": int(mismatch[1]), "csim": int(mismatch[2]),
+                                    "reference": int(mismatch[3])}
     return result
+
+
+def per_layer(stats: list, meta: dict) -> dict:
+    """What the audit counted, summed per layer (the program's input/output transfers under "io"); the
+    check-only stores are kept apart under "check"."""
+    out = {}
+    for s in stats:
+        key = "check" if s["role"] == "check" else (_layer_name(meta, s["layer"]) if s["layer"] >= 0 else "io")
+        acc = out.setdefault(key, {"iterations": 0, "cycles": 0, "entries": 0, "fill": 0, "descriptors": 0,
+                                   "beats": dict.fromkeys(PORTS, 0), "bursts": dict.fromkeys(PORTS, 0)})
+        for k in ("iterations", "cycles", "entries", "fill"):
+            acc[k] += s[k]
+        acc["descriptors"] += 1
+        for p in PORTS:
+            acc["beats"][p] += s["beats"][p]
+            acc["bursts"][p] += s["bursts"][p]
+    return out
+
+
+def compare_layers(img: Path, meta: dict) -> dict:
+    """Every layer's output read back from the DDR area of a check run, against the reference's: the number
+    of layers equal before the first that differs, and that one's first differing element."""
+    from .tensor_layout import TensorLayout
+
+    area = np.fromfile(img / "ddr_out.bin", dtype=np.uint8)
+    golden = np.fromfile(img / "ddr_golden.bin", dtype=np.uint8)
+    beat = meta["beat_bytes"]
+    exact = 0
+    for layer in meta["layers"]:
+        t = meta["tensors"][layer["output"]]
+        lay = TensorLayout(tuple(t["shape"]), t["eb"], t["signed"], tuple(t["segments"]), meta["lanes"])
+        start = t["beat"] * beat
+        got = lay.unpack(area[start:start + lay.words * lay.lanes].reshape(lay.words, lay.lanes))
+        want = lay.unpack(golden[start:start + lay.words * lay.lanes].reshape(lay.words, lay.lanes))
+        diff = np.flatnonzero(got.reshape(-1) != want.reshape(-1))
+        if diff.size:
+            i = int(diff[0])
+            return {"exact": exact, "mismatch": {"layer": layer["name"], "index": i, "csim": int(got.reshape(-1)[i]),
+                                                 "reference": int(want.reshape(-1)[i])}}
+        exact += 1
+    return {"exact": exact, "mismatch": None}

@@ -16,10 +16,11 @@ def step_load_program(st: BuildState) -> None:
 
 
 def step_estimate(st: BuildState) -> None:
-    """Design-space exploration: the parallelism with the most frames per second within 80% of the part's
-    DSP and BRAM; writes estimate/ (estimate.json, estimate.md per-layer table, roofline.png)."""
+    """Design-space exploration: the parallelism with the most frames per second within the utilisation
+    limits, its activations planned into the part's on-chip memory; writes estimate/ (estimate.json,
+    estimate.md per-layer table, roofline.png)."""
     from flow.estimate.dse import explore, with_config
-    from flow.estimate.report import layer_table, summary_line, write_report
+    from flow.estimate.report import summary_line, write_report
     from flow.parts import get_part
 
     part = get_part(st.cfg.part)
@@ -27,5 +28,4 @@ def step_estimate(st: BuildState) -> None:
     (st.staging / "estimate").mkdir()
     write_report(est, st.staging / "estimate")
     st.hw_config = with_config(est)
-    print(layer_table(est))
-    say("estimate", f"chose {summary_line(est)} (of {est['candidates']} designs)")
+    say("estimate", f"chose {summary_line(est)} (of {est['candidates']} designs; per layer: estimate/estimate.md)")

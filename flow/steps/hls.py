@@ -1,4 +1,4 @@
-"""Steps: the Vitis HLS project of our accelerator, and its bit-exact C-simulation."""
+"""Steps: the Vitis HLS project of our accelerator, and its bit-exact, II-audited C-simulation."""
 
 from flow.errors import FlowError
 from flow.progress import say
@@ -10,9 +10,9 @@ CSIM_IMAGES = 2
 
 def step_generate_hls(st: BuildState) -> None:
     """Write the Vitis HLS project (templates, config, program image, testbench with golden vectors of
-    the integer reference on real images, tcl scripts, host driver) under hls/."""
+    the integer reference on real images, co-simulation program, tcl scripts, host driver) under hls/."""
     from flow.boards import board_for_part, get_board
-    from flow.estimate.dse import fitted_config
+    from flow.estimate.fit import fitted_config
     from flow.hls.project import write_project
     from flow.parts import get_part
     from flow.reference.compare import activation_quants
@@ -23,37 +23,46 @@ def step_generate_hls(st: BuildState) -> None:
     in_quant = activation_quants(st.qonnx_path)[st.program.inputs[0]]
     envs = [run_program(st.program, {st.program.inputs[0]: in_quant.codes(x.numpy())}, dump_internal=False)
             for x in st.calib_images[:CSIM_IMAGES]]
-    cfg = st.hw_config = st.hw_config or fitted_config(st.program, st.cfg.acc_bits)  # the csim step checks with it
+    cfg = st.hw_config = st.hw_config or fitted_config(st.program, st.cfg.acc_bits, beat_bytes=part.beat_bytes)
     image = write_project(st.program, envs, st.staging / "hls", part, part.default_clock_mhz, cfg, board)
+    st.hls_plan = image.plan
+    plan = image.plan
     on_board = f" on {board.name}" if board else ""
+    in_ddr = f"; {len(plan.spilled)} tensors in DDR, in row stripes" if plan.spilled else ""
     say("hls", f"project for {part.part}{on_board} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers, "
-               f"{image.weights.size / 1e6:.2f} MB weights, {4 * image.params.size / 1e3:.0f} kB parameters, "
-               f"{2 * image.arena_size / 1e6:.2f} MB activations in DDR; {len(envs)} test images")
+               f"{len(plan.ops)} descriptors, {image.weights.size / 1e6:.2f} MB of weight streams, "
+               f"{plan.act_words * plan.lanes / 1e6:.2f} MB of activations on chip ({plan.act_words:,} words of "
+               f"{plan.lanes} bytes){in_ddr}; {len(envs)} test images")
 
 
 def step_csim(st: BuildState) -> None:
-    """Compile the project with g++ and the open ap_types headers, run the testbench on every test
-    image, and require every layer bit-exact with the integer reference and its counted cycles equal to
-    the cycle model's."""
+    """Compile the project with g++ and the open ap_types headers, run the testbench on every test image
+    with the II audit on, and require every layer bit-exact with the integer reference, audit-clean, and
+    its counted iterations, fills, DDR beats and bursts equal to the cycle model's."""
     import json
 
-    from flow.estimate.cycles import layer_cycles
+    from flow.estimate.counts import layer_counts
     from flow.hls.csim import compile_csim, run_csim
 
     project = st.staging / "hls"
     result = run_csim(project, compile_csim(project))
+    model = layer_counts(st.hls_plan, st.program, st.hw_config, check=True)
+    result["model_counts"] = model
     (st.staging / "csim_report.json").write_text(json.dumps(result, indent=1))
     if not result["bit_exact"]:
         m = result.get("first_mismatch")
         where = (f"layer {m['layer']}, index {m['index']}: csim {m['csim']}, reference {m['reference']}" if m
                  else f"{result['layers_exact']} of {result['layers']} layers checked")
         raise FlowError(f"C-simulation differs from the integer reference on {result['image']}: first at {where}")
-    cfg = st.hw_config  # the parallelism the project was generated with
-    for layer in st.program.layers:
-        model = layer_cycles(layer, st.program, cfg)
-        if model != result["cycles"][layer.name]:
-            raise FlowError(f"cycle model differs from the C-simulation at layer {layer.name} ({layer.kind}): "
-                            f"model {model}, csim {result['cycles'][layer.name]}")
+    for name, counted in result["counts"].items():
+        if model.get(name) != counted:
+            diff = {k: (model.get(name, {}).get(k), v) for k, v in counted.items() if model.get(name, {}).get(k) != v}
+            raise FlowError(f"the cycle model differs from the C-simulation's counts at {name}: (model, csim) {diff}")
+    if set(model) != set(result["counts"]):
+        raise FlowError(f"the cycle model and the C-simulation count different layers: {sorted(set(model) ^ set(result['counts']))}")
+    own = {k: v for k, v in result["counts"].items() if k != "check"}
+    beats = sum(sum(v["beats"].values()) for v in own.values())
     say("csim", f"all {result['layers']} layers bit-exact with the integer reference on {result['images']} images "
-                f"({result['seconds_per_image']:.1f} s per image); counted cycles equal the cycle model's on every "
-                f"layer ({sum(result['cycles'].values()):,} per frame)")
+                f"({result['seconds_per_image']:.1f} s per image), every loop audit-clean at its II; the cycle model "
+                f"equals the counted iterations, fills, DDR beats and bursts of every layer "
+                f"({sum(v['cycles'] for v in own.values()):,} II cycles, {beats:,} DDR beats per frame; see csim_report.json)")

@@ -19,3 +19,4 @@ class BuildState:
     qonnx_path: Path | None = None
     program: object = None
     hw_config: object = None
+    hls_plan: object = None

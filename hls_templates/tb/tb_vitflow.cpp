@@ -1,23 +1,23 @@
-// vitflow C-simulation testbench: loads the program image and the integer reference's golden tensors
-// written by flow/hls/project.py, runs the accelerator top over every layer, and compares each layer's
-// output with the reference. Prints one line per layer (with the cycles its engine counted, see
-// vitflow/cycles.h); on the first mismatch it names the layer, the element index and both values, and
-// exits 1.
-// Usage: tb_vitflow <data folder> [image folder, default <data folder>/img0]
-// The image folder holds input.bin (the int16 activation arena with the program's inputs in place) and
-// golden.bin (the arena after the integer reference ran).
+// vitflow testbench (C-simulation and co-simulation): runs a program image once on the accelerator top and
+// checks the DDR activation area it leaves against the integer reference's.
+//
+// Usage: tb_vitflow <data folder> [image folder, default <data>/img0] [descriptor file, default check.desc]
+// The data folder holds the descriptors, weights.bin (the weight streams) and ddr_mask.bin (1 for each byte
+// of the DDR area that holds an element); the image folder ddr_in.bin (the DDR area with the program's
+// input in place) and ddr_golden.bin (every region as the reference computed it). With check.desc every
+// layer's output is stored to its region, so the comparison is layer by layer.
+// Writes <image folder>/ddr_out.bin (flow reads each layer's output from it) and, in C-simulation, one line
+// per descriptor with what the audit counted (vitflow/audit.h). Exit status: 0 bit-exact, 1 a mismatch
+// (the first differing byte is printed), 2 bad input files, 3 an audit violation (printed by the audit).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "vitflow/cycles.h"
-#include "vitflow/vitflow_layout.h"
 #include "vitflow_top.h"
 
-template <typename T>
-static std::vector<T> load(const std::string &path) {
-    std::vector<T> v;
+static std::vector<unsigned char> load(const std::string &path) {
+    std::vector<unsigned char> v;
     FILE *f = std::fopen(path.c_str(), "rb");
     if (!f) {
         std::fprintf(stderr, "tb: cannot open %s\n", path.c_str());
@@ -26,8 +26,8 @@ static std::vector<T> load(const std::string &path) {
     std::fseek(f, 0, SEEK_END);
     const long bytes = std::ftell(f);
     std::fseek(f, 0, SEEK_SET);
-    v.resize(bytes / sizeof(T));
-    if (!v.empty() && std::fread(v.data(), sizeof(T), v.size(), f) != v.size()) {
+    v.resize(bytes);
+    if (bytes && std::fread(v.data(), 1, v.size(), f) != v.size()) {
         std::fprintf(stderr, "tb: short read on %s\n", path.c_str());
         std::exit(2);
     }
@@ -35,36 +35,65 @@ static std::vector<T> load(const std::string &path) {
     return v;
 }
 
+// Bytes as AXI beats (little-endian), 64 bits at a time.
+static std::vector<vitflow::beat_t> beats(const std::vector<unsigned char> &bytes) {
+    const size_t n = vitflow::BEAT;
+    std::vector<vitflow::beat_t> out((bytes.size() + n - 1) / n + 1);  // +1: never an empty buffer
+    for (size_t b = 0; b * n < bytes.size(); b++)
+        for (size_t k = 0; k < n / 8; k++) {
+            unsigned long long v = 0;
+            for (size_t j = 0; j < 8; j++) {
+                const size_t i = b * n + 8 * k + j;
+                if (i < bytes.size()) v |= (unsigned long long)bytes[i] << (8 * j);
+            }
+            out[b].range(64 * k + 63, 64 * k) = v;
+        }
+    return out;
+}
+
 int main(int argc, char **argv) {
     const std::string dir = argc > 1 ? argv[1] : "data";
     const std::string img = argc > 2 ? argv[2] : dir + "/img0";
-    std::vector<int32_t> desc = load<int32_t>(dir + "/desc.bin"), prm = load<int32_t>(dir + "/params.bin");
-    std::vector<int8_t> wgt = load<int8_t>(dir + "/weights.bin");
-    std::vector<int16_t> golden = load<int16_t>(img + "/golden.bin"), input = load<int16_t>(img + "/input.bin");
-    std::vector<int32_t> layers = load<int32_t>(dir + "/layers.bin");  // per layer: output offset, size
-    const int n_layers = int(desc.size() / DESC_WORDS);
-    if (prm.empty()) prm.push_back(0);
-    if (wgt.empty()) wgt.push_back(0);
-    std::vector<int16_t> act(input);  // the activation arena with the program's inputs in place
-    if (act.size() != golden.size()) {
-        std::fprintf(stderr, "tb: input.bin and golden.bin differ in size\n");
+    const std::string desc_file = argc > 3 ? argv[3] : "check.desc";
+    const std::vector<unsigned char> desc_bytes = load(dir + "/" + desc_file);
+    std::vector<vitflow::beat_t> desc = beats(desc_bytes), wgt = beats(load(dir + "/weights.bin"));
+    const std::vector<unsigned char> in = load(img + "/ddr_in.bin"), golden = load(img + "/ddr_golden.bin");
+    const std::vector<unsigned char> mask = load(dir + "/ddr_mask.bin");
+    if (in.size() != golden.size() || mask.size() != golden.size()) {
+        std::fprintf(stderr, "tb: ddr_in.bin, ddr_golden.bin and ddr_mask.bin differ in size\n");
         return 2;
     }
-    for (int l = 0; l < n_layers; l++) {  // one layer at a time: its cycles, then its output checked
-        const long long before = vitflow::cycle_counter();
-        if (vitflow_top(desc.data(), l, l + 1, wgt.data(), prm.data(), act.data()) >= 0) {
-            std::printf("csim: layer %d has an unknown kind\n", l);
+    std::vector<vitflow::beat_t> ddr = beats(in);
+    const int n_desc = int(desc_bytes.size() / (4 * DESC_WORDS));
+    const int bad = vitflow_top(desc.data(), wgt.data(), ddr.data(), n_desc);
+    if (bad >= 0) {
+        std::printf("csim: descriptor %d has an unknown kind\n", bad);
+        return 1;
+    }
+#ifndef __SYNTHESIS__
+    for (const vitflow::audit::DescriptorStats &s : vitflow::audit::state().stats)
+        std::printf("desc %d layer %d kind %d iterations %lld cycles %lld entries %lld fill %lld beats %lld %lld %lld "
+                    "bursts %lld %lld %lld\n",
+                    s.index, s.layer, s.kind, s.iterations, s.cycles, s.entries, s.fill, s.port[0].beats,
+                    s.port[1].beats, s.port[2].beats, s.port[0].bursts, s.port[1].bursts, s.port[2].bursts);
+#endif
+    std::vector<unsigned char> out(in.size());
+    for (size_t i = 0; i < out.size(); i += 8) {
+        const size_t b = i / vitflow::BEAT, k = (i % vitflow::BEAT) / 8;
+        const unsigned long long v = ddr[b].range(64 * k + 63, 64 * k).to_uint64();
+        for (size_t j = 0; j < 8 && i + j < out.size(); j++) out[i + j] = (unsigned char)(v >> (8 * j));
+    }
+    FILE *f = std::fopen((img + "/ddr_out.bin").c_str(), "wb");
+    if (!f || std::fwrite(out.data(), 1, out.size(), f) != out.size()) {
+        std::fprintf(stderr, "tb: cannot write %s/ddr_out.bin\n", img.c_str());
+        return 2;
+    }
+    std::fclose(f);
+    for (size_t i = 0; i < out.size(); i++)
+        if (mask[i] && out[i] != golden[i]) {
+            std::printf("MISMATCH byte %zu csim %d reference %d\n", i, out[i], golden[i]);
             return 1;
         }
-        const long long cycles = vitflow::cycle_counter() - before;
-        const int off = layers[2 * l], size = layers[2 * l + 1];
-        for (int i = 0; i < size; i++)
-            if (act[off + i] != golden[off + i]) {
-                std::printf("MISMATCH layer %d index %d csim %d reference %d\n", l, i, act[off + i], golden[off + i]);
-                return 1;
-            }
-        std::printf("layer %d ok %d cycles %lld\n", l, size, cycles);
-    }
-    std::printf("csim: all %d layers bit-exact\n", n_layers);
+    std::printf("csim: %d descriptors, the DDR area equals the reference\n", n_desc);
     return 0;
 }

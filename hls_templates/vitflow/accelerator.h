@@ -1,19 +1,24 @@
-// vitflow: the accelerator top. The layer sequence is data: a table of DESC_WORDS-word descriptors
-// (flow/hls/layout.py), each dispatched to its engine; the engines are reused layer after layer.
-// Weights, parameters and activations live in external memory (DDR behind AXI masters on the board).
+// vitflow: the accelerator. The program is data: a table of descriptors (flow/hls/layout.py), each fetched
+// once into registers and dispatched to its engine; the engines are reused layer after layer. Activations
+// live on chip in one dual-port memory of L-byte words (`act`, placed by flow/hls/memory_plan.py); weights,
+// parameters and tables stream from DDR beside the engine that consumes them; DMA descriptors move the
+// program's input and output, and tensors too large for the chip, between DDR and `act`.
 //
 // Template parameters (the generated vitflow_config.h sets them as VITFLOW_<NAME>):
-//   PE_ROWS, PE_COLS   conv PE array (conv_pe.h)
-//   WBUF_DEPTH         on-chip weights per PE row (conv_pe.h)
-//   WBUS               weight bytes read from DDR per cycle (conv_pe.h, dwconv.h)
-//   DW_LANES, DW_TAPS  depthwise engine lanes and largest filter (dwconv.h)
-//   ELT_LANES          element-wise and LayerNorm lanes (eltwise.h, layernorm.h)
-//   ATT_D_MAX          largest attention head dimension (linear_attention.h)
-//   ATT_ROWS           attention rows processed per cycle (linear_attention.h)
-//   ATT_DIVIDER        1: the attention unit has the exact divider; 0: shift-only (log2 divisors only)
-//   ACC_BITS           accumulator width (the program's range analysis must prove it sufficient)
+//   L             activation word bytes: an L x L PE array, L depthwise and element lanes (word.h)
+//   WDEPTH        weight words per PE row and tile (conv_pe.h)
+//   DW_TAPS       largest depthwise filter, KH x KW (dwconv.h)
+//   TAB_ENTRIES   entries of the largest lookup table (2^bits of its input) (eltwise.h, linear_attention.h)
+//   SH_WORDS      words of the LayerNorm's channel shifts (layernorm.h)
+//   ATT_D_MAX     largest attention head dimension (linear_attention.h)
+//   ATT_ROWS      attention rows per cycle (linear_attention.h)
+//   ATT_DIVIDERS  exact dividers of the attention unit; 0: shift-only (linear_attention.h)
+//   ACC_BITS      accumulator width (the program's range analysis must prove it sufficient)
+//   ACT_WORDS     words of the on-chip activation memory
+//   FIFO_DEPTH    words of the weight FIFO between the loader and an engine
 #pragma once
 #include "conv_pe.h"
+#include "dma.h"
 #include "dwconv.h"
 #include "eltwise.h"
 #include "layernorm.h"
@@ -21,27 +26,78 @@
 
 namespace vitflow {
 
-// Runs layers [first, last) of the program; returns the index of a layer with an unknown kind, or -1.
-template <int PE_ROWS, int PE_COLS, int WBUF_DEPTH, int WBUS, int DW_LANES, int DW_TAPS, int ELT_LANES,
-          int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDER, int ACC_BITS>
-int run_layers(const int32_t *desc, int first, int last, const int8_t *wgt, const int32_t *prm, int16_t *act) {
-    for (int l = first; l < last; l++) {
-        const int32_t *d = desc + l * DESC_WORDS;
-        switch (d[FIELD_KIND]) {
-        case KIND_CONV:
-        case KIND_LINEAR: conv_layer<PE_ROWS, PE_COLS, WBUF_DEPTH, WBUS, ACC_BITS>(d, wgt, prm, act); break;
-        case KIND_DWCONV: dwconv_layer<DW_LANES, DW_TAPS, WBUS, ACC_BITS>(d, wgt, prm, act); break;
-        case KIND_HARDSWISH:
-        case KIND_RELU: lut_layer<ELT_LANES>(d, prm, act); break;
-        case KIND_ADD: add_layer<ELT_LANES>(d, act); break;
-        case KIND_CONCAT: concat_layer<ELT_LANES>(d, prm, act); break;
-        case KIND_GAP: gap_layer<ACC_BITS>(d, act); break;
-        case KIND_LAYERNORM: layernorm_layer<ELT_LANES>(d, prm, act); break;
-        case KIND_LINEAR_ATTENTION: linear_attention_layer<ATT_D_MAX, ATT_ROWS, ACC_BITS, ATT_DIVIDER>(d, prm, act); break;
-        default: return l;
-        }
+template <int L, int WDEPTH, int DW_TAPS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
+          int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH>
+struct Accelerator {
+    typedef Mem<Word<L>, ACT_WORDS> ActMem;
+
+    // A layer with a weight stream: the loader and the engine run concurrently (DATAFLOW), joined by a FIFO;
+    // the stream's place and length come as scalars, the engine alone reads the descriptor registers.
+    static void conv(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS DATAFLOW
+        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
+        stream_words<L>(wgt, w_off, w_words, ws);
+        conv_engine<L, WDEPTH, ACC_BITS, ACT_WORDS>(d, ws, act);
     }
-    return -1;
-}
+    static void dwconv(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS DATAFLOW
+        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
+        stream_words<L>(wgt, w_off, w_words, ws);
+        dwconv_engine<L, DW_TAPS, ACC_BITS, ACT_WORDS>(d, ws, act);
+    }
+    static void lut(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS DATAFLOW
+        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
+        stream_words<L>(wgt, w_off, w_words, ws);
+        lut_engine<L, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
+    }
+    static void concat(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS DATAFLOW
+        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
+        stream_words<L>(wgt, w_off, w_words, ws);
+        concat_engine<L, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
+    }
+    static void layernorm(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS DATAFLOW
+        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
+        stream_words<L>(wgt, w_off, w_words, ws);
+        layernorm_engine<L, SH_WORDS, ACT_WORDS>(d, ws, act);
+    }
+    static void attention(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS DATAFLOW
+        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
+        stream_words<L>(wgt, w_off, w_words, ws);
+        linear_attention_engine<L, ATT_D_MAX, ATT_ROWS, ATT_DIVIDERS, ACC_BITS, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
+    }
+
+    // Runs descriptors [0, n_desc); returns the index of a descriptor with an unknown kind, or -1.
+    static int run(AxiPort<const beat_t> desc, AxiPort<const beat_t> wgt, AxiPort<beat_t> ddr, int n_desc, ActMem &act) {
+        for (int i = 0; i < n_desc; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 400
+            VITFLOW_DESCRIPTOR(i);
+            int d[DESC_WORDS];
+#pragma HLS ARRAY_PARTITION variable = d complete
+            fetch_descriptor(desc, i, d);
+            VITFLOW_DESCRIPTOR_IS(d[FIELD_LAYER], d[FIELD_KIND]);
+            const int w_off = d[FIELD_W_OFF], w_words = d[FIELD_W_WORDS];
+            switch (d[FIELD_KIND]) {
+            case KIND_CONV:
+            case KIND_LINEAR: conv(d, w_off, w_words, wgt, act); break;
+            case KIND_DWCONV: dwconv(d, w_off, w_words, wgt, act); break;
+            case KIND_HARDSWISH:
+            case KIND_RELU: lut(d, w_off, w_words, wgt, act); break;
+            case KIND_ADD: add_engine<L, ACT_WORDS>(d, act); break;
+            case KIND_CONCAT: concat(d, w_off, w_words, wgt, act); break;
+            case KIND_GAP: gap_engine<L, ACC_BITS, ACT_WORDS>(d, act); break;
+            case KIND_LAYERNORM: layernorm(d, w_off, w_words, wgt, act); break;
+            case KIND_LINEAR_ATTENTION: attention(d, w_off, w_words, wgt, act); break;
+            case KIND_LOAD: dma_load<L, ACT_WORDS>(d, ddr, act); break;
+            case KIND_STORE: dma_store<L, ACT_WORDS>(d, ddr, act); break;
+            default: return i;
+            }
+        }
+        return -1;
+    }
+};
 
 }  // namespace vitflow

@@ -1,99 +1,183 @@
-// vitflow: the convolution PE array, for k x k, pointwise and grouped convolutions and linear layers
-// (a linear layer is a 1 x 1 convolution on a 1 x 1 map).
+// vitflow: the convolution PE array, for k x k, pointwise and grouped convolutions and linear layers (a
+// linear layer is a 1 x 1 convolution on a 1 x 1 map). An L x L array: each cycle one input word (L / EB_IN
+// input channels of one pixel at one kernel tap) meets L rows of weights, one row per output channel.
 //
 // Template parameters:
-//   PE_ROWS    output channels computed in parallel (one accumulator row each)
-//   PE_COLS    input channels consumed in parallel per row (PE_ROWS x PE_COLS multipliers per cycle)
-//   WBUF_DEPTH weights held on chip per PE row: C_in/groups x KH x KW of one output channel must fit
-//              (checked when the project is generated); PE_ROWS x WBUF_DEPTH bytes of BRAM
-//   WBUS       weight bytes read from DDR per cycle (the AXI data width in bytes, e.g. 16 for 128 bits)
-//   ACC_BITS   accumulator width; the lowering's range analysis proves every accumulator of the program
-//              fits (flow/lower/ranges.py), so this never wraps
-//   W_T, P_T   storage types of the weight bytes and parameter words, deduced from the arguments:
-//              int8_t and int32_t in the accelerator (DDR), ap_int<8> and ap_int<32> arrays in the
-//              hls4ml bridge (hls_templates/hls4ml)
+//   L          word bytes: L output channels (rows) x L input lanes (columns) multiply-accumulate per cycle
+//   WDEPTH     weight words per row of one tile: the largest (input words x taps) of the program's tiles
+//              (flow/estimate/dse.py fits it); each of the L row buffers holds two tiles (ping-pong)
+//   ACC_BITS   accumulator width; the lowering's range analysis proves every accumulator fits
+//   ACT_WORDS  words of the on-chip activation memory
 //
-// Weight-stationary: for each tile of PE_ROWS output channels the tile's requantization parameters (one
-// row per cycle) and weights (WBUS bytes per cycle) are copied from DDR into on-chip buffers once; then
-// one pipelined loop (II = 1) runs over every output pixel x input-channel tile x kernel tap:
-// acc = bias + sum of w * x (zero outside the padded input), requantized and written at each pixel's
-// last step.
+// The weight stream (flow/hls/streams.py packs it, the loader bursts it from DDR into `ws`), per output tile
+// t (one output word: L / EB_OUT output channels of the layout's slots):
+//   header word  (first input word w0, input words nw: the input words this tile's channels read)
+//   12 words     bias, multiplier and shift of the tile's L rows (int32, L per 4 words)
+//   nw x taps x rows words, step-major: for each step s = (tap, input word), the L weights of row r
+// Weight-stationary, with the next tile's load overlapping this tile's compute: the loop of tile t runs
+// max(pixels x nw x taps, 12 + rows x nw(t+1) x taps) iterations at II = 1; an iteration multiplies one
+// input word (zero outside the padded input) by the tile's row words at that step, and, while tile t+1's
+// words arrive, writes one of them into the other half of the row buffers. At a pixel's last step the L
+// accumulators are requantized and the output word is written. The input and output row ranges let a
+// layer run in row stripes (IN_ROW0: the input row at IN0; ROW_BEGIN..ROW_END: output rows computed;
+// OUT_ROW0: the output row at OUT).
+// Every index is a counter: no division or modulo in the loop.
 #pragma once
-#include "requant.h"
+#include "cycles.h"
 #include "vitflow_layout.h"
+#include "word.h"
 
 namespace vitflow {
 
-template <int PE_ROWS, int PE_COLS, int WBUF_DEPTH, int WBUS, int ACC_BITS, class W_T, class P_T>
-void conv_layer(const int32_t *d, const W_T *wgt, const P_T *prm, int16_t *act) {
+const int PARAM_WORDS = 12;  // bias, multiplier, shift of L channels: 3 x L int32 = 12 words of L bytes
+
+// Store stream word k (< PARAM_WORDS) of a tile's parameters into the bias / multiplier / shift registers.
+template <int L>
+inline void put_param_word(const Word<L> &w, int k, int32_t bias[L], int32_t mult[L], int32_t shift[L]) {
+#pragma HLS INLINE
+    const int arr = k >> 2, base = (k & 3) * (L / 4);
+    for (int j = 0; j < L / 4; j++) {
+#pragma HLS UNROLL
+        const int32_t v = word_int(w, j);
+        if (arr == 0) bias[base + j] = v;
+        if (arr == 1) mult[base + j] = v;
+        if (arr == 2) shift[base + j] = v;
+    }
+}
+
+template <int L, int WDEPTH, int ACC_BITS, int ACT_WORDS>
+void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     typedef ap_int<ACC_BITS> acc_t;
-    const int cin = d[CONV_C_IN], hin = d[CONV_H_IN], win = d[CONV_W_IN];
-    const int cout = d[CONV_C_OUT], hout = d[CONV_H_OUT], wout = d[CONV_W_OUT];
+    const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], out0 = d[FIELD_OUT];
+    const int hin = d[CONV_H_IN], win = d[CONV_W_IN], cw_in = d[CONV_CW_IN], in_row0 = d[CONV_IN_ROW0];
+    const int row_begin = d[CONV_ROW_BEGIN], row_end = d[CONV_ROW_END], wout = d[CONV_W_OUT];
+    const int cw_out = d[CONV_CW_OUT], out_row0 = d[CONV_OUT_ROW0];
     const int kh_n = d[CONV_KH], kw_n = d[CONV_KW], sh = d[CONV_SH], sw = d[CONV_SW];
-    const int pt = d[CONV_PT], pl = d[CONV_PL], groups = d[CONV_GROUPS];
-    const int ci_g = cin / groups, co_g = cout / groups;
-    const W_T *w = wgt + d[CONV_W_OFF];
-    const P_T *bias = prm + d[CONV_B_OFF], *mult = prm + d[CONV_M_OFF], *shift = prm + d[CONV_S_OFF];
-    const int16_t *x = act + d[FIELD_IN0];
-    int16_t *y = act + d[FIELD_OUT];
-    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
-    const int taps = kh_n * kw_n, row_len = ci_g * taps;
-    const int ci_tiles = (ci_g + PE_COLS - 1) / PE_COLS, steps = ci_tiles * taps, pixels = hout * wout;
-    ap_int<8> wbuf[PE_ROWS][WBUF_DEPTH];
-#pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 1
-    int32_t bbuf[PE_ROWS], mbuf[PE_ROWS], sbuf[PE_ROWS];
-    acc_t acc[PE_ROWS];
+    const int pt = d[CONV_PT], pl = d[CONV_PL], tiles = d[CONV_TILES];
+    const int rows = eb_out == 1 ? L : L / 2;  // output channels per tile (one output word)
+    const int taps = kh_n * kw_n, pixels = (row_end - row_begin) * wout;
+    // strides in words, computed once per layer (the loop only adds them)
+    const int rs = win * cw_in, step_px = sw * cw_in, step_row = sh * rs, tap_wrap = rs - kw_n * cw_in;
+    const int pad_px = pl * cw_in, out_row_words = wout * cw_out;
+
+    VITFLOW_BUFFER2(Word<L>, wbuf, L, 2 * WDEPTH);  // row r: two tiles of weight words (ping-pong)
+    VITFLOW_PARTITION(wbuf, complete, 1);            // one bank per row: L reads per cycle, one per bank
+    VITFLOW_NO_DEPENDENCE(wbuf);                      // the load writes the half the MACs do not read
+    VITFLOW_NO_DEPENDENCE(act);                       // the output never overlaps the input (memory plan)
+    int32_t bias[L], mult[L], shift[L], nbias[L], nmult[L], nshift[L];
+#pragma HLS ARRAY_PARTITION variable = bias complete
+#pragma HLS ARRAY_PARTITION variable = mult complete
+#pragma HLS ARRAY_PARTITION variable = shift complete
+#pragma HLS ARRAY_PARTITION variable = nbias complete
+#pragma HLS ARRAY_PARTITION variable = nmult complete
+#pragma HLS ARRAY_PARTITION variable = nshift complete
+    acc_t acc[L];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-    for (int g = 0; g < groups; g++)
-        for (int co0 = 0; co0 < co_g; co0 += PE_ROWS) {
-            const int rows = co_g - co0 < PE_ROWS ? co_g - co0 : PE_ROWS;
-            VITFLOW_CYCLES(2 * VITFLOW_FILL_COPY);
-            load_tile_params<PE_ROWS>(bias, mult, shift, g * co_g + co0, rows, bbuf, mbuf, sbuf);  // a row per cycle
-            const int tile_bytes = PE_ROWS * row_len;  // weights of the tile, WBUS bytes per cycle
-            for (int k0 = 0; k0 < tile_bytes; k0 += WBUS) {
-#pragma HLS PIPELINE II = 1
-                VITFLOW_CYCLES(1);
-                for (int b = 0; b < WBUS; b++) {
+
+    Word<L> hdr = ws.read();  // tile 0's header
+    int w0 = 0, nw = 0, half = 1;
+    int nw_next = word_int(hdr, 1), w0_next = word_int(hdr, 0);
+    // t = -1 only loads tile 0; tile t computes from half `half` while tile t+1 loads into the other
+    for (int t = -1; t < tiles; t++) {
+#pragma HLS LOOP_TRIPCOUNT min = 2 max = 65
+        const int compute_n = t < 0 ? 0 : pixels * nw * taps;
+        const int load_n = t + 1 < tiles ? PARAM_WORDS + rows * nw_next * taps : 0;
+        const int n = compute_n > load_n ? compute_n : load_n;
+        const int steps = nw * taps, load_half = (1 - half) * WDEPTH, read_half = half * WDEPTH;
+        // compute counters: step s = (kh, kw, word sw_), pixel (oh, ow); addresses by increments
+        int s = 0, s_w = 0, kw = 0, kh = 0, ow = 0, ih0 = row_begin * sh - pt, iw0 = -pl;
+        int row_base = in0 + (ih0 - in_row0) * rs + w0, pix = row_base - pad_px, tap_off = 0;
+        int out_addr = out0 + (row_begin - out_row0) * out_row_words + t;
+        // load counters: word k of the tile's stream, row r and step ls of a weight word
+        int k = 0, r = 0, ls = 0;
+        {
+            VITFLOW_LOOP(conv_tile, VITFLOW_DEPTH_CONV);
+            for (int it = 0; it < n; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 200704
+                VITFLOW_PIPELINE(conv_tile, 1);
+                if (it < compute_n) {
+                    const int ih = ih0 + kh, iw = iw0 + kw;
+                    Word<L> xw = zero_word<L>();
+                    if (ih >= 0 && ih < hin && iw >= 0 && iw < win) xw = act[pix + tap_off + s_w];
+                    int x[L];
+#pragma HLS ARRAY_PARTITION variable = x complete
+                    unpack<L>(xw, eb_in, sgn_in, x);
+                    const bool last = s == steps - 1;
+                    Word<L> yw;
+                    for (int rr = 0; rr < L; rr++) {
 #pragma HLS UNROLL
-                    const int k = k0 + b, r = k / row_len, i = k % row_len;
-                    if (k < tile_bytes)
-                        wbuf[r][i] = r < rows ? ap_int<8>(w[(g * co_g + co0 + r) * row_len + i]) : ap_int<8>(0);
-                }
-            }
-            VITFLOW_CYCLES(VITFLOW_FILL_MAC);
-            for (int p = 0; p < pixels; p++)
-                for (int s = 0; s < steps; s++) {  // flattened: one pipeline over pixels, channel tiles, taps
-#pragma HLS LOOP_FLATTEN
-#pragma HLS PIPELINE II = 1
-                    VITFLOW_CYCLES(1);  // padding taps take their cycle too
-                    const int oh = p / wout, ow = p % wout, ci0 = (s / taps) * PE_COLS, t = s % taps;
-                    const int kh = t / kw_n, kw = t % kw_n;
-                    if (s == 0)
-                        for (int r = 0; r < PE_ROWS; r++) {
+                        const Word<L> wr = wbuf[rr][read_half + s];
+                        int sum = 0;  // the row's L products: an adder tree of int8 x int16 products
+                        for (int c = 0; c < L; c++) {
 #pragma HLS UNROLL
-                            acc[r] = bbuf[r];
+                            sum += int(int8_t(wr.b[c])) * x[c];
                         }
-                    const int ih = oh * sh - pt + kh, iw = ow * sw - pl + kw;
-                    if (ih >= 0 && ih < hin && iw >= 0 && iw < win)
-                        for (int c = 0; c < PE_COLS; c++) {
-#pragma HLS UNROLL
-                            if (ci0 + c >= ci_g) continue;
-                            const ap_int<16> xv = x[((g * ci_g + ci0 + c) * hin + ih) * win + iw];
-                            const int wi = (ci0 + c) * taps + t;
-                            for (int r = 0; r < PE_ROWS; r++) {
-#pragma HLS UNROLL
-                                acc[r] += wbuf[r][wi] * xv;  // idle rows hold zero weights
+                        const acc_t a = (s == 0 ? acc_t(bias[rr]) : acc[rr]) + sum;
+                        acc[rr] = a;
+                        if (last && rr < rows) set_element<L>(yw, rr, eb_out, requantize(wide_t(a), mult[rr], shift[rr], lo, hi));
+                    }
+                    if (last) act[out_addr] = yw;  // rows elements of eb_out bytes fill the word
+                    // advance: word, tap, pixel, row
+                    if (!last) {
+                        s++;
+                        if (++s_w == nw) {
+                            s_w = 0;
+                            tap_off += cw_in;
+                            if (++kw == kw_n) {
+                                kw = 0;
+                                kh++;
+                                tap_off += tap_wrap;
                             }
                         }
-                    if (s == steps - 1)
-                        for (int r = 0; r < PE_ROWS; r++) {
-#pragma HLS UNROLL
-                            if (r >= rows) continue;
-                            const int co = g * co_g + co0 + r;
-                            y[co * pixels + p] = requantize(wide_t(acc[r]), mbuf[r], sbuf[r], lo, hi);
+                    } else {
+                        s = 0;
+                        s_w = 0;
+                        kw = 0;
+                        kh = 0;
+                        tap_off = 0;
+                        out_addr += cw_out;
+                        pix += step_px;
+                        iw0 += sw;
+                        if (++ow == wout) {
+                            ow = 0;
+                            iw0 = -pl;
+                            ih0 += sh;
+                            row_base += step_row;
+                            pix = row_base - pad_px;
                         }
+                    }
                 }
+                if (it < load_n) {
+                    const Word<L> w = ws.read();
+                    if (k < PARAM_WORDS) {
+                        put_param_word<L>(w, k, nbias, nmult, nshift);
+                    } else {
+                        wbuf[r][load_half + ls] = w;
+                        if (++r == rows) {
+                            r = 0;
+                            ls++;
+                        }
+                    }
+                    k++;
+                }
+            }
         }
+        for (int j = 0; j < L; j++) {
+#pragma HLS UNROLL
+            bias[j] = nbias[j];
+            mult[j] = nmult[j];
+            shift[j] = nshift[j];
+        }
+        half = 1 - half;
+        nw = nw_next;
+        w0 = w0_next;
+        if (t + 2 < tiles) {  // the header of the tile after next, read before its load overlaps tile t+1
+            hdr = ws.read();
+            nw_next = word_int(hdr, 1);
+            w0_next = word_int(hdr, 0);
+        }
+    }
 }
 
 }  // namespace vitflow

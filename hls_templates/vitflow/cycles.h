@@ -1,25 +1,29 @@
-// vitflow: cycle counting in C-simulation (nothing in synthesis).
+// vitflow: the latencies the cycle model (flow/estimate/timing.py reads this file) charges beside the counts
+// the C-simulation's audit makes (iterations, loop entries, beats; vitflow/audit.h). Each is a design
+// estimate for Zynq UltraScale+ at 200-300 MHz, with its reasoning; a Vitis run reports the real ones.
 //
-// Every engine counts the cycles its loop structure implies while it runs: one cycle per iteration of a
-// pipelined loop (II = 1; an unrolled inner loop is part of its iteration; a loop unrolled by LANES
-// counts one cycle per LANES elements), plus a fill latency each time a pipelined loop is entered, plus
-// the latency of the sequential units. flow/estimate/cycles.py computes the same numbers in closed form
-// from the layer descriptors, and a test checks they agree layer by layer.
+// Pipeline depths (cycles from a loop's first iteration issuing to its first result; paid once per loop
+// execution, the "fill"). Building blocks, with their sources:
+//   block RAM read: 2 cycles with the output register (UG573), +1 for the address decode and output
+//   multiplexer of a memory cascaded over many BRAM/URAM (the activation memory): 3
+//   DSP48E2 multiply: 3 register stages A/B, M, P (UG579); a 64 x 32-bit requantization product is a
+//   cascade of 4 DSPs: 6 cycles, then rounding and clamping: 2
+//   adder tree over L products: log2(L) levels, two levels of narrow adders per cycle at 200 MHz: <= 3
+//   64-bit divider: Vitis HLS's pipelined sdiv/udiv core, one quotient bit per stage: 68 cycles (UG1399,
+//   "arbitrary precision" operators; the latency Vitis HLS reports for a 64-bit division at II = 1)
 #pragma once
 
-#define VITFLOW_FILL_COPY 2   // entering a copy / element-wise loop
-#define VITFLOW_FILL_MAC 6    // entering a multiply-accumulate loop (multiplier, adder tree, accumulator)
-#define VITFLOW_DIV_LATENCY 36  // one 64-bit division (gap, per channel)
-#define VITFLOW_ISQRT_LATENCY 32  // the digit-by-digit square root (one bit pair per cycle)
+#define VITFLOW_DEPTH_CONV 24   // act read 3 + multiply 3 + adder tree 3 + accumulate 1 + requantize 8 + write 1, + address 1 and margin
+#define VITFLOW_DEPTH_DW 16     // act read 3 + multiply 3 + accumulate 1 + requantize 8 + write 1
+#define VITFLOW_DEPTH_ELT 8     // act read 3 + table read 2 (index from the code) + lane select 1 + write 1, + 1
+#define VITFLOW_DEPTH_ADD 12    // two act reads 3 + two products 4 + sum, round, clamp 3 + write 1, + 1
+#define VITFLOW_DEPTH_COPY 4    // a burst / stream copy loop: read 1 + assemble 1 + write 1, + 1
+#define VITFLOW_DEPTH_MAC 8     // a short multiply-accumulate loop on registers (attention, LayerNorm): 3 + 1 + margin
+#define VITFLOW_DEPTH_DIV 76    // a loop that divides: the 64-bit divider 68 + operands and rounding 8
+#define VITFLOW_DEPTH_ISQRT 2   // the square root's loop: one 64-bit compare-subtract per iteration
 
-#ifndef __SYNTHESIS__
-namespace vitflow {
-inline long long &cycle_counter() {
-    static long long cycles = 0;
-    return cycles;
-}
-}  // namespace vitflow
-#define VITFLOW_CYCLES(n) (vitflow::cycle_counter() += (n))
-#else
-#define VITFLOW_CYCLES(n)
-#endif
+// Burst start: cycles from an AXI read burst's address to its first beat. Set as the HLS ports'
+// expected latency (run_hls.tcl: config_interface -m_axi_latency 64): 64 cycles = 320 ns at 200 MHz, the
+// order of the HP-port-to-DDR read latency of Zynq UltraScale+ (a few hundred ns, UG1085's interconnect
+// chapters). Charged once per burst loop (the loop's reads stream after it, num_read_outstanding deep).
+#define VITFLOW_BURST_LATENCY 64

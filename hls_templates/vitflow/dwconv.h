@@ -1,84 +1,141 @@
-// vitflow: the depthwise convolution engine (groups == channels, one k x k filter per channel).
+// vitflow: the depthwise convolution engine (groups == channels, one k x k filter per channel), L lanes:
+// each cycle one input word at one tap feeds L multiply-accumulates, one per channel.
 //
 // Template parameters:
-//   DW_LANES  channels processed in parallel, each with its own multiply-accumulate
-//   DW_TAPS   largest KH x KW supported: each lane holds its channel's filter on chip (checked when the
-//             project is generated)
-//   WBUS      weight bytes read from DDR per cycle
-//   ACC_BITS  accumulator width (proven sufficient by the range analysis)
-//   W_T, P_T  storage types of the weight bytes and parameter words, deduced from the arguments:
-//             int8_t and int32_t in the accelerator (DDR), ap_int<8> and ap_int<32> arrays in the
-//             hls4ml bridge (hls_templates/hls4ml)
+//   L          word bytes and lanes
+//   DW_TAPS    largest KH x KW supported: the filter buffer holds DW_TAPS words per tile, twice (ping-pong)
+//   ACC_BITS   accumulator width (proven sufficient by the range analysis)
+//   ACT_WORDS  words of the on-chip activation memory
 //
-// For each tile of DW_LANES channels the requantization parameters (a lane per cycle) and the filters
-// (WBUS bytes per cycle) are copied on chip once; then one pipelined loop (II = 1) runs over every
-// output pixel x tap: acc[c] = bias[c] + sum of w[c][kh][kw] * x[c][ih][iw] (zero padding),
-// requantized at each pixel's last tap. Same descriptor fields as the conv PE array (CONV_*).
+// A tile is one output word (L / EB_OUT channels). Its stream (flow/hls/streams.py): 12 parameter words
+// (bias, multiplier, shift of L lanes) and `taps` filter words (word k: the lanes' weights at tap k). The
+// input of a tile is the input word(s) holding the same channels: with EB_IN == EB_OUT the word of the
+// same index; with 16-bit inputs and 8-bit outputs two input words (SUB = 2 iterations per tap, each
+// feeding half the lanes); with 8-bit inputs and 16-bit outputs half of one word (LANE_OFF).
+// Tile t's loop runs max(pixels x taps x SUB, 12 + taps) iterations at II = 1 and loads tile t+1's
+// words into the other half of the filter buffer meanwhile. Row stripes as in the conv PE array.
 #pragma once
-#include "requant.h"
-#include "vitflow_layout.h"
+#include "conv_pe.h"
 
 namespace vitflow {
 
-template <int DW_LANES, int DW_TAPS, int WBUS, int ACC_BITS, class W_T, class P_T>
-void dwconv_layer(const int32_t *d, const W_T *wgt, const P_T *prm, int16_t *act) {
+template <int L, int DW_TAPS, int ACC_BITS, int ACT_WORDS>
+void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     typedef ap_int<ACC_BITS> acc_t;
-    const int ch = d[CONV_C_IN], hin = d[CONV_H_IN], win = d[CONV_W_IN];
-    const int hout = d[CONV_H_OUT], wout = d[CONV_W_OUT];
+    const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], out0 = d[FIELD_OUT];
+    const int hin = d[CONV_H_IN], win = d[CONV_W_IN], cw_in = d[CONV_CW_IN], in_row0 = d[CONV_IN_ROW0];
+    const int row_begin = d[CONV_ROW_BEGIN], row_end = d[CONV_ROW_END], wout = d[CONV_W_OUT];
+    const int cw_out = d[CONV_CW_OUT], out_row0 = d[CONV_OUT_ROW0];
     const int kh_n = d[CONV_KH], kw_n = d[CONV_KW], sh = d[CONV_SH], sw = d[CONV_SW];
-    const int pt = d[CONV_PT], pl = d[CONV_PL];
-    const W_T *w = wgt + d[CONV_W_OFF];
-    const P_T *bias = prm + d[CONV_B_OFF], *mult = prm + d[CONV_M_OFF], *shift = prm + d[CONV_S_OFF];
-    const int16_t *x = act + d[FIELD_IN0];
-    int16_t *y = act + d[FIELD_OUT];
-    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
-    const int taps = kh_n * kw_n, pixels = hout * wout;
-    ap_int<8> wbuf[DW_LANES][DW_TAPS];
-#pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 1
-    int32_t bbuf[DW_LANES], mbuf[DW_LANES], sbuf[DW_LANES];
-    acc_t acc[DW_LANES];
+    const int pt = d[CONV_PT], pl = d[CONV_PL], tiles = d[CONV_TILES];
+    const int taps = kh_n * kw_n, pixels = (row_end - row_begin) * wout;
+    const int sub_n = eb_in > eb_out ? 2 : 1;         // input words per output word
+    const int half_lanes = eb_in < eb_out ? L / 2 : 0;  // odd output words read the upper half of an input word
+    const int steps = taps * sub_n;
+    const int rs = win * cw_in, step_px = sw * cw_in, step_row = sh * rs, tap_wrap = rs - kw_n * cw_in;
+    const int pad_px = pl * cw_in, out_row_words = wout * cw_out;
+
+    VITFLOW_BUFFER1(Word<L>, fbuf, 2 * DW_TAPS);  // the tile's filters, word k = tap k; two tiles (ping-pong)
+    VITFLOW_NO_DEPENDENCE(fbuf);                   // the load writes the half the MACs do not read
+    VITFLOW_NO_DEPENDENCE(act);                    // the output never overlaps the input (memory plan)
+    int32_t bias[L], mult[L], shift[L], nbias[L], nmult[L], nshift[L];
+#pragma HLS ARRAY_PARTITION variable = bias complete
+#pragma HLS ARRAY_PARTITION variable = mult complete
+#pragma HLS ARRAY_PARTITION variable = shift complete
+#pragma HLS ARRAY_PARTITION variable = nbias complete
+#pragma HLS ARRAY_PARTITION variable = nmult complete
+#pragma HLS ARRAY_PARTITION variable = nshift complete
+    acc_t acc[L];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-    for (int c0 = 0; c0 < ch; c0 += DW_LANES) {
-        const int lanes = ch - c0 < DW_LANES ? ch - c0 : DW_LANES;
-        VITFLOW_CYCLES(2 * VITFLOW_FILL_COPY);
-        load_tile_params<DW_LANES>(bias, mult, shift, c0, lanes, bbuf, mbuf, sbuf);  // a lane per cycle
-        const int tile_bytes = DW_LANES * taps;
-        for (int k0 = 0; k0 < tile_bytes; k0 += WBUS) {
-#pragma HLS PIPELINE II = 1
-            VITFLOW_CYCLES(1);
-            for (int b = 0; b < WBUS; b++) {
+
+    int half = 1;
+    int in_word = 0;  // first input word of tile t: t, 2t or t / 2 by the element widths (a counter)
+    for (int t = -1; t < tiles; t++) {
+#pragma HLS LOOP_TRIPCOUNT min = 2 max = 65
+        const int compute_n = t < 0 ? 0 : pixels * steps;
+        const int load_n = t + 1 < tiles ? PARAM_WORDS + taps : 0;
+        const int n = compute_n > load_n ? compute_n : load_n;
+        const int load_half = (1 - half) * DW_TAPS, read_half = half * DW_TAPS;
+        const int lane_off = (t & 1) ? half_lanes : 0;
+        const int subs_held = in_word + 1 < cw_in ? sub_n : 1;  // the pixel's last input word may be alone
+        int tap = 0, sub = 0, kw = 0, kh = 0, ow = 0, ih0 = row_begin * sh - pt, iw0 = -pl;
+        int row_base = in0 + (ih0 - in_row0) * rs + in_word, pix = row_base - pad_px, tap_off = 0;
+        int out_addr = out0 + (row_begin - out_row0) * out_row_words + t;
+        int k = 0;
+        {
+            VITFLOW_LOOP(dw_tile, VITFLOW_DEPTH_DW);
+            for (int it = 0; it < n; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 112896
+                VITFLOW_PIPELINE(dw_tile, 1);
+                if (it < compute_n) {
+                    const int ih = ih0 + kh, iw = iw0 + kw;
+                    Word<L> xw = zero_word<L>();
+                    if (ih >= 0 && ih < hin && iw >= 0 && iw < win && sub < subs_held) xw = act[pix + tap_off + sub];
+                    int x[L];
+#pragma HLS ARRAY_PARTITION variable = x complete
+                    unpack<L>(xw, eb_in, sgn_in, x);
+                    const Word<L> fw = fbuf[read_half + tap];
+                    const bool first = tap == 0 && sub == 0, last = tap == taps - 1 && sub == sub_n - 1;
+                    Word<L> yw;
+                    for (int l = 0; l < L; l++) {
 #pragma HLS UNROLL
-                const int k = k0 + b, l = k / taps, t = k % taps;
-                if (k < tile_bytes) wbuf[l][t] = l < lanes ? ap_int<8>(w[(c0 + l) * taps + t]) : ap_int<8>(0);
+                        // lane l of the output word takes input lane l (same widths), l - sub L/2 (two
+                        // 16-bit input words per 8-bit output word) or l + L/2 (odd output word, 8-bit input)
+                        const int xl = eb_in > eb_out ? (l - sub * (L / 2)) : l + lane_off;
+                        const bool mine = xl >= 0 && xl < L;
+                        const int xv = mine ? x[xl & (L - 1)] : 0;
+                        const acc_t a = (first ? acc_t(bias[l]) : acc[l]) + int(int8_t(fw.b[l])) * xv;
+                        acc[l] = a;
+                        if (last && (eb_out == 1 || l < L / 2))
+                            set_element<L>(yw, l, eb_out, requantize(wide_t(a), mult[l], shift[l], lo, hi));
+                    }
+                    if (last) act[out_addr] = yw;
+                    if (!last) {
+                        if (++sub == sub_n) {
+                            sub = 0;
+                            tap++;
+                            tap_off += cw_in;
+                            if (++kw == kw_n) {
+                                kw = 0;
+                                kh++;
+                                tap_off += tap_wrap;
+                            }
+                        }
+                    } else {
+                        sub = 0;
+                        tap = 0;
+                        kw = 0;
+                        kh = 0;
+                        tap_off = 0;
+                        out_addr += cw_out;
+                        pix += step_px;
+                        iw0 += sw;
+                        if (++ow == wout) {
+                            ow = 0;
+                            iw0 = -pl;
+                            ih0 += sh;
+                            row_base += step_row;
+                            pix = row_base - pad_px;
+                        }
+                    }
+                }
+                if (it < load_n) {
+                    const Word<L> w = ws.read();
+                    if (k < PARAM_WORDS) put_param_word<L>(w, k, nbias, nmult, nshift);
+                    else fbuf[load_half + k - PARAM_WORDS] = w;
+                    k++;
+                }
             }
         }
-        VITFLOW_CYCLES(VITFLOW_FILL_MAC);
-        for (int p = 0; p < pixels; p++)
-            for (int t = 0; t < taps; t++) {
-#pragma HLS LOOP_FLATTEN
-#pragma HLS PIPELINE II = 1
-                VITFLOW_CYCLES(1);
-                const int oh = p / wout, ow = p % wout, kh = t / kw_n, kw = t % kw_n;
-                if (t == 0)
-                    for (int l = 0; l < DW_LANES; l++) {
+        for (int j = 0; j < L; j++) {
 #pragma HLS UNROLL
-                        acc[l] = bbuf[l];
-                    }
-                const int ih = oh * sh - pt + kh, iw = ow * sw - pl + kw;
-                if (ih >= 0 && ih < hin && iw >= 0 && iw < win)
-                    for (int l = 0; l < DW_LANES; l++) {
-#pragma HLS UNROLL
-                        if (l >= lanes) continue;
-                        const ap_int<16> xv = x[((c0 + l) * hin + ih) * win + iw];
-                        acc[l] += wbuf[l][t] * xv;
-                    }
-                if (t == taps - 1)
-                    for (int l = 0; l < DW_LANES; l++) {
-#pragma HLS UNROLL
-                        if (l >= lanes) continue;
-                        y[(c0 + l) * pixels + p] = requantize(wide_t(acc[l]), mbuf[l], sbuf[l], lo, hi);
-                    }
-            }
+            bias[j] = nbias[j];
+            mult[j] = nmult[j];
+            shift[j] = nshift[j];
+        }
+        half = 1 - half;
+        if (t >= 0) in_word += eb_in > eb_out ? 2 : (eb_in < eb_out ? (t & 1) : 1);
     }
 }
 

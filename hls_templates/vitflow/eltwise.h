@@ -1,115 +1,288 @@
-// vitflow: element-wise units.
+// vitflow: the element units, L lanes (one activation word per cycle).
 //
-//   lut_layer      hardswish and ReLU(+requant): out[i] = table[x[i] - IN_MIN] (LUT_* fields); the
-//                  table has 2^bits entries of the input code, built by the lowering. With LUT_ROWS > 1
-//                  (an output scale or zero point per channel: Trio-ViT's channel-wise migration and
-//                  filter-wise shift) one table row per channel: each channel's row is copied into an
-//                  on-chip row buffer (LUT_ENTRIES words, one per cycle), then its plane is looked up
-//   add_layer      residual add: clamp(round_half_even((a M0 + b M1) / 2^SHIFT)) (ADD_* fields)
-//   concat_layer   channel concatenation of two tensors, each through its requantization table (CONCAT_*)
-//   gap_layer      global average pool: per channel S = sum over H W, then
-//                  clamp(round_half_even(S MULT / (HW 2^SHIFT))), an exact division (GAP_*); channels
-//                  one after another
-// Sizes:
-//   VITFLOW_LUT_ROW_MAX  entries of the per-channel row buffer (int16 codes): 2^12, the widest table the
-//                        lowering builds
+//   lut_engine     hardswish and ReLU(+requant): out = table[x - IN_MIN] (LUT_* fields). The table (2^bits
+//                  entries of the output's width; the stream packs L / EB_OUT entries per word) is copied
+//                  into L banks, one per lane, so that L lookups take one read per bank per cycle.
+//                  Per-channel tables (Trio-ViT's channel-wise migration and filter-wise shift: an output
+//                  scale or zero point per channel) go tile by tile: a tile is one output word, whose lanes
+//                  get their channels' rows (the stream word e holds entry e of every lane's row: one word
+//                  per entry fills all banks), the next tile's rows loading while this one's pixels run.
+//   add_engine     residual add: clamp(round_half_even((a M0 + b M1) / 2^SHIFT)) (ADD_* fields): two
+//                  activation reads and a write per word, three accesses to the dual-port memory: II = 2
+//   concat_engine  channel concatenation of two tensors, each through its requantization table (CONCAT_*):
+//                  the output pixel is the first input's words, then the second's (the memory plan gives
+//                  the concatenation that layout)
+//   gap_engine     global average pool: per word of channels S = sum over the pixels, then
+//                  clamp(round_half_even(S MULT / (HW 2^SHIFT))) through one pipelined divider, one lane per
+//                  cycle (GAP_*)
 // Template parameters:
-//   LANES  elements processed in parallel (lut, add, concat)
-//   P_T    storage type of the parameter words (lut, concat; deduced): int32_t in the accelerator
-//          (DDR), ap_int<32> in the hls4ml bridge
+//   L          word bytes and lanes
+//   TAB_ENTRIES  entries of the largest table: 2^bits of the widest table input of the program
+//   ACC_BITS   accumulator width of the pool's sums
+//   ACT_WORDS  words of the on-chip activation memory
+// Element widths: with EB_IN == EB_OUT a word maps to a word; with 8-bit input and 16-bit output an output
+// word reads half an input word (LANE_OFF), with 16-bit input and 8-bit output two input words (SUB = 2
+// iterations per output word, the word written at the second). The add and the concatenation need equal
+// widths (flow/hls/memory_plan.py checks).
 #pragma once
-#include "requant.h"
-#include "vitflow_layout.h"
-
-#ifndef VITFLOW_LUT_ROW_MAX
-#define VITFLOW_LUT_ROW_MAX 4096
-#endif
+#include "conv_pe.h"
 
 namespace vitflow {
 
-// y[i] = table[x[i] - in_min] for i < n, LANES elements per cycle (the caller counts the loop's fill).
-template <int LANES, class P_T>
-void table_lookup(const int16_t *x, int16_t *y, int n, const P_T *table, int in_min) {
-    for (int i = 0; i < n; i++) {
-#pragma HLS PIPELINE II = 1
-#pragma HLS UNROLL factor = LANES
-        if (i % LANES == 0) VITFLOW_CYCLES(1);
-        y[i] = table[x[i] - in_min];
-    }
-}
+template <int L, int TAB_ENTRIES, int ACT_WORDS>
+void lut_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
+    const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
+    const int in0 = d[FIELD_IN0], out0 = d[FIELD_OUT];
+    const int pixels = d[LUT_PIXELS], cw_in = d[LUT_CW_IN], cw_out = d[LUT_CW_OUT], in_min = d[LUT_IN_MIN];
+    const int entries = d[LUT_ENTRIES], mask = entries - 1, per_channel = d[LUT_PER_CHANNEL];
+    const int sub_n = eb_in > eb_out ? 2 : 1, half_lanes = eb_in < eb_out ? L / 2 : 0;
+    const int rows = eb_out == 1 ? L : L / 2;
 
-template <int LANES, class P_T>
-void lut_layer(const int32_t *d, const P_T *prm, int16_t *act) {
-    const int n = d[LUT_N], in_min = d[LUT_IN_MIN], rows = d[LUT_ROWS];
-    const P_T *table = prm + d[LUT_TAB_OFF];
-    const int16_t *x = act + d[FIELD_IN0];
-    int16_t *y = act + d[FIELD_OUT];
-    VITFLOW_CYCLES(VITFLOW_FILL_COPY);
-    if (rows <= 1) {
-        table_lookup<LANES>(x, y, n, table, in_min);
+    VITFLOW_BUFFER2(uint16_t, tab, L, 2 * TAB_ENTRIES);  // lane l's table (or channel row); two (ping-pong)
+    VITFLOW_PARTITION(tab, complete, 1);               // one bank per lane: L lookups per cycle
+    VITFLOW_NO_DEPENDENCE(tab);                         // per-channel rows load into the half not read
+    VITFLOW_NO_DEPENDENCE(act);                         // the output never overlaps the input
+
+    if (!per_channel) {
+        {
+            const int per_word = eb_out == 1 ? L : L / 2;
+            Word<L> w = zero_word<L>();
+            int lane = 0;
+            VITFLOW_LOOP(lut_load, VITFLOW_DEPTH_COPY);
+            for (int e = 0; e < entries; e++) {
+#pragma HLS LOOP_TRIPCOUNT min = 256 max = 4096
+                VITFLOW_PIPELINE(lut_load, 1);
+                if (lane == 0) w = ws.read();
+                const uint16_t v = uint16_t(element<L>(w, lane, eb_out, 0));
+                for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+                    tab[l][e] = v;
+                }
+                if (++lane == per_word) lane = 0;
+            }
+        }
+        // per pixel: output word k, from input word k (same width), k / 2 (8 -> 16 bits) or 2k + sub
+        const int n = pixels * cw_out * sub_n;
+        int k = 0, sub = 0, in_pix = in0, out_addr = out0;
+        Word<L> yw = zero_word<L>();
+        VITFLOW_LOOP(lut_map, VITFLOW_DEPTH_ELT);
+        for (int it = 0; it < n; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 25088
+            VITFLOW_PIPELINE(lut_map, 1);
+            const int in_word = eb_in > eb_out ? 2 * k + sub : (eb_in < eb_out ? k >> 1 : k);
+            Word<L> xw = zero_word<L>();
+            if (in_word < cw_in) xw = act[in_pix + in_word];
+            int x[L];
+#pragma HLS ARRAY_PARTITION variable = x complete
+            unpack<L>(xw, eb_in, sgn_in, x);
+            const int lane_off = (k & 1) ? half_lanes : 0;
+            for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+                const int xl = eb_in > eb_out ? (l - sub * (L / 2)) : l + lane_off;
+                if (l < rows && xl >= 0 && xl < L)
+                    set_element<L>(yw, l, eb_out, tab[l][(x[xl & (L - 1)] - in_min) & mask]);
+            }
+            if (sub == sub_n - 1) {
+                act[out_addr] = yw;
+                out_addr++;
+            }
+            if (++sub == sub_n) {
+                sub = 0;
+                if (++k == cw_out) {
+                    k = 0;
+                    in_pix += cw_in;
+                }
+            }
+        }
         return;
     }
-    const int entries = d[LUT_ENTRIES], plane = n / rows;  // channel-major tensor: rows planes
-    // LANES lookups per cycle need LANES read ports: the resource model counts one dual-port copy of
-    // this buffer per two lanes (not yet checked by synthesis)
-    int16_t row[VITFLOW_LUT_ROW_MAX];
-    for (int c = 0; c < rows; c++) {
-        VITFLOW_CYCLES(VITFLOW_FILL_COPY);
-        for (int e = 0; e < entries; e++) {
-#pragma HLS PIPELINE II = 1
-            VITFLOW_CYCLES(1);
-            row[e] = int16_t(table[c * entries + e]);
+    // per-channel rows: tile t = output word t, lane l's row is that of the channel in its slot
+    const int tiles = cw_out;
+    int half = 1, in_word = 0;
+    for (int t = -1; t < tiles; t++) {
+#pragma HLS LOOP_TRIPCOUNT min = 2 max = 65
+        const int compute_n = t < 0 ? 0 : pixels * sub_n;
+        const int load_n = t + 1 < tiles ? entries : 0;
+        const int n = compute_n > load_n ? compute_n : load_n;
+        const int load_half = (1 - half) * TAB_ENTRIES, read_half = half * TAB_ENTRIES;
+        const int lane_off = (t & 1) ? half_lanes : 0;
+        const int subs_held = in_word + 1 < cw_in ? sub_n : 1;
+        int sub = 0, in_addr = in0 + in_word, out_addr = out0 + t;
+        Word<L> yw = zero_word<L>();
+        {
+            VITFLOW_LOOP(lut_rows, VITFLOW_DEPTH_ELT);
+            for (int it = 0; it < n; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 12544
+                VITFLOW_PIPELINE(lut_rows, 1);
+                if (it < compute_n) {
+                    Word<L> xw = zero_word<L>();
+                    if (sub < subs_held) xw = act[in_addr + sub];
+                    int x[L];
+#pragma HLS ARRAY_PARTITION variable = x complete
+                    unpack<L>(xw, eb_in, sgn_in, x);
+                    for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+                        const int xl = eb_in > eb_out ? (l - sub * (L / 2)) : l + lane_off;
+                        if (l < rows && xl >= 0 && xl < L)
+                            set_element<L>(yw, l, eb_out, tab[l][read_half + ((x[xl & (L - 1)] - in_min) & mask)]);
+                    }
+                    if (sub == sub_n - 1) {
+                        act[out_addr] = yw;
+                        out_addr += cw_out;
+                        in_addr += cw_in;
+                        sub = 0;
+                    } else {
+                        sub++;
+                    }
+                }
+                if (it < load_n) {  // entry `it` of every lane's row
+                    const Word<L> w = ws.read();
+                    for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+                        if (l < rows) tab[l][load_half + it] = uint16_t(element<L>(w, l, eb_out, 0));
+                    }
+                }
+            }
         }
-        table_lookup<LANES>(x + c * plane, y + c * plane, plane, row, in_min);
+        half = 1 - half;
+        if (t >= 0) in_word += eb_in > eb_out ? 2 : (eb_in < eb_out ? (t & 1) : 1);
     }
 }
 
-template <int LANES>
-void add_layer(const int32_t *d, int16_t *act) {
-    const int n = d[ADD_N], m0 = d[ADD_M0], m1 = d[ADD_M1], shift = d[ADD_SHIFT];
+template <int L, int ACT_WORDS>
+void add_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
+    const int eb = d[FIELD_EB_OUT], sgn0 = d[FIELD_SGN_IN0], sgn1 = d[FIELD_SGN_IN1];
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
-    const int16_t *a = act + d[FIELD_IN0], *b = act + d[FIELD_IN1];
-    int16_t *y = act + d[FIELD_OUT];
-    VITFLOW_CYCLES(VITFLOW_FILL_COPY);
+    const int a0 = d[FIELD_IN0], b0 = d[FIELD_IN1], y0 = d[FIELD_OUT];
+    const int n = d[ADD_WORDS], m0 = d[ADD_M0], m1 = d[ADD_M1], shift = d[ADD_SHIFT];
+    VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps an input
+    VITFLOW_LOOP(add, VITFLOW_DEPTH_ADD);
     for (int i = 0; i < n; i++) {
-#pragma HLS PIPELINE II = 1
-#pragma HLS UNROLL factor = LANES
-        if (i % LANES == 0) VITFLOW_CYCLES(1);
-        const wide_t acc = wide_t(a[i]) * m0 + wide_t(b[i]) * m1;
-        y[i] = clamp(round_shift(acc, shift), lo, hi);
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 6272
+        VITFLOW_PIPELINE(add, 2);  // two reads and a write of the dual-port activation memory
+        int a[L], b[L];
+#pragma HLS ARRAY_PARTITION variable = a complete
+#pragma HLS ARRAY_PARTITION variable = b complete
+        unpack<L>(act[a0 + i], eb, sgn0, a);
+        unpack<L>(act[b0 + i], eb, sgn1, b);
+        Word<L> yw = zero_word<L>();
+        for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+            const wide_t acc = wide_t(a[l]) * m0 + wide_t(b[l]) * m1;
+            if (eb == 1 || l < L / 2) set_element<L>(yw, l, eb, clamp(round_shift(acc, shift), lo, hi));
+        }
+        act[y0 + i] = yw;
     }
 }
 
-template <int LANES, class P_T>
-void concat_layer(const int32_t *d, const P_T *prm, int16_t *act) {
-    const int n0 = d[CONCAT_C0] * d[CONCAT_HW], n1 = d[CONCAT_C1] * d[CONCAT_HW];
-    const P_T *t0 = prm + d[CONCAT_TAB0_OFF], *t1 = prm + d[CONCAT_TAB1_OFF];
+template <int L, int TAB_ENTRIES, int ACT_WORDS>
+void concat_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
+    const int eb = d[FIELD_EB_OUT], sgn0 = d[FIELD_SGN_IN0], sgn1 = d[FIELD_SGN_IN1];
+    const int a0 = d[FIELD_IN0], b0 = d[FIELD_IN1], y0 = d[FIELD_OUT];
+    const int pixels = d[CONCAT_PIXELS], cw_a = d[CONCAT_CW_A], cw_b = d[CONCAT_CW_B];
     const int min0 = d[CONCAT_IN_MIN0], min1 = d[CONCAT_IN_MIN1];
-    const int16_t *a = act + d[FIELD_IN0], *b = act + d[FIELD_IN1];
-    int16_t *y = act + d[FIELD_OUT];
-    VITFLOW_CYCLES(2 * VITFLOW_FILL_COPY);
-    table_lookup<LANES>(a, y, n0, t0, min0);
-    table_lookup<LANES>(b, y + n0, n1, t1, min1);
+    const int e0 = d[CONCAT_ENTRIES0], e1 = d[CONCAT_ENTRIES1], mask0 = e0 - 1, mask1 = e1 - 1;
+    const int per_word = eb == 1 ? L : L / 2;
+    VITFLOW_BUFFER2(uint16_t, tab0, L, TAB_ENTRIES);  // the first input's table, one copy per lane
+    VITFLOW_PARTITION(tab0, complete, 1);
+    VITFLOW_BUFFER2(uint16_t, tab1, L, TAB_ENTRIES);  // the second input's
+    VITFLOW_PARTITION(tab1, complete, 1);
+    VITFLOW_NO_DEPENDENCE(act);                     // the output never overlaps an input
+    {  // the two tables, each from a word boundary of the stream
+        Word<L> w = zero_word<L>();
+        int lane = 0;
+        VITFLOW_LOOP(concat_load, VITFLOW_DEPTH_COPY);
+        for (int e = 0; e < e0 + e1; e++) {
+#pragma HLS LOOP_TRIPCOUNT min = 512 max = 8192
+            VITFLOW_PIPELINE(concat_load, 1);
+            if (lane == 0) w = ws.read();
+            const uint16_t v = uint16_t(element<L>(w, lane, eb, 0));
+            for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+                if (e < e0) tab0[l][e] = v;
+                else tab1[l][e - e0] = v;
+            }
+            if (++lane == per_word || e == e0 - 1) lane = 0;
+        }
+    }
+    const int cw = cw_a + cw_b, n = pixels * cw;
+    int j = 0, a_addr = a0, b_addr = b0;
+    VITFLOW_LOOP(concat_map, VITFLOW_DEPTH_ELT);
+    for (int i = 0; i < n; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 150528
+        VITFLOW_PIPELINE(concat_map, 1);
+        const bool first = j < cw_a;
+        const int addr = first ? a_addr : b_addr;  // one address, so one read of the memory
+        const Word<L> xw = act[addr];
+        int x[L];
+#pragma HLS ARRAY_PARTITION variable = x complete
+        unpack<L>(xw, eb, first ? sgn0 : sgn1, x);
+        Word<L> yw = zero_word<L>();
+        for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+            if (eb == 1 || l < L / 2)
+                set_element<L>(yw, l, eb, first ? tab0[l][(x[l] - min0) & mask0] : tab1[l][(x[l] - min1) & mask1]);
+        }
+        act[y0 + i] = yw;
+        if (first) a_addr++;
+        else b_addr++;
+        if (++j == cw) j = 0;
+    }
 }
 
-template <int ACC_BITS>
-void gap_layer(const int32_t *d, int16_t *act) {
-    const int ch = d[GAP_C], hw = d[GAP_HW], mult = d[GAP_MULT], shift = d[GAP_SHIFT];
-    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
-    const int16_t *x = act + d[FIELD_IN0];
-    int16_t *y = act + d[FIELD_OUT];
-    for (int c = 0; c < ch; c++) {
-        VITFLOW_CYCLES(VITFLOW_FILL_COPY + VITFLOW_DIV_LATENCY);
-        ap_int<ACC_BITS> sum = 0;
-        for (int i = 0; i < hw; i++) {
-#pragma HLS PIPELINE II = 1
-            VITFLOW_CYCLES(1);
-            sum += x[c * hw + i];
+template <int L, int ACC_BITS, int ACT_WORDS>
+void gap_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
+    typedef ap_int<ACC_BITS> acc_t;
+    const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], out0 = d[FIELD_OUT];
+    const int pixels = d[GAP_PIXELS], cw_in = d[GAP_CW_IN], div = d[GAP_DIV], div_last = d[GAP_DIV_LAST];
+    const int mult = d[GAP_MULT], shift = d[GAP_SHIFT], hw = d[GAP_HW];
+    const int lanes_out = eb_out == 1 ? L : L / 2;
+    // the divisor HW 2^SHIFT (or the numerator's 2^-SHIFT) is the layer's: set once
+    const wide_t den = shift >= 0 ? wide_t(wide_t(hw) << shift) : wide_t(hw);
+    const int num_shift = shift >= 0 ? 0 : -shift;
+    acc_t sums[L];
+#pragma HLS ARRAY_PARTITION variable = sums complete
+    VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input
+    // per input word: `pixels` iterations summing, then one division per lane (div, or div_last for the last)
+    const int n = cw_in * pixels + (cw_in - 1) * div + div_last;
+    int w = 0, p = 0, j = 0, ol = 0, in_addr = in0, out_addr = out0;
+    bool summing = true;
+    Word<L> yw = zero_word<L>();
+    VITFLOW_LOOP(gap, VITFLOW_DEPTH_DIV);
+    for (int i = 0; i < n; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 2 max = 4000
+        VITFLOW_PIPELINE(gap, 1);
+        if (summing) {
+            int x[L];
+#pragma HLS ARRAY_PARTITION variable = x complete
+            unpack<L>(act[in_addr], eb_in, sgn_in, x);
+            for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+                sums[l] = (p == 0 ? acc_t(0) : sums[l]) + x[l];
+            }
+            in_addr += cw_in;
+            if (++p == pixels) {
+                p = 0;
+                summing = false;
+            }
+        } else {
+            const wide_t num = wide_t(wide_t(sums[j]) * mult) << num_shift;
+            set_element<L>(yw, ol, eb_out, clamp(round_div(num, den), lo, hi));
+            const bool last_lane = j == (w == cw_in - 1 ? div_last : div) - 1;
+            if (++ol == lanes_out || (last_lane && w == cw_in - 1)) {
+                act[out_addr] = yw;
+                out_addr++;
+                ol = 0;
+            }
+            j++;
+            if (last_lane) {
+                j = 0;
+                w++;
+                in_addr = in0 + w;
+                summing = true;
+            }
         }
-        wide_t num = wide_t(sum) * mult, den = hw;
-        if (shift >= 0) den = den << shift;
-        else num = num << (-shift);
-        y[c] = clamp(round_div(num, den), lo, hi);
     }
 }
 

@@ -1,118 +1,257 @@
 // vitflow: the linear-attention unit of EfficientViT's LiteMLA (LINEAR_ATTENTION_* fields).
 //
-// Input: the concatenated q|k|v map, channel g*3D + part*D + j (part 0 q, 1 k, 2 v), N = H*W tokens.
-// Per group g (a head), two passes over the tokens:
-//   1. k = K_TAB[x_k]  (ReLU and requantization as one table); accumulate
+// Input: the concatenated q|k|v map, N = H*W tokens; group g (a head) has its q, k and v in the input's
+// segments 3g, 3g+1, 3g+2, each D channels from a word boundary (WS_IN words; the memory plan lays the
+// tensors of the attention out so). Per group, three loops:
+//   1. k = K_TAB[x_k] (ReLU and requantization as one table); over the tokens accumulate
 //        kv[i][j] += k_i v_j   and   ksum[i] += k_i        (k^T [v | 1])
-//      then requantize kv (KV_*) and ksum (KSUM_*);
-//   2. q = Q_TAB[x_q]; num_j = sum_i q_i kv[i][j], den = sum_i q_i ksum[i], requantized (NUM_*, DEN_*);
+//      ROWS rows i by one word of v columns j per cycle: ROWS x min(D_MAX, L) multipliers;
+//   2. requantize kv (KV_*) and ksum (KSUM_*), one value per cycle, into registers;
+//   3. per token: q = Q_TAB[x_q]; num_j = sum_i q_i kv[i][j], den = sum_i q_i ksum[i] (ROWS rows per cycle,
+//      ROWS x D_MAX multipliers), requantized (NUM_*, DEN_*), then the outputs, OUTS per cycle:
 //      att_j = clamp(round_half_even(2 num_j ATT_MULT / ((2 den + 1) 2^ATT_SHIFT)))   (ATT_*)
-//      an exact division by the odd divisor 2 den + 1 (never zero); or, when the layer has a divisor
-//      exponent table (EXP_TAB >= 0, Trio-ViT's log2 divisor), a shift:
-//      att_j = clamp(round_half_even(2 num_j ATT_MULT / 2^(ATT_SHIFT + EXP[den]))),
-//      EXP[den] = round(log2(2 den + 1)) (4 bits).
-// Output: channel g*D + j, token n.
+//      an exact division by the odd divisor 2 den + 1 (never zero), one pipelined divider per output
+//      lane; or, when the layer has a divisor exponent table (EXP_WORDS > 0, Trio-ViT's log2 divisor), a
+//      shift: att_j = clamp(round_half_even(2 num_j ATT_MULT / 2^(ATT_SHIFT + EXP[den]))), ROWS per cycle.
+// Output: group g's D channels in output segment g, token after token.
+// The weight stream: the q table and the k table (2^bits entries of EB_T bytes each, L / EB_T per word,
+// each table from a word boundary; copied into ROWS banks each, one lookup per bank per cycle), then the
+// exponent table (one byte per den code, L per word) when the layer divides by shifting.
+//
 // Template parameters:
-//   D_MAX     largest head dimension supported (kv is a D_MAX x D_MAX register file)
-//   ROWS      rows i of kv updated (pass 1) and of q kv accumulated (pass 2) per cycle: ROWS x D_MAX
-//             multipliers in each pass; with the log2 divisor ROWS outputs are shifted per cycle too
-//             (the exact divider produces one quotient per cycle)
-//   ACC_BITS  accumulator width of the four products (proven by the range analysis)
-//   DIVIDER   1: the unit has the exact divider; 0: shift-only (every layer must use the log2 divisor,
-//             which flow's project generation checks)
-//   P_T       storage type of the parameter words (deduced): int32_t in the accelerator (DDR),
-//             ap_int<32> in the hls4ml bridge
+//   L          word bytes (ROWS must divide the input's lanes per word, L / EB_IN)
+//   D_MAX      largest head dimension supported (kv is a D_MAX x D_MAX register file)
+//   ROWS       rows i of kv updated (loop 1) and of q kv accumulated (loop 3) per cycle
+//   DIVIDERS   exact dividers (outputs per cycle of an exact layer); 0: shift-only (every layer must use
+//              the log2 divisor, which flow's project generation checks)
+//   ACC_BITS   accumulator width of the four products (proven by the range analysis)
+//   TAB_ENTRIES  entries of the q, k and exponent tables (2^bits of the widest)
+//   ACT_WORDS  words of the on-chip activation memory
 #pragma once
-#include "requant.h"
-#include "vitflow_layout.h"
+#include "conv_pe.h"
 
 namespace vitflow {
 
-template <int D_MAX, int ROWS, int ACC_BITS, int DIVIDER, class P_T>
-void linear_attention_layer(const int32_t *d, const P_T *prm, int16_t *act) {
+template <int L, int D_MAX, int ROWS, int DIVIDERS, int ACC_BITS, int TAB_ENTRIES, int ACT_WORDS>
+void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     typedef ap_int<ACC_BITS> acc_t;
+    const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
+    const int in0 = d[FIELD_IN0], out0 = d[FIELD_OUT];
     const int groups = d[LINEAR_ATTENTION_G], dim = d[LINEAR_ATTENTION_D], n_tok = d[LINEAR_ATTENTION_N];
-    const int in_min = d[LINEAR_ATTENTION_IN_MIN];
-    const P_T *qtab = prm + d[LINEAR_ATTENTION_Q_TAB], *ktab = prm + d[LINEAR_ATTENTION_K_TAB];
-    const int16_t *x = act + d[FIELD_IN0];
-    int16_t *y = act + d[FIELD_OUT];
-    int16_t kv[D_MAX][D_MAX], ksum[D_MAX];
-#pragma HLS ARRAY_PARTITION variable = kv complete dim = 2
-    for (int g = 0; g < groups; g++) {
-        const int16_t *xq = x + (g * 3 * dim) * n_tok, *xk = xq + dim * n_tok, *xv = xk + dim * n_tok;
-        const int steps = (dim + ROWS - 1) / ROWS;  // row groups of ROWS
-        const int exp_tab = d[LINEAR_ATTENTION_EXP_TAB];
-        const bool shifts = !DIVIDER || exp_tab >= 0;
-        // clear, k^T [v|1] fill, requantize kv and ksum (one per cycle), then per token its fill, the den
-        // requantization and the outputs: ROWS shifts per cycle, or one quotient of the pipelined divider
-        VITFLOW_CYCLES(1 + VITFLOW_FILL_MAC + dim + dim * dim + n_tok * (VITFLOW_FILL_MAC + 1 + (shifts ? steps : dim)));
-        acc_t kv_acc[D_MAX][D_MAX], ks_acc[D_MAX];
-#pragma HLS ARRAY_PARTITION variable = kv_acc complete dim = 2
-        for (int i = 0; i < dim; i++) {
-            ks_acc[i] = 0;
-            for (int j = 0; j < dim; j++) kv_acc[i][j] = 0;
-        }
-        for (int n = 0; n < n_tok; n++)
-            for (int st = 0; st < steps; st++) {
-#pragma HLS PIPELINE II = 1
-                VITFLOW_CYCLES(1);
-                for (int r = 0; r < ROWS; r++) {
+    const int in_min = d[LINEAR_ATTENTION_IN_MIN], entries = d[LINEAR_ATTENTION_ENTRIES], mask = entries - 1;
+    const int cw_in = d[LINEAR_ATTENTION_CW_IN], cw_out = d[LINEAR_ATTENTION_CW_OUT];
+    const int ws_in = d[LINEAR_ATTENTION_WS_IN], ws_out = d[LINEAR_ATTENTION_WS_OUT];
+    const int exp_entries = d[LINEAR_ATTENTION_EXP_ENTRIES];
+    const int eb_t = d[LINEAR_ATTENTION_TAB_EB], sgn_t = d[LINEAR_ATTENTION_TAB_SGN];
+    const int att_shift = d[LINEAR_ATTENTION_ATT_SHIFT], att_mult = d[LINEAR_ATTENTION_ATT_MULT];
+    const int lanes_in = eb_in == 1 ? L : L / 2, lanes_out = eb_out == 1 ? L : L / 2;
+    const int row_steps = (dim + ROWS - 1) / ROWS;          // once per layer, outside the loops
+    const bool shifts = DIVIDERS == 0 || exp_entries > 0;
+    const int outs = shifts ? ROWS : DIVIDERS;              // outputs per cycle
+    const int out_steps = (dim + outs - 1) / outs;
+
+    VITFLOW_BUFFER2(int16_t, qtab, ROWS, TAB_ENTRIES);  // the q table, one copy per row
+    VITFLOW_PARTITION(qtab, complete, 1);
+    VITFLOW_BUFFER2(int16_t, ktab, ROWS, TAB_ENTRIES);  // the k table, one copy per row
+    VITFLOW_PARTITION(ktab, complete, 1);
+    VITFLOW_BUFFER1(int8_t, etab, TAB_ENTRIES);         // divisor exponents, one per den code
+    VITFLOW_NO_DEPENDENCE(act);                          // the output never overlaps the input
+    {  // q table, k table (each from a word boundary), exponents
+        const int per_t = eb_t == 1 ? L : L / 2;
+        Word<L> w = zero_word<L>();
+        int lane = 0, table = 0, e = 0;
+        const int n = 2 * entries + exp_entries;
+        VITFLOW_LOOP(att_load, VITFLOW_DEPTH_COPY);
+        for (int i = 0; i < n; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 512 max = 768
+            VITFLOW_PIPELINE(att_load, 1);
+            if (lane == 0) w = ws.read();
+            const int per = table < 2 ? per_t : L;
+            const int16_t v = int16_t(element<L>(w, lane, table < 2 ? eb_t : 1, table < 2 ? sgn_t : 1));
+            for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
-                    const int i = st * ROWS + r;
-                    if (i < dim) {
-                        const ap_int<16> ki = ktab[xk[i * n_tok + n] - in_min];
-                        ks_acc[i] += ki;
-                        for (int j = 0; j < dim; j++) {
-#pragma HLS UNROLL
-                            kv_acc[i][j] += ki * ap_int<16>(xv[j * n_tok + n]);
-                        }
-                    }
-                }
+                if (table == 0) qtab[r][e] = v;
+                if (table == 1) ktab[r][e] = v;
             }
-        for (int i = 0; i < dim; i++) {
-            ksum[i] = requantize(wide_t(ks_acc[i]), d[LINEAR_ATTENTION_KSUM_MULT], d[LINEAR_ATTENTION_KSUM_SHIFT],
-                                 d[LINEAR_ATTENTION_KSUM_LO], d[LINEAR_ATTENTION_KSUM_HI]);
-            for (int j = 0; j < dim; j++)
-                kv[i][j] = requantize(wide_t(kv_acc[i][j]), d[LINEAR_ATTENTION_KV_MULT], d[LINEAR_ATTENTION_KV_SHIFT],
-                                      d[LINEAR_ATTENTION_KV_LO], d[LINEAR_ATTENTION_KV_HI]);
+            if (table == 2) etab[e] = int8_t(v);
+            const bool table_end = e == (table < 2 ? entries : exp_entries) - 1;
+            if (++lane == per || table_end) lane = 0;
+            if (table_end) {
+                e = 0;
+                table++;
+            } else {
+                e++;
+            }
         }
-        const int att_shift = d[LINEAR_ATTENTION_ATT_SHIFT];
-        for (int n = 0; n < n_tok; n++) {
-            acc_t num_acc[D_MAX], den_acc = 0;
+    }
+    acc_t kv_acc[D_MAX][D_MAX], ks_acc[D_MAX], num_acc[D_MAX], den_acc = 0;
+#pragma HLS ARRAY_PARTITION variable = kv_acc complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = ks_acc complete
 #pragma HLS ARRAY_PARTITION variable = num_acc complete
-            for (int j = 0; j < dim; j++) num_acc[j] = 0;
-            for (int st = 0; st < steps; st++) {
-#pragma HLS PIPELINE II = 1
-                VITFLOW_CYCLES(1);
+    int kv[D_MAX][D_MAX], ksum[D_MAX];
+#pragma HLS ARRAY_PARTITION variable = kv complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = ksum complete
+
+    for (int g = 0; g < groups; g++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 32
+        const int q_seg = in0 + 3 * g * ws_in, k_seg = q_seg + ws_in, v_seg = k_seg + ws_in;
+        {  // 1. k^T [v | 1] over the tokens: iteration (token, row step st, v word vw), vw fastest
+            int st = 0, vw = 0, kword = 0, klane = 0, tok = 0;
+            bool first_tok = true;
+            const int it_n = n_tok * row_steps * ws_in;
+            VITFLOW_LOOP(att_kv, VITFLOW_DEPTH_MAC);
+            for (int it = 0; it < it_n; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 3136
+                VITFLOW_PIPELINE(att_kv, 1);
+                int kx[L], vx[L];
+#pragma HLS ARRAY_PARTITION variable = kx complete
+#pragma HLS ARRAY_PARTITION variable = vx complete
+                unpack<L>(act[tok + k_seg + kword], eb_in, sgn_in, kx);  // two reads: the memory's two ports
+                unpack<L>(act[tok + v_seg + vw], eb_in, sgn_in, vx);
+                int kr[ROWS];
+#pragma HLS ARRAY_PARTITION variable = kr complete
                 for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
-                    const int i = st * ROWS + r;
-                    if (i < dim) {
-                        const ap_int<16> qi = qtab[xq[i * n_tok + n] - in_min];
-                        den_acc += qi * ap_int<16>(ksum[i]);
-                        for (int j = 0; j < dim; j++) {
+                    kr[r] = ktab[r][(kx[(klane + r) & (L - 1)] - in_min) & mask];
+                }
+                // accumulator (i, c) takes product (i % ROWS, lane of c): fixed wiring, enabled when row
+                // step and v word are its own
+                for (int i = 0; i < D_MAX; i++) {
 #pragma HLS UNROLL
-                            num_acc[j] += qi * ap_int<16>(kv[i][j]);
-                        }
+                    const bool row = i / ROWS == st && i < dim;
+                    if (row && vw == 0) ks_acc[i] = (first_tok ? acc_t(0) : ks_acc[i]) + kr[i % ROWS];
+                    for (int c = 0; c < D_MAX; c++) {
+#pragma HLS UNROLL
+                        const int c_word = eb_in == 1 ? c / L : c / (L / 2), c_lane = eb_in == 1 ? c % L : c % (L / 2);
+                        if (row && c < dim && c_word == vw)
+                            kv_acc[i][c] = (first_tok ? acc_t(0) : kv_acc[i][c]) + kr[i % ROWS] * vx[c_lane];
+                    }
+                }
+                if (++vw == ws_in) {
+                    vw = 0;
+                    klane += ROWS;
+                    if (klane == lanes_in) {
+                        klane = 0;
+                        kword++;
+                    }
+                    if (++st == row_steps) {
+                        st = 0;
+                        klane = 0;
+                        kword = 0;
+                        tok += cw_in;
+                        first_tok = false;
                     }
                 }
             }
-            const wide_t den = requantize(wide_t(den_acc), d[LINEAR_ATTENTION_DEN_MULT], d[LINEAR_ATTENTION_DEN_SHIFT],
-                                          d[LINEAR_ATTENTION_DEN_LO], d[LINEAR_ATTENTION_DEN_HI]);
-            for (int j = 0; j < dim; j++) {
-                const wide_t num = requantize(wide_t(num_acc[j]), d[LINEAR_ATTENTION_NUM_MULT],
-                                              d[LINEAR_ATTENTION_NUM_SHIFT], d[LINEAR_ATTENTION_NUM_LO],
-                                              d[LINEAR_ATTENTION_NUM_HI]);
-                wide_t numer = 2 * num * wide_t(d[LINEAR_ATTENTION_ATT_MULT]), att;
-                if (shifts) {
-                    att = round_shift(numer, att_shift + prm[exp_tab + den]);
-                } else {
-                    wide_t denom = 2 * den + 1;
-                    if (att_shift >= 0) denom = denom << att_shift;
-                    else numer = numer << (-att_shift);
-                    att = round_div(numer, denom);
+        }
+        {  // 2. requantize kv and ksum: (i, j), j == dim is ksum[i]
+            int i = 0, j = 0;
+            const int it_n = dim * (dim + 1);
+            VITFLOW_LOOP(att_kv_rq, VITFLOW_DEPTH_MAC);
+            for (int it = 0; it < it_n; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 6 max = 1056
+                VITFLOW_PIPELINE(att_kv_rq, 1);
+                if (j == dim)
+                    ksum[i] = requantize(wide_t(ks_acc[i]), d[LINEAR_ATTENTION_KSUM_MULT], d[LINEAR_ATTENTION_KSUM_SHIFT],
+                                         d[LINEAR_ATTENTION_KSUM_LO], d[LINEAR_ATTENTION_KSUM_HI]);
+                else
+                    kv[i][j] = requantize(wide_t(kv_acc[i][j]), d[LINEAR_ATTENTION_KV_MULT], d[LINEAR_ATTENTION_KV_SHIFT],
+                                          d[LINEAR_ATTENTION_KV_LO], d[LINEAR_ATTENTION_KV_HI]);
+                if (++j == dim + 1) {
+                    j = 0;
+                    i++;
                 }
-                y[(g * dim + j) * n_tok + n] = clamp(att, d[LINEAR_ATTENTION_ATT_LO], d[LINEAR_ATTENTION_ATT_HI]);
+            }
+        }
+        {  // 3. per token: row steps accumulating q kv and q ksum, then the outputs
+            const int per_tok = row_steps + out_steps, it_n = n_tok * per_tok;
+            int ph = 0, st = 0, kword = 0, klane = 0, tok = 0, o = 0, ol = 0, out_tok = out0 + g * ws_out, ow = 0;
+            wide_t den = 1, denom = 1;
+            int exp_shift = 0;
+            Word<L> yw = zero_word<L>();
+            VITFLOW_LOOP(att_out, VITFLOW_DEPTH_DIV);
+            for (int it = 0; it < it_n; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 2 max = 3332
+                VITFLOW_PIPELINE(att_out, 1);
+                if (ph < row_steps) {
+                    int qx[L];
+#pragma HLS ARRAY_PARTITION variable = qx complete
+                    unpack<L>(act[tok + q_seg + kword], eb_in, sgn_in, qx);
+                    int qr[ROWS];
+#pragma HLS ARRAY_PARTITION variable = qr complete
+                    for (int r = 0; r < ROWS; r++) {
+#pragma HLS UNROLL
+                        qr[r] = qtab[r][(qx[(klane + r) & (L - 1)] - in_min) & mask];
+                    }
+                    acc_t dsum = 0;
+                    for (int r = 0; r < ROWS; r++) {
+#pragma HLS UNROLL
+                        const int i = st * ROWS + r;
+                        if (i < dim) dsum += qr[r] * ksum[i & (D_MAX - 1)];
+                    }
+                    den_acc = (st == 0 ? acc_t(0) : den_acc) + dsum;
+                    for (int c = 0; c < D_MAX; c++) {
+#pragma HLS UNROLL
+                        acc_t csum = 0;
+                        for (int r = 0; r < ROWS; r++) {
+#pragma HLS UNROLL
+                            const int i = st * ROWS + r;  // row i of kv: a (D_MAX / ROWS)-way choice by st
+                            if (i < dim) csum += qr[r] * kv[i & (D_MAX - 1)][c];
+                        }
+                        num_acc[c] = (st == 0 ? acc_t(0) : num_acc[c]) + csum;
+                    }
+                    klane += ROWS;
+                    if (klane == lanes_in) {
+                        klane = 0;
+                        kword++;
+                    }
+                    st++;
+                } else {
+                    if (o == 0) {  // the token's divisor, once
+                        den = requantize(wide_t(den_acc), d[LINEAR_ATTENTION_DEN_MULT], d[LINEAR_ATTENTION_DEN_SHIFT],
+                                         d[LINEAR_ATTENTION_DEN_LO], d[LINEAR_ATTENTION_DEN_HI]);
+                        if (shifts) {
+                            exp_shift = att_shift + int(etab[int(den) & (TAB_ENTRIES - 1)]);
+                        } else {
+                            denom = att_shift >= 0 ? wide_t((2 * den + 1) << att_shift) : wide_t(2 * den + 1);
+                        }
+                    }
+                    for (int u = 0; u < (DIVIDERS > ROWS ? DIVIDERS : ROWS); u++) {
+#pragma HLS UNROLL
+                        const int j = o * outs + u;
+                        if (u < outs && j < dim) {
+                            const wide_t num = requantize(wide_t(num_acc[j & (D_MAX - 1)]), d[LINEAR_ATTENTION_NUM_MULT],
+                                                          d[LINEAR_ATTENTION_NUM_SHIFT], d[LINEAR_ATTENTION_NUM_LO],
+                                                          d[LINEAR_ATTENTION_NUM_HI]);
+                            wide_t numer = 2 * num * wide_t(att_mult), att;
+                            if (shifts) {
+                                att = round_shift(numer, exp_shift);
+                            } else {
+                                if (att_shift < 0) numer = numer << (-att_shift);
+                                att = round_div(numer, denom);
+                            }
+                            set_element<L>(yw, (ol + u) & (L - 1), eb_out,
+                                           clamp(att, d[LINEAR_ATTENTION_ATT_LO], d[LINEAR_ATTENTION_ATT_HI]));
+                        }
+                    }
+                    ol += outs;
+                    if (ol == lanes_out || o == out_steps - 1) {  // a full word, or the token's last
+                        act[out_tok + ow] = yw;
+                        ow++;
+                        ol = 0;
+                    }
+                    o++;
+                }
+                if (++ph == per_tok) {
+                    ph = 0;
+                    st = 0;
+                    o = 0;
+                    ow = 0;
+                    kword = 0;
+                    klane = 0;
+                    tok += cw_in;
+                    out_tok += cw_out;
+                }
             }
         }
     }

@@ -17,7 +17,6 @@
 #endif
 #include <stdint.h>
 
-#include "cycles.h"
 
 namespace vitflow {
 
@@ -55,20 +54,6 @@ inline int clamp(wide_t v, int lo, int hi) {
 inline int requantize(wide_t acc, int32_t mult, int shift, int lo, int hi) {
 #pragma HLS INLINE
     return clamp(round_shift(acc * wide_t(mult), shift), lo, hi);
-}
-
-// A tile's requantization parameters on chip: bias, multiplier and shift of channels first .. first + n - 1
-// (n <= N) into N-entry buffers, one channel per cycle, zero past n (conv PE rows, depthwise lanes).
-template <int N, class P_T>
-void load_tile_params(const P_T *bias, const P_T *mult, const P_T *shift, int first, int n, int32_t bbuf[N],
-                      int32_t mbuf[N], int32_t sbuf[N]) {
-    for (int r = 0; r < N; r++) {
-#pragma HLS PIPELINE II = 1
-        VITFLOW_CYCLES(1);
-        bbuf[r] = r < n ? int32_t(bias[first + r]) : 0;
-        mbuf[r] = r < n ? int32_t(mult[first + r]) : 0;
-        sbuf[r] = r < n ? int32_t(shift[first + r]) : 0;
-    }
 }
 
 }  // namespace vitflow

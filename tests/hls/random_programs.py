@@ -1,4 +1,6 @@
-"""Random single-layer integer programs of every layer kind, for the template tests."""
+"""Random single-layer integer programs of every layer kind, for the template tests. About one in four
+uses wider codes (up to 12 bits, stored in 16-bit elements) on its input, its output or both, so every
+engine also runs with 16-bit elements and with widths that change across the layer."""
 
 import numpy as np
 
@@ -11,6 +13,11 @@ from flow.lower.ranges import analyse_ranges
 
 def _t(shape, signed=True, bits=8):
     return TensorInfo(tuple(int(s) for s in shape), bits, signed, 1.0)
+
+
+def _bits(rng) -> int:
+    """8 bits mostly; 12 (a 16-bit element) one time in four."""
+    return 12 if rng.random() < 0.25 else 8
 
 
 def _mults(rng, n, po2=False):
@@ -44,46 +51,53 @@ def _conv_layer(rng, kind):
                  "pad": [pad] * 4, "groups": groups, "in_shape": [cin, h, w], "out_shape": [cout, ho, wo],
                  "weight_bits": 8}
         shapes = ((cin, h, w), (cout, ho, wo))
-    return [_t(shapes[0])], _t(shapes[1]), attrs, blobs
+    bits_in = 8 if kind == "linear" else _bits(rng)
+    return [_t(shapes[0], bits=bits_in)], _t(shapes[1], bits=_bits(rng)), attrs, blobs
 
 
 def _lut_layer(rng, kind, per_channel=None):
     shape = (int(rng.integers(1, 8)), int(rng.integers(1, 9)), int(rng.integers(1, 9)))
     signed_out = kind == "hardswish" or rng.random() < 0.5
-    lo, hi = (-128, 127) if signed_out else (0, 255)
+    bits_in, bits_out = (10 if rng.random() < 0.25 else 8), _bits(rng)
+    entries = 1 << bits_in
     # hardswish: every other case one table row per channel (channel-wise migration, filter-wise shift)
     if per_channel is None:
         per_channel = kind == "hardswish" and rng.random() < 0.5
     if per_channel:  # at least two rows
         shape = (max(2, shape[0]),) + shape[1:]
     rows = shape[0] if per_channel else 1
-    table = rng.integers(lo, hi + 1, (rows, 256) if rows > 1 else 256).astype(np.int16)
+    out_t = _t(shape, signed_out, bits_out)
+    lo, hi = out_t.range
+    table = rng.integers(lo, hi + 1, (rows, entries) if rows > 1 else entries).astype(np.int16)
     blobs = {"table": table}
     if kind == "relu":  # the lowering keeps the requantization beside the table
         blobs.update(mult=np.ones(1, np.int32), shift=np.zeros(1, np.int32))
-    return [_t(shape)], _t(shape, signed_out), {"in_min": -128, "entries": 256, "rows": rows}, blobs
+    return [_t(shape, bits=bits_in)], out_t, {"in_min": -(entries // 2), "entries": entries, "rows": rows}, blobs
 
 
 def _add_layer(rng, kind):
     shape = (int(rng.integers(1, 8)), int(rng.integers(1, 9)), int(rng.integers(1, 9)))
     m = rng.integers(1, (1 << 31) - 1, size=2).astype(np.int32)
-    return [_t(shape), _t(shape)], _t(shape), {"shift": int(rng.integers(28, 34))}, {"mult": m}
+    bits = _bits(rng)  # the add unit takes one element width
+    return [_t(shape, bits=bits), _t(shape, bits=bits)], _t(shape, bits=bits), {"shift": int(rng.integers(28, 34))}, {"mult": m}
 
 
 def _concat_layer(rng, kind):
     hw = (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
     c0, c1 = int(rng.integers(1, 9)), int(rng.integers(1, 9))
     s1 = rng.random() < 0.5
-    tabs = {f"table{i}": rng.integers(-128, 128, 256).astype(np.int16) for i in range(2)}
-    return ([_t((c0, *hw)), _t((c1, *hw), signed=s1)], _t((c0 + c1, *hw)),
-            {"channels": [c0, c1], "in_min": [-128, -128 if s1 else 0]},
+    bits = _bits(rng)  # the concatenation takes one element width
+    out = _t((c0 + c1, *hw), bits=bits)
+    tabs = {f"table{i}": rng.integers(out.range[0], out.range[1] + 1, 1 << bits).astype(np.int16) for i in range(2)}
+    a, b = _t((c0, *hw), bits=bits), _t((c1, *hw), signed=s1, bits=bits)
+    return ([a, b], out, {"channels": [c0, c1], "in_min": [a.range[0], b.range[0]]},
             {"mult": np.ones(2, np.int32), "shift": np.zeros(2, np.int32), **tabs})
 
 
 def _gap_layer(rng, kind):
     c, h, w = int(rng.integers(1, 20)), int(rng.integers(1, 10)), int(rng.integers(1, 10))
     mult, shift = _mults(rng, 1, po2=rng.random() < 0.3)
-    return [_t((c, h, w))], _t((c,)), {"divisor": h * w}, {"mult": mult, "shift": shift}
+    return [_t((c, h, w), bits=_bits(rng))], _t((c,), bits=_bits(rng)), {"divisor": h * w}, {"mult": mult, "shift": shift}
 
 
 def _layernorm_layer(rng, kind, in_shift=None):
@@ -94,7 +108,7 @@ def _layernorm_layer(rng, kind, in_shift=None):
         k = int(rng.integers(1, 5))
         blobs["in_shift"] = (k * (rng.random(c) < 0.2)).astype(np.int8)
         blobs["in_shift"][0] = k
-    return [_t((c,))], _t((c,)), {"features": c, "k": int(rng.integers(-3, 15))}, blobs
+    return [_t((c,), bits=_bits(rng))], _t((c,), bits=_bits(rng)), {"features": c, "k": int(rng.integers(-3, 15))}, blobs
 
 
 def _attention_layer(rng, kind):
@@ -113,7 +127,9 @@ def _attention_layer(rng, kind):
         attrs["divisor"] = "log2"
         blobs["den_exp"] = round_log2_odd(2 * np.arange(256) + 1).astype(np.int8)
         blobs["att_shift"] = np.array([int(rng.integers(22, 30))], np.int32)
-    return [_t((3 * g * d, h, w))], _t((g * d, h, w)), attrs, blobs
+    out = _t((g * d, h, w), bits=_bits(rng))
+    quant["att"]["range"] = list(out.range)
+    return [_t((3 * g * d, h, w))], out, attrs, blobs
 
 
 MAKERS = {"conv": _conv_layer, "dwconv": _conv_layer, "linear": _conv_layer, "hardswish": _lut_layer,

@@ -1,0 +1,173 @@
+"""What each operation of a memory plan does on the accelerator, in closed form: pipelined iterations,
+II x iterations (cycles), loop executions (entries) and their pipeline fill, and the beats and bursts of
+each AXI port. The C-simulation's audit counts the same while the templates run (vitflow/audit.h), and
+`flow build` requires every layer's counts equal: this module mirrors the loops of
+hls_templates/vitflow/*.h, one function per engine.
+"""
+
+from flow.hls.layout import DESC_WORDS
+
+from .latencies import latencies
+
+PORTS = ("desc", "wgt", "act")
+PARAM_WORDS = 12
+
+
+def _ceil(a, b):
+    return -(-a // b)
+
+
+class Counts:
+    __slots__ = ("iterations", "cycles", "entries", "fill", "descriptors", "beats", "bursts")
+
+    def __init__(self):
+        self.iterations = self.cycles = self.entries = self.fill = self.descriptors = 0
+        self.beats = dict.fromkeys(PORTS, 0)
+        self.bursts = dict.fromkeys(PORTS, 0)
+
+    def loop(self, n: int, depth: int, ii: int = 1, port: str | None = None, beats: int = 0) -> None:
+        """One execution of a pipelined loop of n iterations (nothing when n is 0)."""
+        if n <= 0:
+            return
+        self.iterations += n
+        self.cycles += ii * n
+        self.entries += 1
+        self.fill += depth
+        if port:
+            self.beats[port] += beats
+            self.bursts[port] += 1
+
+    def add(self, other: "Counts") -> None:
+        for k in ("iterations", "cycles", "entries", "fill", "descriptors"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        for p in PORTS:
+            self.beats[p] += other.beats[p]
+            self.bursts[p] += other.bursts[p]
+
+    def as_dict(self) -> dict:
+        return {"iterations": self.iterations, "cycles": self.cycles, "entries": self.entries, "fill": self.fill,
+                "descriptors": self.descriptors, "beats": dict(self.beats), "bursts": dict(self.bursts)}
+
+
+def op_parts(op, plan, cfg) -> tuple:
+    """(descriptor fetch, weight stream loader, engine) counts of one operation (descriptor) of ``plan`` on
+    an accelerator ``cfg``."""
+    lat = latencies()
+    desc, stream, engine = Counts(), Counts(), Counts()
+    per = plan.lanes // plan.beat_bytes          # beats per word
+    desc_beats = DESC_WORDS * 4 // plan.beat_bytes
+    desc.descriptors = 1
+    desc.loop(desc_beats, lat["depth_copy"], port="desc", beats=desc_beats)
+    words = op.fields.get("W_WORDS", 0) if op.stream else 0
+    stream.loop(words * per, lat["depth_copy"], port="wgt", beats=words * per)
+    ENGINES[op.kind](engine, op, plan, cfg, lat)
+    return desc, stream, engine
+
+
+def op_counts(op, plan, cfg) -> Counts:
+    """All the counts of one operation, as the audit sums them."""
+    total = Counts()
+    for part in op_parts(op, plan, cfg):
+        total.add(part)
+    return total
+
+
+def _conv(c, op, plan, cfg, lat):
+    f = op.fields
+    rows = plan.lanes // f["EB_OUT"]
+    taps = f["KH"] * f["KW"]
+    pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
+    tiles = [nw for _, nw in op.tiles]
+    for t in range(-1, len(tiles)):
+        compute = pixels * tiles[t] * taps if t >= 0 else 0
+        load = PARAM_WORDS + rows * tiles[t + 1] * taps if t + 1 < len(tiles) else 0
+        c.loop(max(compute, load), lat["depth_conv"])
+
+
+def _sub(f) -> int:
+    return 2 if f["EB_IN0"] > f["EB_OUT"] else 1
+
+
+def _dwconv(c, op, plan, cfg, lat):
+    f = op.fields
+    taps = f["KH"] * f["KW"]
+    pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
+    tiles = f["TILES"]
+    for t in range(-1, tiles):
+        compute = pixels * taps * _sub(f) if t >= 0 else 0
+        load = PARAM_WORDS + taps if t + 1 < tiles else 0
+        c.loop(max(compute, load), lat["depth_dw"])
+
+
+def _lut(c, op, plan, cfg, lat):
+    f = op.fields
+    if not f["PER_CHANNEL"]:
+        c.loop(f["ENTRIES"], lat["depth_copy"])
+        c.loop(f["PIXELS"] * f["CW_OUT"] * _sub(f), lat["depth_elt"])
+        return
+    tiles = f["CW_OUT"]
+    for t in range(-1, tiles):
+        compute = f["PIXELS"] * _sub(f) if t >= 0 else 0
+        load = f["ENTRIES"] if t + 1 < tiles else 0
+        c.loop(max(compute, load), lat["depth_elt"])
+
+
+def _add(c, op, plan, cfg, lat):
+    c.loop(op.fields["WORDS"], lat["depth_add"], ii=2)
+
+
+def _concat(c, op, plan, cfg, lat):
+    f = op.fields
+    c.loop(f["ENTRIES0"] + f["ENTRIES1"], lat["depth_copy"])
+    c.loop(f["PIXELS"] * (f["CW_A"] + f["CW_B"]), lat["depth_elt"])
+
+
+def _gap(c, op, plan, cfg, lat):
+    f = op.fields
+    c.loop(f["CW_IN"] * f["PIXELS"] + (f["CW_IN"] - 1) * f["DIV"] + f["DIV_LAST"], lat["depth_div"])
+
+
+def _layernorm(c, op, plan, cfg, lat):
+    f = op.fields
+    c.loop(f["SH_WORDS"], lat["depth_copy"])
+    c.loop(f["C"], lat["depth_copy"])
+    c.loop(f["C"], lat["depth_mac"])
+    c.loop(32, lat["depth_isqrt"])
+    c.loop(f["C"], lat["depth_div"])
+
+
+def attention_shape(f, cfg) -> tuple:
+    """(row steps, output steps per token) of an attention layer on ``cfg``."""
+    rows, dividers = cfg.att_rows, cfg.att_dividers
+    outs = rows if (dividers == 0 or f["EXP_ENTRIES"] > 0) else dividers
+    return _ceil(f["D"], rows), _ceil(f["D"], outs)
+
+
+def _attention(c, op, plan, cfg, lat):
+    f = op.fields
+    steps, outs = attention_shape(f, cfg)
+    c.loop(2 * f["ENTRIES"] + f["EXP_ENTRIES"], lat["depth_copy"])
+    for _ in range(f["G"]):
+        c.loop(f["N"] * steps * f["WS_IN"], lat["depth_mac"])
+        c.loop(f["D"] * (f["D"] + 1), lat["depth_mac"])
+        c.loop(f["N"] * (steps + outs), lat["depth_div"])
+
+
+def _dma(c, op, plan, cfg, lat):
+    n = op.fields["WORDS"] * (plan.lanes // plan.beat_bytes)
+    c.loop(n, lat["depth_copy"], port="act", beats=n)
+
+
+ENGINES = {"conv": _conv, "linear": _conv, "dwconv": _dwconv, "hardswish": _lut, "relu": _lut, "add": _add,
+           "concat": _concat, "gap": _gap, "layernorm": _layernorm, "linear_attention": _attention,
+           "load": _dma, "store": _dma}
+
+
+def layer_counts(plan, program, cfg, check: bool = False) -> dict:
+    """Counts summed per layer (the program's input/output transfers under "io"; with ``check``, the check
+    program's layer-output stores under "check"), as the C-simulation reports them."""
+    out = {}
+    for op in (plan.check_ops if check else plan.ops):
+        key = "check" if op.role == "check" else (program.layers[op.layer].name if op.layer >= 0 else "io")
+        out.setdefault(key, Counts()).add(op_counts(op, plan, cfg))
+    return {k: v.as_dict() for k, v in out.items()}

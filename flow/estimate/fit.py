@@ -1,0 +1,57 @@
+"""An accelerator configuration fitted to a program: the parallelism chosen, the buffers sized for what the
+program needs (weight words per PE row, filter taps, table entries, head dimension, LayerNorm shifts,
+on-chip activation words)."""
+
+import math
+
+from flow.hls.memory_plan import plan_memory
+from flow.hls.project import HwConfig
+from flow.hls.streams import conv_tiles
+from flow.hls.tensor_layout import plan_layouts
+
+UNBOUNDED = 1 << 40
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(0, math.ceil(math.log2(max(n, 1))))
+
+
+def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 4, att_dividers: int = 1,
+                  capacity: int | None = None, beat_bytes: int = 16, act_uram: int = 0) -> HwConfig:
+    """A HwConfig for ``program`` with L = ``lanes``; the activation memory holds the plan's high-water mark
+    within ``capacity`` words (None: unbounded, every tensor on chip). The buffers also fit the project's
+    co-simulation program (flow/hls/cosim.py)."""
+    from flow.hls.cosim import cosim_program
+
+    exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
+    att_dividers = att_dividers if exact else 0
+    cosim, _ = cosim_program(att_dividers, acc_bits)
+    wdepth, taps, entries, sh_words, dims = 1, 1, 2, 1, [1]
+    act_words = 1
+    for prog in (program, cosim):
+        layouts = plan_layouts(prog, lanes)
+        for layer in prog.layers:
+            a, b = layer.attrs, layer.blobs
+            lin, lout = layouts[layer.inputs[0]], layouts[layer.outputs[0]]
+            if layer.kind in ("conv", "linear"):
+                k = 1 if layer.kind == "linear" else a["kernel"][0] * a["kernel"][1]
+                wdepth = max(wdepth, k * max(nw for _, nw in conv_tiles(layer, lin, lout)))
+            elif layer.kind == "dwconv":
+                taps = max(taps, a["kernel"][0] * a["kernel"][1])
+            elif layer.kind in ("hardswish", "relu"):
+                entries = max(entries, b["table"].shape[-1])
+            elif layer.kind == "concat":
+                entries = max(entries, b["table0"].shape[-1], b["table1"].shape[-1])
+            elif layer.kind == "layernorm" and "in_shift" in b:
+                sh_words = max(sh_words, math.ceil(a["features"] / lanes))
+            elif layer.kind == "linear_attention":
+                dims.append(a["dim"])
+                entries = max(entries, b["q_table"].shape[-1], b["k_table"].shape[-1], b.get("den_exp", b["q_table"]).shape[-1])
+                lanes_io = min(lanes // lin.eb, lanes // lout.eb)
+                att_rows = min(att_rows, lanes_io)
+        plan = plan_memory(prog, lanes, capacity or UNBOUNDED, beat_bytes)
+        act_words = max(act_words, plan.act_words)
+    d_max = _pow2(max(dims))
+    return HwConfig(lanes=lanes, wdepth=wdepth, dw_taps=taps, tab_entries=_pow2(entries), sh_words=sh_words,
+                    att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
+                    acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram)

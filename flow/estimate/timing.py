@@ -1,0 +1,65 @@
+"""The cycle model: the time of each operation of a memory plan, from its audited counts
+(flow/estimate/counts.py: iterations, fills, beats) and the latencies of hls_templates/vitflow/cycles.h.
+
+An operation (one descriptor) takes:
+  fetch    burst latency + the descriptor's beats + the copy loop's fill;
+  then, for a layer with a weight stream, the loader and the engine run side by side (DATAFLOW): the
+  engine waits a burst latency for the first words, then takes the longer of its own cycles (II x
+  iterations + the fill of each loop execution) and the stream's beats at the DDR rate;
+  for a DMA transfer: a burst latency, then the longer of its loop and its beats at the DDR rate;
+  otherwise the engine's cycles.
+The DDR rate: one beat per cycle per port, or fewer if the part's DDR bandwidth is less than one beat per
+clock (the PS-PL high-performance ports each carry one beat per cycle; only one of them streams at a time).
+What this leaves out, and only a Vitis run can give: the engines' header reads between loop executions
+(one cycle per tile), stalls of the AXI interconnect under other traffic, and the achieved clock.
+"""
+
+import math
+
+from .counts import op_parts
+from .latencies import latencies
+
+
+def ddr_cycles_per_beat(part, clock_mhz: float, beat_bytes: int) -> float:
+    beats_per_cycle = part.ddr_bandwidth_gbps * 1e9 / (clock_mhz * 1e6 * beat_bytes)
+    return max(1.0, 1.0 / beats_per_cycle)
+
+
+def op_time(op, plan, cfg, cpb: float) -> dict:
+    """{"cycles", "compute", "ddr", "fill"}: an operation's cycles and how they split into engine work,
+    DDR-bound waiting and latency (fills and burst starts)."""
+    lat = latencies()
+    burst = lat["burst_latency"]
+    desc, stream, engine = op_parts(op, plan, cfg)
+    fetch = burst + desc.cycles + desc.fill
+    engine_cycles = engine.cycles + engine.fill
+    if op.kind in ("load", "store"):
+        ddr = math.ceil(engine.beats["act"] * cpb)
+        body = burst + max(engine_cycles, ddr)
+    elif stream.beats["wgt"]:
+        ddr = math.ceil(stream.beats["wgt"] * cpb) + stream.fill
+        body = burst + max(engine_cycles, ddr)
+    else:
+        ddr, body = 0, engine_cycles
+    compute = engine.cycles
+    ddr_wait = max(0, ddr - engine_cycles) if ddr else 0
+    total = fetch + body
+    return {"cycles": total, "compute": compute, "ddr": ddr_wait, "fill": total - compute - ddr_wait,
+            "beats": desc.beats["desc"] + stream.beats["wgt"] + engine.beats["act"]}
+
+
+def program_time(plan, program, cfg, part, clock_mhz: float) -> dict:
+    """Per layer (and "io" for the program's input and output transfers): cycles, their split, DDR beats
+    and the bound (the largest share); and the frame's total cycles."""
+    cpb = ddr_cycles_per_beat(part, clock_mhz, plan.beat_bytes)
+    rows = {}
+    for op in plan.ops:
+        key = program.layers[op.layer].name if op.layer >= 0 else "io"
+        t = op_time(op, plan, cfg, cpb)
+        row = rows.setdefault(key, {"cycles": 0, "compute": 0, "ddr": 0, "fill": 0, "beats": 0, "descriptors": 0})
+        for k in ("cycles", "compute", "ddr", "fill", "beats"):
+            row[k] += t[k]
+        row["descriptors"] += 1
+    for row in rows.values():
+        row["bound"] = max(("compute", "ddr", "fill"), key=lambda k: row[k])
+    return {"layers": rows, "cycles": sum(r["cycles"] for r in rows.values())}

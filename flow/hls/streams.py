@@ -1,0 +1,214 @@
+"""Each layer's weight stream: its weights, parameters and tables packed offline into words of L bytes, in
+the order its engine consumes them (hls_templates/vitflow: conv_pe.h, dwconv.h, eltwise.h, layernorm.h,
+linear_attention.h document each format). The loader bursts a stream from DDR into the engine's FIFO.
+
+``stream_words`` gives a stream's length in closed form (the estimate needs no weights); ``pack_stream``
+builds it; a test checks that they agree.
+"""
+
+import math
+
+import numpy as np
+
+from flow.errors import FlowError
+
+PARAM_WORDS = 12  # conv_pe.h: bias, multiplier and shift of L channels, 3 x L int32
+
+
+def _weight4(layer) -> np.ndarray:
+    w = np.asarray(layer.blobs["weight"], dtype=np.int64)
+    return w.reshape(w.shape[0], -1, 1, 1) if layer.kind == "linear" else w
+
+
+def _geometry(layer):
+    a = layer.attrs
+    if layer.kind == "linear":
+        return 1, 1, 1
+    return a["kernel"][0], a["kernel"][1], a["groups"]
+
+
+def conv_tiles(layer, lin, lout) -> list:
+    """(first input word, input words) of each output tile (output word) of a conv or linear layer: the
+    words holding the input channels of the tile's output channels."""
+    kh, kw, groups = _geometry(layer)
+    cin, cout = lin.channels, lout.channels
+    tiles = lout.words_per_pixel
+    if groups == 1:
+        return [(0, lin.words_per_pixel)] * tiles
+    ci_g, co_g = cin // groups, cout // groups
+    in_word = lin.slots() // lin.per_word
+    out_tile = lout.slots() // lout.per_word
+    first, last = [None] * tiles, [None] * tiles
+    for o in range(cout):
+        g = o // co_g
+        lo, hi = int(in_word[g * ci_g]), int(in_word[(g + 1) * ci_g - 1])
+        t = int(out_tile[o])
+        first[t] = lo if first[t] is None else min(first[t], lo)
+        last[t] = hi if last[t] is None else max(last[t], hi)
+    return [(f, l - f + 1) for f, l in zip(first, last)]
+
+
+def table_words(entries: int, eb: int, lanes: int) -> int:
+    return math.ceil(entries * eb / lanes)
+
+
+def stream_words(layer, layouts: dict, lanes: int) -> int:
+    """Words of ``layer``'s weight stream (0: the layer has none)."""
+    kind, a = layer.kind, layer.attrs
+    lin, lout = layouts[layer.inputs[0]], layouts[layer.outputs[0]]
+    if kind in ("conv", "linear"):
+        kh, kw, _ = _geometry(layer)
+        tiles = conv_tiles(layer, lin, lout)
+        return sum(1 + PARAM_WORDS + lout.per_word * nw * kh * kw for _, nw in tiles)
+    if kind == "dwconv":
+        return lout.words_per_pixel * (PARAM_WORDS + a["kernel"][0] * a["kernel"][1])
+    if kind in ("hardswish", "relu"):
+        table = layer.blobs["table"]
+        if table.ndim == 2 and table.shape[0] > 1:  # a row per channel: per tile, one word per entry
+            return lout.words_per_pixel * table.shape[-1]
+        return table_words(table.shape[-1], lout.eb, lanes)
+    if kind == "concat":
+        return sum(table_words(layer.blobs[f"table{i}"].shape[-1], lout.eb, lanes) for i in range(2))
+    if kind == "layernorm":
+        c = a["features"]
+        return (math.ceil(c / lanes) if "in_shift" in layer.blobs else 0) + math.ceil(8 * c / lanes)
+    if kind == "linear_attention":
+        eb_t = _attention_table_eb(layer)
+        words = 2 * table_words(layer.blobs["q_table"].shape[-1], eb_t, lanes)
+        if a.get("divisor", "exact") == "log2":
+            words += table_words(layer.blobs["den_exp"].shape[-1], 1, lanes)
+        return words
+    return 0
+
+
+def _attention_table_eb(layer) -> int:
+    q = layer.attrs["quant"]
+    bits = max(q["q"]["bits"], q["k"]["bits"])
+    return 1 if bits <= 8 else 2
+
+
+def _ints(values, n: int) -> np.ndarray:
+    """n int32 values (zero-padded) as bytes."""
+    v = np.zeros(n, dtype="<i4")
+    vals = np.asarray(values, dtype=np.int64).reshape(-1)
+    if vals.size and (vals.min() < -2 ** 31 or vals.max() >= 2 ** 31):
+        raise FlowError("a parameter does not fit the accelerator's 32-bit parameter words")
+    v[:vals.size] = vals
+    return v.view(np.uint8)
+
+
+def _elements(values, eb: int, lanes: int) -> np.ndarray:
+    """Values as eb-byte elements, padded to whole words: (words, L) uint8."""
+    vals = np.asarray(values, dtype=np.int64).reshape(-1)
+    raw = (vals & (0xFF if eb == 1 else 0xFFFF)).astype(np.uint8 if eb == 1 else "<u2").view(np.uint8)
+    return _words(raw, lanes)
+
+
+def _words(raw: np.ndarray, lanes: int) -> np.ndarray:
+    raw = np.asarray(raw, dtype=np.uint8).reshape(-1)
+    pad = (-raw.size) % lanes
+    return np.concatenate([raw, np.zeros(pad, np.uint8)]).reshape(-1, lanes)
+
+
+def _slot_params(layer, lout, tile: int) -> list:
+    """The tile's bias, multiplier and shift words: 12 words, the values of its rows' channels."""
+    slots = lout.slots()
+    rows = lout.per_word
+    chan = np.full(rows, -1)
+    sel = np.nonzero(slots // rows == tile)[0]
+    chan[slots[sel] % rows] = sel
+    out = []
+    for key in ("bias", "mult", "shift"):
+        blob = np.asarray(layer.blobs[key], dtype=np.int64).reshape(-1)
+        vals = np.where(chan >= 0, blob[np.maximum(chan, 0)], 0)
+        out.append(_words(_ints(vals, lout.lanes), lout.lanes))
+    return out
+
+
+def pack_stream(layer, layouts: dict, lanes: int) -> np.ndarray:
+    """(words, L) uint8: ``layer``'s weight stream."""
+    kind = layer.kind
+    lin, lout = layouts[layer.inputs[0]], layouts[layer.outputs[0]]
+    if kind in ("conv", "linear"):
+        words = _conv_stream(layer, lin, lout, lanes)
+    elif kind == "dwconv":
+        words = _dw_stream(layer, lin, lout, lanes)
+    elif kind in ("hardswish", "relu"):
+        table = np.asarray(layer.blobs["table"], dtype=np.int64)
+        if table.ndim == 2 and table.shape[0] > 1:
+            words = _rows_stream(table, lout, lanes)
+        else:
+            words = _elements(table.reshape(-1), lout.eb, lanes)
+    elif kind == "concat":
+        words = np.concatenate([_elements(layer.blobs[f"table{i}"], lout.eb, lanes) for i in range(2)])
+    elif kind == "layernorm":
+        parts = []
+        if "in_shift" in layer.blobs:
+            parts.append(_words(np.asarray(layer.blobs["in_shift"], dtype=np.int64).astype(np.int8).view(np.uint8),
+                                lanes))
+        ab = np.stack([np.asarray(layer.blobs["a"], np.int64), np.asarray(layer.blobs["b"], np.int64)], axis=1)
+        parts.append(_words(_ints(ab.reshape(-1), ab.size), lanes))
+        words = np.concatenate(parts)
+    elif kind == "linear_attention":
+        eb_t = _attention_table_eb(layer)
+        parts = [_elements(layer.blobs["q_table"], eb_t, lanes), _elements(layer.blobs["k_table"], eb_t, lanes)]
+        if layer.attrs.get("divisor", "exact") == "log2":
+            parts.append(_elements(layer.blobs["den_exp"], 1, lanes))
+        words = np.concatenate(parts)
+    else:
+        words = np.zeros((0, lanes), np.uint8)
+    expected = stream_words(layer, layouts, lanes)
+    if len(words) != expected:  # the closed form and the packing must describe the same stream
+        raise AssertionError(f"{layer.name}: packed {len(words)} stream words, the closed form says {expected}")
+    return words
+
+
+def _conv_stream(layer, lin, lout, lanes) -> np.ndarray:
+    kh, kw, groups = _geometry(layer)
+    w = _weight4(layer)
+    cout, ci_g = w.shape[:2]
+    co_g = cout // groups
+    pwi, pwo = lin.per_word, lout.per_word
+    si, so = lin.slots(), lout.slots()
+    # the weights by (output slot, input slot, tap): zero where no channel, or another group's
+    full = np.zeros((lout.words_per_pixel * pwo, lin.words_per_pixel * pwi, kh, kw), dtype=np.int64)
+    groups_of = np.arange(cout) // co_g
+    in_ch = groups_of[:, None] * ci_g + np.arange(ci_g)[None, :]
+    full[so[:, None], si[in_ch]] = w
+    out = []
+    for t, (w0, nw) in enumerate(conv_tiles(layer, lin, lout)):
+        out.append(_words(_ints([w0, nw], lanes // 4).view(np.uint8), lanes))
+        out.extend(_slot_params(layer, lout, t))
+        block = full[t * pwo:(t + 1) * pwo, w0 * pwi:(w0 + nw) * pwi]          # rows, nw * pwi, kh, kw
+        block = block.reshape(pwo, nw, pwi, kh, kw).transpose(3, 4, 1, 0, 2)   # kh, kw, nw, rows, lanes
+        lanes_block = np.zeros(block.shape[:-1] + (lanes,), dtype=np.int64)
+        lanes_block[..., :pwi] = block
+        out.append(lanes_block.astype(np.int8).view(np.uint8).reshape(-1, lanes))
+    return np.concatenate(out)
+
+
+def _dw_stream(layer, lin, lout, lanes) -> np.ndarray:
+    kh, kw = layer.attrs["kernel"]
+    w = np.asarray(layer.blobs["weight"], dtype=np.int64).reshape(-1, kh * kw)
+    so, pwo = lout.slots(), lout.per_word
+    out = []
+    for t in range(lout.words_per_pixel):
+        out.extend(_slot_params(layer, lout, t))
+        taps = np.zeros((kh * kw, lanes), dtype=np.int64)
+        sel = np.nonzero(so // pwo == t)[0]
+        taps[:, so[sel] % pwo] = w[sel].T
+        out.append(taps.astype(np.int8).view(np.uint8))
+    return np.concatenate(out)
+
+
+def _rows_stream(table, lout, lanes) -> np.ndarray:
+    """Per-channel table rows, tile by tile: word e of a tile holds entry e of each lane's row."""
+    so, pwo, eb = lout.slots(), lout.per_word, lout.eb
+    out = []
+    for t in range(lout.words_per_pixel):
+        vals = np.zeros((table.shape[-1], pwo), dtype=np.int64)
+        sel = np.nonzero(so // pwo == t)[0]
+        vals[:, so[sel] % pwo] = table[sel].T
+        raw = (vals & (0xFF if eb == 1 else 0xFFFF)).astype(np.uint8 if eb == 1 else "<u2").view(np.uint8)
+        out.append(raw.reshape(table.shape[-1], lanes))
+    return np.concatenate(out)

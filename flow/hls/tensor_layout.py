@@ -1,0 +1,177 @@
+"""Each program tensor's layout in the accelerator's activation memory.
+
+A tensor is stored HWC in words of L bytes (hls_templates/vitflow/word.h): pixel after pixel, and each
+pixel's channels in one or more segments, each segment starting at a word boundary. A word holds L / EB
+elements of EB bytes: 1 for codes of up to 8 bits, 2 for up to 16. Most tensors are one segment (dense).
+The linear attention reads its q, k and v per head, so the tensors feeding it are split into segments of
+the head dimension, and so is its output; the demand travels back through the layers that keep channels
+in place (concatenation, depthwise convolution, tables, adds) to the convolutions that produce them,
+which write any layout (their weights are packed for it).
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from flow.errors import FlowError
+
+# layers whose output has the input's channels in the same places
+CHANNELWISE = ("dwconv", "hardswish", "relu", "add")
+
+
+def element_bytes(bits: int) -> int:
+    if bits <= 8:
+        return 1
+    if bits <= 16:
+        return 2
+    raise FlowError(f"{bits}-bit codes: the activation memory holds codes of up to 16 bits")
+
+
+@dataclass(frozen=True)
+class TensorLayout:
+    shape: tuple      # the program's (C, H, W), or (C,) for a vector
+    eb: int           # bytes per element
+    signed: bool
+    segments: tuple   # channel counts, each from a word boundary
+    lanes: int        # L, bytes per word
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0]
+
+    @property
+    def height(self) -> int:
+        return self.shape[1] if len(self.shape) > 1 else 1
+
+    @property
+    def width(self) -> int:
+        return self.shape[2] if len(self.shape) > 2 else 1
+
+    @property
+    def pixels(self) -> int:
+        return self.height * self.width
+
+    @property
+    def per_word(self) -> int:
+        return self.lanes // self.eb
+
+    @property
+    def words_per_pixel(self) -> int:
+        return sum(math.ceil(s / self.per_word) for s in self.segments)
+
+    @property
+    def words(self) -> int:
+        return self.pixels * self.words_per_pixel
+
+    @property
+    def dense(self) -> bool:
+        return len(self.segments) == 1
+
+    def slots(self) -> np.ndarray:
+        """The slot (word in the pixel x per_word + lane) of each channel."""
+        out, word = [], 0
+        for s in self.segments:
+            out.extend(word * self.per_word + np.arange(s))
+            word += math.ceil(s / self.per_word)
+        return np.asarray(out, dtype=np.int64)
+
+    def pack(self, codes) -> np.ndarray:
+        """(words, L) uint8: the tensor's codes in this layout (padding lanes 0)."""
+        x = np.asarray(codes, dtype=np.int64).reshape(self.channels, self.pixels)
+        elems = np.zeros((self.pixels, self.words_per_pixel * self.per_word), dtype=np.int64)
+        elems[:, self.slots()] = x.T
+        raw = elems.astype(np.uint16 if self.eb == 2 else np.uint8) if self.signed is False else \
+            elems.astype(np.int16 if self.eb == 2 else np.int8)
+        return raw.view(np.uint8).reshape(self.words, self.lanes)
+
+    def unpack(self, words: np.ndarray) -> np.ndarray:
+        """The codes (shape of the program tensor) from (words, L) uint8 in this layout."""
+        raw = np.ascontiguousarray(np.asarray(words, dtype=np.uint8).reshape(self.pixels, -1))
+        dtype = {(1, True): np.int8, (1, False): np.uint8, (2, True): "<i2", (2, False): "<u2"}[(self.eb, self.signed)]
+        elems = raw.view(dtype).astype(np.int64)
+        return elems[:, self.slots()].T.reshape(self.shape)
+
+    def mask(self) -> np.ndarray:
+        """(words, L) bool: the bytes that hold an element (True) or padding."""
+        used = np.zeros((self.pixels, self.words_per_pixel * self.per_word), dtype=bool)
+        used[:, self.slots()] = True
+        return np.repeat(used, self.eb, axis=1).reshape(self.words, self.lanes)
+
+
+def split(channels: int, size: int | None, per_word: int) -> tuple:
+    """Segments of ``size`` channels (the last possibly shorter), merged where no padding separates them."""
+    if not size or size >= channels:
+        return (channels,)
+    return normalize([size] * (channels // size) + ([channels % size] if channels % size else []), per_word)
+
+
+def normalize(segments, per_word: int) -> tuple:
+    """The same slots with adjacent segments merged where the first ends on a word boundary."""
+    merged = [segments[0]]
+    for s in segments[1:]:
+        if merged[-1] % per_word == 0:
+            merged[-1] += s
+        else:
+            merged.append(s)
+    return tuple(merged)
+
+
+def plan_layouts(program, lanes: int) -> dict:
+    """Tensor name -> TensorLayout for an accelerator with L = ``lanes``; FlowError naming a layer whose
+    layouts the engines cannot serve."""
+    demand = {}
+    for layer in reversed(program.layers):
+        out = layer.outputs[0]
+        if layer.kind == "linear_attention":
+            _demand(demand, layer.inputs[0], layer.attrs["dim"], layer)
+        elif layer.kind in CHANNELWISE + ("concat",) and out in demand:
+            for t in layer.inputs:
+                _demand(demand, t, demand[out], layer)
+
+    def make(name, segments_size):
+        info = program.tensors[name]
+        eb = element_bytes(info.bits)
+        return TensorLayout(tuple(info.shape), eb, info.signed, split(info.shape[0], segments_size, lanes // eb),
+                            lanes)
+
+    layouts = {name: make(name, demand.get(name)) for name in program.inputs}
+    for layer in program.layers:
+        out = layer.outputs[0]
+        ins = [layouts[t] for t in layer.inputs]
+        info = program.tensors[out]
+        eb = element_bytes(info.bits)
+        tag = f"layer {layer.name} ({layer.kind})"
+        if layer.kind in ("conv", "linear"):
+            layouts[out] = make(out, demand.get(out))
+        elif layer.kind == "linear_attention":
+            d = layer.attrs["dim"]
+            if ins[0].segments != split(ins[0].channels, d, ins[0].per_word):
+                raise FlowError(f"{tag}: its input is not laid out in heads of {d} channels")
+            layouts[out] = make(out, d)
+        elif layer.kind == "concat":
+            if len({x.eb for x in ins} | {eb}) != 1:
+                raise FlowError(f"{tag}: inputs and output of different element widths")
+            segs = normalize(ins[0].segments + ins[1].segments, lanes // eb)
+            layouts[out] = TensorLayout(tuple(info.shape), eb, info.signed, segs, lanes)
+        elif layer.kind == "layernorm":
+            if not ins[0].dense:
+                raise FlowError(f"{tag}: the LayerNorm reads a dense vector")
+            layouts[out] = make(out, None)
+        else:  # channelwise and gap: the input's channel structure
+            if layer.kind == "add" and len({x.eb for x in ins} | {eb}) != 1:
+                raise FlowError(f"{tag}: the add unit takes inputs and output of one element width")
+            if layer.kind == "add" and ins[0].segments != ins[1].segments:
+                raise FlowError(f"{tag}: the two inputs are laid out differently")
+            if eb != ins[0].eb and not ins[0].dense:
+                raise FlowError(f"{tag}: changes the element width of a tensor laid out in segments")
+            segs = ins[0].segments if eb == ins[0].eb else (ins[0].channels,)
+            layouts[out] = TensorLayout(tuple(info.shape), eb, info.signed, segs, lanes)
+    return layouts
+
+
+def _demand(demand: dict, tensor: str, size: int, layer) -> None:
+    if demand.get(tensor, size) != size:
+        raise FlowError(f"layer {layer.name}: tensor {tensor} is needed in heads of {size} and of "
+                        f"{demand[tensor]} channels")
+    demand[tensor] = size

@@ -1,0 +1,89 @@
+// vitflow: everything that touches DDR. Each is one pipelined burst loop over consecutive beats (II = 1),
+// the only loops that use an AXI port:
+//   fetch_descriptor  a layer's DESC_WORDS descriptor words, burst-read once into registers
+//   stream_words      a layer's weight stream (weights, parameters, tables, packed offline in the order its
+//                     engine consumes them) from the weight port into a FIFO; it runs beside the engine
+//                     under DATAFLOW, so the next tile's weights arrive while the current tile computes
+//   dma_load / dma_store  activation words between DDR and the on-chip activation memory (the program's
+//                     input and output, tensors that do not fit on chip, in row stripes; and, in a checking
+//                     run, every layer's output for the layer-by-layer comparison)
+// Template parameters:
+//   L          word bytes (a word is L / BEAT beats)
+//   ACT_WORDS  words of the on-chip activation memory
+#pragma once
+#include "cycles.h"
+#include "vitflow_layout.h"
+#include "word.h"
+
+namespace vitflow {
+
+const int DESC_BEATS = DESC_WORDS * 4 / BEAT;
+
+inline void fetch_descriptor(AxiPort<const beat_t> desc, int index, int d[DESC_WORDS]) {
+    const int per = BEAT / 4;  // descriptor words per beat
+    const int base = index * DESC_BEATS;
+    VITFLOW_LOOP(desc_fetch, VITFLOW_DEPTH_COPY);
+    for (int i = 0; i < DESC_BEATS; i++) {
+        VITFLOW_PIPELINE(desc_fetch, 1);
+        const beat_t b = desc[base + i];
+        for (int j = 0; j < BEAT / 4; j++) {
+#pragma HLS UNROLL
+            d[i * per + j] = int32_t(uint32_t(b.range(32 * j + 31, 32 * j)));
+        }
+    }
+}
+
+template <int L>
+void stream_words(AxiPort<const beat_t> wgt, int off, int words, Fifo<Word<L> > &ws) {
+    const int per = L / BEAT;  // beats per word
+    Word<L> w = zero_word<L>();
+    int part = 0;
+    VITFLOW_LOOP(stream_load, VITFLOW_DEPTH_COPY);
+    for (int i = 0; i < words * per; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 307200
+        VITFLOW_PIPELINE(stream_load, 1);
+        beat_into_word<L>(wgt[off + i], part, w);
+        if (++part == per) {
+            part = 0;
+            ws.write(w);
+        }
+    }
+}
+
+template <int L, int ACT_WORDS>
+void dma_load(const int d[DESC_WORDS], AxiPort<beat_t> ddr, Mem<Word<L>, ACT_WORDS> &act) {
+    const int per = L / BEAT, off = d[DMA_DDR_OFF], words = d[DMA_WORDS], addr = d[DMA_ADDR];
+    Word<L> w = zero_word<L>();
+    int part = 0, k = addr;
+    VITFLOW_LOOP(dma_load, VITFLOW_DEPTH_COPY);
+    for (int i = 0; i < words * per; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 100352
+        VITFLOW_PIPELINE(dma_load, 1);
+        beat_into_word<L>(ddr[off + i], part, w);
+        if (++part == per) {
+            part = 0;
+            act[k] = w;
+            k++;
+        }
+    }
+}
+
+template <int L, int ACT_WORDS>
+void dma_store(const int d[DESC_WORDS], AxiPort<beat_t> ddr, Mem<Word<L>, ACT_WORDS> &act) {
+    const int per = L / BEAT, off = d[DMA_DDR_OFF], words = d[DMA_WORDS], addr = d[DMA_ADDR];
+    Word<L> w = zero_word<L>();
+    int part = 0, k = addr;
+    VITFLOW_LOOP(dma_store, VITFLOW_DEPTH_COPY);
+    for (int i = 0; i < words * per; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 100352
+        VITFLOW_PIPELINE(dma_store, 1);
+        if (part == 0) w = act[k];
+        ddr[off + i] = word_part<L>(w, part);
+        if (++part == per) {
+            part = 0;
+            k++;
+        }
+    }
+}
+
+}  // namespace vitflow
