@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One install path for a fresh machine, CI (.ci/run) and the Docker image (Dockerfile).
-#   - system packages: g++ (C-simulation) and Debian's dataset-fashion-mnist (real images for
-#     calibration, tests and benchmarks, under /usr/share/datasets/fashion-mnist);
+#   - system packages: g++ (C-simulation), tcl (the tests run the generated Vivado script's clock
+#     check in tclsh) and Debian's dataset-fashion-mnist (real images for calibration, tests and
+#     benchmarks, under /usr/share/datasets/fashion-mnist);
 #   - the vitflow package (editable) with its pinned Python dependencies;
 #   - timm, the reference implementation used by the equivalence tests, without its dependencies
 #     (its torchvision dependency would otherwise replace the CPU torch with a multi-GB CUDA build).
@@ -11,6 +12,7 @@ cd "$here"
 
 need_apt=()
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v tclsh >/dev/null 2>&1 || need_apt+=(tcl)  # the tests run the generated Vivado script's clock check
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing system packages: ${need_apt[*]}"

@@ -75,11 +75,12 @@ def op_counts(op, plan, cfg) -> Counts:
 def _conv(c, op, plan, cfg, lat):
     f = op.fields
     rows = plan.lanes // f["EB_OUT"]
+    passes, splits = _ceil(rows, cfg.pe_rows), _ceil(plan.lanes // f["EB_IN0"], cfg.pe_cols)
     taps = f["KH"] * f["KW"]
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     tiles = [nw for _, nw in op.tiles]
     for t in range(-1, len(tiles)):
-        compute = pixels * tiles[t] * taps if t >= 0 else 0
+        compute = pixels * passes * tiles[t] * taps * splits if t >= 0 else 0
         load = PARAM_WORDS + rows * tiles[t + 1] * taps if t + 1 < len(tiles) else 0
         c.loop(max(compute, load), lat["depth_conv"])
 
@@ -92,9 +93,10 @@ def _dwconv(c, op, plan, cfg, lat):
     f = op.fields
     taps = f["KH"] * f["KW"]
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
+    passes = _ceil(plan.lanes // f["EB_OUT"], cfg.dw_lanes)
     tiles = f["TILES"]
     for t in range(-1, tiles):
-        compute = pixels * taps * _sub(f) if t >= 0 else 0
+        compute = pixels * passes * taps * _sub(f) if t >= 0 else 0
         load = PARAM_WORDS + taps if t + 1 < tiles else 0
         c.loop(max(compute, load), lat["depth_dw"])
 

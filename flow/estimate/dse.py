@@ -55,7 +55,7 @@ def estimate(program, cfg: HwConfig, part, clock_mhz: float, plan=None) -> dict:
     return {"part": part.name, "clock_mhz": clock_mhz, "config": asdict(cfg), "layers": rows, "io": io,
             "cycles": total, "fps": fps, "gops": gops, "gops_per_dsp": gops / max(res["dsp"], 1), "macs": macs,
             "resources": res, "utilisation": util, "cycle_share": {k: v / total for k, v in share.items()},
-            "peak_gops": 2 * cfg.lanes * cfg.lanes * clock_mhz * 1e6 / 1e9, "ddr_gbps": part.ddr_bandwidth_gbps,
+            "peak_gops": 2 * cfg.pe_rows * cfg.pe_cols * clock_mhz * 1e6 / 1e9, "ddr_gbps": part.ddr_bandwidth_gbps,
             "ddr_beats": sum(r["beats"] for r in rows) + (io["beats"] if io else 0),
             "activations": {"words": plan.act_words, "bytes": plan.act_words * cfg.lanes,
                             "memory": "uram" if cfg.act_uram else "bram",
@@ -91,58 +91,84 @@ def activation_capacity(cfg: HwConfig, part, limits: dict, need: int) -> tuple:
     return bram_words, 0
 
 
-def candidate(program, part, clock_mhz: float, limits: dict, acc_bits: int, **par) -> tuple:
-    """(estimate or None, resources, the resource over its limit or None) of one point of the space."""
-    cfg = fitted_config(program, acc_bits, beat_bytes=part.beat_bytes, **par)
-    capacity, in_uram = activation_capacity(cfg, part, limits, cfg.act_words)
-    try:
-        plan = plan_memory(program, cfg.lanes, min(capacity, cfg.act_words), cfg.beat_bytes)
-    except FlowError:
-        res = estimate_resources(cfg)
-        return None, res, "bram18" if not in_uram else "uram"
-    cfg = replace(cfg, act_words=max(plan.act_words, _cosim_words(cfg)), act_uram=in_uram)
-    res = estimate_resources(cfg)
-    over = fits(res, part, limits)
-    if over:
-        return None, res, over
-    return estimate(program, cfg, part, clock_mhz, plan), res, None
-
-
 def _cosim_words(cfg) -> int:
     from flow.hls.cosim import cosim_program
 
     return plan_memory(cosim_program(cfg.att_dividers, cfg.acc_bits)[0], cfg.lanes, UNBOUNDED, cfg.beat_bytes).act_words
 
 
+# the configuration fields each operation's time depends on (the others time the same on any)
+KNOBS = {"conv": ("pe_rows", "pe_cols"), "linear": ("pe_rows", "pe_cols"), "dwconv": ("dw_lanes",),
+         "linear_attention": ("att_rows", "att_dividers")}
+
+
+def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact) -> tuple:
+    """Every fitting design with words of ``lanes`` bytes: [(fps, -dsp, cfg)], and the smallest design's
+    (resources, resource over its limit) for the error when none fits. The memory plan is the word's;
+    an operation's time depends on the one unit it runs on, so the frame's time is a sum of per-unit
+    tables over their own knobs."""
+    from .timing import ddr_cycles_per_beat, op_time
+
+    div_space = SPACE["att_dividers"] if exact else [0]
+    base = fitted_config(program, acc_bits, lanes=lanes, att_rows=max(SPACE["att_rows"]), att_dividers=max(div_space),
+                         beat_bytes=part.beat_bytes)
+    capacity, in_uram = activation_capacity(base, part, limits, base.act_words)
+    try:
+        plan = plan_memory(program, lanes, min(capacity, base.act_words), base.beat_bytes)
+    except FlowError:
+        return [], (estimate_resources(base), "uram" if in_uram else "bram18"), None
+    base = replace(base, act_words=max(plan.act_words, _cosim_words(base)), act_uram=in_uram)
+    units = [v for v in (lanes // 4, lanes // 2, lanes) if v >= 1]
+    choices = {"pe_rows": units, "pe_cols": units, "dw_lanes": units,
+               "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows], "att_dividers": div_space}
+    cpb = ddr_cycles_per_beat(part, clock_mhz, base.beat_bytes)
+    tables = {}  # knob names -> {values: cycles}
+    for op in plan.ops:
+        names = KNOBS.get(op.kind, ())
+        table = tables.setdefault(names, {})
+        for values in itertools.product(*(choices[n] for n in names)):
+            cfg = replace(base, **dict(zip(names, values)))
+            table[values] = table.get(values, 0) + op_time(op, plan, cfg, cpb)["cycles"]
+    designs, smallest = [], None
+    names = list(choices)
+    for values in itertools.product(*choices.values()):
+        par = dict(zip(names, values))
+        cfg = replace(base, **par)
+        res = estimate_resources(cfg)
+        over = fits(res, part, limits)
+        if smallest is None or res["dsp"] < smallest[0]["dsp"]:
+            smallest = (res, over)
+        if over:
+            continue
+        cycles = sum(t[tuple(par[n] for n in knobs)] for knobs, t in tables.items())
+        designs.append((clock_mhz * 1e6 / cycles, -res["dsp"], cfg))
+    return designs, smallest, plan
+
+
 def explore(program, part, clock_mhz: float, limits: dict = DEFAULT_LIMITS, acc_bits: int = 32) -> dict:
     """The fastest design within ``limits``; a FlowError naming the overflowing resource if none fits."""
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
-    space = dict(SPACE, lanes=[L for L in SPACE["lanes"] if L % part.beat_bytes == 0],
-                 att_dividers=SPACE["att_dividers"] if exact else [0])
-    best, smallest, tried = None, None, 0
-    seen = set()
-    for values in itertools.product(*space.values()):
-        par = dict(zip(space, values))
-        if par["att_rows"] > par["lanes"]:
+    best, best_plan, smallest, tried = None, None, None, 0
+    for lanes in SPACE["lanes"]:
+        if lanes % part.beat_bytes:
             continue
-        tried += 1
-        est, res, over = candidate(program, part, clock_mhz, limits, acc_bits, **par)
-        key = (par["lanes"], min(par["att_rows"], par["lanes"]), par["att_dividers"])
-        seen.add(key)
-        if smallest is None or res["dsp"] < smallest[1]["dsp"]:
-            smallest = (par, res, over)
-        if est is None:
-            continue
-        if best is None or (est["fps"], -est["resources"]["dsp"]) > (best["fps"], -best["resources"]["dsp"]):
-            best = est
+        designs, small, plan = _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact)
+        tried += len(designs)
+        if small and (smallest is None or small[0]["dsp"] < smallest[1][0]["dsp"]):
+            smallest = (lanes, small)
+        for d in designs:
+            if best is None or d[:2] > best[:2]:
+                best, best_plan = d, plan
     if best is None:
-        par, res, over = smallest
-        raise FlowError(f"no design fits {part.name}: the smallest (L={par['lanes']}, a {par['lanes']}x{par['lanes']} "
-                        f"PE array) needs {res[over]} {over.upper()} of {part.resources[over]} "
+        lanes, (res, over) = smallest
+        over = over or "bram18"
+        raise FlowError(f"no design fits {part.name}: the smallest (L={lanes}, a {max(lanes // 4, 1)}x"
+                        f"{max(lanes // 4, 1)} PE array) needs {res[over]} {over.upper()} of {part.resources[over]} "
                         f"({100 * limits[over]:.0f}% limit)")
-    best["candidates"] = tried
-    best["limits"] = limits
-    return best
+    est = estimate(program, best[2], part, clock_mhz, best_plan)
+    est["candidates"] = tried
+    est["limits"] = limits
+    return est
 
 
 def with_config(est: dict) -> HwConfig:

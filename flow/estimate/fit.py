@@ -17,10 +17,12 @@ def _pow2(n: int) -> int:
 
 
 def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 4, att_dividers: int = 1,
-                  capacity: int | None = None, beat_bytes: int = 16, act_uram: int = 0) -> HwConfig:
-    """A HwConfig for ``program`` with L = ``lanes``; the activation memory holds the plan's high-water mark
-    within ``capacity`` words (None: unbounded, every tensor on chip). The buffers also fit the project's
-    co-simulation program (flow/hls/cosim.py)."""
+                  capacity: int | None = None, beat_bytes: int = 16, act_uram: int = 0, pe_rows: int | None = None,
+                  pe_cols: int | None = None, dw_lanes: int | None = None) -> HwConfig:
+    """A HwConfig for ``program`` with L = ``lanes`` (the PE array and depthwise lanes as wide as the word
+    unless given); the activation memory holds the plan's high-water mark within ``capacity`` words (None:
+    unbounded, every tensor on chip). The buffers also fit the project's co-simulation program
+    (flow/hls/cosim.py)."""
     from flow.hls.cosim import cosim_program
 
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
@@ -52,6 +54,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
         plan = plan_memory(prog, lanes, capacity or UNBOUNDED, beat_bytes)
         act_words = max(act_words, plan.act_words)
     d_max = _pow2(max(dims))
-    return HwConfig(lanes=lanes, wdepth=wdepth, dw_taps=taps, tab_entries=_pow2(entries), sh_words=sh_words,
+    return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
+                    wdepth=wdepth, dw_taps=taps, tab_entries=_pow2(entries), sh_words=sh_words,
                     att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
                     acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram)

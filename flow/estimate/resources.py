@@ -3,7 +3,8 @@ synthesis, to +-30% on LUTs and FFs; the DSP and memory counts follow from the t
 
 DSP48: one per multiplier of the MAC arrays (int8 weights by int8 or int16 codes fit one 27 x 18
 multiplier), four per requantization unit (a 32 x 31-bit product: 2 x 2 DSP tiles) and per LayerNorm or
-pool product; the add unit's lane products (16 x 31 bits) take two each.
+pool product; the add unit's lane products (16 x 31 bits) take two each, shared by the II = 2 loop's
+two cycles (Vitis binds an II = 2 pipeline's operators to be used twice).
 Memory, per buffer of the templates: block RAM (BRAM18, the best of its aspect ratios 16K x 1 .. 512 x 36)
 for anything of 4 Kib or more, distributed RAM (LUTs) below; the activation memory in UltraRAM (4K x 72)
 where the part has it and it holds more.
@@ -71,17 +72,18 @@ def units(cfg) -> dict:
     L, rows, d = cfg.lanes, cfg.att_rows, cfg.att_d_max
     att_outs = max(cfg.att_dividers, rows)
     return {
-        "mac": L * L + L + rows * min(d, L) + rows * (d + 1),  # PE array, depthwise, attention passes 1 and 3
-        "requant": L + L + 3 + att_outs + 2,                   # conv rows, depthwise lanes, kv/den/ksum, num, gap, layernorm
-        "add_lane": L,                                         # two 16 x 31-bit products each
-        "divider": 1 + 1 + cfg.att_dividers,                   # gap, layernorm, attention
-        "lane": 4 * L,                                         # lane muxes of the depthwise, table, add, concat units
+        # PE array, depthwise lanes, attention loops 1 (rows x a word of v) and 3 (rows x D_MAX, and ksum)
+        "mac": cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes + rows * min(d, L) + rows * (d + 1),
+        "requant": cfg.pe_rows + cfg.dw_lanes + 3 + att_outs + 2,  # + kv/ksum/den, num, gap, layernorm
+        "add_lane": L,                            # two 16 x 31-bit products each, shared over the II = 2 cycles
+        "divider": 1 + 1 + cfg.att_dividers,      # gap, layernorm, attention
+        "lane": 4 * L,                            # lane muxes of the depthwise, table, add, concat units
     }
 
 
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
-    dsp = u["mac"] + DSP_PER_REQUANT * u["requant"] + 4 * u["add_lane"] + 3 * 4  # + LayerNorm's three products
+    dsp = u["mac"] + DSP_PER_REQUANT * u["requant"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's three products
     lut = (LUT["mac"] * u["mac"] + LUT["requant"] * u["requant"] + LUT["divider"] * u["divider"]
            + LUT["lane"] * (u["lane"] + u["add_lane"]) + LUT["axi_port"] * AXI_PORTS + LUT["control"]
            + LUT["engine"] * ENGINES)

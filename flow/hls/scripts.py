@@ -60,36 +60,47 @@ exit
 
 
 def _ps_config(family: str, clock_mhz: float) -> str:
-    """Tcl that enables the HP ports the masters use, turns off what presets leave dangling, and sets and
-    checks the PL clock."""
+    """Tcl that enables the HP ports the masters use and turns off what presets leave dangling."""
     if family == "zynquplus":
         ports = "".join(f" CONFIG.PSU__USE__S_AXI_GP{n} {{1}} CONFIG.PSU__SAXIGP{n}__DATA_WIDTH {{128}}"
                         for n in (2, 3, 4))
         return f"""# S_AXI_HP0..2_FPD (GP2..4) on at 128 bits for the three masters; HPM1 (GP1) off; PL0 the only PL clock
 set_property -dict [list{ports} CONFIG.PSU__USE__M_AXI_GP0 {{1}} CONFIG.PSU__USE__M_AXI_GP1 {{0}} \\
     CONFIG.PSU__FPGA_PL0_ENABLE {{1}} CONFIG.PSU__FPGA_PL1_ENABLE {{0}} CONFIG.PSU__FPGA_PL2_ENABLE {{0}} \\
-    CONFIG.PSU__FPGA_PL3_ENABLE {{0}}] $ps
-# PL0 at {clock_mhz:g} MHz: the first PLL whose dividers reach it within {100 * CLOCK_TOLERANCE:g}%
-set want {clock_mhz:g}
-set got 0
-foreach src {{IOPLL RPLL DPLL}} {{
-    set_property -dict [list CONFIG.PSU__CRL_APB__PL0_REF_CTRL__SRCSEL $src CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ $want] $ps
-    set got [get_property CONFIG.PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ $ps]
-    if {{abs($got - $want) <= {CLOCK_TOLERANCE} * $want}} break
-}}"""
+    CONFIG.PSU__FPGA_PL3_ENABLE {{0}}] $ps"""
     ports = "".join(f" CONFIG.PCW_USE_S_AXI_HP{n} {{1}} CONFIG.PCW_S_AXI_HP{n}_DATA_WIDTH {{64}}" for n in (0, 1, 2))
     return f"""# S_AXI_HP0..2 on at 64 bits for the three masters; FCLK0 the only PL clock
 set_property -dict [list{ports} CONFIG.PCW_USE_M_AXI_GP0 {{1}} CONFIG.PCW_USE_M_AXI_GP1 {{0}} \\
     CONFIG.PCW_FPGA_FCLK0_ENABLE {{1}} CONFIG.PCW_FPGA_FCLK1_ENABLE {{0}} CONFIG.PCW_FPGA_FCLK2_ENABLE {{0}} \\
-    CONFIG.PCW_FPGA_FCLK3_ENABLE {{0}}] $ps
-# FCLK0 at {clock_mhz:g} MHz: the first PLL whose dividers reach it within {100 * CLOCK_TOLERANCE:g}%
+    CONFIG.PCW_FPGA_FCLK3_ENABLE {{0}}] $ps"""
+
+
+def clock_tcl(family: str, clock_mhz: float) -> str:
+    """Tcl that sets the PL clock from the first PLL whose dividers reach ``clock_mhz`` within
+    CLOCK_TOLERANCE (the board preset's choice may not: ZCU102's IOPLL gives 187.48 MHz for 200), reads back
+    what the PS actually makes, and stops the build when no PLL reaches it."""
+    if family == "zynquplus":
+        clock, sources = "pl_clk0", "IOPLL RPLL DPLL"
+        req, sel, act = ("CONFIG.PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ", "CONFIG.PSU__CRL_APB__PL0_REF_CTRL__SRCSEL",
+                         "CONFIG.PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ")
+    else:
+        clock, sources = "FCLK_CLK0", "{IO PLL} {ARM PLL} {DDR PLL}"
+        req, sel, act = ("CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ", "CONFIG.PCW_FCLK0_PERIPHERAL_CLKSRC",
+                         "CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ")
+    return f"""# {clock} at {clock_mhz:g} MHz: the first PLL whose dividers reach it within {100 * CLOCK_TOLERANCE:g}%
 set want {clock_mhz:g}
 set got 0
-foreach src {{{{IO PLL}} {{ARM PLL}} {{DDR PLL}}}} {{
-    set_property -dict [list CONFIG.PCW_FCLK0_PERIPHERAL_CLKSRC $src CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ $want] $ps
-    set got [get_property CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ $ps]
+foreach src {{{sources}}} {{
+    set_property -dict [list {sel} $src {req} $want] $ps
+    set got [get_property {act} $ps]
     if {{abs($got - $want) <= {CLOCK_TOLERANCE} * $want}} break
-}}"""
+}}
+if {{abs($got - $want) > {CLOCK_TOLERANCE} * $want}} {{
+    puts "vitflow: error: the PS makes {clock} at $got MHz, not the $want MHz the HLS design was scheduled for"
+    exit 1
+}}
+puts "vitflow: {clock} at $got MHz from $src (requested $want MHz)"
+"""
 
 
 def vivado_tcl(top: str, part_obj_or_str, clock_mhz: float, family: str = "zynquplus", board=None) -> str:
@@ -111,11 +122,7 @@ create_bd_design vitflow
 set ps [create_bd_cell -type ip -vlnv {ps['ip']} {inst}]
 apply_bd_automation -rule xilinx.com:bd_rule:{ps['rule']} -config {{apply_board_preset "1"}} $ps
 {_ps_config(family, clock_mhz)}
-if {{abs($got - $want) > {CLOCK_TOLERANCE} * $want}} {{
-    puts "vitflow: error: the PS makes {ps['clock']} at $got MHz, not the $want MHz the HLS design was scheduled for"
-    exit 1
-}}
-puts "vitflow: {ps['clock']} at $got MHz (requested $want MHz)"
+{clock_tcl(family, clock_mhz)}
 create_bd_cell -type ip -vlnv xilinx.com:hls:{top}:1.0 {top}_0
 apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list Clk_master {{Auto}} Clk_slave {{Auto}} Clk_xbar {{Auto}} \\
     Master /{inst}/{ps['master']} Slave /{top}_0/s_axi_control ddr_seg {{Auto}} intc_ip {{New AXI Interconnect}} \\

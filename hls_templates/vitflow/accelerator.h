@@ -5,7 +5,9 @@
 // program's input and output, and tensors too large for the chip, between DDR and `act`.
 //
 // Template parameters (the generated vitflow_config.h sets them as VITFLOW_<NAME>):
-//   L             activation word bytes: an L x L PE array, L depthwise and element lanes (word.h)
+//   L             activation word bytes; element units have L lanes (word.h)
+//   PE_ROWS, PE_COLS  the conv PE array: output channels x input lanes per cycle, each dividing L (conv_pe.h)
+//   DW_LANES      depthwise channels per cycle, dividing L (dwconv.h)
 //   WDEPTH        weight words per PE row and tile (conv_pe.h)
 //   DW_TAPS       largest depthwise filter, KH x KW (dwconv.h)
 //   TAB_ENTRIES   entries of the largest lookup table (2^bits of its input) (eltwise.h, linear_attention.h)
@@ -26,7 +28,7 @@
 
 namespace vitflow {
 
-template <int L, int WDEPTH, int DW_TAPS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
+template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_TAPS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
           int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH>
 struct Accelerator {
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
@@ -34,40 +36,52 @@ struct Accelerator {
     // A layer with a weight stream: the loader and the engine run concurrently (DATAFLOW), joined by a FIFO;
     // the stream's place and length come as scalars, the engine alone reads the descriptor registers.
     static void conv(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS INLINE off
 #pragma HLS DATAFLOW
         VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
         stream_words<L>(wgt, w_off, w_words, ws);
-        conv_engine<L, WDEPTH, ACC_BITS, ACT_WORDS>(d, ws, act);
+        conv_engine<L, PE_ROWS, PE_COLS, WDEPTH, ACC_BITS, ACT_WORDS>(d, ws, act);
+        VITFLOW_FIFO_DRAINED(ws);
     }
     static void dwconv(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS INLINE off
 #pragma HLS DATAFLOW
         VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
         stream_words<L>(wgt, w_off, w_words, ws);
-        dwconv_engine<L, DW_TAPS, ACC_BITS, ACT_WORDS>(d, ws, act);
+        dwconv_engine<L, DW_LANES, DW_TAPS, ACC_BITS, ACT_WORDS>(d, ws, act);
+        VITFLOW_FIFO_DRAINED(ws);
     }
     static void lut(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS INLINE off
 #pragma HLS DATAFLOW
         VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
         stream_words<L>(wgt, w_off, w_words, ws);
         lut_engine<L, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
+        VITFLOW_FIFO_DRAINED(ws);
     }
     static void concat(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS INLINE off
 #pragma HLS DATAFLOW
         VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
         stream_words<L>(wgt, w_off, w_words, ws);
         concat_engine<L, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
+        VITFLOW_FIFO_DRAINED(ws);
     }
     static void layernorm(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS INLINE off
 #pragma HLS DATAFLOW
         VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
         stream_words<L>(wgt, w_off, w_words, ws);
         layernorm_engine<L, SH_WORDS, ACT_WORDS>(d, ws, act);
+        VITFLOW_FIFO_DRAINED(ws);
     }
     static void attention(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+#pragma HLS INLINE off
 #pragma HLS DATAFLOW
         VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
         stream_words<L>(wgt, w_off, w_words, ws);
         linear_attention_engine<L, ATT_D_MAX, ATT_ROWS, ATT_DIVIDERS, ACC_BITS, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
+        VITFLOW_FIFO_DRAINED(ws);
     }
 
     // Runs descriptors [0, n_desc); returns the index of a descriptor with an unknown kind, or -1.

@@ -8,11 +8,17 @@
 // naming the layer, loop, buffer or port and the iteration, when:
 //   - a buffer bank gets more accesses in one iteration than II x its ports (2 for a RAM, 1 for a FIFO end;
 //     a register, i.e. a bank of one element, has no limit);
-//   - a RAM-to-RAM or RAM-to-register dependence the code declares absent (VITFLOW_NO_DEPENDENCE) exists:
-//     an element is read within the loop's pipeline depth after it was written in the same loop;
+//   - a memory is read and written in one pipelined loop without a VITFLOW_NO_DEPENDENCE in that loop's
+//     body (Vitis then assumes a loop-carried dependence through it and raises the II to the distance);
+//   - a dependence the code declares absent exists: an element is read within the loop's pipeline depth
+//     after it was written in the same loop;
+//   - a memory of words (Word<L>, a struct of L bytes) is not declared VITFLOW_AGGREGATE (Vitis would
+//     split it into one memory per byte, and every word access into L accesses of one bank);
 //   - an AXI beat is not the next address of its burst (the first beat of a loop execution starts one);
 //   - an AXI port gets more than one read beat or one write beat per iteration (II x that with II > 1);
 //   - an AXI port is accessed outside a pipelined loop (a single-beat transaction per access).
+//   - a FIFO still holds words when its layer ends (VITFLOW_FIFO_DRAINED: in hardware they would feed the
+//     next layer).
 // It also counts, per descriptor of the program (vitflow::audit::descriptor), pipelined iterations, II x
 // iterations (cycles), loop entries and their fill cycles, and the beats and bursts of every AXI port:
 // the testbench prints them and flow/estimate/cycles.py must predict every one.
@@ -20,11 +26,12 @@
 // Usage in a template:
 //   VITFLOW_BUFFER(Word<L>, wbuf, L, 2 * DEPTH);      // a 2-D on-chip array
 //   VITFLOW_PARTITION(wbuf, complete, 1);              // #pragma HLS ARRAY_PARTITION ... dim=1, and audited so
-//   VITFLOW_NO_DEPENDENCE(wbuf);                        // #pragma HLS DEPENDENCE ... inter false, and checked
+//   VITFLOW_AGGREGATE(wbuf);                            // #pragma HLS AGGREGATE: one wide word per address
 //   {
 //       VITFLOW_LOOP(conv_mac, VITFLOW_DEPTH_MAC);     // one execution of a pipelined loop (its fill counted)
 //       for (int i = 0; i < n; i++) {
 //           VITFLOW_PIPELINE(conv_mac, 1);              // #pragma HLS PIPELINE II=1, and an iteration begins
+//           VITFLOW_NO_DEPENDENCE(wbuf);                // #pragma HLS DEPENDENCE ... inter false, and checked
 //           ...
 //       }
 //   }                                                    // the execution ends with the enclosing scope
@@ -45,6 +52,8 @@
     VITFLOW_PRAGMA(HLS ARRAY_PARTITION variable = NAME_ cyclic factor = FACTOR_ dim = DIM_)
 #define VITFLOW_STORAGE(NAME_, TYPE_, IMPL_) VITFLOW_PRAGMA(HLS BIND_STORAGE variable = NAME_ type = TYPE_ impl = IMPL_)
 #define VITFLOW_NO_DEPENDENCE(NAME_) VITFLOW_PRAGMA(HLS DEPENDENCE variable = NAME_ type = inter dependent = false)
+#define VITFLOW_AGGREGATE(NAME_) VITFLOW_PRAGMA(HLS AGGREGATE variable = NAME_ compact = bit)
+#define VITFLOW_FIFO_DRAINED(NAME_)
 #define VITFLOW_FIFO(T, NAME_, DEPTH_) \
     hls::stream<T> NAME_;              \
     VITFLOW_PRAGMA(HLS STREAM variable = NAME_ depth = DEPTH_)
@@ -176,6 +185,12 @@ class Loop {
 
 enum PartKind { NONE, COMPLETE, CYCLIC, BLOCK };
 
+// Which element types are words (structs of bytes that Vitis splits unless aggregated): word.h marks them.
+template <class T>
+struct IsWord {
+    enum { value = 0 };
+};
+
 // An on-chip array of up to 3 dimensions, partitioned per dimension like ARRAY_PARTITION; each resulting
 // bank has `ports` ports (2: a true dual-port RAM; a one-element bank is a register, unlimited).
 template <class T>
@@ -197,7 +212,12 @@ class Array {
         layout();
     }
     void storage(int ports) { ports_ = ports; }
-    void no_dependence() { check_raw_ = true; }
+    // VITFLOW_NO_DEPENDENCE in a pipelined loop's body: this loop execution may read and write it
+    void no_dependence() {
+        check_raw_ = true;
+        declared_execution_ = state().execution;
+    }
+    void aggregate() { aggregated_ = true; }
     const char *name() const { return name_; }
 
     struct Ref {
@@ -240,11 +260,13 @@ class Array {
 
     T read(size_t flat, int bank) {
         touch(bank, false);
+        mixing(false);
         if (check_raw_) raw_check(flat);
         return data_[flat];
     }
     void write(size_t flat, int bank, const T &v) {
         touch(bank, true);
+        mixing(true);
         if (check_raw_) raw_record(flat);
         data_[flat] = v;
     }
@@ -267,6 +289,28 @@ class Array {
         }
         use_.assign(banks, BankUse());
         register_banks_ = elems == 1;
+    }
+    // a memory read and written in one loop execution needs the loop's DEPENDENCE declaration
+    void mixing(bool write) {
+        State &s = state();
+        if (IsWord<T>::value && !aggregated_) {
+            char buf[200];
+            std::snprintf(buf, sizeof buf, "buffer %s holds words but is not declared VITFLOW_AGGREGATE: Vitis would "
+                                           "split each word into one memory per byte", name_);
+            fail(buf);
+        }
+        if (s.serial == 0 || register_banks_) return;
+        if (mix_execution_ != s.execution) {
+            mix_execution_ = s.execution;
+            mix_read_ = mix_write_ = false;
+        }
+        (write ? mix_write_ : mix_read_) = true;
+        if (mix_read_ && mix_write_ && declared_execution_ != s.execution) {
+            char buf[220];
+            std::snprintf(buf, sizeof buf, "buffer %s is read and written in this loop without VITFLOW_NO_DEPENDENCE "
+                                           "in its body: Vitis assumes a loop-carried dependence through it", name_);
+            fail(buf);
+        }
     }
     void touch(int bank, bool) {
         State &s = state();
@@ -317,6 +361,9 @@ class Array {
     int ports_ = 2;
     bool register_banks_ = false;
     bool check_raw_ = false;
+    bool aggregated_ = false;
+    long long declared_execution_ = -1, mix_execution_ = -1;
+    bool mix_read_ = false, mix_write_ = false;
     std::vector<BankUse> use_;
     std::deque<Write> recent_;
 };
@@ -436,6 +483,14 @@ class Fifo {
     }
     bool empty() const { return q_.empty(); }
     size_t size() const { return q_.size(); }
+    void drained(const char *name) const {
+        if (!q_.empty()) {
+            char buf[160];
+            std::snprintf(buf, sizeof buf, "FIFO %s holds %zu words after its layer: the engine popped fewer than "
+                                           "the loader pushed", name, q_.size());
+            fail(buf);
+        }
+    }
 
    private:
     void touch(int end) {
@@ -470,6 +525,8 @@ using Fifo = audit::Fifo<T>;
 #define VITFLOW_PORTS_ram_2p 2
 #define VITFLOW_PORTS_ram_1p 1
 #define VITFLOW_NO_DEPENDENCE(name) name.no_dependence()
+#define VITFLOW_AGGREGATE(name) name.aggregate()
+#define VITFLOW_FIFO_DRAINED(name) name.drained(#name)
 #define VITFLOW_FIFO(T, name, depth) vitflow::Fifo<T> name
 #define VITFLOW_AXI(T, name, pointer, label) vitflow::audit::Axi<T> name(pointer, label)
 #define VITFLOW_LOOP(name, depth) vitflow::audit::Loop name##_audit(#name, depth)

@@ -1,26 +1,30 @@
 // vitflow: the convolution PE array, for k x k, pointwise and grouped convolutions and linear layers (a
-// linear layer is a 1 x 1 convolution on a 1 x 1 map). An L x L array: each cycle one input word (L / EB_IN
-// input channels of one pixel at one kernel tap) meets L rows of weights, one row per output channel.
+// linear layer is a 1 x 1 convolution on a 1 x 1 map). ROWS x COLS multiply-accumulates per cycle: ROWS
+// output channels of a word times COLS lanes of one input word (one pixel at one kernel tap).
 //
 // Template parameters:
-//   L          word bytes: L output channels (rows) x L input lanes (columns) multiply-accumulate per cycle
+//   L          word bytes (an output tile is one output word: L / EB_OUT channels)
+//   ROWS       PE rows: output channels per cycle (divides L); a tile's rows go in L / EB_OUT / ROWS passes
+//   COLS       PE columns: input lanes per cycle (divides L); an input word goes in L / EB_IN / COLS splits
 //   WDEPTH     weight words per row of one tile: the largest (input words x taps) of the program's tiles
-//              (flow/estimate/dse.py fits it); each of the L row buffers holds two tiles (ping-pong)
+//              (flow/estimate/fit.py fits it). Row r of a tile lives in bank r % ROWS, at pass r / ROWS: ROWS
+//              banks of 2 x (L / ROWS) x WDEPTH words (two tiles, ping-pong), so each cycle's ROWS reads hit
+//              ROWS different banks at a constant bank index
 //   ACC_BITS   accumulator width; the lowering's range analysis proves every accumulator fits
 //   ACT_WORDS  words of the on-chip activation memory
 //
 // The weight stream (flow/hls/streams.py packs it, the loader bursts it from DDR into `ws`), per output tile
-// t (one output word: L / EB_OUT output channels of the layout's slots):
+// t:
 //   header word  (first input word w0, input words nw: the input words this tile's channels read)
 //   12 words     bias, multiplier and shift of the tile's L rows (int32, L per 4 words)
 //   nw x taps x rows words, step-major: for each step s = (tap, input word), the L weights of row r
 // Weight-stationary, with the next tile's load overlapping this tile's compute: the loop of tile t runs
-// max(pixels x nw x taps, 12 + rows x nw(t+1) x taps) iterations at II = 1; an iteration multiplies one
-// input word (zero outside the padded input) by the tile's row words at that step, and, while tile t+1's
-// words arrive, writes one of them into the other half of the row buffers. At a pixel's last step the L
-// accumulators are requantized and the output word is written. The input and output row ranges let a
-// layer run in row stripes (IN_ROW0: the input row at IN0; ROW_BEGIN..ROW_END: output rows computed;
-// OUT_ROW0: the output row at OUT).
+// max(pixels x passes x nw x taps x splits, 12 + rows x nw(t+1) x taps) iterations at II = 1. An iteration
+// multiplies COLS lanes of one input word (zero outside the padded input) by the pass's ROWS row words at
+// that step, and, while tile t+1's words arrive, writes one of them into the other half of the row
+// buffers. At a pass's last step its ROWS accumulators are requantized into the output word, written
+// after the last pass. The input and output row ranges let a layer run in row stripes (IN_ROW0: the input
+// row at IN0; ROW_BEGIN..ROW_END: output rows computed; OUT_ROW0: the output row at OUT).
 // Every index is a counter: no division or modulo in the loop.
 #pragma once
 #include "cycles.h"
@@ -45,7 +49,7 @@ inline void put_param_word(const Word<L> &w, int k, int32_t bias[L], int32_t mul
     }
 }
 
-template <int L, int WDEPTH, int ACC_BITS, int ACT_WORDS>
+template <int L, int ROWS, int COLS, int WDEPTH, int ACC_BITS, int ACT_WORDS>
 void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     typedef ap_int<ACC_BITS> acc_t;
     const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
@@ -56,15 +60,17 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
     const int kh_n = d[CONV_KH], kw_n = d[CONV_KW], sh = d[CONV_SH], sw = d[CONV_SW];
     const int pt = d[CONV_PT], pl = d[CONV_PL], tiles = d[CONV_TILES];
     const int rows = eb_out == 1 ? L : L / 2;  // output channels per tile (one output word)
+    const int lanes_in = eb_in == 1 ? L : L / 2;
+    const int passes = (rows + ROWS - 1) / ROWS, splits = (lanes_in + COLS - 1) / COLS;  // constants' ratios
     const int taps = kh_n * kw_n, pixels = (row_end - row_begin) * wout;
     // strides in words, computed once per layer (the loop only adds them)
     const int rs = win * cw_in, step_px = sw * cw_in, step_row = sh * rs, tap_wrap = rs - kw_n * cw_in;
     const int pad_px = pl * cw_in, out_row_words = wout * cw_out;
 
-    VITFLOW_BUFFER2(Word<L>, wbuf, L, 2 * WDEPTH);  // row r: two tiles of weight words (ping-pong)
-    VITFLOW_PARTITION(wbuf, complete, 1);            // one bank per row: L reads per cycle, one per bank
-    VITFLOW_NO_DEPENDENCE(wbuf);                      // the load writes the half the MACs do not read
-    VITFLOW_NO_DEPENDENCE(act);                       // the output never overlaps the input (memory plan)
+    const int PASSES = L / ROWS;
+    VITFLOW_BUFFER2(Word<L>, wbuf, ROWS, 2 * PASSES * WDEPTH);  // bank rr: rows rr, ROWS + rr, ..., two tiles
+    VITFLOW_PARTITION(wbuf, complete, 1);  // ROWS banks: a pass's ROWS reads per cycle, one per bank
+    VITFLOW_AGGREGATE(wbuf);               // one L-byte word per address
     int32_t bias[L], mult[L], shift[L], nbias[L], nmult[L], nshift[L];
 #pragma HLS ARRAY_PARTITION variable = bias complete
 #pragma HLS ARRAY_PARTITION variable = mult complete
@@ -72,7 +78,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
 #pragma HLS ARRAY_PARTITION variable = nbias complete
 #pragma HLS ARRAY_PARTITION variable = nmult complete
 #pragma HLS ARRAY_PARTITION variable = nshift complete
-    acc_t acc[L];
+    acc_t acc[ROWS];
 #pragma HLS ARRAY_PARTITION variable = acc complete
 
     Word<L> hdr = ws.read();  // tile 0's header
@@ -81,70 +87,86 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
     // t = -1 only loads tile 0; tile t computes from half `half` while tile t+1 loads into the other
     for (int t = -1; t < tiles; t++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 65
-        const int compute_n = t < 0 ? 0 : pixels * nw * taps;
+        const int compute_n = t < 0 ? 0 : pixels * passes * nw * taps * splits;
         const int load_n = t + 1 < tiles ? PARAM_WORDS + rows * nw_next * taps : 0;
         const int n = compute_n > load_n ? compute_n : load_n;
-        const int steps = nw * taps, load_half = (1 - half) * WDEPTH, read_half = half * WDEPTH;
-        // compute counters: step s = (kh, kw, word sw_), pixel (oh, ow); addresses by increments
-        int s = 0, s_w = 0, kw = 0, kh = 0, ow = 0, ih0 = row_begin * sh - pt, iw0 = -pl;
+        const int steps = nw * taps, load_half = (1 - half) * PASSES * WDEPTH, read_half = half * PASSES * WDEPTH;
+        // compute counters, fastest first: split j, step s = (kh, kw, word s_w), pass p, pixel (oh, ow);
+        // addresses by increments
+        int j = 0, s = 0, s_w = 0, kw = 0, kh = 0, p = 0, ow = 0, ih0 = row_begin * sh - pt, iw0 = -pl;
+        Word<L> yw = zero_word<L>();
         int row_base = in0 + (ih0 - in_row0) * rs + w0, pix = row_base - pad_px, tap_off = 0;
         int out_addr = out0 + (row_begin - out_row0) * out_row_words + t;
-        // load counters: word k of the tile's stream, row r and step ls of a weight word
-        int k = 0, r = 0, ls = 0;
+        // load counters: word k of the tile's stream; a weight word's row (bank lr, pass lp) and step ls
+        int k = 0, lr = 0, lp = 0, lrow = 0, ls = 0, read_pass = read_half;
         {
             VITFLOW_LOOP(conv_tile, VITFLOW_DEPTH_CONV);
             for (int it = 0; it < n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 200704
                 VITFLOW_PIPELINE(conv_tile, 1);
+                VITFLOW_NO_DEPENDENCE(wbuf);  // the load writes the half the MACs do not read
+                VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the input (memory plan)
                 if (it < compute_n) {
                     const int ih = ih0 + kh, iw = iw0 + kw;
-                    Word<L> xw = zero_word<L>();
-                    if (ih >= 0 && ih < hin && iw >= 0 && iw < win) xw = act[pix + tap_off + s_w];
+                    const bool inside = ih >= 0 && ih < hin && iw >= 0 && iw < win;
+                    // one read every iteration, inside the input (padding reads its first word, then zero)
+                    const Word<L> held = act[inside ? pix + tap_off + s_w : in0];
+                    const Word<L> xw = inside ? held : zero_word<L>();
                     int x[L];
 #pragma HLS ARRAY_PARTITION variable = x complete
                     unpack<L>(xw, eb_in, sgn_in, x);
-                    const bool last = s == steps - 1;
-                    Word<L> yw;
-                    for (int rr = 0; rr < L; rr++) {
+                    const bool first = s == 0 && j == 0, last = s == steps - 1 && j == splits - 1;
+                    for (int rr = 0; rr < ROWS; rr++) {
 #pragma HLS UNROLL
-                        const Word<L> wr = wbuf[rr][read_half + s];
-                        int sum = 0;  // the row's L products: an adder tree of int8 x int16 products
-                        for (int c = 0; c < L; c++) {
+                        const int row = p * ROWS + rr;  // this pass's row rr: bank rr, one read per bank
+                        const Word<L> wr = wbuf[rr][read_pass + s];
+                        int sum = 0;  // the row's COLS products: an adder tree of int8 x int16 products
+                        for (int c = 0; c < COLS; c++) {
 #pragma HLS UNROLL
-                            sum += int(int8_t(wr.b[c])) * x[c];
+                            const int lane = j * COLS + c;
+                            sum += int(int8_t(wr.b[lane & (L - 1)])) * x[lane & (L - 1)];
                         }
-                        const acc_t a = (s == 0 ? acc_t(bias[rr]) : acc[rr]) + sum;
+                        const acc_t a = (first ? acc_t(bias[row & (L - 1)]) : acc[rr]) + sum;
                         acc[rr] = a;
-                        if (last && rr < rows) set_element<L>(yw, rr, eb_out, requantize(wide_t(a), mult[rr], shift[rr], lo, hi));
+                        if (last && row < rows)
+                            set_element<L>(yw, row & (L - 1), eb_out,
+                                           requantize(wide_t(a), mult[row & (L - 1)], shift[row & (L - 1)], lo, hi));
                     }
-                    if (last) act[out_addr] = yw;  // rows elements of eb_out bytes fill the word
-                    // advance: word, tap, pixel, row
-                    if (!last) {
-                        s++;
-                        if (++s_w == nw) {
-                            s_w = 0;
-                            tap_off += cw_in;
-                            if (++kw == kw_n) {
-                                kw = 0;
-                                kh++;
-                                tap_off += tap_wrap;
+                    if (last && p == passes - 1) act[out_addr] = yw;  // rows elements of eb_out bytes fill it
+                    // advance: split, word, tap, pass, pixel, row
+                    if (++j == splits) {
+                        j = 0;
+                        if (++s < steps) {
+                            if (++s_w == nw) {
+                                s_w = 0;
+                                tap_off += cw_in;
+                                if (++kw == kw_n) {
+                                    kw = 0;
+                                    kh++;
+                                    tap_off += tap_wrap;
+                                }
                             }
-                        }
-                    } else {
-                        s = 0;
-                        s_w = 0;
-                        kw = 0;
-                        kh = 0;
-                        tap_off = 0;
-                        out_addr += cw_out;
-                        pix += step_px;
-                        iw0 += sw;
-                        if (++ow == wout) {
-                            ow = 0;
-                            iw0 = -pl;
-                            ih0 += sh;
-                            row_base += step_row;
-                            pix = row_base - pad_px;
+                        } else {
+                            s = 0;
+                            s_w = 0;
+                            kw = 0;
+                            kh = 0;
+                            tap_off = 0;
+                            read_pass += WDEPTH;
+                            if (++p == passes) {
+                                p = 0;
+                                read_pass = read_half;
+                                out_addr += cw_out;
+                                pix += step_px;
+                                iw0 += sw;
+                                if (++ow == wout) {
+                                    ow = 0;
+                                    iw0 = -pl;
+                                    ih0 += sh;
+                                    row_base += step_row;
+                                    pix = row_base - pad_px;
+                                }
+                            }
                         }
                     }
                 }
@@ -153,10 +175,15 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                     if (k < PARAM_WORDS) {
                         put_param_word<L>(w, k, nbias, nmult, nshift);
                     } else {
-                        wbuf[r][load_half + ls] = w;
-                        if (++r == rows) {
-                            r = 0;
+                        wbuf[lr][load_half + lp * WDEPTH + ls] = w;
+                        if (++lrow == rows) {  // the step's last row: next step
+                            lrow = 0;
+                            lr = 0;
+                            lp = 0;
                             ls++;
+                        } else if (++lr == ROWS) {
+                            lr = 0;
+                            lp++;
                         }
                     }
                     k++;

@@ -35,6 +35,7 @@ inline void fetch_descriptor(AxiPort<const beat_t> desc, int index, int d[DESC_W
 
 template <int L>
 void stream_words(AxiPort<const beat_t> wgt, int off, int words, Fifo<Word<L> > &ws) {
+#pragma HLS INLINE off
     const int per = L / BEAT;  // beats per word
     Word<L> w = zero_word<L>();
     int part = 0;

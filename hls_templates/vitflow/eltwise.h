@@ -40,8 +40,6 @@ void lut_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WO
 
     VITFLOW_BUFFER2(uint16_t, tab, L, 2 * TAB_ENTRIES);  // lane l's table (or channel row); two (ping-pong)
     VITFLOW_PARTITION(tab, complete, 1);               // one bank per lane: L lookups per cycle
-    VITFLOW_NO_DEPENDENCE(tab);                         // per-channel rows load into the half not read
-    VITFLOW_NO_DEPENDENCE(act);                         // the output never overlaps the input
 
     if (!per_channel) {
         {
@@ -69,6 +67,7 @@ void lut_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WO
         for (int it = 0; it < n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 25088
             VITFLOW_PIPELINE(lut_map, 1);
+            VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)
             const int in_word = eb_in > eb_out ? 2 * k + sub : (eb_in < eb_out ? k >> 1 : k);
             Word<L> xw = zero_word<L>();
             if (in_word < cw_in) xw = act[in_pix + in_word];
@@ -114,6 +113,8 @@ void lut_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WO
             for (int it = 0; it < n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 12544
                 VITFLOW_PIPELINE(lut_rows, 1);
+                VITFLOW_NO_DEPENDENCE(tab);  // the next tile's rows load into the half not read
+                VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)
                 if (it < compute_n) {
                     Word<L> xw = zero_word<L>();
                     if (sub < subs_held) xw = act[in_addr + sub];
@@ -155,11 +156,11 @@ void add_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
     const int a0 = d[FIELD_IN0], b0 = d[FIELD_IN1], y0 = d[FIELD_OUT];
     const int n = d[ADD_WORDS], m0 = d[ADD_M0], m1 = d[ADD_M1], shift = d[ADD_SHIFT];
-    VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps an input
     VITFLOW_LOOP(add, VITFLOW_DEPTH_ADD);
     for (int i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 6272
         VITFLOW_PIPELINE(add, 2);  // two reads and a write of the dual-port activation memory
+        VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps an input (memory plan)
         int a[L], b[L];
 #pragma HLS ARRAY_PARTITION variable = a complete
 #pragma HLS ARRAY_PARTITION variable = b complete
@@ -187,7 +188,6 @@ void concat_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
     VITFLOW_PARTITION(tab0, complete, 1);
     VITFLOW_BUFFER2(uint16_t, tab1, L, TAB_ENTRIES);  // the second input's
     VITFLOW_PARTITION(tab1, complete, 1);
-    VITFLOW_NO_DEPENDENCE(act);                     // the output never overlaps an input
     {  // the two tables, each from a word boundary of the stream
         Word<L> w = zero_word<L>();
         int lane = 0;
@@ -211,6 +211,7 @@ void concat_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
     for (int i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 150528
         VITFLOW_PIPELINE(concat_map, 1);
+        VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps an input (memory plan)
         const bool first = j < cw_a;
         const int addr = first ? a_addr : b_addr;  // one address, so one read of the memory
         const Word<L> xw = act[addr];
@@ -243,7 +244,6 @@ void gap_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
     const int num_shift = shift >= 0 ? 0 : -shift;
     acc_t sums[L];
 #pragma HLS ARRAY_PARTITION variable = sums complete
-    VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input
     // per input word: `pixels` iterations summing, then one division per lane (div, or div_last for the last)
     const int n = cw_in * pixels + (cw_in - 1) * div + div_last;
     int w = 0, p = 0, j = 0, ol = 0, in_addr = in0, out_addr = out0;
@@ -253,6 +253,7 @@ void gap_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
     for (int i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 4000
         VITFLOW_PIPELINE(gap, 1);
+        VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)
         if (summing) {
             int x[L];
 #pragma HLS ARRAY_PARTITION variable = x complete

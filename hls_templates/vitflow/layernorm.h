@@ -20,14 +20,17 @@
 
 namespace vitflow {
 
+// res and bit never share a set bit, so res + bit is res | bit, and one 65-bit subtraction both compares
+// and subtracts: the loop-carried path is one subtract and a select
 inline ap_uint<64> isqrt64(ap_uint<64> v) {
     ap_uint<64> res = 0, bit = ap_uint<64>(1) << 62;
     VITFLOW_LOOP(ln_sqrt, VITFLOW_DEPTH_ISQRT);
     for (int i = 0; i < 32; i++) {
         VITFLOW_PIPELINE(ln_sqrt, 1);
-        if (v >= res + bit) {
-            v -= res + bit;
-            res = (res >> 1) + bit;
+        const ap_int<66> diff = ap_int<66>(v) - ap_int<66>(res | bit);
+        if (diff >= 0) {
+            v = ap_uint<64>(diff);
+            res = (res >> 1) | bit;
         } else {
             res >>= 1;
         }
@@ -79,6 +82,7 @@ void layernorm_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, 
     const int lanes_out = eb_out == 1 ? L : L / 2, pairs = L / 8;
 
     VITFLOW_BUFFER1(Word<L>, shbuf, SH_WORDS);  // the channel shifts, one byte each
+    VITFLOW_AGGREGATE(shbuf);                    // one L-byte word per address
     {
         VITFLOW_LOOP(ln_shifts, VITFLOW_DEPTH_COPY);
         for (int i = 0; i < sh_words; i++) {
@@ -120,6 +124,7 @@ void layernorm_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, 
         for (int c = 0; c < ch; c++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 1600
             VITFLOW_PIPELINE(ln_out, 1);
+            VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)
             if (pl == 0) ab = ws.read();
             const wide_t a = word_int<L>(ab, 2 * pl), b = word_int<L>(ab, 2 * pl + 1);
             const wide_t num = (rd.next(act, shbuf) * ch - s) * a + sigma * b;

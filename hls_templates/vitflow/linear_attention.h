@@ -48,6 +48,8 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
     const int row_steps = (dim + ROWS - 1) / ROWS;          // once per layer, outside the loops
     const bool shifts = DIVIDERS == 0 || exp_entries > 0;
     const int outs = shifts ? ROWS : DIVIDERS;              // outputs per cycle
+    const int NU = DIVIDERS > ROWS ? DIVIDERS : ROWS;       // numerator requantizers
+    const int PLANES = D_MAX < L ? D_MAX : L;               // v lanes multiplied per cycle
     const int out_steps = (dim + outs - 1) / outs;
 
     VITFLOW_BUFFER2(int16_t, qtab, ROWS, TAB_ENTRIES);  // the q table, one copy per row
@@ -55,7 +57,6 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
     VITFLOW_BUFFER2(int16_t, ktab, ROWS, TAB_ENTRIES);  // the k table, one copy per row
     VITFLOW_PARTITION(ktab, complete, 1);
     VITFLOW_BUFFER1(int8_t, etab, TAB_ENTRIES);         // divisor exponents, one per den code
-    VITFLOW_NO_DEPENDENCE(act);                          // the output never overlaps the input
     {  // q table, k table (each from a word boundary), exponents
         const int per_t = eb_t == 1 ? L : L / 2;
         Word<L> w = zero_word<L>();
@@ -114,17 +115,28 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
 #pragma HLS UNROLL
                     kr[r] = ktab[r][(kx[(klane + r) & (L - 1)] - in_min) & mask];
                 }
-                // accumulator (i, c) takes product (i % ROWS, lane of c): fixed wiring, enabled when row
-                // step and v word are its own
+                // the ROWS x PLANES products of this cycle, then accumulator (i, c) adds product
+                // (i % ROWS, lane of c): fixed wiring, enabled when the row step and v word are its own
+                int prod[ROWS][PLANES];
+#pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
+                for (int r = 0; r < ROWS; r++) {
+#pragma HLS UNROLL
+                    for (int l = 0; l < PLANES; l++) {
+#pragma HLS UNROLL
+                        prod[r][l] = kr[r] * vx[l];
+                    }
+                }
                 for (int i = 0; i < D_MAX; i++) {
 #pragma HLS UNROLL
                     const bool row = i / ROWS == st && i < dim;
                     if (row && vw == 0) ks_acc[i] = (first_tok ? acc_t(0) : ks_acc[i]) + kr[i % ROWS];
                     for (int c = 0; c < D_MAX; c++) {
 #pragma HLS UNROLL
-                        const int c_word = eb_in == 1 ? c / L : c / (L / 2), c_lane = eb_in == 1 ? c % L : c % (L / 2);
+                        // c's word and lane: constants for each element width, chosen by the layer's
+                        const int c_word = eb_in == 1 ? c / L : c / (L / 2);
+                        const int c_lane = (eb_in == 1 ? c % L : c % (L / 2)) % PLANES;
                         if (row && c < dim && c_word == vw)
-                            kv_acc[i][c] = (first_tok ? acc_t(0) : kv_acc[i][c]) + kr[i % ROWS] * vx[c_lane];
+                            kv_acc[i][c] = (first_tok ? acc_t(0) : kv_acc[i][c]) + prod[i % ROWS][c_lane];
                     }
                 }
                 if (++vw == ws_in) {
@@ -144,19 +156,40 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                 }
             }
         }
-        {  // 2. requantize kv and ksum: (i, j), j == dim is ksum[i]
+        {  // 2. requantize kv and ksum, (i, j) with j == dim for ksum[i]: the accumulators are read out through
+           // position [0][0] (row 0 rotates left each cycle, every row moves up at a row's end), one requantizer
+           // and no D_MAX^2-way multiplexer
             int i = 0, j = 0;
             const int it_n = dim * (dim + 1);
             VITFLOW_LOOP(att_kv_rq, VITFLOW_DEPTH_MAC);
             for (int it = 0; it < it_n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 6 max = 1056
                 VITFLOW_PIPELINE(att_kv_rq, 1);
-                if (j == dim)
-                    ksum[i] = requantize(wide_t(ks_acc[i]), d[LINEAR_ATTENTION_KSUM_MULT], d[LINEAR_ATTENTION_KSUM_SHIFT],
-                                         d[LINEAR_ATTENTION_KSUM_LO], d[LINEAR_ATTENTION_KSUM_HI]);
-                else
-                    kv[i][j] = requantize(wide_t(kv_acc[i][j]), d[LINEAR_ATTENTION_KV_MULT], d[LINEAR_ATTENTION_KV_SHIFT],
-                                          d[LINEAR_ATTENTION_KV_LO], d[LINEAR_ATTENTION_KV_HI]);
+                if (j == dim) {
+                    const int v = requantize(wide_t(ks_acc[0]), d[LINEAR_ATTENTION_KSUM_MULT],
+                                             d[LINEAR_ATTENTION_KSUM_SHIFT], d[LINEAR_ATTENTION_KSUM_LO],
+                                             d[LINEAR_ATTENTION_KSUM_HI]);
+                    for (int r = 0; r < D_MAX; r++) {
+#pragma HLS UNROLL
+                        if (r == i) ksum[r] = v;
+                        for (int c = 0; c < D_MAX; c++) {
+#pragma HLS UNROLL
+                            kv_acc[r][c] = kv_acc[(r + 1) & (D_MAX - 1)][c];
+                        }
+                        ks_acc[r] = ks_acc[(r + 1) & (D_MAX - 1)];
+                    }
+                } else {
+                    const int v = requantize(wide_t(kv_acc[0][0]), d[LINEAR_ATTENTION_KV_MULT], d[LINEAR_ATTENTION_KV_SHIFT],
+                                             d[LINEAR_ATTENTION_KV_LO], d[LINEAR_ATTENTION_KV_HI]);
+                    for (int c = 0; c < D_MAX; c++) {
+#pragma HLS UNROLL
+                        for (int r = 0; r < D_MAX; r++) {
+#pragma HLS UNROLL
+                            if (r == i && c == j) kv[r][c] = v;
+                        }
+                        kv_acc[0][c] = kv_acc[0][(c + 1) & (D_MAX - 1)];
+                    }
+                }
                 if (++j == dim + 1) {
                     j = 0;
                     i++;
@@ -173,6 +206,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
             for (int it = 0; it < it_n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 3332
                 VITFLOW_PIPELINE(att_out, 1);
+                VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)
                 if (ph < row_steps) {
                     int qx[L];
 #pragma HLS ARRAY_PARTITION variable = qx complete
@@ -216,23 +250,37 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                             denom = att_shift >= 0 ? wide_t((2 * den + 1) << att_shift) : wide_t(2 * den + 1);
                         }
                     }
-                    for (int u = 0; u < (DIVIDERS > ROWS ? DIVIDERS : ROWS); u++) {
+                    // NU numerators requantized, then DIVIDERS exact quotients or ROWS shifts: each its own
+                    // loop, so the hardware holds exactly DIVIDERS dividers beside ROWS shifters
+                    wide_t numer[NU], att[NU];
+#pragma HLS ARRAY_PARTITION variable = numer complete
+#pragma HLS ARRAY_PARTITION variable = att complete
+                    for (int u = 0; u < NU; u++) {
 #pragma HLS UNROLL
-                        const int j = o * outs + u;
-                        if (u < outs && j < dim) {
-                            const wide_t num = requantize(wide_t(num_acc[j & (D_MAX - 1)]), d[LINEAR_ATTENTION_NUM_MULT],
-                                                          d[LINEAR_ATTENTION_NUM_SHIFT], d[LINEAR_ATTENTION_NUM_LO],
-                                                          d[LINEAR_ATTENTION_NUM_HI]);
-                            wide_t numer = 2 * num * wide_t(att_mult), att;
-                            if (shifts) {
-                                att = round_shift(numer, exp_shift);
-                            } else {
-                                if (att_shift < 0) numer = numer << (-att_shift);
-                                att = round_div(numer, denom);
-                            }
-                            set_element<L>(yw, (ol + u) & (L - 1), eb_out,
-                                           clamp(att, d[LINEAR_ATTENTION_ATT_LO], d[LINEAR_ATTENTION_ATT_HI]));
+                        const int j = (o * outs + u) & (D_MAX - 1);
+                        const wide_t num = requantize(wide_t(num_acc[j]), d[LINEAR_ATTENTION_NUM_MULT],
+                                                      d[LINEAR_ATTENTION_NUM_SHIFT], d[LINEAR_ATTENTION_NUM_LO],
+                                                      d[LINEAR_ATTENTION_NUM_HI]);
+                        numer[u] = 2 * num * wide_t(att_mult);
+                        att[u] = 0;
+                    }
+                    if (shifts) {
+                        for (int u = 0; u < ROWS; u++) {
+#pragma HLS UNROLL
+                            att[u] = round_shift(numer[u], exp_shift);
                         }
+                    } else {
+                        for (int u = 0; u < DIVIDERS; u++) {
+#pragma HLS UNROLL
+                            const wide_t n = att_shift < 0 ? wide_t(numer[u] << (-att_shift)) : numer[u];
+                            att[u] = round_div(n, denom);
+                        }
+                    }
+                    for (int u = 0; u < NU; u++) {
+#pragma HLS UNROLL
+                        if (u < outs && o * outs + u < dim)
+                            set_element<L>(yw, (ol + u) & (L - 1), eb_out,
+                                           clamp(att[u], d[LINEAR_ATTENTION_ATT_LO], d[LINEAR_ATTENTION_ATT_HI]));
                     }
                     ol += outs;
                     if (ol == lanes_out || o == out_steps - 1) {  // a full word, or the token's last

@@ -27,7 +27,8 @@ inline wide_t round_shift(wide_t x, int shift) {
 #pragma HLS INLINE
     if (shift <= 0) return x << (-shift);
     wide_t fl = x >> shift;  // arithmetic shift: floor
-    wide_t rem = x - (fl << shift);
+    const wide_t mask = (wide_t(1) << shift) - 1;
+    wide_t rem = x & mask;   // x - floor(x / 2^shift) 2^shift, without a second shifter
     wide_t half = wide_t(1) << (shift - 1);
     bool up = rem > half || (rem == half && fl[0] == 1);
     return up ? wide_t(fl + 1) : fl;

@@ -1,4 +1,4 @@
-"""Design-space exploration and the estimate report."""
+"""Design-space exploration, the resource model and the estimate report."""
 
 import dataclasses
 import json
@@ -6,9 +6,11 @@ import json
 import pytest
 
 from flow.errors import FlowError
-from flow.estimate.dse import DEFAULT_LIMITS, estimate, explore, fitted_config
+from flow.estimate.dse import DEFAULT_LIMITS, _word_space, estimate, explore
+from flow.estimate.fit import fitted_config
 from flow.estimate.report import write_report
-from flow.estimate.resources import estimate_resources
+from flow.estimate.resources import bram18, estimate_resources
+from flow.hls.project import HwConfig
 from flow.lower import lower_qonnx
 from flow.parts import get_part
 
@@ -25,13 +27,28 @@ def test_chosen_design_fits_and_is_the_fastest_that_does(program, part, tmp_path
     for key, limit in DEFAULT_LIMITS.items():
         assert best["resources"][key] <= limit * p.resources[key]
     assert best["fps"] > 0 and best["gops"] > 0 and len(best["layers"]) == len(program.layers)
-    assert best["compute_bound_layers"] + best["memory_bound_layers"] == len(program.layers)
-    smaller = fitted_config(program, pe_rows=4, pe_cols=4, dw_lanes=4, elt_lanes=2)
-    assert estimate(program, smaller, p, p.default_clock_mhz)["fps"] <= best["fps"]
+    assert sum(best["bounds"].values()) == len(program.layers)
+    assert abs(sum(best["cycle_share"].values()) - 1) < 1e-9
+    for lanes in (8, 16, 32):  # every other fitting point of the space is no faster
+        if lanes % p.beat_bytes == 0:
+            designs, _, _ = _word_space(program, p, p.default_clock_mhz, DEFAULT_LIMITS, 32, lanes, True)
+            assert all(fps <= best["fps"] * (1 + 1e-9) for fps, _, _ in designs)
+    assert best["candidates"] > 100
+    act = best["activations"]
+    assert act["words"] == best["config"]["act_words"] and act["bytes"] == act["words"] * best["config"]["lanes"]
     write_report(best, tmp_path)
     assert json.loads((tmp_path / "estimate.json").read_text())["part"] == part
-    assert "| layer | kind |" in (tmp_path / "estimate.md").read_text()
+    md = (tmp_path / "estimate.md").read_text()
+    assert "| layer | kind |" in md and "On-chip activation memory" in md
     assert (tmp_path / "roofline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_part_with_little_block_ram_keeps_activations_in_ddr(program):
+    p = get_part("xc7z020")
+    tight = dataclasses.replace(p, resources={**p.resources, "bram18": 60})
+    est = explore(program, tight, tight.default_clock_mhz)
+    assert est["activations"]["in_ddr"] and est["activations"]["stripes"]
+    assert est["resources"]["bram18"] <= 0.8 * 60
 
 
 def test_a_part_too_small_is_an_error_naming_the_resource(program):
@@ -41,13 +58,15 @@ def test_a_part_too_small_is_an_error_naming_the_resource(program):
         explore(program, tiny, tiny.default_clock_mhz)
 
 
-def test_resources_grow_with_the_array():
-    small, big = estimate_resources(fitted_config_stub(4)), estimate_resources(fitted_config_stub(16))
+def test_resources_grow_with_the_word():
+    small, big = estimate_resources(HwConfig(lanes=8)), estimate_resources(HwConfig(lanes=32))
     assert all(big[k] >= small[k] for k in ("dsp", "bram18", "lut", "ff"))
-    assert big["dsp"] - small["dsp"] >= 16 * 16 - 4 * 4
+    assert big["dsp"] - small["dsp"] >= 32 * 32 - 8 * 8
+    assert bram18(256, 512) == 8 and bram18(8, 2048) == 1 and bram18(16, 1024) == 1
 
 
-def fitted_config_stub(n):
-    from flow.hls.project import HwConfig
-
-    return HwConfig(pe_rows=n, pe_cols=n)
+def test_estimate_reports_the_activation_memory(program):
+    cfg = fitted_config(program, lanes=16)
+    est = estimate(program, cfg, get_part("xczu9eg"), 200)
+    assert est["activations"]["bram18"] == estimate_resources(cfg)["activation_bram18"] > 0
+    assert est["ddr_beats"] == sum(r["beats"] for r in est["layers"]) + est["io"]["beats"]

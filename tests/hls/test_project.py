@@ -1,50 +1,119 @@
-"""The generated project: sources that build -Wall -Werror clean, scripts naming the part and clock,
-and clear errors for a program the accelerator cannot hold."""
+"""The generated project: sources that build -Wall -Werror clean and run both the program and the
+co-simulation program bit-exact and audit-clean; a top whose m_axi depths are the co-simulation buffers
+exactly; tool scripts a lab can run unchanged (tested by what they say, and the PL clock choice by running
+it in tclsh against the PS's answers); clear errors for a program the accelerator cannot hold."""
+
+import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
 
 from flow.boards import get_board
 from flow.errors import FlowError
+from flow.estimate.fit import fitted_config
 from flow.hls.csim import CXXFLAGS, compile_csim, run_csim
 from flow.hls.project import HwConfig, write_project
+from flow.hls.scripts import clock_tcl
 from flow.parts import get_part
 from flow.reference import run_program
 
 from .random_programs import random_program
 
 
-def _project(tmp_path, part="xczu9eg", kind="conv", cfg=HwConfig(), seed=3, board=None):
+def _project(tmp_path, part="xczu9eg", kind="conv", cfg=None, seed=3, board=None):
     program = random_program(kind, np.random.default_rng(seed))
     inputs = {n: np.zeros(program.tensors[n].shape, np.int64) for n in program.inputs}
     p = get_part(part)
+    cfg = cfg or fitted_config(program, lanes=16 if p.beat_bytes == 16 else 8, beat_bytes=p.beat_bytes)
     write_project(program, [run_program(program, inputs)], tmp_path / "prj", p, p.default_clock_mhz, cfg,
                   board=board and get_board(board))
     return tmp_path / "prj"
 
 
-def test_sources_build_warning_free_and_run(tmp_path):
+def test_program_and_cosim_program_build_warning_free_and_run(tmp_path):
     assert {"-Wall", "-Werror"} <= set(CXXFLAGS)
     project = _project(tmp_path)
-    result = run_csim(project, compile_csim(project))
-    assert result["bit_exact"] and result["layers"] == 1
-    for name in ("vitflow_config.h", "vitflow_top.cpp", "vitflow/vitflow_layout.h", "vitflow/conv_pe.h"):
+    exe = compile_csim(project)
+    result = run_csim(project, exe)
+    assert result["bit_exact"] and result["layers"] == 1 and result["layers_exact"] == 1
+    cosim = run_csim(project, exe, data="cosim")  # one small layer of every kind, its own vectors
+    assert cosim["bit_exact"] and cosim["layers_exact"] == cosim["layers"] == 14
+    assert {"conv0", "dwconv0", "hardswish1", "add0", "concat0", "attention0", "gap0", "layernorm0"} <= set(cosim["counts"])
+    for name in ("vitflow_config.h", "vitflow_top.cpp", "vitflow/vitflow_layout.h", "vitflow/conv_pe.h", "vitflow/audit.h"):
         assert (project / "firmware" / name).is_file()
 
 
-@pytest.mark.parametrize("part,period,ps", [("xczu9eg", "5.000", "zynq_ultra_ps_e"),
-                                            ("xc7z020", "10.000", "processing_system7")])
-def test_scripts_name_the_part_and_clock(tmp_path, part, period, ps):
+def test_top_depths_are_the_cosim_buffers(tmp_path):
+    """cosim_design sizes its m_axi models by the depths: they must cover the co-simulation testbench's
+    buffers exactly (the top runs the whole co-simulation program in one call)."""
+    project = _project(tmp_path)
+    top = (project / "firmware" / "vitflow_top.cpp").read_text()
+    depth = dict(re.findall(r"port = (\w+) offset = slave bundle = \w+ depth = (\d+)", top))
+    beat = 16
+    cosim = project / "cosim"
+    assert int(depth["desc"]) == (cosim / "check.desc").stat().st_size // beat
+    assert int(depth["wgt"]) == (cosim / "weights.bin").stat().st_size // beat
+    assert int(depth["ddr"]) == (cosim / "img0" / "ddr_in.bin").stat().st_size // beat
+    assert "bundle = gmem_desc" in top and "bundle = gmem_wgt" in top and "bundle = gmem_act" in top
+
+
+@pytest.mark.parametrize("part,period,ps,width,addr64", [("xczu9eg", "5.000", "zynq_ultra_ps_e", 128, "true"),
+                                                         ("xc7z020", "10.000", "processing_system7", 64, "false")])
+def test_scripts_name_the_part_clock_ports_and_interface(tmp_path, part, period, ps, width, addr64):
     project = _project(tmp_path, part)
     full = get_part(part).part
     hls = (project / "run_hls.tcl").read_text()
     assert f"set_part {{{full}}}" in hls and f"create_clock -period {period}" in hls
-    for step in ("csim_design", "csynth_design", "cosim_design", "export_design"):
+    assert "open_project -reset $here/vitflow_prj" in hls  # anchored to the script, as Vivado expects
+    assert (f"config_interface -m_axi_addr64 {addr64} -m_axi_latency 64 \\\n    -m_axi_max_widen_bitwidth {width} "
+            "-m_axi_alignment_byte_size 64") in hls
+    assert 'csim_design -argv "$here/data"' in hls and 'cosim_design -argv "$here/cosim"' in hls
+    for step in ("csynth_design", "export_design"):
         assert step in hls
     viv = (project / "vivado" / "build_bitstream.tcl").read_text()
     assert f"-part {full}" in viv and ps in viv and "write_bitstream" in viv
-    assert f"{{{get_part(part).default_clock_mhz:g}}}" in viv
-    compile((project / "host" / "vitflow_driver.py").read_text(), "vitflow_driver.py", "exec")
+    assert "ip_repo_paths $here/vitflow_prj/solution1/impl/ip" in viv
+    assert viv.count("Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto}") == 4 and " Clk /" not in viv
+    if part == "xczu9eg":
+        for n, hp in ((2, 0), (3, 1), (4, 2)):
+            assert f"CONFIG.PSU__USE__S_AXI_GP{n} {{1}} CONFIG.PSU__SAXIGP{n}__DATA_WIDTH {{128}}" in viv
+            assert f"Slave /zynq_ultra_ps_e_0/S_AXI_HP{hp}_FPD" in viv
+        assert "CONFIG.PSU__USE__M_AXI_GP1 {0}" in viv
+        assert "CONFIG.PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ" in viv
+    else:
+        for n in range(3):
+            assert f"CONFIG.PCW_USE_S_AXI_HP{n} {{1}} CONFIG.PCW_S_AXI_HP{n}_DATA_WIDTH {{64}}" in viv
+        assert "CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ" in viv
+    driver = (project / "host" / "vitflow_driver.py").read_text()
+    compile(driver, "vitflow_driver.py", "exec")
+    assert "--timeout" in driver and "ap_return" in driver
+
+
+# what the PS makes from each PLL when asked for 200 MHz (ZCU102: 33.33 MHz reference; IOPLL 1,500 MHz)
+_PS_STUB = """
+set ps ps
+set src_now none
+proc set_property {{flag values obj}} {{
+    global src_now
+    foreach {{k v}} $values {{ if {{[string match *SRC* $k]}} {{ set src_now $v }} }}
+}}
+proc get_property {{prop obj}} {{ global src_now; array set act {{{answers}}}; return $act($src_now) }}
+"""
+
+
+@pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh not installed (scripts/setup.sh installs tcl)")
+@pytest.mark.parametrize("answers,status,said", [
+    ("IOPLL 187.481262 RPLL 199.980003 DPLL 190.0", 0, "pl_clk0 at 199.980003 MHz from RPLL (requested 200 MHz)"),
+    ("IOPLL 200.0 RPLL 199.98 DPLL 190.0", 0, "pl_clk0 at 200.0 MHz from IOPLL"),
+    ("IOPLL 187.481262 RPLL 187.5 DPLL 190.0", 1, "error: the PS makes pl_clk0 at 190.0 MHz, not the 200 MHz"),
+])
+def test_the_pl_clock_is_checked_against_what_the_ps_makes(tmp_path, answers, status, said):
+    script = tmp_path / "clock.tcl"
+    script.write_text(_PS_STUB.format(answers=answers) + clock_tcl("zynquplus", 200))
+    r = subprocess.run(["tclsh", str(script)], capture_output=True, text=True)
+    assert r.returncode == status and said in r.stdout, (r.stdout, r.stderr)
 
 
 def test_board_preset_and_pins(tmp_path):
@@ -68,13 +137,15 @@ def test_board_without_pins_and_wrong_board(tmp_path):
 def test_programs_that_do_not_fit_are_errors(tmp_path):
     with pytest.raises(FlowError, match="head dimension .* exceeds ATT_D_MAX=4"):
         _project(tmp_path, kind="linear_attention", cfg=HwConfig(att_d_max=4), seed=5)
-    with pytest.raises(FlowError, match=r"weights per output channel exceed the on-chip weight buffer \(WBUF_DEPTH=2\)"):
-        _project(tmp_path, kind="linear", cfg=HwConfig(wbuf_depth=2), seed=6)
+    with pytest.raises(FlowError, match=r"weight words per PE row exceed the on-chip weight buffer \(WDEPTH=2\)"):
+        _project(tmp_path, kind="linear", cfg=HwConfig(wdepth=2), seed=6)
     with pytest.raises(FlowError, match="divides exactly, but the attention unit is shift-only"):
         program = random_program("linear_attention", np.random.default_rng(2))
         program.layers[0].attrs["divisor"] = "exact"
-        write_project(program, [], tmp_path / "p3", get_part("xczu9eg"), 200, HwConfig(att_divider=0))
+        write_project(program, [], tmp_path / "p3", get_part("xczu9eg"), 200, HwConfig(att_dividers=0))
     with pytest.raises(FlowError, match="needs .*-bit accumulators, the accelerator is configured with 8"):
         program = random_program("conv", np.random.default_rng(1))
         program.meta["ranges"]["acc_bits_needed"] = 20
         write_project(program, [], tmp_path / "p2", get_part("xczu9eg"), 200, HwConfig(acc_bits=8))
+    with pytest.raises(FlowError, match="the activations need .* words .* and 3 are available"):
+        _project(tmp_path / "p4", kind="gap", cfg=HwConfig(act_words=3), seed=7)

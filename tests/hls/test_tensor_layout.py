@@ -1,0 +1,64 @@
+"""Tensor layouts in the activation memory: HWC words, element widths, head segments and their demand."""
+
+import numpy as np
+import pytest
+
+from flow.errors import FlowError
+from flow.hls.tensor_layout import TensorLayout, plan_layouts, split
+from flow.lower.program import Layer, Program, TensorInfo
+
+
+def test_dense_8_bit_layout_packs_hwc_words():
+    lay = TensorLayout((3, 2, 2), 1, True, (3,), 4)
+    codes = np.arange(12).reshape(3, 2, 2) - 6
+    words = lay.pack(codes)
+    assert lay.words == 4 and words.shape == (4, 4)  # one 4-byte word per pixel, lane 3 padding
+    assert words[0].view(np.int8).tolist() == [-6, -2, 2, 0]  # pixel 0: channels 0, 1, 2
+    assert lay.mask()[0].tolist() == [True, True, True, False]
+    np.testing.assert_array_equal(lay.unpack(words), codes)
+
+
+def test_16_bit_elements_take_two_bytes_and_half_the_lanes():
+    lay = TensorLayout((5,), 2, False, (5,), 8)
+    codes = np.array([1, 300, 65535, 7, 4096])
+    assert lay.per_word == 4 and lay.words == 2
+    assert lay.mask().reshape(-1).tolist() == [True] * 10 + [False] * 6
+    np.testing.assert_array_equal(lay.unpack(lay.pack(codes)), codes)
+
+
+def test_segments_start_on_word_boundaries():
+    lay = TensorLayout((6, 1, 1), 1, True, (3, 3), 4)
+    assert lay.slots().tolist() == [0, 1, 2, 4, 5, 6] and lay.words_per_pixel == 2
+    assert split(32, 16, 32) == (16, 16) and split(64, 16, 8) == (64,)  # merged where nothing pads them apart
+
+
+def _t(shape, bits=8):
+    return TensorInfo(tuple(shape), bits, True, 1.0)
+
+
+def _attention_program(dim=4):
+    conv = lambda name, x, y: Layer(name, "conv", [x], [y], {"kernel": [1, 1], "groups": 1})  # noqa: E731
+    layers = [conv("c0", "x", "q"), conv("c1", "x", "k"),
+              Layer("dw", "dwconv", ["k"], ["k2"], {}),
+              Layer("cat", "concat", ["q", "k2"], ["qkv"], {}),
+              Layer("att", "linear_attention", ["qkv"], ["a"], {"dim": dim}),
+              conv("proj", "a", "y")]
+    tensors = {"x": _t((8, 2, 2)), "q": _t((12, 2, 2)), "k": _t((12, 2, 2)), "k2": _t((12, 2, 2)),
+               "qkv": _t((24, 2, 2)), "a": _t((8, 2, 2)), "y": _t((8, 2, 2))}
+    return Program("p", ["x"], ["y"], tensors, layers)
+
+
+def test_the_attention_demand_reaches_the_convolutions_through_concat_and_depthwise():
+    lays = plan_layouts(_attention_program(4), 16)
+    for t in ("q", "k", "k2"):
+        assert lays[t].segments == (4, 4, 4), t  # each head block from a word boundary
+    assert lays["qkv"].segments == (4,) * 6 and lays["a"].segments == (4, 4)
+    assert lays["x"].dense and lays["y"].dense
+    assert all(l.dense for l in plan_layouts(_attention_program(4), 4).values())  # 4-lane words: no padding
+
+
+def test_layouts_the_units_cannot_serve_are_errors():
+    p = Program("p", ["a", "b"], ["c"], {"a": _t((4,)), "b": _t((4,), bits=12), "c": _t((4,))},
+                [Layer("add0", "add", ["a", "b"], ["c"], {})])
+    with pytest.raises(FlowError, match="layer add0 .*one element width"):
+        plan_layouts(p, 8)
