@@ -33,7 +33,7 @@ TOP = "vitflow_top"
 @dataclass(frozen=True)
 class HwConfig:
     """Compile-time parallelism and buffer sizes of the accelerator (vitflow_config.h). The buffer sizes
-    are fitted to a program by flow.estimate.dse.fitted_config."""
+    are fitted to a program by flow.estimate.fit.fitted_config."""
     lanes: int = 16          # L: activation word bytes; the element units' lanes
     pe_rows: int = 16        # conv PE array: output channels per cycle (divides L)
     pe_cols: int = 16        # conv PE array: input lanes per cycle (divides L)

@@ -6,8 +6,9 @@ function-call template (``register_template``) plus the sources (``register_sour
 hls_templates/vitflow, the bridge hls_templates/hls4ml/vitflow_hls4ml.h and the generated descriptor layout.
 
 Every layer holds three weight variables, on chip: ``d`` (the layer's descriptor words), ``w`` (its weight
-bytes) and ``p`` (its parameter words: biases, multipliers, shifts, tables); its output variable is an
-integer type of the program tensor's width and signedness.
+stream's bytes: weights, parameters and tables in the order its engine reads them) and ``s`` (the slots of
+its tensors' channels in the word layout); its output variable is an integer type of the program tensor's
+width and signedness.
 """
 
 import tempfile
@@ -37,13 +38,13 @@ def _layer_classes():
     from hls4ml.model.types import IntegerPrecisionType
 
     class VitflowLayer(Layer):
-        """A vitflow program layer: its descriptor, weights and parameters on chip, run by its engine."""
+        """A vitflow program layer: its descriptor, weight stream and channel slots on chip, run by its engine."""
 
         def initialize(self):
             self.add_output_variable([self.get_attr("n_out")], precision=IntegerPrecisionType(
                 width=self.get_attr("out_bits"), signed=bool(self.get_attr("out_signed"))))
             for name, data, width in (("d", self.get_attr("desc_data"), 32), ("w", self.get_attr("weights_data"), 8),
-                                      ("p", self.get_attr("params_data"), 32)):
+                                      ("s", self.get_attr("slots_data"), 32)):
                 self.add_weights_variable(name=name, var_name=name + "{index}", data=data,
                                           precision=IntegerPrecisionType(width=width, signed=True))
 
@@ -55,23 +56,25 @@ def _handler(class_name):
     def parse(node, input_names, input_shapes, graph):
         a = {attr.name: onnx.helper.get_attribute_value(attr) for attr in node.attribute}
         n_in = list(a["n_in"]) + [1] * (2 - len(a["n_in"]))
-        in_off = list(a["in_off"]) + [0] * (2 - len(a["in_off"]))
         layer = {"class_name": class_name, "name": node.name, "inputs": input_names, "outputs": list(node.output),
-                 "n_in0": n_in[0], "n_in1": n_in[1], "in0_off": in_off[0], "in1_off": in_off[1],
-                 "n_out": a["n_out"], "out_off": a["out_off"], "arena": a["arena"], "out_bits": a["out_bits"],
+                 "n_in0": n_in[0], "n_in1": n_in[1], "n_out": a["n_out"], "out_bits": a["out_bits"],
                  "out_signed": a["out_signed"], "desc_data": np.asarray(a["desc"], dtype=np.int64),
                  "weights_data": onnx.numpy_helper.to_array(a["weights"]).astype(np.int64),
-                 "params_data": onnx.numpy_helper.to_array(a["params"]).astype(np.int64)}
-        layer["n_wgt"], layer["n_prm"] = layer["weights_data"].size, layer["params_data"].size
+                 "slots_data": onnx.numpy_helper.to_array(a["slots"]).astype(np.int64), "n_words": a["n_words"]}
+        layer["n_wgt"], layer["n_slots"] = layer["weights_data"].size, layer["slots_data"].size
+        layer.update({k: a[k] for k in GEOMETRY})
+        layer["sgn_out"] = "true" if a["out_signed"] else "false"
         layer.update(zip(HW_FIELDS, a["hw"]))
+        layer["act_words"] = a["act_words"]  # the layer's own memory, not the program's
         return layer
     return parse
 
 
+GEOMETRY = [f"{k}_{r}" for r in ("in0", "in1", "out") for k in ("c", "p", "cw", "eb", "off")]
 _CONFIG = "struct config{index} {{\n" + "".join(
     f"    static const int {f} = {{{f}}};\n"
-    for f in ["n_in0", "n_in1", "n_out", "in0_off", "in1_off", "out_off", "arena", "n_wgt", "n_prm", *HW_FIELDS]
-) + "}};\n"
+    for f in ["n_in0", "n_in1", "n_out", "n_wgt", "n_words", *GEOMETRY, *HW_FIELDS]
+) + "    static const bool sgn_out = {sgn_out};\n}};\n"
 
 
 def _templates(classes):
@@ -94,10 +97,10 @@ def _templates(classes):
         def format(self, node):
             engine, arity = ENGINES[node.class_name]
             p = self._default_function_params(node)
-            w = {k: node.get_weights(k) for k in "dwp"}
+            w = {k: node.get_weights(k) for k in "dws"}
             ins = [node.get_input_variable(name) for name in node.inputs]
-            types = ", ".join([v.type.name for v in ins] + [p["output_t"]] + [w[k].type.name for k in "dwp"])
-            args = ", ".join([v.name for v in ins] + [p["output"]] + [w[k].name for k in "dwp"])
+            types = ", ".join([v.type.name for v in ins] + [p["output_t"]] + [w[k].type.name for k in "dws"])
+            args = ", ".join([v.name for v in ins] + [p["output"]] + [w[k].name for k in "dws"])
             fn = "unary" if arity == 1 else "binary"
             return f"vitflow_hls4ml::{fn}<vitflow_hls4ml::{engine}, {types}, {p['config']}>({args});"
 

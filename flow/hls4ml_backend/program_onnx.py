@@ -1,27 +1,30 @@
 """The integer program as an ONNX graph for hls4ml's ONNX frontend.
 
 One node per program layer, in the ``vitflow`` domain, op type from OP_TYPES. Each node carries what the
-engine needs for that layer alone: the descriptor flow.hls.layout packs for a one-layer program (so its
-activation offsets are layer-local), the layer's weight bytes and parameter words, and the arena geometry
-(input/output offsets, element counts, bit widths; the arena, shared by all layers, is the largest
-layer's). Tensors are flat (batch x elements) in the program's C x H x W order, and renamed t0, t1, ...
-(hls4ml's names must be C identifiers); ProgramGraph's tensor_names and layer_names map them back.
+engine needs for that layer alone, as flow.hls packs a one-layer program: its descriptor (addresses in
+the layer's own activation memory), its weight stream, each tensor's geometry in the word layout and the
+slots of its channels, and the accelerator configuration. Tensors are flat (batch x elements) in the
+program's C x H x W order, and renamed t0, t1, ... (hls4ml's names must be C identifiers); ProgramGraph's
+tensor_names and layer_names map them back.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from flow.hls.layout import pack
+from flow.hls.layout import encode
+from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
+from flow.hls.streams import pack_stream
 from flow.lower.program import Program
 
 DOMAIN = "vitflow"
 OP_TYPES = {"conv": "VitflowConv", "dwconv": "VitflowDwConv", "linear": "VitflowLinear",
             "hardswish": "VitflowHardswish", "relu": "VitflowRelu", "add": "VitflowAdd", "concat": "VitflowConcat",
             "gap": "VitflowGap", "layernorm": "VitflowLayerNorm", "linear_attention": "VitflowLinearAttention"}
+UNBOUNDED = 1 << 40
 
 
 @dataclass
@@ -32,36 +35,51 @@ class ProgramGraph:
     tensor_bits: dict    # ONNX/hls4ml tensor name -> code bits
 
 
-def _single_layer(program: Program, layer) -> Program:
+def single_layer(program: Program, layer) -> Program:
     names = list(dict.fromkeys(layer.inputs + layer.outputs))
     return Program(program.model, list(dict.fromkeys(layer.inputs)), list(layer.outputs),
-                   {n: program.tensors[n] for n in names}, [layer])
+                   {n: program.tensors[n] for n in names}, [layer], program.meta)
 
 
 def _count(program: Program, tensor: str) -> int:
     return int(np.prod(program.tensors[tensor].shape))
 
 
+def layer_image(program: Program, layer, hw: HwConfig) -> dict:
+    """The layer alone on the accelerator: its compute descriptor, stream, memory size and tensor geometry."""
+    alone = single_layer(program, layer)
+    plan = plan_memory(alone, hw.lanes, UNBOUNDED, hw.beat_bytes)
+    op = next(op for op in plan.ops if op.kind == layer.kind)
+    stream = pack_stream(layer, plan.layouts, hw.lanes)
+    geo = {}
+    for role, t in list(zip(("in0", "in1"), layer.inputs)) + [("out", layer.outputs[0])]:
+        lay = plan.layouts[t]
+        geo[role] = {"c": lay.channels, "p": lay.pixels, "cw": lay.words_per_pixel, "eb": lay.eb,
+                     "off": plan.onchip[t][0], "slots": lay.slots(), "signed": int(lay.signed)}
+    return {"desc": encode(op.kind, op.fields), "stream": stream, "act_words": plan.act_words, "geometry": geo}
+
+
 def program_to_onnx(program: Program, hw: HwConfig) -> ProgramGraph:
-    """The ONNX graph of ``program``; every node also carries the engines' parallelism ``hw`` (HwConfig order)."""
+    """The ONNX graph of ``program``; every node also carries the accelerator configuration ``hw``."""
     tnames = {t: f"t{i}" for i, t in enumerate(program.tensors)}
     lnames = {l.name: f"l{i}_{l.kind}" for i, l in enumerate(program.layers)}
-    images = [pack(_single_layer(program, layer)) for layer in program.layers]
-    arena = max((image.arena_size for image in images), default=0)  # one arena, shared by all layers
     nodes = []
-    for layer, image in zip(program.layers, images):
-        off = {t: image.tensors[t][0] for t in image.tensors}
-        ins, out = layer.inputs, program.tensors[layer.outputs[0]]
-        weights = image.weights if image.weights.size else np.zeros(1, np.int8)
-        params = image.params if image.params.size else np.zeros(1, np.int32)
+    for layer in program.layers:
+        img = layer_image(program, layer, hw)
+        geo = img["geometry"]
+        in1 = geo.get("in1", {"c": 0, "p": 1, "cw": 1, "eb": 1, "off": 0, "slots": np.zeros(0, np.int64)})
+        slots = np.concatenate([geo["in0"]["slots"], in1["slots"], geo["out"]["slots"]]).astype(np.int32)
+        stream = img["stream"] if img["stream"].size else np.zeros((1, hw.lanes), np.uint8)
+        out = program.tensors[layer.outputs[0]]
+        attrs = {f"{k}_{r}": int(geo_r[k]) for r, geo_r in (("in0", geo["in0"]), ("in1", in1), ("out", geo["out"]))
+                 for k in ("c", "p", "cw", "eb", "off")}
         nodes.append(helper.make_node(
-            OP_TYPES[layer.kind], [tnames[t] for t in ins], [tnames[layer.outputs[0]]], name=lnames[layer.name],
-            domain=DOMAIN, desc=[int(v) for v in image.desc[0]],
-            weights=numpy_helper.from_array(weights.astype(np.int8), "weights"),
-            params=numpy_helper.from_array(params.astype(np.int32), "params"),
-            n_in=[_count(program, t) for t in ins], in_off=[off[t] for t in ins],
-            n_out=_count(program, layer.outputs[0]), out_off=off[layer.outputs[0]], arena=arena,
-            out_bits=out.bits, out_signed=int(out.signed), hw=[int(v) for v in hw.__dict__.values()]))
+            OP_TYPES[layer.kind], [tnames[t] for t in layer.inputs], [tnames[layer.outputs[0]]], name=lnames[layer.name],
+            domain=DOMAIN, desc=[int(v) for v in img["desc"]],
+            weights=numpy_helper.from_array(stream.reshape(-1).view(np.int8), "weights"),
+            slots=numpy_helper.from_array(slots, "slots"), n_words=len(img["stream"]), act_words=img["act_words"],
+            n_in=[_count(program, t) for t in layer.inputs], n_out=_count(program, layer.outputs[0]),
+            out_bits=out.bits, out_signed=int(out.signed), hw=[int(v) for v in asdict(hw).values()], **attrs))
 
     def value_info(t):
         return helper.make_tensor_value_info(tnames[t], TensorProto.FLOAT, [1, _count(program, t)])

@@ -30,19 +30,21 @@ def on_chip_bytes(part) -> int:
 
 
 def memory_bytes(graph: ProgramGraph) -> dict:
-    """On-chip bytes of the hls4ml design: the weight variables (d, w, p), hls4ml's arrays of the program
-    tensors (ap_int<bits>) and the shared activation arena (int16)."""
+    """On-chip bytes of the hls4ml design: the weight variables (d, w, s), hls4ml's arrays of the program
+    tensors (ap_int<bits>) and each layer's own activation memory (words of L bytes)."""
     import onnx
+
+    from .extension import HW_FIELDS
 
     weights, arena = 0, 0
     for node in graph.model.graph.node:
         a = {x.name: onnx.helper.get_attribute_value(x) for x in node.attribute}
-        weights += 4 * len(a["desc"]) + len(a["weights"].raw_data) + len(a["params"].raw_data)
-        arena = max(arena, 2 * a["arena"])
+        weights += 4 * len(a["desc"]) + len(a["weights"].raw_data) + len(a["slots"].raw_data)
+        arena += a["act_words"] * a["hw"][HW_FIELDS.index("lanes")]
     g = graph.model.graph
     tensors = sum(math.ceil(vi.type.tensor_type.shape.dim[1].dim_value * graph.tensor_bits[vi.name] / 8)
                   for vi in list(g.input) + list(g.value_info) + list(g.output))
-    return {"weights": weights, "tensors": tensors, "arena": arena, "total": weights + tensors + arena}
+    return {"weights": weights, "tensors": tensors, "layer_memories": arena, "total": weights + tensors + arena}
 
 
 def check_fits(graph: ProgramGraph, part, model_name: str) -> dict:

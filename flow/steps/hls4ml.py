@@ -36,7 +36,7 @@ def step_hls4ml(st: BuildState) -> None:
 
     import numpy as np
 
-    from flow.estimate.dse import fitted_config
+    from flow.estimate.fit import fitted_config
     from flow.hls4ml_backend.project import compare_with_reference, compile_model, convert, predict_codes
     from flow.parts import get_part
     from flow.reference.compare import activation_quants

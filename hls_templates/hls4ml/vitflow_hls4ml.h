@@ -1,125 +1,159 @@
 // vitflow engines as hls4ml layers: the bridge between hls4ml's io_parallel arrays and the engines of
 // hls_templates/vitflow (the same headers, registered with hls4ml's backend; see flow/hls4ml_backend).
 //
-// One program layer is one hls4ml layer. Its function copies the layer's inputs from hls4ml's arrays into
-// an activation arena of int16 codes at the layer's own offsets, runs the vitflow engine of its kind on the layer's own
-// descriptor, weights and parameters (hls4ml weight variables, on chip, read in place: the engines take
-// their storage types as template parameters), and copies the output back.
-// The descriptor is the one flow.hls.layout packs for the layer alone, so offsets are layer-local.
+// One program layer is one hls4ml layer, with its own on-chip activation memory (a local array of words:
+// layers under hls4ml's DATAFLOW share nothing). Its function places the layer's inputs from hls4ml's
+// arrays into that memory in the layer's word layout, feeds the layer's weight stream (an hls4ml weight
+// variable, on chip) to the engine through a FIFO, runs the engine on the layer's own descriptor, and copies
+// the output back. Descriptor, stream and layouts are the ones flow.hls packs for the layer alone
+// (flow/hls4ml_backend/program_onnx.py), so addresses are layer-local.
 //
-// Functions: unary<ENGINE, ...>(x, y, d, w, p) and binary<ENGINE, ...>(x0, x1, y, d, w, p), where ENGINE is one
+// Functions: unary<ENGINE, ...>(x, y, d, w, s) and binary<ENGINE, ...>(x0, x1, y, d, w, s), where ENGINE is one
 // of the engine structs below (Conv, DwConv, Lut, Gap, LayerNorm, LinearAttention; Add, Concat).
 //
 // Template parameters:
 //   ENGINE       which vitflow engine runs the layer
 //   in_T, in1_T  hls4ml types of the inputs (integer codes; in1_T only for two-input layers)
 //   out_T        hls4ml type of the output (integer codes)
-//   d_T, w_T, p_T  hls4ml types of the descriptor words, weight bytes and parameter words
-//   CONFIG_T     the layer's config struct (written by flow/hls4ml_backend/templates.py), with:
-//     n_in0, n_in1   element counts of the inputs (n_in1 = 1 when there is one input; unused)
-//     n_out          element count of the output
-//     in0_off, in1_off, out_off  offsets of the input and output tensors in the arena (int16 codes)
-//     arena          size of the shared arena (int16 codes): the largest layer's need, the same in every layer
-//     n_wgt, n_prm   weight bytes and parameter words of the layer (at least 1)
-//     pe_rows, pe_cols, wbuf_depth, wbus   conv PE array (conv_pe.h: PE_ROWS, PE_COLS, WBUF_DEPTH, WBUS)
-//     dw_lanes, dw_taps                     depthwise engine (dwconv.h: DW_LANES, DW_TAPS)
-//     elt_lanes                             element-wise and LayerNorm lanes (eltwise.h, layernorm.h: LANES)
-//     att_d_max, att_rows, att_divider      attention unit (linear_attention.h: D_MAX, ROWS, DIVIDER)
-//     acc_bits                              accumulator width (every engine's ACC_BITS)
+//   d_T, w_T, s_T  hls4ml types of the descriptor words, stream bytes and slot words
+//   CONFIG_T     the layer's config struct (written by flow/hls4ml_backend/extension.py), with:
+//     n_in0, n_in1, n_out            element counts of the inputs (n_in1 = 1 with one input) and the output
+//     c_in0, p_in0, cw_in0, eb_in0   channels, pixels, words per pixel, element bytes of input 0 (so for
+//     c_in1, p_in1, cw_in1, eb_in1   input 1 and the output); a channel's slot (word in the pixel x lanes
+//     c_out, p_out, cw_out, eb_out   per word + lane) is in `s`: input 0's, input 1's, then the output's
+//     off_in0, off_in1, off_out      word addresses of the tensors in the layer's memory
+//     sgn_out                        whether the output's codes are signed
+//     n_wgt, n_words                 bytes of the weight variable (at least L) and words of the stream (0 when
+//                                    the engine reads none)
+//     lanes, pe_rows, pe_cols, dw_lanes, wdepth, dw_taps, tab_entries, sh_words, att_d_max, att_rows,
+//     att_dividers, acc_bits, fifo_depth, beat_bytes, act_uram   the accelerator configuration
+//                                    (flow.hls.project.HwConfig; vitflow/accelerator.h documents each)
+//     act_words                      words of the layer's own memory (its inputs and output)
 #pragma once
+#ifndef VITFLOW_NO_AUDIT
+#define VITFLOW_NO_AUDIT  // the audit runs in flow's C-simulation; hls4ml's compile() builds the plain form
+#endif
 #include "accelerator.h"
 
 namespace vitflow_hls4ml {
 
-// The activation arena, one for the whole network: every layer's CONFIG_T::arena is the largest layer's
-// need, so all layers share this one instance (the layers run one after another, as in the accelerator).
-template <int N>
-inline int16_t *shared_arena() {
-    static int16_t act[N];
-    return act;
+using vitflow::Word;
+
+// Codes x (channel-major, as hls4ml holds them) into the layer's memory at word `off`, by their slots.
+template <int L, int EB, class x_T, class MEM, class s_T>
+void put(const x_T *x, MEM &act, int off, int channels, int pixels, int cw, const s_T *slots) {
+    const int per_word = L / EB;
+    for (int c = 0; c < channels; c++) {
+        const int slot = slots[c];
+        for (int p = 0; p < pixels; p++) {
+            Word<L> w = act[off + p * cw + slot / per_word];
+            vitflow::set_element<L>(w, slot % per_word, EB, int(x[c * pixels + p]));
+            act[off + p * cw + slot / per_word] = w;
+        }
+    }
 }
 
-// The layer-local memory image one engine call works on: its descriptor and the shared arena.
-template <class CONFIG_T>
-struct Unit {
-    int32_t desc[DESC_WORDS];
-    int16_t *act = shared_arena<CONFIG_T::arena>();
+// The output's codes back, channel-major.
+template <int L, int EB, bool SGN, class y_T, class MEM, class s_T>
+void get(y_T *y, MEM &act, int off, int channels, int pixels, int cw, const s_T *slots) {
+    const int per_word = L / EB;
+    for (int c = 0; c < channels; c++) {
+        const int slot = slots[c];
+        for (int p = 0; p < pixels; p++) {
+            const Word<L> w = act[off + p * cw + slot / per_word];
+            y[c * pixels + p] = vitflow::element<L>(w, slot % per_word, EB, SGN);
+        }
+    }
+}
 
-    template <class d_T>
-    void load(const d_T d[DESC_WORDS]) {
-        for (int i = 0; i < DESC_WORDS; i++) desc[i] = (int32_t)d[i];
-    }
-    template <class x_T>
-    void put(const x_T *x, int off, int n) {
-        for (int i = 0; i < n; i++) act[off + i] = (int16_t)x[i];
-    }
-    template <class y_T>
-    void get(y_T y[CONFIG_T::n_out]) {
-        for (int i = 0; i < CONFIG_T::n_out; i++) y[i] = act[CONFIG_T::out_off + i];
+// The layer's machine: its memory, descriptor and weight FIFO.
+template <class C>
+struct Unit {
+    static const int L = C::lanes;
+    Word<L> act[C::act_words];
+    int desc[DESC_WORDS];
+    vitflow::Fifo<Word<L> > ws;
+
+    template <class d_T, class w_T>
+    void load(const d_T *d, const w_T *w) {
+        for (int i = 0; i < C::act_words; i++) act[i] = vitflow::zero_word<L>();
+        for (int i = 0; i < DESC_WORDS; i++) desc[i] = int(d[i]);
+        for (int k = 0; k < C::n_words; k++) {
+            Word<L> word;
+            for (int b = 0; b < L; b++) word.b[b] = uint8_t(int(w[k * L + b]));
+            ws.write(word);
+        }
     }
 };
 
 // The engines, each run on a layer's Unit.
 struct Conv {  // conv, pointwise, grouped and linear layers: the conv PE array (conv_pe.h)
-    template <class C, class W, class P>
-    static void run(Unit<C> &u, const W *w, const P *p) {
-        vitflow::conv_layer<C::pe_rows, C::pe_cols, C::wbuf_depth, C::wbus, C::acc_bits>(u.desc, w, p, u.act);
+    template <class C>
+    static void run(Unit<C> &u) {
+        vitflow::conv_engine<C::lanes, C::pe_rows, C::pe_cols, C::wdepth, C::acc_bits, C::act_words>(u.desc, u.ws, u.act);
     }
 };
 struct DwConv {  // depthwise convolutions (dwconv.h)
-    template <class C, class W, class P>
-    static void run(Unit<C> &u, const W *w, const P *p) {
-        vitflow::dwconv_layer<C::dw_lanes, C::dw_taps, C::wbus, C::acc_bits>(u.desc, w, p, u.act);
+    template <class C>
+    static void run(Unit<C> &u) {
+        vitflow::dwconv_engine<C::lanes, C::dw_lanes, C::dw_taps, C::acc_bits, C::act_words>(u.desc, u.ws, u.act);
     }
 };
 struct Lut {  // hardswish and ReLU lookup tables (eltwise.h)
-    template <class C, class W, class P>
-    static void run(Unit<C> &u, const W *w, const P *p) { vitflow::lut_layer<C::elt_lanes>(u.desc, p, u.act); }
+    template <class C>
+    static void run(Unit<C> &u) { vitflow::lut_engine<C::lanes, C::tab_entries, C::act_words>(u.desc, u.ws, u.act); }
 };
 struct Gap {  // global average pool (eltwise.h)
-    template <class C, class W, class P>
-    static void run(Unit<C> &u, const W *w, const P *p) { vitflow::gap_layer<C::acc_bits>(u.desc, u.act); }
+    template <class C>
+    static void run(Unit<C> &u) { vitflow::gap_engine<C::lanes, C::acc_bits, C::act_words>(u.desc, u.act); }
 };
 struct LayerNorm {  // integer LayerNorm (layernorm.h)
-    template <class C, class W, class P>
-    static void run(Unit<C> &u, const W *w, const P *p) { vitflow::layernorm_layer<C::elt_lanes>(u.desc, p, u.act); }
+    template <class C>
+    static void run(Unit<C> &u) { vitflow::layernorm_engine<C::lanes, C::sh_words, C::act_words>(u.desc, u.ws, u.act); }
 };
 struct LinearAttention {  // ReLU linear attention of LiteMLA (linear_attention.h)
-    template <class C, class W, class P>
-    static void run(Unit<C> &u, const W *w, const P *p) {
-        vitflow::linear_attention_layer<C::att_d_max, C::att_rows, C::acc_bits, C::att_divider>(u.desc, p, u.act);
+    template <class C>
+    static void run(Unit<C> &u) {
+        vitflow::linear_attention_engine<C::lanes, C::att_d_max, C::att_rows, C::att_dividers, C::acc_bits,
+                                         C::tab_entries, C::act_words>(u.desc, u.ws, u.act);
     }
 };
 struct Add {  // residual add of two tensors (eltwise.h)
-    template <class C, class W, class P>
-    static void run(Unit<C> &u, const W *w, const P *p) { vitflow::add_layer<C::elt_lanes>(u.desc, u.act); }
+    template <class C>
+    static void run(Unit<C> &u) { vitflow::add_engine<C::lanes, C::act_words>(u.desc, u.act); }
 };
 struct Concat {  // channel concatenation of two tensors (eltwise.h)
-    template <class C, class W, class P>
-    static void run(Unit<C> &u, const W *w, const P *p) { vitflow::concat_layer<C::elt_lanes>(u.desc, p, u.act); }
+    template <class C>
+    static void run(Unit<C> &u) { vitflow::concat_engine<C::lanes, C::tab_entries, C::act_words>(u.desc, u.ws, u.act); }
 };
 
 // A one-input layer.
-template <class ENGINE, class in_T, class out_T, class d_T, class w_T, class p_T, class CONFIG_T>
+template <class ENGINE, class in_T, class out_T, class d_T, class w_T, class s_T, class CONFIG_T>
 void unary(const in_T x[CONFIG_T::n_in0], out_T y[CONFIG_T::n_out], const d_T d[DESC_WORDS],
-           const w_T w[CONFIG_T::n_wgt], const p_T p[CONFIG_T::n_prm]) {
+           const w_T w[CONFIG_T::n_wgt], const s_T s[CONFIG_T::c_in0 + CONFIG_T::c_out]) {
     static Unit<CONFIG_T> u;
-    u.load(d);
-    u.put(x, CONFIG_T::in0_off, CONFIG_T::n_in0);
-    ENGINE::run(u, w, p);
-    u.get(y);
+    const int L = CONFIG_T::lanes;
+    u.load(d, w);
+    put<L, CONFIG_T::eb_in0>(x, u.act, CONFIG_T::off_in0, CONFIG_T::c_in0, CONFIG_T::p_in0, CONFIG_T::cw_in0, s);
+    ENGINE::run(u);
+    get<L, CONFIG_T::eb_out, CONFIG_T::sgn_out>(y, u.act, CONFIG_T::off_out, CONFIG_T::c_out, CONFIG_T::p_out,
+                                                CONFIG_T::cw_out, s + CONFIG_T::c_in0);
 }
 
 // A two-input layer.
-template <class ENGINE, class in_T, class in1_T, class out_T, class d_T, class w_T, class p_T, class CONFIG_T>
+template <class ENGINE, class in_T, class in1_T, class out_T, class d_T, class w_T, class s_T, class CONFIG_T>
 void binary(const in_T x0[CONFIG_T::n_in0], const in1_T x1[CONFIG_T::n_in1], out_T y[CONFIG_T::n_out],
-            const d_T d[DESC_WORDS], const w_T w[CONFIG_T::n_wgt], const p_T p[CONFIG_T::n_prm]) {
+            const d_T d[DESC_WORDS], const w_T w[CONFIG_T::n_wgt],
+            const s_T s[CONFIG_T::c_in0 + CONFIG_T::c_in1 + CONFIG_T::c_out]) {
     static Unit<CONFIG_T> u;
-    u.load(d);
-    u.put(x0, CONFIG_T::in0_off, CONFIG_T::n_in0);
-    u.put(x1, CONFIG_T::in1_off, CONFIG_T::n_in1);
-    ENGINE::run(u, w, p);
-    u.get(y);
+    const int L = CONFIG_T::lanes;
+    u.load(d, w);
+    put<L, CONFIG_T::eb_in0>(x0, u.act, CONFIG_T::off_in0, CONFIG_T::c_in0, CONFIG_T::p_in0, CONFIG_T::cw_in0, s);
+    put<L, CONFIG_T::eb_in1>(x1, u.act, CONFIG_T::off_in1, CONFIG_T::c_in1, CONFIG_T::p_in1, CONFIG_T::cw_in1,
+                             s + CONFIG_T::c_in0);
+    ENGINE::run(u);
+    get<L, CONFIG_T::eb_out, CONFIG_T::sgn_out>(y, u.act, CONFIG_T::off_out, CONFIG_T::c_out, CONFIG_T::p_out,
+                                                CONFIG_T::cw_out, s + CONFIG_T::c_in0 + CONFIG_T::c_in1);
 }
 
 }  // namespace vitflow_hls4ml

@@ -5,7 +5,7 @@ on random inputs, and the network outputs from predict() equal too."""
 import numpy as np
 import pytest
 
-from flow.estimate.dse import fitted_config
+from flow.estimate.fit import fitted_config
 from flow.hls4ml_backend.extension import ENGINES
 from flow.hls4ml_backend.program_onnx import OP_TYPES
 from flow.hls4ml_backend.project import compare_with_reference, convert, predict_codes

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from flow.errors import FlowError
-from flow.estimate.dse import fitted_config
+from flow.estimate.fit import fitted_config
 from flow.hls.project import HwConfig
 from flow.hls4ml_backend.program_onnx import program_to_onnx
 from flow.hls4ml_backend.project import check_fits, memory_bytes, on_chip_bytes
@@ -19,13 +19,15 @@ def test_on_chip_bytes_counts_bram_and_uram():
     assert on_chip_bytes(part) == part.resources["bram18"] * 2304 + part.resources["uram"] * 36864
 
 
-def test_memory_counts_weights_tensors_and_one_arena():
+def test_memory_counts_weights_tensors_and_each_layers_own_memory():
     program = side_by_side(np.random.default_rng(5))
-    mem = memory_bytes(program_to_onnx(program, HwConfig()))
+    hw = HwConfig(lanes=16)
+    mem = memory_bytes(program_to_onnx(program, hw))
     weights = sum(b.nbytes for l in program.layers for k, b in l.blobs.items() if k == "weight")
     assert mem["weights"] >= weights
     assert mem["tensors"] == sum(-(-int(np.prod(t.shape)) * t.bits // 8) for t in program.tensors.values())
-    assert mem["total"] == mem["weights"] + mem["tensors"] + mem["arena"]
+    assert mem["layer_memories"] >= 16 * len(program.layers)  # each layer's own words of 16 bytes
+    assert mem["total"] == mem["weights"] + mem["tensors"] + mem["layer_memories"]
 
 
 def _wide_linear(features_in, features_out):
