@@ -1,6 +1,6 @@
-"""C-simulation wall time for one EfficientViT-B1 r224 image beside the PyTorch fake-quant forward
-time of the same model on the same image, measured in one run (random init, W8A8 shipped defaults,
-16 calibration images).
+"""C-simulation wall time (with the II audit) for one EfficientViT-B1 r224 image beside the PyTorch
+fake-quant forward time of the same model on the same image, measured in one run (random init, W8A8
+shipped defaults, 16 calibration images; the accelerator of xczu9eg's choice, 32-byte words).
     python3 benchmarks/csim_speed.py
 """
 
@@ -13,7 +13,8 @@ import torch
 from flow.data import load_fashion_mnist
 from flow.export import export_clean_qonnx
 from flow.hls.csim import compile_csim, run_csim
-from flow.hls.project import HwConfig, write_project
+from flow.estimate.fit import fitted_config
+from flow.hls.project import write_project
 from flow.lower import lower_qonnx
 from flow.models import QuantScheme, build_model
 from flow.parts import get_part
@@ -45,7 +46,7 @@ def main():
         ref_s = time.perf_counter() - t0
         part = get_part("xczu9eg")
         project = Path(tmp) / "hls"
-        write_project(program, [env], project, part, part.default_clock_mhz, HwConfig())
+        write_project(program, [env], project, part, part.default_clock_mhz, fitted_config(program, lanes=32))
         t0 = time.perf_counter()
         exe = compile_csim(project)
         compile_s = time.perf_counter() - t0
@@ -53,8 +54,8 @@ def main():
     print(f"\n{MODEL} r{RES}, W8A8, one image, {torch.get_num_threads()} torch threads, this machine:")
     print(f"  PyTorch fake-quant forward (Brevitas, batch 1):   {torch_s:8.3f} s")
     print(f"  integer reference (numpy int64):                   {ref_s:8.3f} s")
-    print(f"  C-simulation (g++ -O2, ap_types), run:              {result['seconds_per_image']:8.3f} s "
-          f"({'bit-exact' if result['bit_exact'] else 'NOT bit-exact'}, {result['layers']} layers)")
+    print(f"  C-simulation (g++ -O2, ap_types, II audit on), run:  {result['seconds_per_image']:8.3f} s "
+          f"({'bit-exact' if result['bit_exact'] else 'NOT bit-exact'}, {result['layers']} layers, L = 32)")
     print(f"  C-simulation compile (once per project):            {compile_s:8.3f} s")
 
 

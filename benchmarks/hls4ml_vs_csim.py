@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 from flow.config import make_config
-from flow.estimate.dse import fitted_config
+from flow.estimate.fit import fitted_config
 from flow.hls.csim import compile_csim, run_csim
 from flow.hls.project import write_project
 from flow.parts import get_part

@@ -112,7 +112,9 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact) -> tup
     div_space = SPACE["att_dividers"] if exact else [0]
     base = fitted_config(program, acc_bits, lanes=lanes, att_rows=max(SPACE["att_rows"]), att_dividers=max(div_space),
                          beat_bytes=part.beat_bytes)
-    capacity, in_uram = activation_capacity(base, part, limits, base.act_words)
+    # the most room the smallest buffers leave (each design's own buffers are checked with its resources)
+    capacity, in_uram = activation_capacity(replace(base, att_rows=1, att_dividers=min(div_space)), part, limits,
+                                            base.act_words)
     try:
         plan = plan_memory(program, lanes, min(capacity, base.act_words), base.beat_bytes)
     except FlowError:

@@ -74,17 +74,20 @@ def test_build_runs_to_bit_exact_csim(tmp_path):
     assert "integer reference vs QONNX on 8 images" in r.stderr  # lowered and checked
     assert "estimate: chose" in r.stderr and "FPS" in r.stderr
     assert "bit-exact with the integer reference on 2 images" in r.stderr
-    assert "counted cycles equal the cycle model's on every layer" in r.stderr
+    assert "every loop audit-clean at its II" in r.stderr
+    assert "the cycle model equals the counted iterations, fills, DDR beats and bursts of every layer" in r.stderr
     assert "HLS project: b/hls" in r.stdout and "b/csim_report.json" in r.stdout
     report = json.loads((tmp_path / "b" / "csim_report.json").read_text())
     assert report["bit_exact"] and report["layers_exact"] == report["layers"] == 97
     r = run("csim", "--project", "b/hls", cwd=tmp_path)
-    assert r.returncode == 0 and "all 97 layers bit-exact" in r.stdout, r.stderr
+    assert r.returncode == 0 and "all 97 layers bit-exact" in r.stdout and "audit-clean" in r.stdout, r.stderr
     hls = tmp_path / "b" / "hls"
-    layer, name, _, offset, _ = (hls / "data" / "layers.txt").read_text().splitlines()[5].split()
-    golden = bytearray((hls / "data" / "img0" / "golden.bin").read_bytes())
-    golden[2 * int(offset)] ^= 1  # one element of layer 5's output, as if the reference said otherwise
-    (hls / "data" / "img0" / "golden.bin").write_bytes(bytes(golden))
+    meta = json.loads((hls / "data" / "tensors.json").read_text())
+    name = meta["layers"][5]["name"]
+    region = meta["tensors"][meta["layers"][5]["output"]]
+    golden = bytearray((hls / "data" / "img0" / "ddr_golden.bin").read_bytes())
+    golden[region["beat"] * meta["beat_bytes"]] ^= 1  # layer 5's first element, as if the reference said otherwise
+    (hls / "data" / "img0" / "ddr_golden.bin").write_bytes(bytes(golden))
     r = run("csim", "--project", "b/hls", cwd=tmp_path)
     assert r.returncode == 2 and f"first at layer {name}, index 0: csim" in r.stderr, r.stderr
 
@@ -127,7 +130,7 @@ def test_every_quantization_technique_survives_to_bit_exact_csim(tmp_path, scale
         assert any(l["attrs"].get("rows", 1) > 1 for l in hardswish)
     else:  # two scales: a table whose entries are integers at the fine scale, from the graph's Where
         assert sum(any(n.startswith("Where") for n in l["source"]) for l in hardswish) == 10
-    assert "#define VITFLOW_ATT_DIVIDER 0" in (tmp_path / "b" / "hls" / "firmware" / "vitflow_config.h").read_text()
+    assert "#define VITFLOW_ATT_DIVIDERS 0" in (tmp_path / "b" / "hls" / "firmware" / "vitflow_config.h").read_text()
 
 
 def test_estimate_of_a_lowered_program(tmp_path):
