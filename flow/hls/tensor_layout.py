@@ -3,10 +3,12 @@
 A tensor is stored HWC in words of L bytes (hls_templates/vitflow/word.h): pixel after pixel, and each
 pixel's channels in one or more segments, each segment starting at a word boundary. A word holds L / EB
 elements of EB bytes: 1 for codes of up to 8 bits, 2 for up to 16. Most tensors are one segment (dense).
-The linear attention reads its q, k and v per head, so the tensors feeding it are split into segments of
-the head dimension, and so is its output; the demand travels back through the layers that keep channels
-in place (concatenation, depthwise convolution, tables, adds) to the convolutions that produce them,
-which write any layout (their weights are packed for it).
+The linear attention reads its q, k and v per head: no head's block of channels may straddle a word. A
+dense layout serves when the head dimension divides the word's lanes or the lanes divide it (the usual
+powers of two); otherwise the tensors feeding the attention are split into segments of the head dimension.
+That demand travels back through the layers that keep channels in place (concatenation, depthwise
+convolution, tables, adds) to the convolutions that produce them, which write any layout (their weights
+are packed for it). The attention's output is one segment per head.
 """
 
 import math
@@ -117,13 +119,30 @@ def normalize(segments, per_word: int) -> tuple:
     return tuple(merged)
 
 
+def blocks_packable(dim: int, per_word: int) -> bool:
+    """Blocks of ``dim`` channels laid out densely never straddle a word."""
+    return per_word % dim == 0 or dim % per_word == 0
+
+
 def plan_layouts(program, lanes: int) -> dict:
     """Tensor name -> TensorLayout for an accelerator with L = ``lanes``; FlowError naming a layer whose
-    layouts the engines cannot serve."""
+    layouts the engines cannot serve. Dense layouts first; where an attention input came out with a head
+    block across a word, again with that input demanded in segments of the head dimension."""
+    layouts = _layouts(program, lanes, set())
+    segmented = {l.name for l in program.layers if l.kind == "linear_attention"
+                 and not _heads_fit(layouts[l.inputs[0]], l.attrs["dim"])}
+    return _layouts(program, lanes, segmented) if segmented else layouts
+
+
+def _heads_fit(lay, dim: int) -> bool:
+    return (lay.dense and blocks_packable(dim, lay.per_word)) or lay.segments == split(lay.channels, dim, lay.per_word)
+
+
+def _layouts(program, lanes: int, segmented: set) -> dict:
     demand = {}
     for layer in reversed(program.layers):
         out = layer.outputs[0]
-        if layer.kind == "linear_attention":
+        if layer.kind == "linear_attention" and layer.name in segmented:
             _demand(demand, layer.inputs[0], layer.attrs["dim"], layer)
         elif layer.kind in CHANNELWISE + ("concat",) and out in demand:
             for t in layer.inputs:
@@ -146,7 +165,7 @@ def plan_layouts(program, lanes: int) -> dict:
             layouts[out] = make(out, demand.get(out))
         elif layer.kind == "linear_attention":
             d = layer.attrs["dim"]
-            if ins[0].segments != split(ins[0].channels, d, ins[0].per_word):
+            if layer.name in segmented and not _heads_fit(ins[0], d):
                 raise FlowError(f"{tag}: its input is not laid out in heads of {d} channels")
             layouts[out] = make(out, d)
         elif layer.kind == "concat":

@@ -1,8 +1,10 @@
 // vitflow: the linear-attention unit of EfficientViT's LiteMLA (LINEAR_ATTENTION_* fields).
 //
 // Input: the concatenated q|k|v map, N = H*W tokens; group g (a head) has its q, k and v in the input's
-// segments 3g, 3g+1, 3g+2, each D channels from a word boundary (WS_IN words; the memory plan lays the
-// tensors of the attention out so). Per group, three loops:
+// channel blocks 3g, 3g+1, 3g+2 of D channels each. The memory plan lays the input out so that no block
+// straddles a word: densely when D divides the word's lanes (BLOCK_LANES = D: L / EB_IN / D blocks share a
+// word) or the lanes divide D (blocks of WS_IN whole words), else each block from a word boundary (WS_IN
+// words, padded). Per group, three loops:
 //   1. k = K_TAB[x_k] (ReLU and requantization as one table); over the tokens accumulate
 //        kv[i][j] += k_i v_j   and   ksum[i] += k_i        (k^T [v | 1])
 //      ROWS rows i by one word of v columns j per cycle: ROWS x min(D_MAX, L) multipliers;
@@ -41,6 +43,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
     const int in_min = d[LINEAR_ATTENTION_IN_MIN], entries = d[LINEAR_ATTENTION_ENTRIES], mask = entries - 1;
     const int cw_in = d[LINEAR_ATTENTION_CW_IN], cw_out = d[LINEAR_ATTENTION_CW_OUT];
     const int ws_in = d[LINEAR_ATTENTION_WS_IN], ws_out = d[LINEAR_ATTENTION_WS_OUT];
+    const int block_lanes = d[LINEAR_ATTENTION_BLOCK_LANES];
     const int exp_entries = d[LINEAR_ATTENTION_EXP_ENTRIES];
     const int eb_t = d[LINEAR_ATTENTION_TAB_EB], sgn_t = d[LINEAR_ATTENTION_TAB_SGN];
     const int att_shift = d[LINEAR_ATTENTION_ATT_SHIFT], att_mult = d[LINEAR_ATTENTION_ATT_MULT];
@@ -93,9 +96,25 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
 #pragma HLS ARRAY_PARTITION variable = kv complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = ksum complete
 
+    int bw = 0, bl = 0;  // where the next channel block starts: word and lane (counters, once per block)
     for (int g = 0; g < groups; g++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 32
-        const int q_seg = in0 + 3 * g * ws_in, k_seg = q_seg + ws_in, v_seg = k_seg + ws_in;
+        int pos_w[3], pos_l[3];  // q, k, v blocks of this group
+        for (int b = 0; b < 3; b++) {
+            pos_w[b] = bw;
+            pos_l[b] = bl;
+            if (block_lanes) {
+                bl += block_lanes;
+                if (bl == lanes_in) {
+                    bl = 0;
+                    bw++;
+                }
+            } else {
+                bw += ws_in;
+            }
+        }
+        const int q_seg = in0 + pos_w[0], k_seg = in0 + pos_w[1], v_seg = in0 + pos_w[2];
+        const int q_lane = pos_l[0], k_lane = pos_l[1], v_lane = pos_l[2];
         {  // 1. k^T [v | 1] over the tokens: iteration (token, row step st, v word vw), vw fastest
             int st = 0, vw = 0, kword = 0, klane = 0, tok = 0;
             bool first_tok = true;
@@ -113,17 +132,23 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
 #pragma HLS ARRAY_PARTITION variable = kr complete
                 for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
-                    kr[r] = ktab[r][(kx[(klane + r) & (L - 1)] - in_min) & mask];
+                    kr[r] = ktab[r][(kx[(k_lane + klane + r) & (L - 1)] - in_min) & mask];
                 }
                 // the ROWS x PLANES products of this cycle, then accumulator (i, c) adds product
                 // (i % ROWS, lane of c): fixed wiring, enabled when the row step and v word are its own
+                int vs[PLANES];  // the v block's lanes, from its first (a lane rotation when blocks share words)
+#pragma HLS ARRAY_PARTITION variable = vs complete
+                for (int l = 0; l < PLANES; l++) {
+#pragma HLS UNROLL
+                    vs[l] = vx[(v_lane + l) & (L - 1)];
+                }
                 int prod[ROWS][PLANES];
 #pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
                 for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
                     for (int l = 0; l < PLANES; l++) {
 #pragma HLS UNROLL
-                        prod[r][l] = kr[r] * vx[l];
+                        prod[r][l] = kr[r] * vs[l];
                     }
                 }
                 for (int i = 0; i < D_MAX; i++) {
@@ -215,7 +240,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
 #pragma HLS ARRAY_PARTITION variable = qr complete
                     for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
-                        qr[r] = qtab[r][(qx[(klane + r) & (L - 1)] - in_min) & mask];
+                        qr[r] = qtab[r][(qx[(q_lane + klane + r) & (L - 1)] - in_min) & mask];
                     }
                     acc_t dsum = 0;
                     for (int r = 0; r < ROWS; r++) {

@@ -112,7 +112,7 @@ def _layernorm_layer(rng, kind, in_shift=None):
 
 
 def _attention_layer(rng, kind):
-    g, d, h, w = int(rng.integers(1, 4)), int(rng.choice([2, 4, 8, 16])), int(rng.integers(1, 7)), int(rng.integers(1, 7))
+    g, d, h, w = int(rng.integers(1, 4)), int(rng.choice([2, 4, 8, 16, 6, 12])), int(rng.integers(1, 7)), int(rng.integers(1, 7))
     quant = {r: {"bits": 8, "signed": r in ("kv", "num", "att"), "range": [-128, 127] if r in ("kv", "num", "att")
                  else [0, 255]} for r in ("q", "k", "kv", "ksum", "num", "den", "att")}
     blobs = {"q_table": rng.integers(0, 256, 256).astype(np.int16), "k_table": rng.integers(0, 256, 256).astype(np.int16)}

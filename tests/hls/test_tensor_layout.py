@@ -36,25 +36,34 @@ def _t(shape, bits=8):
     return TensorInfo(tuple(shape), bits, True, 1.0)
 
 
-def _attention_program(dim=4):
+def _attention_program(dim):
+    """x -> two 1x1 convs (q and k, 3 heads' worth each) -> depthwise on k -> concat -> attention (2 heads
+    of ``dim``) -> 1x1 conv"""
+    half = 3 * dim
     conv = lambda name, x, y: Layer(name, "conv", [x], [y], {"kernel": [1, 1], "groups": 1})  # noqa: E731
     layers = [conv("c0", "x", "q"), conv("c1", "x", "k"),
               Layer("dw", "dwconv", ["k"], ["k2"], {}),
               Layer("cat", "concat", ["q", "k2"], ["qkv"], {}),
               Layer("att", "linear_attention", ["qkv"], ["a"], {"dim": dim}),
               conv("proj", "a", "y")]
-    tensors = {"x": _t((8, 2, 2)), "q": _t((12, 2, 2)), "k": _t((12, 2, 2)), "k2": _t((12, 2, 2)),
-               "qkv": _t((24, 2, 2)), "a": _t((8, 2, 2)), "y": _t((8, 2, 2))}
+    tensors = {"x": _t((8, 2, 2)), "q": _t((half, 2, 2)), "k": _t((half, 2, 2)), "k2": _t((half, 2, 2)),
+               "qkv": _t((2 * half, 2, 2)), "a": _t((2 * dim, 2, 2)), "y": _t((8, 2, 2))}
     return Program("p", ["x"], ["y"], tensors, layers)
 
 
+def test_heads_share_words_when_the_head_dimension_divides_them():
+    lays = plan_layouts(_attention_program(4), 4)  # 4-channel heads, 4-lane words
+    assert all(lays[t].dense for t in lays)
+    lays = plan_layouts(_attention_program(4), 8)  # 12-channel q and k: the concatenation pads between them
+    assert lays["q"].segments == (4, 4, 4) and lays["qkv"].segments == (4,) * 6
+
+
 def test_the_attention_demand_reaches_the_convolutions_through_concat_and_depthwise():
-    lays = plan_layouts(_attention_program(4), 16)
+    lays = plan_layouts(_attention_program(3), 16)  # 3-channel heads cannot share 16-lane words evenly
     for t in ("q", "k", "k2"):
-        assert lays[t].segments == (4, 4, 4), t  # each head block from a word boundary
-    assert lays["qkv"].segments == (4,) * 6 and lays["a"].segments == (4, 4)
+        assert lays[t].segments == (3, 3, 3), t  # each head block from a word boundary
+    assert lays["qkv"].segments == (3,) * 6 and lays["a"].segments == (3, 3)
     assert lays["x"].dense and lays["y"].dense
-    assert all(l.dense for l in plan_layouts(_attention_program(4), 4).values())  # 4-lane words: no padding
 
 
 def test_layouts_the_units_cannot_serve_are_errors():
