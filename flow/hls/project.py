@@ -156,11 +156,12 @@ def plan_for(program, cfg: HwConfig):
 
 
 def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float, cfg: HwConfig = HwConfig(),
-                  board=None, cosim=None):
+                  board=None, cosim=None, patches: dict | None = None):
     """Generate the project under ``out`` for ``part`` (a flow.parts.Part) on ``board`` (a flow.boards.Board
     or None); ``golden_envs``: run_program's tensors for each test image (data/img<i>/); ``cosim``: the
-    co-simulation program and its reference tensors (program, env), by default flow.hls.cosim's. Returns
-    the program's Image."""
+    co-simulation program and its reference tensors (program, env), by default flow.hls.cosim's;
+    ``patches``: the first convolution's patch spec when ``program`` runs it on patches
+    (flow/hls/input_patches.py; recorded for the host driver). Returns the program's Image."""
     from .cosim import cosim_program
 
     if board is not None and board.part != part.part:
@@ -185,7 +186,7 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     h, cpp = _top_sources(cfg, depths)
     (fw / f"{TOP}.h").write_text(h)
     (fw / f"{TOP}.cpp").write_text(cpp)
-    write_data(image, program, out / "data", golden_envs)
+    write_data(image, program, out / "data", golden_envs, patches)
     write_data(cosim_image, cosim_prog, out / "cosim", [cosim_env])
     (out / "run_hls.tcl").write_text(run_hls_tcl(TOP, part.part, clock_mhz, part.family))
     (out / "vivado" / "build_bitstream.tcl").write_text(vivado_tcl(TOP, part, clock_mhz, board=board))
@@ -195,7 +196,7 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     return image
 
 
-def write_data(image, program, data: Path, envs: list) -> None:
+def write_data(image, program, data: Path, envs: list, patches: dict | None = None) -> None:
     """The program image and, per test image, the DDR activation area before (the inputs in place) and
     after (every region the reference's) a check run."""
     data.mkdir(parents=True, exist_ok=True)
@@ -210,7 +211,8 @@ def write_data(image, program, data: Path, envs: list) -> None:
     meta = {"lanes": plan.lanes, "beat_bytes": plan.beat_bytes, "ddr_beats": plan.ddr_beats,
             "inputs": list(program.inputs), "outputs": list(program.outputs), "tensors": tensors,
             "layers": [{"name": l.name, "kind": l.kind, "output": l.outputs[0]} for l in program.layers],
-            "operations": [{"kind": op.kind, "layer": op.layer, "role": op.role} for op in plan.check_ops]}
+            "operations": [{"kind": op.kind, "layer": op.layer, "role": op.role} for op in plan.check_ops],
+            "patches": patches}
     (data / "tensors.json").write_text(json.dumps(meta, indent=1))
     for i, env in enumerate(envs):
         write_golden(image, program, env, data / f"img{i}")

@@ -21,10 +21,12 @@ def step_estimate(st: BuildState) -> None:
     estimate.md per-layer table, roofline.png)."""
     from flow.estimate.dse import explore, with_config
     from flow.estimate.report import summary_line, write_report
+    from flow.hls.input_patches import on_patches
     from flow.parts import get_part
 
     part = get_part(st.cfg.part)
-    est = explore(st.program, part, part.default_clock_mhz, acc_bits=st.cfg.acc_bits)
+    program, _ = on_patches(st.program)  # what the accelerator runs: the first convolution on patches
+    est = explore(program, part, part.default_clock_mhz, acc_bits=st.cfg.acc_bits)
     (st.staging / "estimate").mkdir()
     write_report(est, st.staging / "estimate")
     st.hw_config = with_config(est)

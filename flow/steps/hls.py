@@ -13,6 +13,7 @@ def step_generate_hls(st: BuildState) -> None:
     the integer reference on real images, co-simulation program, tcl scripts, host driver) under hls/."""
     from flow.boards import board_for_part, get_board
     from flow.estimate.fit import fitted_config
+    from flow.hls.input_patches import on_patches, with_patches
     from flow.hls.project import write_project
     from flow.parts import get_part
     from flow.reference.compare import activation_quants
@@ -21,11 +22,13 @@ def step_generate_hls(st: BuildState) -> None:
     part = get_part(st.cfg.part)
     board = get_board(st.cfg.board) if st.cfg.board else board_for_part(part)
     in_quant = activation_quants(st.qonnx_path)[st.program.inputs[0]]
-    envs = [run_program(st.program, {st.program.inputs[0]: in_quant.codes(x.numpy())}, dump_internal=False)
-            for x in st.calib_images[:CSIM_IMAGES]]
-    cfg = st.hw_config = st.hw_config or fitted_config(st.program, st.cfg.acc_bits, beat_bytes=part.beat_bytes)
-    image = write_project(st.program, envs, st.staging / "hls", part, part.default_clock_mhz, cfg, board)
-    st.hls_plan = image.plan
+    program, patched = on_patches(st.program)  # the first convolution on the input's patches, where it applies
+    envs = [with_patches(run_program(st.program, {st.program.inputs[0]: in_quant.codes(x.numpy())},
+                                     dump_internal=False), patched) for x in st.calib_images[:CSIM_IMAGES]]
+    cfg = st.hw_config = st.hw_config or fitted_config(program, st.cfg.acc_bits, beat_bytes=part.beat_bytes)
+    image = write_project(program, envs, st.staging / "hls", part, part.default_clock_mhz, cfg, board,
+                          patches=patched)
+    st.hls_plan, st.hls_program = image.plan, program
     plan = image.plan
     on_board = f" on {board.name}" if board else ""
     in_ddr = f"; {len(plan.spilled)} tensors in DDR, in row stripes" if plan.spilled else ""
@@ -46,7 +49,7 @@ def step_csim(st: BuildState) -> None:
 
     project = st.staging / "hls"
     result = run_csim(project, compile_csim(project))
-    model = layer_counts(st.hls_plan, st.program, st.hw_config, check=True)
+    model = layer_counts(st.hls_plan, st.hls_program, st.hw_config, check=True)
     result["model_counts"] = model
     (st.staging / "csim_report.json").write_text(json.dumps(result, indent=1))
     if not result["bit_exact"]:

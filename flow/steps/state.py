@@ -19,4 +19,5 @@ class BuildState:
     qonnx_path: Path | None = None
     program: object = None
     hw_config: object = None
-    hls_plan: object = None
+    hls_plan: object = None     # the memory plan of the HLS project
+    hls_program: object = None  # the program the accelerator runs (flow/hls/input_patches.py)
