@@ -53,3 +53,22 @@ def test_patched_stem_bit_exact_in_csim_and_faster(tmp_path):
     plain = layer_counts(write_project(program, [run_program(program, {"img": x})], tmp_path / "plain", part, 200,
                                        fitted_config(program, lanes=32)).plan, program, cfg)
     assert result["counts"]["conv0"]["cycles"] * 4 < plain["conv0"]["cycles"]  # 9 taps of a 3-lane word before
+
+
+def test_the_host_driver_lays_the_input_out_as_the_flow_does(tmp_path):
+    """The generated PYNQ driver's input_area() (no board needed) rebuilds data/img0/ddr_in.bin from the
+    input's codes: patches and word layout as the testbench has them."""
+    import importlib.util
+    import json
+
+    program, x = _stem(h=10, w=10)
+    patched, spec = on_patches(program)
+    env = with_patches(run_program(program, {"img": x}), spec)
+    write_project(patched, [env], tmp_path / "hls", get_part("xczu9eg"), 200, fitted_config(patched, lanes=16),
+                  patches=spec)
+    loader = importlib.util.spec_from_file_location("driver", tmp_path / "hls" / "host" / "vitflow_driver.py")
+    driver = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(driver)
+    meta = json.loads((tmp_path / "hls" / "data" / "tensors.json").read_text())
+    area = driver.input_area(meta, x)
+    assert np.array_equal(area, np.fromfile(tmp_path / "hls" / "data" / "img0" / "ddr_in.bin", dtype=np.uint8))
