@@ -86,45 +86,54 @@ struct Unit {
     }
 };
 
-// The engines, each run on a layer's Unit.
-struct Conv {  // conv, pointwise, grouped and linear layers: the conv PE array (conv_pe.h)
+// The accelerator of a layer's configuration: its engines, with the layer's memory size.
+template <class C>
+struct Acc {
+    typedef vitflow::Accelerator<C::lanes, C::pe_rows, C::pe_cols, C::dw_lanes, C::wdepth, C::dw_taps, C::tab_entries,
+                                 C::sh_words, C::att_d_max, C::att_rows, C::att_dividers, C::acc_bits, C::act_words,
+                                 C::fifo_depth>
+        type;
+};
+
+// The engines, each run on a layer's Unit: those that read a weight stream are the accelerator's own.
+template <class E>
+struct Streamed {
     template <class C>
     static void run(Unit<C> &u) {
-        vitflow::conv_engine<C::lanes, C::pe_rows, C::pe_cols, C::wdepth, C::acc_bits, C::act_words>(u.desc, u.ws, u.act);
+        E::run(u.desc, u.ws, u.act);
     }
+};
+struct Conv {  // conv, pointwise, grouped and linear layers: the conv PE array (conv_pe.h)
+    template <class C>
+    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::Conv>::run(u); }
 };
 struct DwConv {  // depthwise convolutions (dwconv.h)
     template <class C>
-    static void run(Unit<C> &u) {
-        vitflow::dwconv_engine<C::lanes, C::dw_lanes, C::dw_taps, C::acc_bits, C::act_words>(u.desc, u.ws, u.act);
-    }
+    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::DwConv>::run(u); }
 };
 struct Lut {  // hardswish and ReLU lookup tables (eltwise.h)
     template <class C>
-    static void run(Unit<C> &u) { vitflow::lut_engine<C::lanes, C::tab_entries, C::act_words>(u.desc, u.ws, u.act); }
+    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::Lut>::run(u); }
+};
+struct LayerNorm {  // integer LayerNorm (layernorm.h)
+    template <class C>
+    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::LayerNorm>::run(u); }
+};
+struct LinearAttention {  // ReLU linear attention of LiteMLA (linear_attention.h)
+    template <class C>
+    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::Attention>::run(u); }
+};
+struct Concat {  // channel concatenation of two tensors (eltwise.h)
+    template <class C>
+    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::Concat>::run(u); }
 };
 struct Gap {  // global average pool (eltwise.h)
     template <class C>
     static void run(Unit<C> &u) { vitflow::gap_engine<C::lanes, C::acc_bits, C::act_words>(u.desc, u.act); }
 };
-struct LayerNorm {  // integer LayerNorm (layernorm.h)
-    template <class C>
-    static void run(Unit<C> &u) { vitflow::layernorm_engine<C::lanes, C::sh_words, C::act_words>(u.desc, u.ws, u.act); }
-};
-struct LinearAttention {  // ReLU linear attention of LiteMLA (linear_attention.h)
-    template <class C>
-    static void run(Unit<C> &u) {
-        vitflow::linear_attention_engine<C::lanes, C::att_d_max, C::att_rows, C::att_dividers, C::acc_bits,
-                                         C::tab_entries, C::act_words>(u.desc, u.ws, u.act);
-    }
-};
 struct Add {  // residual add of two tensors (eltwise.h)
     template <class C>
     static void run(Unit<C> &u) { vitflow::add_engine<C::lanes, C::act_words>(u.desc, u.act); }
-};
-struct Concat {  // channel concatenation of two tensors (eltwise.h)
-    template <class C>
-    static void run(Unit<C> &u) { vitflow::concat_engine<C::lanes, C::tab_entries, C::act_words>(u.desc, u.ws, u.act); }
 };
 
 // A one-input layer.

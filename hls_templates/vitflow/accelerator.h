@@ -33,54 +33,47 @@ template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_TAPS
 struct Accelerator {
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
 
+    // The engines that read a weight stream, each as a type for `streamed`.
+    struct Conv {
+        static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
+            conv_engine<L, PE_ROWS, PE_COLS, WDEPTH, ACC_BITS, ACT_WORDS>(d, ws, act);
+        }
+    };
+    struct DwConv {
+        static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
+            dwconv_engine<L, DW_LANES, DW_TAPS, ACC_BITS, ACT_WORDS>(d, ws, act);
+        }
+    };
+    struct Lut {
+        static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
+            lut_engine<L, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
+        }
+    };
+    struct Concat {
+        static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
+            concat_engine<L, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
+        }
+    };
+    struct LayerNorm {
+        static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
+            layernorm_engine<L, SH_WORDS, ACT_WORDS>(d, ws, act);
+        }
+    };
+    struct Attention {
+        static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
+            linear_attention_engine<L, ATT_D_MAX, ATT_ROWS, ATT_DIVIDERS, ACC_BITS, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
+        }
+    };
+
     // A layer with a weight stream: the loader and the engine run concurrently (DATAFLOW), joined by a FIFO;
     // the stream's place and length come as scalars, the engine alone reads the descriptor registers.
-    static void conv(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+    template <class ENGINE>
+    static void streamed(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
 #pragma HLS INLINE off
 #pragma HLS DATAFLOW
         VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
         stream_words<L>(wgt, w_off, w_words, ws);
-        conv_engine<L, PE_ROWS, PE_COLS, WDEPTH, ACC_BITS, ACT_WORDS>(d, ws, act);
-        VITFLOW_FIFO_DRAINED(ws);
-    }
-    static void dwconv(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
-#pragma HLS INLINE off
-#pragma HLS DATAFLOW
-        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
-        stream_words<L>(wgt, w_off, w_words, ws);
-        dwconv_engine<L, DW_LANES, DW_TAPS, ACC_BITS, ACT_WORDS>(d, ws, act);
-        VITFLOW_FIFO_DRAINED(ws);
-    }
-    static void lut(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
-#pragma HLS INLINE off
-#pragma HLS DATAFLOW
-        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
-        stream_words<L>(wgt, w_off, w_words, ws);
-        lut_engine<L, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
-        VITFLOW_FIFO_DRAINED(ws);
-    }
-    static void concat(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
-#pragma HLS INLINE off
-#pragma HLS DATAFLOW
-        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
-        stream_words<L>(wgt, w_off, w_words, ws);
-        concat_engine<L, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
-        VITFLOW_FIFO_DRAINED(ws);
-    }
-    static void layernorm(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
-#pragma HLS INLINE off
-#pragma HLS DATAFLOW
-        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
-        stream_words<L>(wgt, w_off, w_words, ws);
-        layernorm_engine<L, SH_WORDS, ACT_WORDS>(d, ws, act);
-        VITFLOW_FIFO_DRAINED(ws);
-    }
-    static void attention(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
-#pragma HLS INLINE off
-#pragma HLS DATAFLOW
-        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
-        stream_words<L>(wgt, w_off, w_words, ws);
-        linear_attention_engine<L, ATT_D_MAX, ATT_ROWS, ATT_DIVIDERS, ACC_BITS, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
+        ENGINE::run(d, ws, act);
         VITFLOW_FIFO_DRAINED(ws);
     }
 
@@ -96,15 +89,15 @@ struct Accelerator {
             const int w_off = d[FIELD_W_OFF], w_words = d[FIELD_W_WORDS];
             switch (d[FIELD_KIND]) {
             case KIND_CONV:
-            case KIND_LINEAR: conv(d, w_off, w_words, wgt, act); break;
-            case KIND_DWCONV: dwconv(d, w_off, w_words, wgt, act); break;
+            case KIND_LINEAR: streamed<Conv>(d, w_off, w_words, wgt, act); break;
+            case KIND_DWCONV: streamed<DwConv>(d, w_off, w_words, wgt, act); break;
             case KIND_HARDSWISH:
-            case KIND_RELU: lut(d, w_off, w_words, wgt, act); break;
+            case KIND_RELU: streamed<Lut>(d, w_off, w_words, wgt, act); break;
             case KIND_ADD: add_engine<L, ACT_WORDS>(d, act); break;
-            case KIND_CONCAT: concat(d, w_off, w_words, wgt, act); break;
+            case KIND_CONCAT: streamed<Concat>(d, w_off, w_words, wgt, act); break;
             case KIND_GAP: gap_engine<L, ACC_BITS, ACT_WORDS>(d, act); break;
-            case KIND_LAYERNORM: layernorm(d, w_off, w_words, wgt, act); break;
-            case KIND_LINEAR_ATTENTION: attention(d, w_off, w_words, wgt, act); break;
+            case KIND_LAYERNORM: streamed<LayerNorm>(d, w_off, w_words, wgt, act); break;
+            case KIND_LINEAR_ATTENTION: streamed<Attention>(d, w_off, w_words, wgt, act); break;
             case KIND_LOAD: dma_load<L, ACT_WORDS>(d, ddr, act); break;
             case KIND_STORE: dma_store<L, ACT_WORDS>(d, ddr, act); break;
             default: return i;

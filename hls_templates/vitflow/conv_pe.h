@@ -29,6 +29,7 @@
 #pragma once
 #include "cycles.h"
 #include "vitflow_layout.h"
+#include "window.h"
 #include "word.h"
 
 namespace vitflow {
@@ -49,23 +50,28 @@ inline void put_param_word(const Word<L> &w, int k, int32_t bias[L], int32_t mul
     }
 }
 
+// The next tile's parameters become the current tile's (registers).
+template <int L>
+inline void take_params(int32_t bias[L], int32_t mult[L], int32_t shift[L], const int32_t nbias[L],
+                        const int32_t nmult[L], const int32_t nshift[L]) {
+#pragma HLS INLINE
+    for (int j = 0; j < L; j++) {
+#pragma HLS UNROLL
+        bias[j] = nbias[j];
+        mult[j] = nmult[j];
+        shift[j] = nshift[j];
+    }
+}
+
 template <int L, int ROWS, int COLS, int WDEPTH, int ACC_BITS, int ACT_WORDS>
 void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     typedef ap_int<ACC_BITS> acc_t;
     const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
-    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], out0 = d[FIELD_OUT];
-    const int hin = d[CONV_H_IN], win = d[CONV_W_IN], cw_in = d[CONV_CW_IN], in_row0 = d[CONV_IN_ROW0];
-    const int row_begin = d[CONV_ROW_BEGIN], row_end = d[CONV_ROW_END], wout = d[CONV_W_OUT];
-    const int cw_out = d[CONV_CW_OUT], out_row0 = d[CONV_OUT_ROW0];
-    const int kh_n = d[CONV_KH], kw_n = d[CONV_KW], sh = d[CONV_SH], sw = d[CONV_SW];
-    const int pt = d[CONV_PT], pl = d[CONV_PL], tiles = d[CONV_TILES];
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], tiles = d[CONV_TILES];
     const int rows = eb_out == 1 ? L : L / 2;  // output channels per tile (one output word)
     const int lanes_in = eb_in == 1 ? L : L / 2;
     const int passes = (rows + ROWS - 1) / ROWS, splits = (lanes_in + COLS - 1) / COLS;  // constants' ratios
-    const int taps = kh_n * kw_n, pixels = (row_end - row_begin) * wout;
-    // strides in words, computed once per layer (the loop only adds them)
-    const int rs = win * cw_in, step_px = sw * cw_in, step_row = sh * rs, tap_wrap = rs - kw_n * cw_in;
-    const int pad_px = pl * cw_in, out_row_words = wout * cw_out;
+    const int taps = d[CONV_KH] * d[CONV_KW], pixels = (d[CONV_ROW_END] - d[CONV_ROW_BEGIN]) * d[CONV_W_OUT];
 
     const int PASSES = L / ROWS;
     VITFLOW_BUFFER2(Word<L>, wbuf, ROWS, 2 * PASSES * WDEPTH);  // bank rr: rows rr, ROWS + rr, ..., two tiles
@@ -91,12 +97,11 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
         const int load_n = t + 1 < tiles ? PARAM_WORDS + rows * nw_next * taps : 0;
         const int n = compute_n > load_n ? compute_n : load_n;
         const int steps = nw * taps, load_half = (1 - half) * PASSES * WDEPTH, read_half = half * PASSES * WDEPTH;
-        // compute counters, fastest first: split j, step s = (kh, kw, word s_w), pass p, pixel (oh, ow);
-        // addresses by increments
-        int j = 0, s = 0, s_w = 0, kw = 0, kh = 0, p = 0, ow = 0, ih0 = row_begin * sh - pt, iw0 = -pl;
+        // compute counters, fastest first: split j, step s = (tap, word s_w), pass p, pixel (the window)
+        int j = 0, s = 0, s_w = 0, p = 0;
+        Window win;
+        win.start(d, w0, t);
         Word<L> yw = zero_word<L>();
-        int row_base = in0 + (ih0 - in_row0) * rs + w0, pix = row_base - pad_px, tap_off = 0;
-        int out_addr = out0 + (row_begin - out_row0) * out_row_words + t;
         // load counters: word k of the tile's stream; a weight word's row (bank lr, pass lp) and step ls
         int k = 0, lr = 0, lp = 0, lrow = 0, ls = 0, read_pass = read_half;
         {
@@ -107,10 +112,9 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                 VITFLOW_NO_DEPENDENCE(wbuf);  // the load writes the half the MACs do not read
                 VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the input (memory plan)
                 if (it < compute_n) {
-                    const int ih = ih0 + kh, iw = iw0 + kw;
-                    const bool inside = ih >= 0 && ih < hin && iw >= 0 && iw < win;
+                    const bool inside = win.inside();
                     // one read every iteration, inside the input (padding reads its first word, then zero)
-                    const Word<L> held = act[inside ? pix + tap_off + s_w : in0];
+                    const Word<L> held = act[inside ? win.addr(s_w) : in0];
                     const Word<L> xw = inside ? held : zero_word<L>();
                     int x[L];
 #pragma HLS ARRAY_PARTITION variable = x complete
@@ -132,40 +136,25 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                             set_element<L>(yw, row & (L - 1), eb_out,
                                            requantize(wide_t(a), mult[row & (L - 1)], shift[row & (L - 1)], lo, hi));
                     }
-                    if (last && p == passes - 1) act[out_addr] = yw;  // rows elements of eb_out bytes fill it
-                    // advance: split, word, tap, pass, pixel, row
+                    if (last && p == passes - 1) act[win.out_addr] = yw;  // rows elements of eb_out bytes fill it
+                    // advance: split, word, tap, pass, pixel
                     if (++j == splits) {
                         j = 0;
                         if (++s < steps) {
                             if (++s_w == nw) {
                                 s_w = 0;
-                                tap_off += cw_in;
-                                if (++kw == kw_n) {
-                                    kw = 0;
-                                    kh++;
-                                    tap_off += tap_wrap;
-                                }
+                                win.next_tap();
                             }
                         } else {
                             s = 0;
                             s_w = 0;
-                            kw = 0;
-                            kh = 0;
-                            tap_off = 0;
                             read_pass += WDEPTH;
                             if (++p == passes) {
                                 p = 0;
                                 read_pass = read_half;
-                                out_addr += cw_out;
-                                pix += step_px;
-                                iw0 += sw;
-                                if (++ow == wout) {
-                                    ow = 0;
-                                    iw0 = -pl;
-                                    ih0 += sh;
-                                    row_base += step_row;
-                                    pix = row_base - pad_px;
-                                }
+                                win.next_pixel();
+                            } else {
+                                win.first_tap();  // the next pass walks the same window again
                             }
                         }
                     }
@@ -190,12 +179,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                 }
             }
         }
-        for (int j = 0; j < L; j++) {
-#pragma HLS UNROLL
-            bias[j] = nbias[j];
-            mult[j] = nmult[j];
-            shift[j] = nshift[j];
-        }
+        take_params<L>(bias, mult, shift, nbias, nmult, nshift);
         half = 1 - half;
         nw = nw_next;
         w0 = w0_next;

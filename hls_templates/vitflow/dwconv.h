@@ -26,20 +26,14 @@ template <int L, int LANES, int DW_TAPS, int ACC_BITS, int ACT_WORDS>
 void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     typedef ap_int<ACC_BITS> acc_t;
     const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
-    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], out0 = d[FIELD_OUT];
-    const int hin = d[CONV_H_IN], win = d[CONV_W_IN], cw_in = d[CONV_CW_IN], in_row0 = d[CONV_IN_ROW0];
-    const int row_begin = d[CONV_ROW_BEGIN], row_end = d[CONV_ROW_END], wout = d[CONV_W_OUT];
-    const int cw_out = d[CONV_CW_OUT], out_row0 = d[CONV_OUT_ROW0];
-    const int kh_n = d[CONV_KH], kw_n = d[CONV_KW], sh = d[CONV_SH], sw = d[CONV_SW];
-    const int pt = d[CONV_PT], pl = d[CONV_PL], tiles = d[CONV_TILES];
-    const int taps = kh_n * kw_n, pixels = (row_end - row_begin) * wout;
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], tiles = d[CONV_TILES];
+    const int cw_in = d[CONV_CW_IN];
+    const int taps = d[CONV_KH] * d[CONV_KW], pixels = (d[CONV_ROW_END] - d[CONV_ROW_BEGIN]) * d[CONV_W_OUT];
     const int sub_n = eb_in > eb_out ? 2 : 1;         // input words per output word
     const int half_lanes = eb_in < eb_out ? L / 2 : 0;  // odd output words read the upper half of an input word
     const int rows = eb_out == 1 ? L : L / 2;  // channels of an output word
     const int passes = (rows + LANES - 1) / LANES;
     const int steps = taps * sub_n;
-    const int rs = win * cw_in, step_px = sw * cw_in, step_row = sh * rs, tap_wrap = rs - kw_n * cw_in;
-    const int pad_px = pl * cw_in, out_row_words = wout * cw_out;
 
     VITFLOW_BUFFER1(Word<L>, fbuf, 2 * DW_TAPS);  // the tile's filters, word k = tap k; two tiles (ping-pong)
     VITFLOW_AGGREGATE(fbuf);                       // one L-byte word per address
@@ -63,10 +57,10 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
         const int load_half = (1 - half) * DW_TAPS, read_half = half * DW_TAPS;
         const int lane_off = (t & 1) ? half_lanes : 0;
         const int subs_held = in_word + 1 < cw_in ? sub_n : 1;  // the pixel's last input word may be alone
-        int tap = 0, sub = 0, kw = 0, kh = 0, p = 0, ow = 0, ih0 = row_begin * sh - pt, iw0 = -pl;
+        int tap = 0, sub = 0, p = 0;
+        Window win;
+        win.start(d, in_word, t);
         Word<L> yw = zero_word<L>();
-        int row_base = in0 + (ih0 - in_row0) * rs + in_word, pix = row_base - pad_px, tap_off = 0;
-        int out_addr = out0 + (row_begin - out_row0) * out_row_words + t;
         int k = 0;
         {
             VITFLOW_LOOP(dw_tile, VITFLOW_DEPTH_DW);
@@ -76,10 +70,9 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
                 VITFLOW_NO_DEPENDENCE(fbuf);  // the load writes the half the MACs do not read
                 VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the input (memory plan)
                 if (it < compute_n) {
-                    const int ih = ih0 + kh, iw = iw0 + kw;
-                    const bool inside = ih >= 0 && ih < hin && iw >= 0 && iw < win && sub < subs_held;
+                    const bool inside = win.inside() && sub < subs_held;
                     // one read every iteration, inside the input (padding reads its first word, then zero)
-                    const Word<L> held = act[inside ? pix + tap_off + sub : in0];
+                    const Word<L> held = act[inside ? win.addr(sub) : in0];
                     const Word<L> xw = inside ? held : zero_word<L>();
                     int x[L];
 #pragma HLS ARRAY_PARTITION variable = x complete
@@ -100,36 +93,21 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
                             set_element<L>(yw, l & (L - 1), eb_out,
                                            requantize(wide_t(a), mult[l & (L - 1)], shift[l & (L - 1)], lo, hi));
                     }
-                    if (last && p == passes - 1) act[out_addr] = yw;
+                    if (last && p == passes - 1) act[win.out_addr] = yw;
                     if (!last) {
                         if (++sub == sub_n) {
                             sub = 0;
                             tap++;
-                            tap_off += cw_in;
-                            if (++kw == kw_n) {
-                                kw = 0;
-                                kh++;
-                                tap_off += tap_wrap;
-                            }
+                            win.next_tap();
                         }
                     } else {
                         sub = 0;
                         tap = 0;
-                        kw = 0;
-                        kh = 0;
-                        tap_off = 0;
                         if (++p == passes) {
                             p = 0;
-                            out_addr += cw_out;
-                            pix += step_px;
-                            iw0 += sw;
-                            if (++ow == wout) {
-                                ow = 0;
-                                iw0 = -pl;
-                                ih0 += sh;
-                                row_base += step_row;
-                                pix = row_base - pad_px;
-                            }
+                            win.next_pixel();
+                        } else {
+                            win.first_tap();  // the next pass walks the same window again
                         }
                     }
                 }
@@ -141,12 +119,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
                 }
             }
         }
-        for (int j = 0; j < L; j++) {
-#pragma HLS UNROLL
-            bias[j] = nbias[j];
-            mult[j] = nmult[j];
-            shift[j] = nshift[j];
-        }
+        take_params<L>(bias, mult, shift, nbias, nmult, nshift);
         half = 1 - half;
         if (t >= 0) in_word += eb_in > eb_out ? 2 : (eb_in < eb_out ? (t & 1) : 1);
     }
