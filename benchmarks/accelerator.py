@@ -61,6 +61,7 @@ def csim_check(model: str, est: dict, program, qonnx, part) -> str:
     from flow.estimate.counts import layer_counts
     from flow.estimate.dse import with_config
     from flow.hls.csim import compile_csim, run_csim
+    from flow.hls.input_patches import on_patches, with_patches
     from flow.hls.project import write_project
     from flow.reference import run_program
     from flow.reference.compare import activation_quants
@@ -69,10 +70,12 @@ def csim_check(model: str, est: dict, program, qonnx, part) -> str:
     image = load_fashion_mnist("test", RESOLUTION, count=1)[0][0].numpy()
     codes = activation_quants(qonnx)[program.inputs[0]].codes(image)
     env = run_program(program, {program.inputs[0]: codes}, dump_internal=False)
+    hw, spec = on_patches(program)
     with tempfile.TemporaryDirectory() as tmp:
-        img = write_project(program, [env], Path(tmp) / "hls", part, est["clock_mhz"], cfg)
+        img = write_project(hw, [with_patches(env, spec)], Path(tmp) / "hls", part, est["clock_mhz"], cfg,
+                            patches=spec)
         result = run_csim(Path(tmp) / "hls", compile_csim(Path(tmp) / "hls"))
-        model_counts = layer_counts(img.plan, program, cfg, check=True)
+        model_counts = layer_counts(img.plan, hw, cfg, check=True)
     equal = model_counts == result["counts"]
     return (f"{model}: {result['layers_exact']}/{result['layers']} layers bit-exact, audit-clean, the model's counts "
             f"{'equal' if equal else 'DIFFER FROM'} the audit's on every layer ({result['seconds_per_image']:.1f} s)")
@@ -84,6 +87,7 @@ def main():
     args = ap.parse_args()
     from flow.estimate.dse import explore
     from flow.estimate.report import design_line
+    from flow.hls.input_patches import on_patches
     from flow.parts import get_part
 
     t0 = time.time()
@@ -91,7 +95,7 @@ def main():
     for model, part_name in ROWS:
         program, qonnx = program_of(model)
         part = get_part(part_name)
-        est = explore(program, part, part.default_clock_mhz)
+        est = explore(on_patches(program)[0], part, part.default_clock_mhz)  # as `flow estimate` runs it
         rows.append((model, part, est))
         if args.csim and part_name == "xczu9eg":
             checks.append(csim_check(model, est, program, qonnx, part))
@@ -112,7 +116,8 @@ def main():
     for model, part, est in rows:
         act = est["activations"]
         where = f"{act['bram18']} BRAM18" if act["memory"] == "bram" else f"{act['uram']} URAM"
-        ddr = (f"; {len(act['in_ddr'])} tensors in DDR, in row stripes" if act["in_ddr"] else "; every tensor on chip")
+        n = len(act["in_ddr"])
+        ddr = (f"; {n} tensor{'s' if n > 1 else ''} in DDR, in row stripes" if n else "; every tensor on chip")
         print(f"  {model} on {part.name}: {design_line(est)}; activations {act['bytes'] / 1e6:.2f} MB ({where}), "
               f"buffers {est['resources']['buffer_bram18']} BRAM18{ddr}")
     if checks:

@@ -100,7 +100,8 @@ def plan_memory(program, lanes: int, capacity: int, beat_bytes: int = 16) -> Mem
         candidates = sorted((t for t in birth if t not in spill and spillable(t)), key=lambda t: -layouts[t].words)
         if not candidates:
             raise FlowError(f"the activations need {high:,} words of {lanes} bytes on chip and {capacity:,} are "
-                            f"available, and no tensor that does not fit can move to DDR")
+                            f"available, with {len(spill)} tensors in DDR and nothing more to move there (pooling, "
+                            f"LayerNorm, attention and linear layers keep their tensors on chip)")
         spill.append(candidates[0])
     plan = MemoryPlan(lanes, beat_bytes, layouts, onchip, {}, high, [], [], spill, stripes)
     plan.stream_words = {l.name: stream_words(l, layouts, lanes) for l in program.layers}
