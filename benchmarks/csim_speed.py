@@ -14,6 +14,7 @@ from flow.data import load_fashion_mnist
 from flow.export import export_clean_qonnx
 from flow.hls.csim import compile_csim, run_csim
 from flow.estimate.fit import fitted_config
+from flow.hls.input_patches import on_patches, with_patches
 from flow.hls.project import write_project
 from flow.lower import lower_qonnx
 from flow.models import QuantScheme, build_model
@@ -46,7 +47,9 @@ def main():
         ref_s = time.perf_counter() - t0
         part = get_part("xczu9eg")
         project = Path(tmp) / "hls"
-        write_project(program, [env], project, part, part.default_clock_mhz, fitted_config(program, lanes=32))
+        hw, spec = on_patches(program)  # the accelerator's program, as `flow build` makes it
+        write_project(hw, [with_patches(env, spec)], project, part, part.default_clock_mhz,
+                      fitted_config(hw, lanes=32), patches=spec)
         t0 = time.perf_counter()
         exe = compile_csim(project)
         compile_s = time.perf_counter() - t0
