@@ -16,7 +16,6 @@ every layer whose output stays on chip, a store of that output to its own DDR re
 (the C-simulation, or the board with the check program) can compare every layer with the reference.
 """
 
-import math
 from dataclasses import dataclass, field
 
 from flow.errors import FlowError

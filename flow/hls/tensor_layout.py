@@ -83,16 +83,17 @@ class TensorLayout:
         x = np.asarray(codes, dtype=np.int64).reshape(self.channels, self.pixels)
         elems = np.zeros((self.pixels, self.words_per_pixel * self.per_word), dtype=np.int64)
         elems[:, self.slots()] = x.T
-        raw = elems.astype(np.uint16 if self.eb == 2 else np.uint8) if self.signed is False else \
-            elems.astype(np.int16 if self.eb == 2 else np.int8)
-        return raw.view(np.uint8).reshape(self.words, self.lanes)
+        return elems.astype(self._dtype()).view(np.uint8).reshape(self.words, self.lanes)
 
     def unpack(self, words: np.ndarray) -> np.ndarray:
         """The codes (shape of the program tensor) from (words, L) uint8 in this layout."""
         raw = np.ascontiguousarray(np.asarray(words, dtype=np.uint8).reshape(self.pixels, -1))
-        dtype = {(1, True): np.int8, (1, False): np.uint8, (2, True): "<i2", (2, False): "<u2"}[(self.eb, self.signed)]
-        elems = raw.view(dtype).astype(np.int64)
+        elems = raw.view(self._dtype()).astype(np.int64)
         return elems[:, self.slots()].T.reshape(self.shape)
+
+    def _dtype(self):
+        """The elements' storage: little-endian, of the tensor's width and signedness."""
+        return {(1, True): np.int8, (1, False): np.uint8, (2, True): "<i2", (2, False): "<u2"}[(self.eb, self.signed)]
 
     def mask(self) -> np.ndarray:
         """(words, L) bool: the bytes that hold an element (True) or padding."""

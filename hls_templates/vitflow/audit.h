@@ -119,10 +119,6 @@ inline void descriptor(int index, int layer, int kind) {
     d.kind = kind;
     state().stats.push_back(d);
 }
-inline void reset() {
-    State &s = state();
-    s = State();
-}
 
 // A violation: one line naming where, then exit(3) (the testbench's and flow's "audit failed").
 inline void fail(const std::string &what) {
@@ -218,7 +214,6 @@ class Array {
         declared_execution_ = state().execution;
     }
     void aggregate() { aggregated_ = true; }
-    const char *name() const { return name_; }
 
     struct Ref {
         Array *a;
@@ -230,7 +225,6 @@ class Array {
             return *this;
         }
         Ref &operator=(const Ref &r) { return *this = T(r); }
-        Ref &operator+=(const T &v) { return *this = T(*this) + v; }
     };
     size_t flat(int i0, int i1, int i2) const {
         if (i0 < 0 || i0 >= dims_[0] || i1 < 0 || i1 >= dims_[1] || i2 < 0 || i2 >= dims_[2]) {
@@ -270,11 +264,6 @@ class Array {
         if (check_raw_) raw_record(flat);
         data_[flat] = v;
     }
-    // unaudited access for the testbench and set-up code (not part of the hardware)
-    T &raw(size_t flat) { return data_[flat]; }
-    size_t size() const { return data_.size(); }
-
-    int rank_ = 1;
 
    private:
     struct BankUse {
@@ -371,12 +360,12 @@ class Array {
 // Views that give Array the a[i], a[i][j] and a[i][j][k] syntax of a plain array.
 template <class T>
 struct Array1 : Array<T> {
-    Array1(const char *n, int d0) : Array<T>(n, d0) { this->rank_ = 1; }
+    Array1(const char *n, int d0) : Array<T>(n, d0) {}
     typename Array<T>::Ref operator[](int i) { return this->ref(i, 0, 0); }
 };
 template <class T>
 struct Array2 : Array<T> {
-    Array2(const char *n, int d0, int d1) : Array<T>(n, d0, d1) { this->rank_ = 2; }
+    Array2(const char *n, int d0, int d1) : Array<T>(n, d0, d1) {}
     struct Row {
         Array2 *a;
         int i0;
@@ -386,7 +375,7 @@ struct Array2 : Array<T> {
 };
 template <class T>
 struct Array3 : Array<T> {
-    Array3(const char *n, int d0, int d1, int d2) : Array<T>(n, d0, d1, d2) { this->rank_ = 3; }
+    Array3(const char *n, int d0, int d1, int d2) : Array<T>(n, d0, d1, d2) {}
     struct Col {
         Array3 *a;
         int i0, i1;
@@ -482,7 +471,6 @@ class Fifo {
         q_.push_back(v);
     }
     bool empty() const { return q_.empty(); }
-    size_t size() const { return q_.size(); }
     void drained(const char *name) const {
         if (!q_.empty()) {
             char buf[160];
