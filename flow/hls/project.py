@@ -83,14 +83,15 @@ int {TOP}(const vitflow::beat_t *desc, const vitflow::beat_t *wgt, vitflow::beat
 // Three masters, each on its own bundle (its own HP port): descriptors, weight streams, activations. The
 // depths are the co-simulation program's buffers (cosim/), exactly; they size nothing in hardware.
 #pragma HLS INTERFACE m_axi port = desc offset = slave bundle = gmem_desc depth = {depths['desc']} max_read_burst_length = 16
-#pragma HLS INTERFACE m_axi port = wgt offset = slave bundle = gmem_wgt depth = {depths['wgt']} max_read_burst_length = 256 num_read_outstanding = 16
-#pragma HLS INTERFACE m_axi port = ddr offset = slave bundle = gmem_act depth = {depths['ddr']} max_read_burst_length = 256 max_write_burst_length = 256
+#pragma HLS INTERFACE m_axi port = wgt offset = slave bundle = gmem_wgt depth = {depths['wgt']} max_read_burst_length = 256 num_read_outstanding = 2
+#pragma HLS INTERFACE m_axi port = ddr offset = slave bundle = gmem_act depth = {depths['ddr']} max_read_burst_length = 256 max_write_burst_length = 256 num_read_outstanding = 2 num_write_outstanding = 2
 #pragma HLS INTERFACE s_axilite port = n_desc
 #pragma HLS INTERFACE s_axilite port = return
-    // The on-chip activation memory: words of L bytes (one wide word per address), two ports.
+    // The on-chip activation memory: words of L bytes (one wide word per address), two ports, a read
+    // latency of 3 cycles across its cascade of RAMs (vitflow/cycles.h counts it in every pipeline's depth).
     VITFLOW_BUFFER1(vitflow::Word<VITFLOW_LANES>, act, VITFLOW_ACT_WORDS);
     VITFLOW_AGGREGATE(act);
-    VITFLOW_STORAGE(act, ram_t2p, {impl});
+    VITFLOW_STORAGE(act, ram_t2p, {impl}, 3);
     return Acc::run(VITFLOW_AXI_PORT(const vitflow::beat_t, desc, VITFLOW_PORT_DESC),
                     VITFLOW_AXI_PORT(const vitflow::beat_t, wgt, VITFLOW_PORT_WGT),
                     VITFLOW_AXI_PORT(vitflow::beat_t, ddr, VITFLOW_PORT_ACT), n_desc, act);
@@ -104,6 +105,10 @@ def check_fits(program, cfg: HwConfig) -> None:
         v = getattr(cfg, name)
         if v < 1 or cfg.lanes % v or v & (v - 1):
             raise FlowError(f"{name.upper()}={v} must be a power of two dividing the {cfg.lanes}-byte word")
+    for name in ("lanes", "att_d_max", "tab_entries", "att_rows"):  # the templates index them with masks
+        v = getattr(cfg, name)
+        if v < 1 or v & (v - 1):
+            raise FlowError(f"{name.upper()}={v} must be a power of two")
     if program.meta.get("ranges", {}).get("acc_bits_needed", 0) > cfg.acc_bits:
         raise FlowError(f"the program needs {program.meta['ranges']['acc_bits_needed']}-bit accumulators, "
                         f"the accelerator is configured with {cfg.acc_bits}")

@@ -46,11 +46,12 @@ add_files -tb $here/tb/tb_vitflow.cpp -cflags $cflags
 open_solution -reset solution1 -flow_target vivado
 set_part {{{part}}}
 create_clock -period {period:.3f} -name default
-# AXI masters: {beat_bits}-bit beats (the HP ports' width), bursts of up to 256 beats with 16 outstanding,
-# the latency the schedule plans for, 64-byte aligned buffers
+# AXI masters: {beat_bits}-bit beats (the HP ports' width), bursts of up to 256 beats with 2 outstanding (a
+# burst streams 256 cycles, far beyond the latency the schedule plans for), 64-byte aligned buffers
 config_interface -m_axi_addr64 {"true" if family == "zynquplus" else "false"} -m_axi_latency {M_AXI_LATENCY} \\
     -m_axi_max_widen_bitwidth {beat_bits} -m_axi_alignment_byte_size 64 \\
-    -m_axi_max_read_burst_length 256 -m_axi_max_write_burst_length 256 -m_axi_num_read_outstanding 16
+    -m_axi_max_read_burst_length 256 -m_axi_max_write_burst_length 256 -m_axi_num_read_outstanding 2 \\
+    -m_axi_num_write_outstanding 2
 if {{[lsearch $steps csim] >= 0}} {{ csim_design -argv "$here/data" }}
 if {{[lsearch $steps csynth] >= 0}} {{ csynth_design }}
 if {{[lsearch $steps cosim] >= 0}} {{ cosim_design -argv "$here/cosim" }}

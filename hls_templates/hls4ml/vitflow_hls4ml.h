@@ -1,11 +1,11 @@
 // vitflow engines as hls4ml layers: the bridge between hls4ml's io_parallel arrays and the engines of
 // hls_templates/vitflow (the same headers, registered with hls4ml's backend; see flow/hls4ml_backend).
 //
-// One program layer is one hls4ml layer, with its own on-chip activation memory (a local array of words:
-// layers under hls4ml's DATAFLOW share nothing). Its function places the layer's inputs from hls4ml's
-// arrays into that memory in the layer's word layout, feeds the layer's weight stream (an hls4ml weight
-// variable, on chip) to the engine through a FIFO, runs the engine on the layer's own descriptor, and copies
-// the output back. Descriptor, stream and layouts are the ones flow.hls packs for the layer alone
+// One program layer is one hls4ml layer, with its own on-chip activation memory (an aggregated array of
+// words per layer: layers under hls4ml's DATAFLOW share nothing). Its function places the layer's inputs
+// from hls4ml's arrays into that memory in the layer's word layout, feeds the layer's weight stream (an
+// hls4ml weight variable, on chip, reshaped to a word per address) to the engine through a FIFO under
+// DATAFLOW, runs the engine on the layer's own descriptor (registers), and copies the output back. Descriptor, stream and layouts are the ones flow.hls packs for the layer alone
 // (flow/hls4ml_backend/program_onnx.py), so addresses are layer-local.
 //
 // Functions: unary<ENGINE, ...>(x, y, d, w, s) and binary<ENGINE, ...>(x0, x1, y, d, w, s), where ENGINE is one
@@ -66,25 +66,21 @@ void get(y_T *y, MEM &act, int off, int channels, int pixels, int cw, const s_T 
     }
 }
 
-// The layer's machine: its memory, descriptor and weight FIFO.
-template <class C>
-struct Unit {
-    static const int L = C::lanes;
-    Word<L> act[C::act_words];
-    int desc[DESC_WORDS];
-    vitflow::Fifo<Word<L> > ws;
-
-    template <class d_T, class w_T>
-    void load(const d_T *d, const w_T *w) {
-        for (int i = 0; i < C::act_words; i++) act[i] = vitflow::zero_word<L>();
-        for (int i = 0; i < DESC_WORDS; i++) desc[i] = int(d[i]);
-        for (int k = 0; k < C::n_words; k++) {
-            Word<L> word;
-            for (int b = 0; b < L; b++) word.b[b] = uint8_t(int(w[k * L + b]));
-            ws.write(word);
+// A layer's weight stream from its hls4ml weight variable: one word of L bytes per cycle (the variable is
+// reshaped L bytes to an address by the layer function).
+template <int L, int N_WORDS, class w_T>
+void feed(const w_T *w, vitflow::Fifo<Word<L> > &ws) {
+#pragma HLS INLINE off
+    for (int k = 0; k < N_WORDS; k++) {
+#pragma HLS PIPELINE II = 1
+        Word<L> word;
+        for (int b = 0; b < L; b++) {
+#pragma HLS UNROLL
+            word.b[b] = uint8_t(int(w[k * L + b]));
         }
+        ws.write(word);
     }
-};
+}
 
 // The accelerator of a layer's configuration: its engines, with the layer's memory size.
 template <class C>
@@ -95,57 +91,71 @@ struct Acc {
         type;
 };
 
-// The engines, each run on a layer's Unit: those that read a weight stream are the accelerator's own.
-template <class E>
-struct Streamed {
-    template <class C>
-    static void run(Unit<C> &u) {
-        E::run(u.desc, u.ws, u.act);
+// A layer's own activation memory.
+template <class C>
+using Memory = Word<C::lanes>[C::act_words];
+
+// An engine that reads a weight stream, beside the feeder that streams it (DATAFLOW, a FIFO of the
+// accelerator's depth between them, as in the accelerator's own streamed layers).
+template <class E, class C, class w_T>
+void streamed(const int desc[DESC_WORDS], const w_T *w, Memory<C> &act) {
+#pragma HLS INLINE off
+#pragma HLS DATAFLOW
+    vitflow::Fifo<Word<C::lanes> > ws;
+#pragma HLS STREAM variable = ws depth = C::fifo_depth
+    feed<C::lanes, C::n_words>(w, ws);
+    E::run(desc, ws, act);
+}
+
+// The engines, each run on a layer's descriptor, weight variable and memory.
+#define VITFLOW_HLS4ML_STREAMED(NAME, ENGINE)                                       \
+    struct NAME {                                                                   \
+        template <class C, class w_T>                                               \
+        static void run(const int desc[DESC_WORDS], const w_T *w, Memory<C> &act) { \
+            streamed<typename Acc<C>::type::ENGINE, C>(desc, w, act);                \
+        }                                                                           \
+    };
+VITFLOW_HLS4ML_STREAMED(Conv, Conv)              // conv, pointwise, grouped and linear layers: the PE array
+VITFLOW_HLS4ML_STREAMED(DwConv, DwConv)          // depthwise convolutions
+VITFLOW_HLS4ML_STREAMED(Lut, Lut)                // hardswish and ReLU lookup tables
+VITFLOW_HLS4ML_STREAMED(LayerNorm, LayerNorm)    // integer LayerNorm
+VITFLOW_HLS4ML_STREAMED(LinearAttention, Attention)  // ReLU linear attention of LiteMLA
+VITFLOW_HLS4ML_STREAMED(Concat, Concat)          // channel concatenation of two tensors
+struct Gap {  // global average pool (eltwise.h)
+    template <class C, class w_T>
+    static void run(const int desc[DESC_WORDS], const w_T *, Memory<C> &act) {
+        vitflow::gap_engine<C::lanes, C::acc_bits, C::act_words>(desc, act);
     }
 };
-struct Conv {  // conv, pointwise, grouped and linear layers: the conv PE array (conv_pe.h)
-    template <class C>
-    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::Conv>::run(u); }
-};
-struct DwConv {  // depthwise convolutions (dwconv.h)
-    template <class C>
-    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::DwConv>::run(u); }
-};
-struct Lut {  // hardswish and ReLU lookup tables (eltwise.h)
-    template <class C>
-    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::Lut>::run(u); }
-};
-struct LayerNorm {  // integer LayerNorm (layernorm.h)
-    template <class C>
-    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::LayerNorm>::run(u); }
-};
-struct LinearAttention {  // ReLU linear attention of LiteMLA (linear_attention.h)
-    template <class C>
-    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::Attention>::run(u); }
-};
-struct Concat {  // channel concatenation of two tensors (eltwise.h)
-    template <class C>
-    static void run(Unit<C> &u) { Streamed<typename Acc<C>::type::Concat>::run(u); }
-};
-struct Gap {  // global average pool (eltwise.h)
-    template <class C>
-    static void run(Unit<C> &u) { vitflow::gap_engine<C::lanes, C::acc_bits, C::act_words>(u.desc, u.act); }
-};
 struct Add {  // residual add of two tensors (eltwise.h)
-    template <class C>
-    static void run(Unit<C> &u) { vitflow::add_engine<C::lanes, C::act_words>(u.desc, u.act); }
+    template <class C, class w_T>
+    static void run(const int desc[DESC_WORDS], const w_T *, Memory<C> &act) {
+        vitflow::add_engine<C::lanes, C::act_words>(desc, act);
+    }
 };
+
+// The layer's memory, cleared, and its descriptor in registers.
+template <class C, class d_T>
+void setup(Memory<C> &act, int desc[DESC_WORDS], const d_T *d) {
+    for (int i = 0; i < C::act_words; i++) act[i] = vitflow::zero_word<C::lanes>();
+    for (int i = 0; i < DESC_WORDS; i++) desc[i] = int(d[i]);
+}
 
 // A one-input layer.
 template <class ENGINE, class in_T, class out_T, class d_T, class w_T, class s_T, class CONFIG_T>
 void unary(const in_T x[CONFIG_T::n_in0], out_T y[CONFIG_T::n_out], const d_T d[DESC_WORDS],
            const w_T w[CONFIG_T::n_wgt], const s_T s[CONFIG_T::c_in0 + CONFIG_T::c_out]) {
-    static Unit<CONFIG_T> u;
     const int L = CONFIG_T::lanes;
-    u.load(d, w);
-    put<L, CONFIG_T::eb_in0>(x, u.act, CONFIG_T::off_in0, CONFIG_T::c_in0, CONFIG_T::p_in0, CONFIG_T::cw_in0, s);
-    ENGINE::run(u);
-    get<L, CONFIG_T::eb_out, CONFIG_T::sgn_out>(y, u.act, CONFIG_T::off_out, CONFIG_T::c_out, CONFIG_T::p_out,
+#pragma HLS ARRAY_RESHAPE variable = w cyclic factor = L
+    static Memory<CONFIG_T> act;  // this layer's own: no other layer shares it
+    VITFLOW_AGGREGATE(act);
+    VITFLOW_STORAGE(act, ram_t2p, bram, 3);
+    int desc[DESC_WORDS];
+#pragma HLS ARRAY_PARTITION variable = desc complete
+    setup<CONFIG_T>(act, desc, d);
+    put<L, CONFIG_T::eb_in0>(x, act, CONFIG_T::off_in0, CONFIG_T::c_in0, CONFIG_T::p_in0, CONFIG_T::cw_in0, s);
+    ENGINE::template run<CONFIG_T>(desc, w, act);
+    get<L, CONFIG_T::eb_out, CONFIG_T::sgn_out>(y, act, CONFIG_T::off_out, CONFIG_T::c_out, CONFIG_T::p_out,
                                                 CONFIG_T::cw_out, s + CONFIG_T::c_in0);
 }
 
@@ -154,14 +164,19 @@ template <class ENGINE, class in_T, class in1_T, class out_T, class d_T, class w
 void binary(const in_T x0[CONFIG_T::n_in0], const in1_T x1[CONFIG_T::n_in1], out_T y[CONFIG_T::n_out],
             const d_T d[DESC_WORDS], const w_T w[CONFIG_T::n_wgt],
             const s_T s[CONFIG_T::c_in0 + CONFIG_T::c_in1 + CONFIG_T::c_out]) {
-    static Unit<CONFIG_T> u;
     const int L = CONFIG_T::lanes;
-    u.load(d, w);
-    put<L, CONFIG_T::eb_in0>(x0, u.act, CONFIG_T::off_in0, CONFIG_T::c_in0, CONFIG_T::p_in0, CONFIG_T::cw_in0, s);
-    put<L, CONFIG_T::eb_in1>(x1, u.act, CONFIG_T::off_in1, CONFIG_T::c_in1, CONFIG_T::p_in1, CONFIG_T::cw_in1,
+#pragma HLS ARRAY_RESHAPE variable = w cyclic factor = L
+    static Memory<CONFIG_T> act;  // this layer's own: no other layer shares it
+    VITFLOW_AGGREGATE(act);
+    VITFLOW_STORAGE(act, ram_t2p, bram, 3);
+    int desc[DESC_WORDS];
+#pragma HLS ARRAY_PARTITION variable = desc complete
+    setup<CONFIG_T>(act, desc, d);
+    put<L, CONFIG_T::eb_in0>(x0, act, CONFIG_T::off_in0, CONFIG_T::c_in0, CONFIG_T::p_in0, CONFIG_T::cw_in0, s);
+    put<L, CONFIG_T::eb_in1>(x1, act, CONFIG_T::off_in1, CONFIG_T::c_in1, CONFIG_T::p_in1, CONFIG_T::cw_in1,
                              s + CONFIG_T::c_in0);
-    ENGINE::run(u);
-    get<L, CONFIG_T::eb_out, CONFIG_T::sgn_out>(y, u.act, CONFIG_T::off_out, CONFIG_T::c_out, CONFIG_T::p_out,
+    ENGINE::template run<CONFIG_T>(desc, w, act);
+    get<L, CONFIG_T::eb_out, CONFIG_T::sgn_out>(y, act, CONFIG_T::off_out, CONFIG_T::c_out, CONFIG_T::p_out,
                                                 CONFIG_T::cw_out, s + CONFIG_T::c_in0 + CONFIG_T::c_in1);
 }
 

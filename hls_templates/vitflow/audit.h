@@ -50,7 +50,8 @@
 #define VITFLOW_PARTITION(NAME_, KIND_, DIM_) VITFLOW_PRAGMA(HLS ARRAY_PARTITION variable = NAME_ KIND_ dim = DIM_)
 #define VITFLOW_PARTITION_CYCLIC(NAME_, FACTOR_, DIM_) \
     VITFLOW_PRAGMA(HLS ARRAY_PARTITION variable = NAME_ cyclic factor = FACTOR_ dim = DIM_)
-#define VITFLOW_STORAGE(NAME_, TYPE_, IMPL_) VITFLOW_PRAGMA(HLS BIND_STORAGE variable = NAME_ type = TYPE_ impl = IMPL_)
+#define VITFLOW_STORAGE(NAME_, TYPE_, IMPL_, LATENCY_) \
+    VITFLOW_PRAGMA(HLS BIND_STORAGE variable = NAME_ type = TYPE_ impl = IMPL_ latency = LATENCY_)
 #define VITFLOW_NO_DEPENDENCE(NAME_) VITFLOW_PRAGMA(HLS DEPENDENCE variable = NAME_ type = inter dependent = false)
 #define VITFLOW_AGGREGATE(NAME_) VITFLOW_PRAGMA(HLS AGGREGATE variable = NAME_ compact = bit)
 #define VITFLOW_FIFO_DRAINED(NAME_)
@@ -508,7 +509,7 @@ using Fifo = audit::Fifo<T>;
 #define VITFLOW_PARTITION(name, kind, dim) name.partition(vitflow::audit::VITFLOW_PART_##kind, 0, dim)
 #define VITFLOW_PART_complete COMPLETE
 #define VITFLOW_PARTITION_CYCLIC(name, factor, dim) name.partition(vitflow::audit::CYCLIC, factor, dim)
-#define VITFLOW_STORAGE(name, type, impl) name.storage(VITFLOW_PORTS_##type)
+#define VITFLOW_STORAGE(name, type, impl, latency) name.storage(VITFLOW_PORTS_##type)
 #define VITFLOW_PORTS_ram_t2p 2
 #define VITFLOW_PORTS_ram_2p 2
 #define VITFLOW_PORTS_ram_1p 1

@@ -47,6 +47,16 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
     const int exp_entries = d[LINEAR_ATTENTION_EXP_ENTRIES];
     const int eb_t = d[LINEAR_ATTENTION_TAB_EB], sgn_t = d[LINEAR_ATTENTION_TAB_SGN];
     const int att_shift = d[LINEAR_ATTENTION_ATT_SHIFT], att_mult = d[LINEAR_ATTENTION_ATT_MULT];
+    // the requantizations' parameters, read from the descriptor once (registers in the loops)
+    const int kv_m = d[LINEAR_ATTENTION_KV_MULT], kv_s = d[LINEAR_ATTENTION_KV_SHIFT];
+    const int kv_lo = d[LINEAR_ATTENTION_KV_LO], kv_hi = d[LINEAR_ATTENTION_KV_HI];
+    const int ks_m = d[LINEAR_ATTENTION_KSUM_MULT], ks_s = d[LINEAR_ATTENTION_KSUM_SHIFT];
+    const int ks_lo = d[LINEAR_ATTENTION_KSUM_LO], ks_hi = d[LINEAR_ATTENTION_KSUM_HI];
+    const int num_m = d[LINEAR_ATTENTION_NUM_MULT], num_s = d[LINEAR_ATTENTION_NUM_SHIFT];
+    const int num_lo = d[LINEAR_ATTENTION_NUM_LO], num_hi = d[LINEAR_ATTENTION_NUM_HI];
+    const int den_m = d[LINEAR_ATTENTION_DEN_MULT], den_s = d[LINEAR_ATTENTION_DEN_SHIFT];
+    const int den_lo = d[LINEAR_ATTENTION_DEN_LO], den_hi = d[LINEAR_ATTENTION_DEN_HI];
+    const int att_lo = d[LINEAR_ATTENTION_ATT_LO], att_hi = d[LINEAR_ATTENTION_ATT_HI];
     const int lanes_in = eb_in == 1 ? L : L / 2, lanes_out = eb_out == 1 ? L : L / 2;
     const int row_steps = (dim + ROWS - 1) / ROWS;          // once per layer, outside the loops
     const bool shifts = DIVIDERS == 0 || exp_entries > 0;
@@ -92,7 +102,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
 #pragma HLS ARRAY_PARTITION variable = kv_acc complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = ks_acc complete
 #pragma HLS ARRAY_PARTITION variable = num_acc complete
-    int kv[D_MAX][D_MAX], ksum[D_MAX];
+    ap_int<17> kv[D_MAX][D_MAX], ksum[D_MAX];  // requantized codes of up to 16 bits, signed or not
 #pragma HLS ARRAY_PARTITION variable = kv complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = ksum complete
 
@@ -190,10 +200,11 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
             for (int it = 0; it < it_n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 6 max = 1056
                 VITFLOW_PIPELINE(att_kv_rq, 1);
-                if (j == dim) {
-                    const int v = requantize(wide_t(ks_acc[0]), d[LINEAR_ATTENTION_KSUM_MULT],
-                                             d[LINEAR_ATTENTION_KSUM_SHIFT], d[LINEAR_ATTENTION_KSUM_LO],
-                                             d[LINEAR_ATTENTION_KSUM_HI]);
+                // one requantizer: ksum's operands at a row's end, kv's otherwise
+                const bool ks = j == dim;
+                const int v = requantize(wide_t(ks ? ks_acc[0] : kv_acc[0][0]), ks ? ks_m : kv_m, ks ? ks_s : kv_s,
+                                         ks ? ks_lo : kv_lo, ks ? ks_hi : kv_hi);
+                if (ks) {
                     for (int r = 0; r < D_MAX; r++) {
 #pragma HLS UNROLL
                         if (r == i) ksum[r] = v;
@@ -204,8 +215,6 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                         ks_acc[r] = ks_acc[(r + 1) & (D_MAX - 1)];
                     }
                 } else {
-                    const int v = requantize(wide_t(kv_acc[0][0]), d[LINEAR_ATTENTION_KV_MULT], d[LINEAR_ATTENTION_KV_SHIFT],
-                                             d[LINEAR_ATTENTION_KV_LO], d[LINEAR_ATTENTION_KV_HI]);
                     for (int c = 0; c < D_MAX; c++) {
 #pragma HLS UNROLL
                         for (int r = 0; r < D_MAX; r++) {
@@ -267,8 +276,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                     st++;
                 } else {
                     if (o == 0) {  // the token's divisor, once
-                        den = requantize(wide_t(den_acc), d[LINEAR_ATTENTION_DEN_MULT], d[LINEAR_ATTENTION_DEN_SHIFT],
-                                         d[LINEAR_ATTENTION_DEN_LO], d[LINEAR_ATTENTION_DEN_HI]);
+                        den = requantize(wide_t(den_acc), den_m, den_s, den_lo, den_hi);
                         if (shifts) {
                             exp_shift = att_shift + int(etab[int(den) & (TAB_ENTRIES - 1)]);
                         } else {
@@ -283,9 +291,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                     for (int u = 0; u < NU; u++) {
 #pragma HLS UNROLL
                         const int j = (o * outs + u) & (D_MAX - 1);
-                        const wide_t num = requantize(wide_t(num_acc[j]), d[LINEAR_ATTENTION_NUM_MULT],
-                                                      d[LINEAR_ATTENTION_NUM_SHIFT], d[LINEAR_ATTENTION_NUM_LO],
-                                                      d[LINEAR_ATTENTION_NUM_HI]);
+                        const wide_t num = requantize(wide_t(num_acc[j]), num_m, num_s, num_lo, num_hi);
                         numer[u] = 2 * num * wide_t(att_mult);
                         att[u] = 0;
                     }
@@ -305,7 +311,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
 #pragma HLS UNROLL
                         if (u < outs && o * outs + u < dim)
                             set_element<L>(yw, (ol + u) & (L - 1), eb_out,
-                                           clamp(att[u], d[LINEAR_ATTENTION_ATT_LO], d[LINEAR_ATTENTION_ATT_HI]));
+                                           clamp(att[u], att_lo, att_hi));
                     }
                     ol += outs;
                     if (ol == lanes_out || o == out_steps - 1) {  // a full word, or the token's last

@@ -8,10 +8,11 @@ namespace vitflow {
 
 struct Window {
     // the layer's geometry (words): input rows and columns, words per input and output pixel, strides
-    int hin, win, cw_in, kw_n, sh, sw, pl, cw_out, wout, step_px, step_row, tap_wrap, pad_px;
-    // the walk: output column, the window's top-left input row and column and its first word (padding
-    // may put it outside the input), the tap, and the output word
-    int ow, ih0, iw0, row_base, pix, kh, kw, tap_off, out_addr;
+    int hin, win, cw_in, kw_n, sh, sw, cw_out, wout, step_px, step_row, next_row_taps;
+    // the walk: output column, the window's top-left input row and column, the first word of the row's
+    // first window and of this window (padding may put them outside the input), the tap, the output word.
+    // Every counter moves by one addition per step (nothing longer on a loop-carried path).
+    int ow, ih0, iw0, iw0_row, row_pix, pix, kh, kw, tap_off, out_addr;
 
     // Start at the descriptor's first output row; input words from `word0` of each pixel, output word `tile`.
     void start(const int d[DESC_WORDS], int word0, int tile) {
@@ -22,19 +23,18 @@ struct Window {
         kw_n = d[CONV_KW];
         sh = d[CONV_SH];
         sw = d[CONV_SW];
-        pl = d[CONV_PL];
         cw_out = d[CONV_CW_OUT];
         wout = d[CONV_W_OUT];
         const int rs = win * cw_in, row_begin = d[CONV_ROW_BEGIN];
         step_px = sw * cw_in;
         step_row = sh * rs;
-        tap_wrap = rs - kw_n * cw_in;
-        pad_px = pl * cw_in;
+        next_row_taps = rs - (kw_n - 1) * cw_in;  // from the last tap of a window row to the first of the next
         ow = 0;
         ih0 = row_begin * sh - d[CONV_PT];
-        iw0 = -pl;
-        row_base = d[FIELD_IN0] + (ih0 - d[CONV_IN_ROW0]) * rs + word0;
-        pix = row_base - pad_px;
+        iw0_row = -d[CONV_PL];
+        iw0 = iw0_row;
+        row_pix = d[FIELD_IN0] + (ih0 - d[CONV_IN_ROW0]) * rs + iw0_row * cw_in + word0;
+        pix = row_pix;
         kh = 0;
         kw = 0;
         tap_off = 0;
@@ -51,12 +51,10 @@ struct Window {
     }
     void next_tap() {
 #pragma HLS INLINE
-        tap_off += cw_in;
-        if (++kw == kw_n) {
-            kw = 0;
-            kh++;
-            tap_off += tap_wrap;
-        }
+        const bool wrap = kw == kw_n - 1;
+        tap_off += wrap ? next_row_taps : cw_in;
+        kw = wrap ? 0 : kw + 1;
+        if (wrap) kh++;
     }
     void first_tap() {
 #pragma HLS INLINE
@@ -68,14 +66,15 @@ struct Window {
 #pragma HLS INLINE
         first_tap();
         out_addr += cw_out;
-        pix += step_px;
-        iw0 += sw;
         if (++ow == wout) {
             ow = 0;
-            iw0 = -pl;
+            iw0 = iw0_row;
             ih0 += sh;
-            row_base += step_row;
-            pix = row_base - pad_px;
+            pix = row_pix + step_row;  // the next row's first window: one add from row_pix, as row_pix's own
+            row_pix += step_row;
+        } else {
+            iw0 += sw;
+            pix += step_px;
         }
     }
 };

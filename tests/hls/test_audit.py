@@ -55,7 +55,7 @@ int main(int argc, char **argv) {
         }
     } else if (c == "single_port_twice") {  // two reads per cycle of a single-port RAM
         VITFLOW_BUFFER1(int, buf, 64);
-        VITFLOW_STORAGE(buf, ram_1p, bram);
+        VITFLOW_STORAGE(buf, ram_1p, bram, 1);
         VITFLOW_LOOP(pair, 4);
         for (int i = 0; i < 16; i++) {
             VITFLOW_PIPELINE(pair, 1);
