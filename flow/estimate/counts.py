@@ -75,7 +75,7 @@ def op_counts(op, plan, cfg) -> Counts:
 def _conv(c, op, plan, cfg, lat):
     f = op.fields
     rows = plan.lanes // f["EB_OUT"]
-    passes, splits = _ceil(rows, cfg.pe_rows), _ceil(plan.lanes // f["EB_IN0"], cfg.pe_cols)
+    passes, splits = _ceil(rows, cfg.pe_rows), _ceil(plan.lanes, cfg.pe_cols)  # byte lanes (conv_pe.h)
     taps = f["KH"] * f["KW"]
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     tiles = [nw for _, nw in op.tiles]

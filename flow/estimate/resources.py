@@ -1,16 +1,17 @@
 """Resource model of the accelerator (flow.hls.project.HwConfig), unit by unit: an estimate before any
 synthesis, to +-30% on LUTs and FFs; the DSP and memory counts follow from the templates' structure.
 
-DSP48: one per multiplier of the MAC arrays (int8 weights by int8 or int16 codes fit one 27 x 18
-multiplier), four per requantization unit (a 32 x 31-bit product: 2 x 2 DSP tiles) and per LayerNorm or
-pool product; the add unit's lane products (16 x 31 bits) take two each, shared by the II = 2 loop's
-two cycles (Vitis binds an II = 2 pipeline's operators to be used twice).
+DSP48: one per packed pair of the conv PE array's products (two int8 weights times one 9-bit operand,
+hls_templates/vitflow/dsp_pack.h), one per multiplier of the other MAC units (int8 or table codes by int8
+or int16 codes fit one 27 x 18 multiplier), four per requantization unit (a 32 x 31-bit product: 2 x 2
+DSP tiles) and per LayerNorm or pool product; the add unit's lane products (16 x 31 bits) take two each,
+shared by the II = 2 loop's two cycles (Vitis binds an II = 2 pipeline's operators to be used twice).
 Memory, per buffer of the templates: block RAM (BRAM18, the best of its aspect ratios 16K x 1 .. 512 x 36)
 for anything of 4 Kib or more, distributed RAM (LUTs) below; the activation memory in UltraRAM (4K x 72)
 where the part has it and it holds more.
 LUT/FF: per-unit figures typical of Vitis HLS results for such units (a MAC with its share of the adder
-tree and accumulator, a requantizer, a 64-bit pipelined divider, a lane of a table or element unit, an
-AXI master, control).
+tree and accumulator, a packed DSP's product split (the low product's borrow added back), a requantizer,
+a 64-bit pipelined divider, a lane of a table or element unit, an AXI master, control).
 """
 
 import math
@@ -20,8 +21,10 @@ URAM_SHAPE = (72, 4096)
 LUTRAM_BELOW = 4096      # bits: smaller buffers go to distributed RAM
 LUT_PER_LUTRAM_BIT = 1 / 32  # a dual-port 64 x 1 RAM (RAM64X1D) is two LUTs
 DSP_PER_REQUANT = 4
-LUT = {"mac": 30, "requant": 320, "divider": 4500, "lane": 60, "axi_port": 1800, "control": 6000, "engine": 900}
-FF = {"mac": 40, "requant": 400, "divider": 6000, "lane": 80, "axi_port": 2500, "control": 6000, "engine": 1100}
+LUT = {"mac": 30, "packed": 12, "requant": 320, "divider": 4500, "lane": 60, "axi_port": 1800, "control": 6000,
+       "engine": 900}
+FF = {"mac": 40, "packed": 20, "requant": 400, "divider": 6000, "lane": 80, "axi_port": 2500, "control": 6000,
+      "engine": 1100}
 AXI_PORTS = 3
 BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
 ENGINES = 8
@@ -72,8 +75,10 @@ def units(cfg) -> dict:
     L, rows, d = cfg.lanes, cfg.att_rows, cfg.att_d_max
     att_outs = max(cfg.att_dividers, rows)
     return {
-        # PE array, depthwise lanes, attention loops 1 (rows x a word of v) and 3 (rows x D_MAX, and ksum)
+        # products of the PE array, depthwise lanes, attention loops 1 (rows x a word of v) and 3 (rows x
+        # D_MAX, and ksum)
         "mac": cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes + rows * min(d, L) + rows * (d + 1),
+        "packed": cfg.pe_rows // 2 * cfg.pe_cols,  # the PE array's DSPs: each computes two of its products
         "requant": cfg.pe_rows + cfg.dw_lanes + 3 + att_outs + 2,  # + kv/ksum/den, num, gap, layernorm
         "add_lane": L,                            # two 16 x 31-bit products each, shared over the II = 2 cycles
         "divider": 1 + 1 + cfg.att_dividers,      # gap, layernorm, attention
@@ -83,11 +88,11 @@ def units(cfg) -> dict:
 
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
-    dsp = u["mac"] + DSP_PER_REQUANT * u["requant"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's three products
-    lut = (LUT["mac"] * u["mac"] + LUT["requant"] * u["requant"] + LUT["divider"] * u["divider"]
+    dsp = u["mac"] - u["packed"] + DSP_PER_REQUANT * u["requant"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's three products
+    lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * u["requant"] + LUT["divider"] * u["divider"]
            + LUT["lane"] * (u["lane"] + u["add_lane"]) + LUT["axi_port"] * AXI_PORTS + LUT["control"]
            + LUT["engine"] * ENGINES)
-    ff = (FF["mac"] * u["mac"] + FF["requant"] * u["requant"] + FF["divider"] * u["divider"]
+    ff = (FF["mac"] * u["mac"] + FF["packed"] * u["packed"] + FF["requant"] * u["requant"] + FF["divider"] * u["divider"]
           + FF["lane"] * (u["lane"] + u["add_lane"]) + FF["axi_port"] * AXI_PORTS + FF["control"]
           + FF["engine"] * ENGINES)
     bufs = buffers(cfg)

@@ -35,8 +35,8 @@ class HwConfig:
     """Compile-time parallelism and buffer sizes of the accelerator (vitflow_config.h). The buffer sizes
     are fitted to a program by flow.estimate.fit.fitted_config."""
     lanes: int = 16          # L: activation word bytes; the element units' lanes
-    pe_rows: int = 16        # conv PE array: output channels per cycle (divides L)
-    pe_cols: int = 16        # conv PE array: input lanes per cycle (divides L)
+    pe_rows: int = 16        # conv PE array: output channels per cycle (even, divides L; two per DSP)
+    pe_cols: int = 16        # conv PE array: input byte lanes per cycle (even, divides L)
     dw_lanes: int = 16       # depthwise channels per cycle (divides L)
     wdepth: int = 64         # weight words per PE row and tile: the largest input words x taps
     dw_taps: int = 25        # largest depthwise filter (KH x KW)
@@ -105,6 +105,9 @@ def check_fits(program, cfg: HwConfig) -> None:
         v = getattr(cfg, name)
         if v < 1 or cfg.lanes % v or v & (v - 1):
             raise FlowError(f"{name.upper()}={v} must be a power of two dividing the {cfg.lanes}-byte word")
+    for name in ("pe_rows", "pe_cols"):  # rows pair on a DSP, columns pair a 16-bit code's bytes (conv_pe.h)
+        if getattr(cfg, name) < 2:
+            raise FlowError(f"{name.upper()}={getattr(cfg, name)}: the PE array needs at least 2")
     for name in ("lanes", "att_d_max", "tab_entries", "att_rows"):  # the templates index them with masks
         v = getattr(cfg, name)
         if v < 1 or v & (v - 1):

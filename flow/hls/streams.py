@@ -182,7 +182,10 @@ def _conv_stream(layer, lin, lout, lanes) -> np.ndarray:
         block = full[t * pwo:(t + 1) * pwo, w0 * pwi:(w0 + nw) * pwi]          # rows, nw * pwi, kh, kw
         block = block.reshape(pwo, nw, pwi, kh, kw).transpose(3, 4, 1, 0, 2)   # kh, kw, nw, rows, lanes
         lanes_block = np.zeros(block.shape[:-1] + (lanes,), dtype=np.int64)
-        lanes_block[..., :pwi] = block
+        if lin.eb == 2:  # the PE array takes a 16-bit code as two byte lanes: its weight in both (conv_pe.h)
+            lanes_block[..., :2 * pwi] = np.repeat(block, 2, axis=-1)
+        else:
+            lanes_block[..., :pwi] = block
         out.append(lanes_block.astype(np.int8).view(np.uint8).reshape(-1, lanes))
     return np.concatenate(out)
 

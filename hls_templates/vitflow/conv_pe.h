@@ -1,11 +1,16 @@
 // vitflow: the convolution PE array, for k x k, pointwise and grouped convolutions and linear layers (a
 // linear layer is a 1 x 1 convolution on a 1 x 1 map). ROWS x COLS multiply-accumulates per cycle: ROWS
-// output channels of a word times COLS lanes of one input word (one pixel at one kernel tap).
+// output channels of a word times COLS byte lanes of one input word (one pixel at one kernel tap), on
+// ROWS / 2 x COLS DSPs: each DSP multiplies one lane's operand by the weights of two rows (dsp_pack.h).
+// The operand is a 9-bit value: an 8-bit code, or one byte of a 16-bit code (such an input takes two
+// byte lanes per code, so twice the cycles; its high bytes' products are weighted 2^8).
 //
 // Template parameters:
 //   L          word bytes (an output tile is one output word: L / EB_OUT channels)
-//   ROWS       PE rows: output channels per cycle (divides L); a tile's rows go in L / EB_OUT / ROWS passes
-//   COLS       PE columns: input lanes per cycle (divides L); an input word goes in L / EB_IN / COLS splits
+//   ROWS       PE rows: output channels per cycle (even, divides L: rows pair up on the DSPs); a tile's
+//              rows go in L / EB_OUT / ROWS passes
+//   COLS       PE columns: input byte lanes per cycle (even, divides L: a 16-bit code's two bytes are an
+//              even and an odd column); an input word goes in L / COLS splits
 //   WDEPTH     weight words per row of one tile: the largest (input words x taps) of the program's tiles
 //              (flow/estimate/fit.py fits it). Row r of a tile lives in bank r % ROWS, at pass r / ROWS: ROWS
 //              banks of 2 x (L / ROWS) x WDEPTH words (two tiles, ping-pong), so each cycle's ROWS reads hit
@@ -20,7 +25,7 @@
 //   nw x taps x rows words, step-major: for each step s = (tap, input word), the L weights of row r
 // Weight-stationary, with the next tile's load overlapping this tile's compute: the loop of tile t runs
 // max(pixels x passes x nw x taps x splits, 12 + rows x nw(t+1) x taps) iterations at II = 1. An iteration
-// multiplies COLS lanes of one input word (zero outside the padded input) by the pass's ROWS row words at
+// multiplies COLS byte lanes of one input word (zero outside the padded input) by the pass's ROWS row words at
 // that step, and, while tile t+1's words arrive, writes one of them into the other half of the row
 // buffers. At a pass's last step its ROWS accumulators are requantized into the output word, written
 // after the last pass. The input and output row ranges let a layer run in row stripes (IN_ROW0: the input
@@ -28,6 +33,7 @@
 // Every index is a counter: no division or modulo in the loop.
 #pragma once
 #include "cycles.h"
+#include "dsp_pack.h"
 #include "vitflow_layout.h"
 #include "window.h"
 #include "word.h"
@@ -65,12 +71,16 @@ inline void take_params(int32_t bias[L], int32_t mult[L], int32_t shift[L], cons
 
 template <int L, int ROWS, int COLS, int WDEPTH, int ACC_BITS, int ACT_WORDS>
 void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
+    static_assert(L > 0 && (L & (L - 1)) == 0, "words are indexed with & (L - 1)");
+    static_assert(ROWS >= 2 && ROWS % 2 == 0 && L % ROWS == 0, "rows pair on a DSP; PASSES = L / ROWS");
+    static_assert(COLS >= 2 && COLS % 2 == 0 && L % COLS == 0 && COLS <= 64,
+                  "a 16-bit code's bytes are an even and an odd column; splits = L / COLS; psum_t holds 32 products");
     typedef ap_int<ACC_BITS> acc_t;
     const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], tiles = d[CONV_TILES];
     const int rows = eb_out == 1 ? L : L / 2;  // output channels per tile (one output word)
-    const int lanes_in = eb_in == 1 ? L : L / 2;
-    const int passes = (rows + ROWS - 1) / ROWS, splits = (lanes_in + COLS - 1) / COLS;  // constants' ratios
+    // passes over a tile's rows, and splits of an input word's L byte lanes (16-bit codes: two per code)
+    const int passes = (rows + ROWS - 1) / ROWS, splits = L / COLS;
     const int taps = d[CONV_KH] * d[CONV_KW], pixels = (d[CONV_ROW_END] - d[CONV_ROW_BEGIN]) * d[CONV_W_OUT];
 
     const int PASSES = L / ROWS;
@@ -116,20 +126,44 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                     // one read every iteration, inside the input (padding reads its first word, then zero)
                     const Word<L> held = act[inside ? win.addr(s_w) : in0];
                     const Word<L> xw = inside ? held : zero_word<L>();
-                    int x[L];
-#pragma HLS ARRAY_PARTITION variable = x complete
-                    unpack<L>(xw, eb_in, sgn_in, x);
+                    // the shared operands: byte lane b of the word as a 9-bit value, an 8-bit code (signed
+                    // or not) or, for 16-bit codes, one byte of it (the low byte unsigned, the high one
+                    // signed with the code); the stream holds byte lane b's weights in lane b (a 16-bit
+                    // code's weight twice, flow/hls/streams.py), so no multiplexer picks them
+                    pack_b_t xb[COLS];
+#pragma HLS ARRAY_PARTITION variable = xb complete
+                    for (int c = 0; c < COLS; c++) {
+#pragma HLS UNROLL
+                        const int lane = (j * COLS + c) & (L - 1);
+                        const int byte = xw.b[lane];
+                        xb[c] = (sgn_in && (eb_in == 1 || (c & 1))) ? int(int8_t(byte)) : byte;
+                    }
                     const bool first = s == 0 && j == 0, last = s == steps - 1 && j == splits - 1;
+                    // ROWS x COLS products, two per DSP: rows 2q and 2q+1 of the pass share each lane's
+                    // operand (dsp_pack.h)
+                    prod_t prod[ROWS][COLS];
+#pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
+                    for (int q = 0; q < ROWS / 2; q++) {
+#pragma HLS UNROLL
+                        const Word<L> w_hi = wbuf[2 * q][read_pass + s], w_lo = wbuf[2 * q + 1][read_pass + s];
+                        for (int c = 0; c < COLS; c++) {
+#pragma HLS UNROLL
+                            const int lane = (j * COLS + c) & (L - 1);
+                            mul2(int8_t(w_hi.b[lane]), int8_t(w_lo.b[lane]), xb[c], prod[2 * q][c], prod[2 * q + 1][c]);
+                        }
+                    }
                     for (int rr = 0; rr < ROWS; rr++) {
 #pragma HLS UNROLL
                         const int row = p * ROWS + rr;  // this pass's row rr: bank rr, one read per bank
-                        const Word<L> wr = wbuf[rr][read_pass + s];
-                        int sum = 0;  // the row's COLS products: an adder tree of int8 x int16 products
+                        // the row's COLS products: two adder trees, even and odd byte lanes (the high bytes
+                        // of 16-bit codes, weighted 2^8)
+                        psum_t even = 0, odd = 0;
                         for (int c = 0; c < COLS; c++) {
 #pragma HLS UNROLL
-                            const int lane = j * COLS + c;
-                            sum += int(int8_t(wr.b[lane & (L - 1)])) * x[lane & (L - 1)];
+                            if (c & 1) odd += prod[rr][c];
+                            else even += prod[rr][c];
                         }
+                        const int sum = int(even) + (eb_in == 1 ? int(odd) : int(odd) * 256);  // < 2^29
                         const acc_t a = (first ? acc_t(bias[row & (L - 1)]) : acc[rr]) + sum;
                         acc[rr] = a;
                         if (last && row < rows)

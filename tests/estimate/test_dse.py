@@ -7,7 +7,7 @@ import math
 import pytest
 
 from flow.errors import FlowError
-from flow.estimate.dse import DEFAULT_LIMITS, _word_space, estimate, explore
+from flow.estimate.dse import DEFAULT_LIMITS, SPACE, _word_space, estimate, explore
 from flow.estimate.fit import fitted_config
 from flow.estimate.report import write_report
 from flow.estimate.resources import bram18, estimate_resources
@@ -48,8 +48,15 @@ def test_a_part_with_little_block_ram_keeps_activations_in_ddr(program):
     p = get_part("xc7z020")
     roomy = explore(program, p, p.default_clock_mhz)
     assert not roomy["activations"]["in_ddr"]
-    # the same part with block RAM for the buffers and a third of the activations
-    bram = math.ceil((roomy["resources"]["buffer_bram18"] + roomy["activations"]["bram18"] / 3) / 0.8)
+    # the same part with block RAM for the buffers and a third of the activations of the leanest design of
+    # any word: no design then holds all of its activations
+    need = []
+    for lanes in SPACE["lanes"]:
+        if lanes % p.beat_bytes == 0:
+            designs, _, _ = _word_space(program, p, p.default_clock_mhz, DEFAULT_LIMITS, 32, lanes, True)
+            need += [r["buffer_bram18"] + r["activation_bram18"] / 3
+                     for r in (estimate_resources(cfg) for _, _, cfg in designs)]
+    bram = math.ceil(min(need) / 0.8)
     tight = dataclasses.replace(p, resources={**p.resources, "bram18": bram})
     est = explore(program, tight, tight.default_clock_mhz)
     assert est["activations"]["in_ddr"] and est["activations"]["stripes"]
@@ -67,7 +74,13 @@ def test_resources_grow_with_the_word():
     small = estimate_resources(HwConfig(lanes=8, pe_rows=8, pe_cols=8, dw_lanes=8))
     big = estimate_resources(HwConfig(lanes=32, pe_rows=32, pe_cols=32, dw_lanes=32))
     assert all(big[k] >= small[k] for k in ("dsp", "bram18", "lut", "ff"))
-    assert big["dsp"] - small["dsp"] >= 32 * 32 - 8 * 8
+    assert big["dsp"] - small["dsp"] >= (32 * 32 - 8 * 8) // 2  # the PE array: a DSP per two products
+
+
+def test_the_pe_array_takes_a_dsp_per_pair_of_rows():
+    cfg = HwConfig(lanes=32, pe_rows=32, pe_cols=32, dw_lanes=32)
+    half = dataclasses.replace(cfg, pe_rows=16)
+    assert estimate_resources(cfg)["dsp"] - estimate_resources(half)["dsp"] == 16 // 2 * 32 + 16 * 4  # + requantizers
     assert bram18(256, 512) == 8 and bram18(8, 2048) == 1 and bram18(16, 1024) == 1
 
 
