@@ -89,15 +89,25 @@ def _sub(f) -> int:
     return 2 if f["EB_IN0"] > f["EB_OUT"] else 1
 
 
+def dw_stream(f) -> tuple:
+    """(input rows, columns per row, input words per column) the depthwise engine streams for one tile of
+    a descriptor with fields ``f`` (dwconv.h): the padded window span, a row at least the pipeline's
+    depth long in words."""
+    sub = _sub(f)
+    cols = (f["W_OUT"] - 1) * f["SW"] + f["KW"]
+    in_rows = (f["ROW_END"] - f["ROW_BEGIN"] - 1) * f["SH"] + f["KH"]
+    return in_rows, max(cols, _ceil(latencies()["depth_dw"], sub)), sub
+
+
 def _dwconv(c, op, plan, cfg, lat):
     f = op.fields
-    taps = f["KH"] * f["KW"]
+    in_rows, cols, sub = dw_stream(f)
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     passes = _ceil(plan.lanes // f["EB_OUT"], cfg.dw_lanes)
     tiles = f["TILES"]
     for t in range(-1, tiles):
-        compute = pixels * passes * taps * _sub(f) if t >= 0 else 0
-        load = PARAM_WORDS + taps if t + 1 < tiles else 0
+        compute = in_rows * cols * sub + pixels * (passes - 1) if t >= 0 else 0
+        load = PARAM_WORDS + f["KH"] * f["KW"] if t + 1 < tiles else 0
         c.loop(max(compute, load), lat["depth_dw"])
 
 

@@ -1,9 +1,10 @@
 """An accelerator configuration fitted to a program: the parallelism chosen, the buffers sized for what the
-program needs (weight words per PE row, filter taps, table entries, head dimension, LayerNorm shifts,
+program needs (weight words per PE row, depthwise kernel side and line-buffer row, table entries, head dimension, LayerNorm shifts,
 on-chip activation words)."""
 
 import math
 
+from flow.estimate.counts import dw_stream
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
 from flow.hls.streams import conv_tiles
@@ -28,7 +29,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     att_dividers = att_dividers if exact else 0
     cosim, _ = cosim_program(att_dividers, acc_bits)
-    wdepth, taps, entries, sh_words, dims = 1, 1, 2, 1, [1]
+    wdepth, dw_k, dw_cols, entries, sh_words, dims = 1, 1, 1, 2, 1, [1]
     act_words = 1
     for prog in (program, cosim):
         layouts = plan_layouts(prog, lanes)
@@ -39,7 +40,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
                 k = 1 if layer.kind == "linear" else a["kernel"][0] * a["kernel"][1]
                 wdepth = max(wdepth, k * max(nw for _, nw in conv_tiles(layer, lin, lout)))
             elif layer.kind == "dwconv":
-                taps = max(taps, a["kernel"][0] * a["kernel"][1])
+                dw_k = max(dw_k, *a["kernel"])
             elif layer.kind in ("hardswish", "relu"):
                 entries = max(entries, b["table"].shape[-1])
             elif layer.kind == "concat":
@@ -53,8 +54,12 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
                 att_rows = min(att_rows, lanes_io)
         plan = plan_memory(prog, lanes, capacity or UNBOUNDED, beat_bytes)
         act_words = max(act_words, plan.act_words)
+        for op in plan.ops:  # the depthwise line buffer: the longest row streamed (row stripes stream whole rows)
+            if op.kind == "dwconv":
+                _, cols, sub = dw_stream(op.fields)
+                dw_cols = max(dw_cols, cols * sub)
     d_max = _pow2(max(dims))
     return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
-                    wdepth=wdepth, dw_taps=taps, tab_entries=_pow2(entries), sh_words=sh_words,
+                    wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,
                     att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
                     acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram)

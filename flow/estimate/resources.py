@@ -25,6 +25,7 @@ LUT = {"mac": 30, "packed": 12, "requant": 320, "divider": 4500, "lane": 60, "ax
        "engine": 900}
 FF = {"mac": 40, "packed": 20, "requant": 400, "divider": 6000, "lane": 80, "axi_port": 2500, "control": 6000,
       "engine": 1100}
+LUT_PER_DECODER = 12  # a 16-bit operand picked from 8-bit or 16-bit lanes, sign- or zero-extended
 AXI_PORTS = 3
 BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
 ENGINES = 8
@@ -53,7 +54,7 @@ def buffers(cfg) -> dict:
     w = 8 * cfg.lanes
     return {
         "weight rows": memory(w, 2 * cfg.wdepth, cfg.lanes),                        # conv_pe.h wbuf
-        "depthwise filters": memory(w, 2 * cfg.dw_taps),                            # dwconv.h fbuf
+        "depthwise line buffer": memory(w, cfg.dw_cols, cfg.dw_k),                  # dwconv.h lbuf
         "tables": memory(16, 2 * cfg.tab_entries, cfg.lanes),                       # eltwise.h tab
         "concat tables": memory(16, cfg.tab_entries, 2 * cfg.lanes),                # eltwise.h tab0, tab1
         "attention tables": memory(16, cfg.tab_entries, 2 * cfg.att_rows),         # qtab, ktab
@@ -75,9 +76,9 @@ def units(cfg) -> dict:
     L, rows, d = cfg.lanes, cfg.att_rows, cfg.att_d_max
     att_outs = max(cfg.att_dividers, rows)
     return {
-        # products of the PE array, depthwise lanes, attention loops 1 (rows x a word of v) and 3 (rows x
+        # products of the PE array, the depthwise window (lanes x K x K), attention loops 1 (rows x a word of v) and 3 (rows x
         # D_MAX, and ksum)
-        "mac": cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes + rows * min(d, L) + rows * (d + 1),
+        "mac": cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes * cfg.dw_k ** 2 + rows * min(d, L) + rows * (d + 1),
         "packed": cfg.pe_rows // 2 * cfg.pe_cols,  # the PE array's DSPs: each computes two of its products
         "requant": cfg.pe_rows + cfg.dw_lanes + 3 + att_outs + 2,  # + kv/ksum/den, num, gap, layernorm
         "add_lane": L,                            # two 16 x 31-bit products each, shared over the II = 2 cycles
@@ -88,13 +89,22 @@ def units(cfg) -> dict:
 
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
-    dsp = u["mac"] - u["packed"] + DSP_PER_REQUANT * u["requant"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's three products
-    lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * u["requant"] + LUT["divider"] * u["divider"]
+    dsp = u["mac"] - u["packed"] + DSP_PER_REQUANT * u["requant"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's 3
+    lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * u["requant"]
+           + LUT["divider"] * u["divider"]
            + LUT["lane"] * (u["lane"] + u["add_lane"]) + LUT["axi_port"] * AXI_PORTS + LUT["control"]
            + LUT["engine"] * ENGINES)
-    ff = (FF["mac"] * u["mac"] + FF["packed"] * u["packed"] + FF["requant"] * u["requant"] + FF["divider"] * u["divider"]
+    ff = (FF["mac"] * u["mac"] + FF["packed"] * u["packed"] + FF["requant"] * u["requant"]
+          + FF["divider"] * u["divider"]
           + FF["lane"] * (u["lane"] + u["add_lane"]) + FF["axi_port"] * AXI_PORTS + FF["control"]
           + FF["engine"] * ENGINES)
+    # the depthwise engine's registers: two K x K windows and two K x K filter sets of L-byte words; the
+    # selection of the window's new column from the K rotating line-buffer banks (K - 1 K:1 multiplexers of
+    # a word: a LUT6 selects 4 inputs); the decoding of each product's operand
+    window_bits = 2 * cfg.dw_k ** 2 * 8 * cfg.lanes
+    ff += 2 * window_bits
+    lut += (cfg.dw_k - 1) * 8 * cfg.lanes * math.ceil(cfg.dw_k / 4)
+    lut += LUT_PER_DECODER * cfg.dw_lanes * cfg.dw_k ** 2  # each product's operand: width, sign and lane pick
     bufs = buffers(cfg)
     act = activation_memory(cfg)
     bram = sum(b["bram18"] for b in bufs.values()) + act["bram18"]

@@ -25,7 +25,7 @@
 //     sgn_out                        whether the output's codes are signed
 //     n_wgt, n_words                 bytes of the weight variable (at least L) and words of the stream (0 when
 //                                    the engine reads none)
-//     lanes, pe_rows, pe_cols, dw_lanes, wdepth, dw_taps, tab_entries, sh_words, att_d_max, att_rows,
+//     lanes, pe_rows, pe_cols, dw_lanes, wdepth, dw_k, dw_cols, tab_entries, sh_words, att_d_max, att_rows,
 //     att_dividers, acc_bits, fifo_depth, beat_bytes, act_uram   the accelerator configuration
 //                                    (flow.hls.project.HwConfig; vitflow/accelerator.h documents each)
 //     act_words                      words of the layer's own memory (its inputs and output)
@@ -85,7 +85,7 @@ void feed(const w_T *w, vitflow::Fifo<Word<L> > &ws) {
 // The accelerator of a layer's configuration: its engines, with the layer's memory size.
 template <class C>
 struct Acc {
-    typedef vitflow::Accelerator<C::lanes, C::pe_rows, C::pe_cols, C::dw_lanes, C::wdepth, C::dw_taps, C::tab_entries,
+    typedef vitflow::Accelerator<C::lanes, C::pe_rows, C::pe_cols, C::dw_lanes, C::wdepth, C::dw_k, C::dw_cols, C::tab_entries,
                                  C::sh_words, C::att_d_max, C::att_rows, C::att_dividers, C::acc_bits, C::act_words,
                                  C::fifo_depth>
         type;

@@ -9,7 +9,8 @@
 //   PE_ROWS, PE_COLS  the conv PE array: output channels x input lanes per cycle, each dividing L (conv_pe.h)
 //   DW_LANES      depthwise channels per cycle, dividing L (dwconv.h)
 //   WDEPTH        weight words per PE row and tile (conv_pe.h)
-//   DW_TAPS       largest depthwise filter, KH x KW (dwconv.h)
+//   DW_K          largest depthwise kernel side (dwconv.h: a DW_K x DW_K window, DW_K line-buffer rows)
+//   DW_COLS       words per depthwise line-buffer row (dwconv.h)
 //   TAB_ENTRIES   entries of the largest lookup table (2^bits of its input) (eltwise.h, linear_attention.h)
 //   SH_WORDS      words of the LayerNorm's channel shifts (layernorm.h)
 //   ATT_D_MAX     largest attention head dimension (linear_attention.h)
@@ -28,7 +29,7 @@
 
 namespace vitflow {
 
-template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_TAPS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
+template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_K, int DW_COLS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
           int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH>
 struct Accelerator {
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
@@ -41,7 +42,7 @@ struct Accelerator {
     };
     struct DwConv {
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
-            dwconv_engine<L, DW_LANES, DW_TAPS, ACC_BITS, ACT_WORDS>(d, ws, act);
+            dwconv_engine<L, DW_LANES, DW_K, DW_COLS, ACC_BITS, ACT_WORDS>(d, ws, act);
         }
     };
     struct Lut {

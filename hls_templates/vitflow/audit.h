@@ -512,6 +512,7 @@ using Fifo = audit::Fifo<T>;
 #define VITFLOW_STORAGE(name, type, impl, latency) name.storage(VITFLOW_PORTS_##type)
 #define VITFLOW_PORTS_ram_t2p 2
 #define VITFLOW_PORTS_ram_2p 2
+#define VITFLOW_PORTS_ram_s2p 2
 #define VITFLOW_PORTS_ram_1p 1
 #define VITFLOW_NO_DEPENDENCE(name) name.no_dependence()
 #define VITFLOW_AGGREGATE(name) name.aggregate()

@@ -112,6 +112,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
         Window win;
         win.start(d, w0, t);
         Word<L> yw = zero_word<L>();
+#pragma HLS AGGREGATE variable = yw compact = bit  // the output word: one register, its lanes set by muxes
         // load counters: word k of the tile's stream; a weight word's row (bank lr, pass lp) and step ls
         int k = 0, lr = 0, lp = 0, lrow = 0, ls = 0, read_pass = read_half;
         {

@@ -17,7 +17,8 @@
 //
 // Synthesis sees the ap_int form. C-simulation runs the same operations on native integers (the ap_int
 // form makes a B1 C-simulation 3x slower); tests/hls/test_dsp_pack.py checks both forms exhaustively
-// (VITFLOW_PACK_AP_INT selects the synthesis form in g++).
+// (VITFLOW_PACK_AP_INT selects the synthesis form in g++). The depthwise engine's operand types are here
+// too, pinned the same way (each product one DSP).
 #pragma once
 #include "requant.h"  // ap_int.h, included so that GCC stays quiet about the headers
 
@@ -40,7 +41,13 @@ inline void mul2(pack_a_t a_hi, pack_a_t a_lo, pack_b_t b, prod_t &p_hi, prod_t 
     p_hi = p >> 18;
     p_lo = ap_int<18>(p(17, 0) ^ 0x20000);
 }
+typedef ap_int<17> code_t;   // an activation code of up to 16 bits, signed or not
+typedef ap_int<25> dw_prod_t; // an int8 weight times a code
+typedef ap_int<32> dw_sum_t;  // a depthwise window's sum: K^2 2^7 2^16 < 2^31 for K <= 16
 #else
+typedef int code_t;
+typedef int dw_prod_t;
+typedef int dw_sum_t;
 typedef int pack_a_t;
 typedef int pack_b_t;
 typedef int prod_t;

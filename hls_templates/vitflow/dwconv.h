@@ -1,42 +1,83 @@
-// vitflow: the depthwise convolution engine (groups == channels, one k x k filter per channel), LANES
-// multiply-accumulates per cycle, one per channel of one input word at one tap.
+// vitflow: the depthwise convolution engine (groups == channels, one k x k filter per channel): a
+// line-buffered sliding window (the idiom of finn-hlslib's ConvolutionInputGenerator), LANES channels x
+// K x K taps multiply-accumulated per cycle, each input word read from the activation memory once.
 //
 // Template parameters:
 //   L          word bytes (an output tile is one output word: L / EB_OUT channels)
-//   LANES      channels per cycle (divides L): a tile's channels go in L / EB_OUT / LANES passes
-//   DW_TAPS    largest KH x KW supported: the filter buffer holds DW_TAPS words per tile, twice (ping-pong)
+//   LANES      channels per cycle (divides L): a tile's channels go in L / EB_OUT / LANES passes over each
+//              output pixel's window
+//   K          largest kernel side (KH, KW <= K): the window is K x K words, the line buffer K rows
+//   COLS       words per line-buffer row: the largest (streamed columns x input words per pixel) of the
+//              program's depthwise layers (flow/estimate/fit.py fits it)
 //   ACC_BITS   accumulator width (proven sufficient by the range analysis)
 //   ACT_WORDS  words of the on-chip activation memory
 //
 // A tile is one output word (L / EB_OUT channels). Its stream (flow/hls/streams.py): 12 parameter words
-// (bias, multiplier, shift of L lanes) and `taps` filter words (word k: the lanes' weights at tap k). The
-// input of a tile is the input word(s) holding the same channels: with EB_IN == EB_OUT the word of the
-// same index; with 16-bit inputs and 8-bit outputs two input words (SUB = 2 iterations per tap, each
-// feeding half the lanes); with 8-bit inputs and 16-bit outputs half of one word (LANE_OFF).
-// Tile t's loop runs max(pixels x passes x taps x SUB, 12 + taps) iterations at II = 1 and loads tile
-// t+1's words into the other half of the filter buffer meanwhile; at a pass's last tap its LANES
-// accumulators are requantized into the output word, written after the last pass. Row stripes as in the
-// conv PE array.
+// (bias, multiplier, shift of L lanes) and KH x KW filter words (word k: the lanes' weights at tap k),
+// placed in K x K registers aligned to the window's bottom-right corner, zeros elsewhere: those zero taps
+// are what makes a smaller kernel, the window's stale rows and columns (from the row or tile before) and
+// the line buffer's stale rows contribute nothing. The input of a
+// tile is the input word(s) holding the same channels: with EB_IN == EB_OUT the word of the same index;
+// with 16-bit inputs and 8-bit outputs two input words (SUB = 2, each feeding half the lanes); with 8-bit
+// inputs and 16-bit outputs half of one word (LANE_OFF).
+//
+// Tile t streams the input rows its output rows need, (ROW_END - ROW_BEGIN - 1) SH + KH of them, each over
+// its (W_OUT - 1) SW + KW padded columns (at least ceil(VITFLOW_DEPTH_DW / SUB): a line-buffer word is read
+// back a row later, and the audit checks that distance against the whole pipeline depth, a conservative
+// bound for the few stages between the buffer's write and its read), SUB iterations per column. An iteration reads one input word
+// (zero in the padding), writes it into line-buffer row r % K and shifts the window one column left, the
+// new column being the line buffer's K - 1 older rows above the new word. Where the window holds an
+// output pixel's taps (every SH-th row and SW-th column after the first KH - 1 and KW - 1), it computes
+// LANES channels; PASSES - 1 more iterations compute the others (no read), and the output word is
+// written. So a tile's loop runs max(rows x columns x SUB + pixels x (PASSES - 1), 12 + KH x KW)
+// iterations at II = 1, and loads tile t+1's words meanwhile. Row stripes as in the conv PE array.
 #pragma once
 #include "conv_pe.h"
 
 namespace vitflow {
 
-template <int L, int LANES, int DW_TAPS, int ACC_BITS, int ACT_WORDS>
+template <int L, int LANES, int K, int COLS, int ACC_BITS, int ACT_WORDS>
 void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
+    static_assert(L > 0 && (L & (L - 1)) == 0 && L % LANES == 0, "lanes are indexed with & (L - 1)");
+    static_assert(K >= 1 && COLS >= VITFLOW_DEPTH_DW, "a line-buffer row holds the shortest row streamed");
     typedef ap_int<ACC_BITS> acc_t;
+    const int PASSES = L / LANES;  // the most passes (8-bit outputs); a pass's lanes are known up to it
     const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], tiles = d[CONV_TILES];
-    const int cw_in = d[CONV_CW_IN];
-    const int taps = d[CONV_KH] * d[CONV_KW], pixels = (d[CONV_ROW_END] - d[CONV_ROW_BEGIN]) * d[CONV_W_OUT];
+    const int hin = d[CONV_H_IN], win = d[CONV_W_IN], cw_in = d[CONV_CW_IN], cw_out = d[CONV_CW_OUT];
+    const int kh = d[CONV_KH], kw = d[CONV_KW], sh = d[CONV_SH], sw = d[CONV_SW], wout = d[CONV_W_OUT];
+    const int row_begin = d[CONV_ROW_BEGIN], out_rows = d[CONV_ROW_END] - row_begin;
     const int sub_n = eb_in > eb_out ? 2 : 1;         // input words per output word
     const int half_lanes = eb_in < eb_out ? L / 2 : 0;  // odd output words read the upper half of an input word
-    const int rows = eb_out == 1 ? L : L / 2;  // channels of an output word
+    const int rows = eb_out == 1 ? L : L / 2;          // channels of an output word
     const int passes = (rows + LANES - 1) / LANES;
-    const int steps = taps * sub_n;
+    const int taps = kh * kw;
+    // the stream: input rows and columns (the padded window span), a row at least the pipeline's depth long
+    const int in_rows = (out_rows - 1) * sh + kh, cols = (wout - 1) * sw + kw;
+    const int min_cols = (VITFLOW_DEPTH_DW + sub_n - 1) / sub_n;
+    const int row_cols = cols > min_cols ? cols : min_cols, row_last = row_cols - 1;
+    const int compute_n = in_rows * row_cols * sub_n + out_rows * wout * (passes - 1);
+    const int ih_first = row_begin * sh - d[CONV_PT], rs = win * cw_in;
+    const int out_first = d[FIELD_OUT] + (row_begin - d[CONV_OUT_ROW0]) * wout * cw_out;
 
-    VITFLOW_BUFFER1(Word<L>, fbuf, 2 * DW_TAPS);  // the tile's filters, word k = tap k; two tiles (ping-pong)
-    VITFLOW_AGGREGATE(fbuf);                       // one L-byte word per address
+    // K line-buffer rows of COLS words, one bank each: every iteration reads all K banks at one column (a
+    // constant bank each) and writes the new word into one (2 ports: simple dual-port RAM)
+    VITFLOW_BUFFER2(Word<L>, lbuf, K, COLS);
+    VITFLOW_PARTITION(lbuf, complete, 1);
+    VITFLOW_AGGREGATE(lbuf);  // one L-byte word per address
+    VITFLOW_STORAGE(lbuf, ram_s2p, bram, 2);  // one read and one write port; 2 cycles with the output register
+    // the window (per input word of a pixel: SUB = 2 keeps two) and the filters: registers, read whole
+    // every cycle
+    // (each word one 8L-bit register: every byte pick a multiplexer, no RAM)
+    Word<L> window[2][K][K];
+#pragma HLS ARRAY_PARTITION variable = window complete dim = 0
+#pragma HLS AGGREGATE variable = window compact = bit
+    Word<L> filt[K * K], nfilt[K * K];  // this tile's and the next tile's, aligned to the window
+#pragma HLS ARRAY_PARTITION variable = filt complete
+#pragma HLS ARRAY_PARTITION variable = nfilt complete
+#pragma HLS AGGREGATE variable = filt compact = bit
+#pragma HLS AGGREGATE variable = nfilt compact = bit
+    // the requantization parameters of this tile and the next, per lane: registers, read by every lane
     int32_t bias[L], mult[L], shift[L], nbias[L], nmult[L], nshift[L];
 #pragma HLS ARRAY_PARTITION variable = bias complete
 #pragma HLS ARRAY_PARTITION variable = mult complete
@@ -44,83 +85,177 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
 #pragma HLS ARRAY_PARTITION variable = nbias complete
 #pragma HLS ARRAY_PARTITION variable = nmult complete
 #pragma HLS ARRAY_PARTITION variable = nshift complete
-    acc_t acc[LANES];
-#pragma HLS ARRAY_PARTITION variable = acc complete
+    for (int q = 0; q < K * K; q++) {
+#pragma HLS UNROLL
+        nfilt[q] = zero_word<L>();
+        window[0][q / K][q % K] = zero_word<L>();
+        window[1][q / K][q % K] = zero_word<L>();
+    }
 
-    int half = 1;
     int in_word = 0;  // first input word of tile t: t, 2t or t / 2 by the element widths (a counter)
     for (int t = -1; t < tiles; t++) {
-#pragma HLS LOOP_TRIPCOUNT min = 2 max = 65
-        const int compute_n = t < 0 ? 0 : pixels * passes * steps;
+#pragma HLS LOOP_TRIPCOUNT min = 2 max = 65  // tiles + 1: up to 1024 channels of 16 lanes
+        const int comp_n = t < 0 ? 0 : compute_n;
         const int load_n = t + 1 < tiles ? PARAM_WORDS + taps : 0;
-        const int n = compute_n > load_n ? compute_n : load_n;
-        const int load_half = (1 - half) * DW_TAPS, read_half = half * DW_TAPS;
+        const int n = comp_n > load_n ? comp_n : load_n;
         const int lane_off = (t & 1) ? half_lanes : 0;
         const int subs_held = in_word + 1 < cw_in ? sub_n : 1;  // the pixel's last input word may be alone
-        int tap = 0, sub = 0, p = 0;
-        Window win;
-        win.start(d, in_word, t);
+        // the stream's counters: row r (input row ih), column c (input column iw, line-buffer word lw),
+        // the input word's sub, the pass p; which rows and columns end an output window (r_wait, c_wait
+        // count down to it); the line-buffer bank of this row and those of the K - 1 rows above it
+        int r = 0, ih = ih_first, c = 0, iw = -d[CONV_PL], lw = 0, sub = 0, p = 0;
+        int r_wait = kh - 1, c_wait = kw - 1;
+        int row_addr = in0 + (ih_first - d[CONV_IN_ROW0]) * rs - d[CONV_PL] * cw_in + in_word, col_addr = row_addr;
+        int out_addr = out_first + t;
+        int bank[K];  // bank[m]: the line-buffer row of input row r - m (registers: all read every cycle)
+#pragma HLS ARRAY_PARTITION variable = bank complete
+        for (int m = 0; m < K; m++) {
+#pragma HLS UNROLL
+            bank[m] = m == 0 ? 0 : K - m;
+        }
         Word<L> yw = zero_word<L>();
-        int k = 0;
+#pragma HLS AGGREGATE variable = yw compact = bit  // the output word: one register, its lanes set by muxes
+        // the next tile's load: word k; a filter word's place in the window (register fpos, column fc)
+        int k = 0, fpos = (K - kh) * K + K - kw, fc = K - kw;
         {
             VITFLOW_LOOP(dw_tile, VITFLOW_DEPTH_DW);
             for (int it = 0; it < n; it++) {
-#pragma HLS LOOP_TRIPCOUNT min = 1 max = 112896
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 14000  // B1's largest: 114 x 114 padded pixels, 1 pass
                 VITFLOW_PIPELINE(dw_tile, 1);
-                VITFLOW_NO_DEPENDENCE(fbuf);  // the load writes the half the MACs do not read
+                VITFLOW_NO_DEPENDENCE(lbuf);  // a word is read back a row later, >= the pipeline depth (audited)
                 VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the input (memory plan)
-                if (it < compute_n) {
-                    const bool inside = win.inside() && sub < subs_held;
-                    // one read every iteration, inside the input (padding reads its first word, then zero)
-                    const Word<L> held = act[inside ? win.addr(sub) : in0];
-                    const Word<L> xw = inside ? held : zero_word<L>();
-                    int x[L];
-#pragma HLS ARRAY_PARTITION variable = x complete
-                    unpack<L>(xw, eb_in, sgn_in, x);
-                    const Word<L> fw = fbuf[read_half + tap];
-                    const bool first = tap == 0 && sub == 0, last = tap == taps - 1 && sub == sub_n - 1;
-                    for (int ll = 0; ll < LANES; ll++) {
+                if (it < comp_n) {
+                    const bool streaming = p == 0;  // a pass after the first only computes
+                    if (streaming) {
+                        const bool inside = ih >= 0 && ih < hin && iw >= 0 && iw < win && c < cols && sub < subs_held;
+                        Word<L> x = zero_word<L>();
+                        if (inside) x = act[col_addr + sub];
+                        Word<L> above[K];  // every bank's word at this column: rows r - m for m >= 1
+#pragma HLS ARRAY_PARTITION variable = above complete  // K registers, one per bank
+                        for (int m = 0; m < K; m++) {
 #pragma HLS UNROLL
-                        const int l = p * LANES + ll;  // this pass's channel of the word
-                        // lane l of the output word takes input lane l (same widths), l - sub L/2 (two
-                        // 16-bit input words per 8-bit output word) or l + L/2 (odd output word, 8-bit input)
-                        const int xl = eb_in > eb_out ? (l - sub * (L / 2)) : l + lane_off;
-                        const bool mine = xl >= 0 && xl < L;
-                        const int xv = mine ? x[xl & (L - 1)] : 0;
-                        const acc_t a = (first ? acc_t(bias[l & (L - 1)]) : acc[ll]) + int(int8_t(fw.b[l & (L - 1)])) * xv;
-                        acc[ll] = a;
-                        if (last && l < rows)
-                            set_element<L>(yw, l & (L - 1), eb_out,
-                                           requantize(wide_t(a), mult[l & (L - 1)], shift[l & (L - 1)], lo, hi));
-                    }
-                    if (last && p == passes - 1) act[win.out_addr] = yw;
-                    if (!last) {
-                        if (++sub == sub_n) {
-                            sub = 0;
-                            tap++;
-                            win.next_tap();
+                            above[m] = lbuf[m][lw];
                         }
+                        for (int m = 0; m < K; m++) {
+#pragma HLS UNROLL
+                            if (m == bank[0]) lbuf[m][lw] = x;
+                        }
+                        // shift the window of this sub one column left; the new column, top to bottom, is
+                        // rows r - K + 1 .. r (bank[K - 1 - i] for row i of the window, the new word last).
+                        // Each sub's window shifts from itself when it is this iteration's (no runtime index)
+                        Word<L> in_col[K];
+#pragma HLS ARRAY_PARTITION variable = in_col complete
+                        for (int i = 0; i < K; i++) {
+#pragma HLS UNROLL
+                            in_col[i] = x;
+                            for (int m = 0; m < K; m++) {
+#pragma HLS UNROLL
+                                if (i < K - 1 && m == bank[K - 1 - i]) in_col[i] = above[m];
+                            }
+                        }
+                        for (int w = 0; w < 2; w++) {
+#pragma HLS UNROLL
+                            if (w == sub) {
+                                for (int i = 0; i < K; i++) {
+#pragma HLS UNROLL
+                                    for (int j = 0; j < K - 1; j++) {
+#pragma HLS UNROLL
+                                        window[w][i][j] = window[w][i][j + 1];
+                                    }
+                                    window[w][i][K - 1] = in_col[i];
+                                }
+                            }
+                        }
+                    }
+                    const bool at_output = r_wait == 0 && c_wait == 0 && c < cols && sub == sub_n - 1;
+                    if (at_output) {
+                        for (int ll = 0; ll < LANES; ll++) {
+#pragma HLS UNROLL
+                            // this pass's channel of the word: a constant with one pass, else a PASSES:1 choice
+                            const int l = (PASSES == 1 ? 0 : (p & (PASSES - 1)) * LANES) + ll;
+                            // lane l of the output word takes input lane l (same widths), lane l - L/2 of the
+                            // second input word (two 16-bit input words per 8-bit output word) or l + L/2 (odd
+                            // output word, 8-bit input)
+                            const int s = sub_n == 2 && l >= L / 2 ? 1 : 0;
+                            const int xl = sub_n == 2 ? l - s * (L / 2) : l + lane_off;
+                            const bool mine = xl < L / eb_in;
+                            dw_sum_t sum = 0;  // K x K products of int8 weights and 8/16-bit codes (dsp_pack.h)
+                            for (int i = 0; i < K; i++) {
+#pragma HLS UNROLL
+                                for (int j = 0; j < K; j++) {
+#pragma HLS UNROLL
+                                    const code_t xv = mine ? element<L>(window[s][i][j], xl & (L - 1), eb_in, sgn_in) : 0;
+                                    const pack_a_t wv = int8_t(filt[i * K + j].b[l & (L - 1)]);
+                                    const dw_prod_t pr = wv * xv;
+#pragma HLS BIND_OP variable = pr op = mul impl = dsp  // one DSP per tap and lane (the resource model's count)
+                                    sum += pr;
+                                }
+                            }
+                            const acc_t a = acc_t(bias[l & (L - 1)]) + sum;
+                            if (l < rows)
+                                set_element<L>(yw, l & (L - 1), eb_out,
+                                               requantize(wide_t(a), mult[l & (L - 1)], shift[l & (L - 1)], lo, hi));
+                        }
+                        if (p == passes - 1) {
+                            act[out_addr] = yw;
+                            out_addr += cw_out;
+                        }
+                    }
+                    // advance: another pass at this window, or the sub, the column, the row
+                    if (at_output && p < passes - 1) {
+                        p++;
+                    } else if (sub < sub_n - 1) {
+                        p = 0;
+                        sub++;
+                        lw++;
                     } else {
+                        p = 0;
                         sub = 0;
-                        tap = 0;
-                        if (++p == passes) {
-                            p = 0;
-                            win.next_pixel();
-                        } else {
-                            win.first_tap();  // the next pass walks the same window again
+                        lw++;
+                        col_addr += cw_in;
+                        iw++;
+                        c_wait = c_wait == 0 ? sw - 1 : c_wait - 1;
+                        const bool row_end = c == row_last;  // compared before the count moves
+                        c = row_end ? 0 : c + 1;
+                        if (row_end) {  // next row, its line-buffer bank
+                            lw = 0;
+                            iw = -d[CONV_PL];
+                            c_wait = kw - 1;
+                            r_wait = r_wait == 0 ? sh - 1 : r_wait - 1;
+                            r++;
+                            ih++;
+                            row_addr += rs;
+                            col_addr = row_addr;
+                            for (int m = 0; m < K; m++) {
+#pragma HLS UNROLL
+                                bank[m] = bank[m] == K - 1 ? 0 : bank[m] + 1;
+                            }
                         }
                     }
                 }
                 if (it < load_n) {
                     const Word<L> w = ws.read();
-                    if (k < PARAM_WORDS) put_param_word<L>(w, k, nbias, nmult, nshift);
-                    else fbuf[load_half + k - PARAM_WORDS] = w;
+                    if (k < PARAM_WORDS) {
+                        put_param_word<L>(w, k, nbias, nmult, nshift);
+                    } else {
+                        for (int q = 0; q < K * K; q++) {
+#pragma HLS UNROLL
+                            if (q == fpos) nfilt[q] = w;
+                        }
+                        const bool wrap = fc == K - 1;  // the window row's last tap: the next row's first
+                        fc = wrap ? K - kw : fc + 1;
+                        fpos += wrap ? K - kw + 1 : 1;
+                    }
                     k++;
                 }
             }
         }
         take_params<L>(bias, mult, shift, nbias, nmult, nshift);
-        half = 1 - half;
+        for (int q = 0; q < K * K; q++) {  // the next tile's filters become this one's; the others' places zero
+#pragma HLS UNROLL
+            filt[q] = nfilt[q];
+            nfilt[q] = zero_word<L>();
+        }
         if (t >= 0) in_word += eb_in > eb_out ? 2 : (eb_in < eb_out ? (t & 1) : 1);
     }
 }
