@@ -1,7 +1,7 @@
-"""The accelerator the estimate chooses for EfficientViT B0-B3 at 224x224 on xczu9eg and for B1 on xck26,
-xczu7ev and xc7z020: modeled frames per second, GOPS, GOPS per DSP, the resources of each kind, the
-on-chip activation memory, and where the cycles go (engine work, waiting for DDR, pipeline fill and
-burst latency). Every figure comes from the cycle model, whose counts the C-simulation's II audit checks
+"""The accelerator the estimate chooses for EfficientViT B0-B3 at 224x224 on xczu9eg and for B1 on every
+other part of the library (xck26, xczu7ev, xczu3eg, xc7z020): modeled frames per second, GOPS, GOPS per
+DSP, the resources of each kind, the on-chip activation memory, and where the cycles go: per engine, and
+per bound (engine work, waiting for DDR, pipeline fill and burst latency). Every figure comes from the cycle model, whose counts the C-simulation's II audit checks
 (`flow build` and --csim below require them equal on every layer), and from the resource model.
 
 The programs are the default `flow build`'s (random weights, W8A8 shipped defaults) but calibrated with
@@ -24,7 +24,10 @@ HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "accelerator"
 ROWS = [("efficientvit_b0", "xczu9eg"), ("efficientvit_b1", "xczu9eg"), ("efficientvit_b2", "xczu9eg"),
         ("efficientvit_b3", "xczu9eg"), ("efficientvit_b1", "xck26"), ("efficientvit_b1", "xczu7ev"),
-        ("efficientvit_b1", "xc7z020")]
+        ("efficientvit_b1", "xczu3eg"), ("efficientvit_b1", "xc7z020")]
+ENGINES = {"conv": "conv", "linear": "conv", "dwconv": "depthwise", "hardswish": "tables", "relu": "tables",
+           "linear_attention": "attention", "add": "add", "concat": "concat", "gap": "pool+norm",
+           "layernorm": "pool+norm"}
 RESOLUTION = 224
 
 
@@ -120,6 +123,16 @@ def main():
         ddr = (f"; {n} tensor{'s' if n > 1 else ''} in DDR, in row stripes" if n else "; every tensor on chip")
         print(f"  {model} on {part.name}: {design_line(est)}; activations {act['bytes'] / 1e6:.2f} MB ({where}), "
               f"buffers {est['resources']['buffer_bram18']} BRAM18{ddr}")
+    print("\nShare of the frame's cycles per engine (the conv PE array runs convolutions and linear layers; "
+          "io: the input and output transfers):")
+    for model, part, est in rows:
+        per = {}
+        for r in est["layers"]:
+            per[ENGINES[r["kind"]]] = per.get(ENGINES[r["kind"]], 0) + r["cycles"]
+        if est["io"]:
+            per["io"] = est["io"]["cycles"]
+        shares = ", ".join(f"{k} {100 * v / est['cycles']:.0f}%" for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
+        print(f"  {model} on {part.name}: {shares}")
     if checks:
         print("\nC-simulation of each model on xczu9eg's design (one Fashion-MNIST test image):")
         for line in checks:

@@ -59,7 +59,11 @@ def op_parts(op, plan, cfg) -> tuple:
     desc.descriptors = 1
     desc.loop(desc_beats, lat["depth_copy"], port="desc", beats=desc_beats)
     words = op.fields.get("W_WORDS", 0) if op.stream else 0
-    stream.loop(words * per, lat["depth_copy"], port="wgt", beats=words * per)
+    ports = 2 if per >= 2 else 1  # a word of two or more beats: half on the descriptor port (dma.h)
+    stream.loop(words * per // ports, lat["depth_copy"], port="wgt", beats=words * per // ports)
+    if ports == 2 and words:
+        stream.beats["desc"] += words * per // 2
+        stream.bursts["desc"] += 1
     ENGINES[op.kind](engine, op, plan, cfg, lat)
     return desc, stream, engine
 

@@ -1,10 +1,11 @@
 """An accelerator configuration fitted to a program: the parallelism chosen, the buffers sized for what the
-program needs (weight words per PE row, depthwise kernel side and line-buffer row, table entries, head dimension, LayerNorm shifts,
-on-chip activation words)."""
+program needs (weight words per PE row, depthwise kernel side and line-buffer row, table entries, head
+dimension, LayerNorm shifts, on-chip activation words)."""
 
 import math
 
 from flow.estimate.counts import dw_stream
+from flow.estimate.latencies import latencies
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
 from flow.hls.streams import conv_tiles
@@ -29,7 +30,8 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     att_dividers = att_dividers if exact else 0
     cosim, _ = cosim_program(att_dividers, acc_bits)
-    wdepth, dw_k, dw_cols, entries, sh_words, dims = 1, 1, 1, 2, 1, [1]
+    wdepth, dw_k, entries, sh_words, dims = 1, 1, 2, 1, [1]
+    dw_cols = latencies()["depth_dw"]  # the shortest row the depthwise engine streams
     act_words = 1
     for prog in (program, cosim):
         layouts = plan_layouts(prog, lanes)

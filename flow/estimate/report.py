@@ -7,7 +7,8 @@ from pathlib import Path
 def design_line(est: dict) -> str:
     c = est["config"]
     div = f"{c['att_dividers']} attention dividers" if c["att_dividers"] else "shift-only attention"
-    return (f"L={c['lanes']}: {c['pe_rows']}x{c['pe_cols']} PE array, {c['dw_lanes']} depthwise lanes, "
+    return (f"L={c['lanes']}: {c['pe_rows']}x{c['pe_cols']} PE array, {c['dw_lanes']} depthwise lanes x "
+            f"{c['dw_k']}x{c['dw_k']} taps, "
             f"{c['lanes']} element lanes, {c['att_rows']} attention rows, {div}")
 
 

@@ -10,8 +10,8 @@ Memory, per buffer of the templates: block RAM (BRAM18, the best of its aspect r
 for anything of 4 Kib or more, distributed RAM (LUTs) below; the activation memory in UltraRAM (4K x 72)
 where the part has it and it holds more.
 LUT/FF: per-unit figures typical of Vitis HLS results for such units (a MAC with its share of the adder
-tree and accumulator, a packed DSP's product split (the low product's borrow added back), a requantizer,
-a 64-bit pipelined divider, a lane of a table or element unit, an AXI master, control).
+tree and accumulator, a packed DSP's product split (wiring and an inverter), a requantizer, a 64-bit
+pipelined divider, a lane of a table or element unit, an AXI master, control).
 """
 
 import math
@@ -21,9 +21,9 @@ URAM_SHAPE = (72, 4096)
 LUTRAM_BELOW = 4096      # bits: smaller buffers go to distributed RAM
 LUT_PER_LUTRAM_BIT = 1 / 32  # a dual-port 64 x 1 RAM (RAM64X1D) is two LUTs
 DSP_PER_REQUANT = 4
-LUT = {"mac": 30, "packed": 12, "requant": 320, "divider": 4500, "lane": 60, "axi_port": 1800, "control": 6000,
+LUT = {"mac": 30, "packed": 1, "requant": 320, "divider": 4500, "lane": 60, "axi_port": 1800, "control": 6000,
        "engine": 900}
-FF = {"mac": 40, "packed": 20, "requant": 400, "divider": 6000, "lane": 80, "axi_port": 2500, "control": 6000,
+FF = {"mac": 40, "packed": 0, "requant": 400, "divider": 6000, "lane": 80, "axi_port": 2500, "control": 6000,
       "engine": 1100}
 LUT_PER_DECODER = 12  # a 16-bit operand picked from 8-bit or 16-bit lanes, sign- or zero-extended
 AXI_PORTS = 3
@@ -76,8 +76,8 @@ def units(cfg) -> dict:
     L, rows, d = cfg.lanes, cfg.att_rows, cfg.att_d_max
     att_outs = max(cfg.att_dividers, rows)
     return {
-        # products of the PE array, the depthwise window (lanes x K x K), attention loops 1 (rows x a word of v) and 3 (rows x
-        # D_MAX, and ksum)
+        # products of the PE array, the depthwise window (lanes x K x K), attention loops 1 (rows x a word
+        # of v) and 3 (rows x D_MAX, and ksum)
         "mac": cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes * cfg.dw_k ** 2 + rows * min(d, L) + rows * (d + 1),
         "packed": cfg.pe_rows // 2 * cfg.pe_cols,  # the PE array's DSPs: each computes two of its products
         "requant": cfg.pe_rows + cfg.dw_lanes + 3 + att_outs + 2,  # + kv/ksum/den, num, gap, layernorm

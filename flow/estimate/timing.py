@@ -5,11 +5,12 @@ An operation (one descriptor) takes:
   fetch    burst latency + the descriptor's beats + the copy loop's fill;
   then, for a layer with a weight stream, the loader and the engine run side by side (DATAFLOW): the
   engine waits a burst latency for the first words, then takes the longer of its own cycles (II x
-  iterations + the fill of each loop execution) and the stream's beats at the DDR rate;
+  iterations + the fill of each loop execution) and the stream's beats at the DDR rate (a word of two or
+  more beats comes over two ports, the weight and the descriptor port, vitflow/dma.h);
   for a DMA transfer: a burst latency, then the longer of its loop and its beats at the DDR rate;
   otherwise the engine's cycles.
-The DDR rate: one beat per cycle per port, or fewer if the part's DDR bandwidth is less than one beat per
-clock (the PS-PL high-performance ports each carry one beat per cycle; only one of them streams at a time).
+The DDR rate: one beat per cycle per port (the PS-PL high-performance ports each carry one beat per cycle),
+and all the ports together no more than the part's DDR bandwidth.
 What this leaves out, and only a Vitis run can give: the engines' header reads between loop executions
 (one cycle per tile), stalls of the AXI interconnect under other traffic, and the achieved clock.
 """
@@ -21,8 +22,14 @@ from .latencies import latencies
 
 
 def ddr_cycles_per_beat(part, clock_mhz: float, beat_bytes: int) -> float:
-    beats_per_cycle = part.ddr_bandwidth_gbps * 1e9 / (clock_mhz * 1e6 * beat_bytes)
-    return max(1.0, 1.0 / beats_per_cycle)
+    """Cycles per beat at the part's DDR bandwidth, whatever the ports (below 1 when DDR outruns a port)."""
+    return clock_mhz * 1e6 * beat_bytes / (part.ddr_bandwidth_gbps * 1e9)
+
+
+def transfer_cycles(beats: list, cpb: float) -> int:
+    """Cycles to move ``beats`` (one count per port, the ports side by side): a beat per cycle per port, all
+    of them within the DDR bandwidth."""
+    return math.ceil(max(max(beats), sum(beats) * cpb))
 
 
 def op_time(op, plan, cfg, cpb: float) -> dict:
@@ -34,10 +41,10 @@ def op_time(op, plan, cfg, cpb: float) -> dict:
     fetch = burst + desc.cycles + desc.fill
     engine_cycles = engine.cycles + engine.fill
     if op.kind in ("load", "store"):
-        ddr = math.ceil(engine.beats["act"] * cpb)
+        ddr = transfer_cycles([engine.beats["act"]], cpb)
         body = burst + max(engine_cycles, ddr)
     elif stream.beats["wgt"]:
-        ddr = math.ceil(stream.beats["wgt"] * cpb) + stream.fill
+        ddr = transfer_cycles([stream.beats["wgt"], stream.beats["desc"]], cpb) + stream.fill
         body = burst + max(engine_cycles, ddr)
     else:
         ddr, body = 0, engine_cycles
@@ -45,7 +52,7 @@ def op_time(op, plan, cfg, cpb: float) -> dict:
     ddr_wait = max(0, ddr - engine_cycles) if ddr else 0
     total = fetch + body
     return {"cycles": total, "compute": compute, "ddr": ddr_wait, "fill": total - compute - ddr_wait,
-            "beats": desc.beats["desc"] + stream.beats["wgt"] + engine.beats["act"]}
+            "beats": desc.beats["desc"] + stream.beats["wgt"] + stream.beats["desc"] + engine.beats["act"]}
 
 
 def program_time(plan, program, cfg, part, clock_mhz: float) -> dict:

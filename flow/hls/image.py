@@ -2,7 +2,10 @@
 
 - ``desc`` / ``check_desc``: one DESC_WORDS-word descriptor per operation of the memory plan (the check
   program also stores every on-chip layer output to DDR, for the layer-by-layer comparison);
-- ``weights``: every layer's weight stream (flow/hls/streams.py), one after another, in AXI beats;
+- ``weights``: every layer's weight stream (flow/hls/streams.py), one after another, in AXI beats. When a
+  word is two or more beats, the streams are read through two ports, two beats a cycle (vitflow/dma.h):
+  ``weights`` holds the even beats of every word and ``weights_desc`` the odd ones, which the host appends
+  to the descriptors (the descriptor port is idle while a layer runs); W_OFF indexes both halves alike;
 - the DDR activation area: a region per program input and output, per tensor kept in DDR, and per layer
   output (the check program's dumps), each in the tensor's on-chip word layout.
 """
@@ -21,8 +24,9 @@ class Image:
     plan: MemoryPlan
     desc: np.ndarray          # (operations, DESC_WORDS) int32, the program
     check_desc: np.ndarray    # the program with every layer output stored to DDR
-    weights: np.ndarray       # (beats, BEAT) uint8
-    stream_beats: dict        # layer name -> first beat of its weight stream
+    weights: np.ndarray       # (beats, BEAT) uint8: the weight port's beats
+    weights_desc: np.ndarray  # (beats, BEAT) uint8: the beats the descriptor port reads (none if unsplit)
+    stream_beats: dict        # layer name -> first beat of its weight stream (in each half when split)
 
     @property
     def beat_bytes(self) -> int:
@@ -31,14 +35,16 @@ class Image:
 
 def build_image(program, plan: MemoryPlan) -> Image:
     lanes, beat = plan.lanes, plan.beat_bytes
+    split = split_streams(plan)
     parts, offsets, off = [], {}, 0
     for layer in program.layers:
         if plan.stream_words[layer.name]:
             words = pack_stream(layer, plan.layouts, lanes)
             offsets[layer.name] = off
-            parts.append(words.reshape(-1))
-            off += plan.beats(len(words))
-    weights = (np.concatenate(parts) if parts else np.zeros(beat, np.uint8)).reshape(-1, beat)
+            parts.append(words.reshape(-1, beat))
+            off += plan.beats(len(words)) // (2 if split else 1)
+    beats = np.concatenate(parts) if parts else np.zeros((2, beat), np.uint8)
+    weights, weights_desc = (beats[0::2], beats[1::2]) if split else (beats, beats[:0])
 
     def encoded(ops):
         rows = []
@@ -50,7 +56,12 @@ def build_image(program, plan: MemoryPlan) -> Image:
             rows.append(encode(op.kind, fields))
         return np.asarray(rows, dtype=np.int64).astype(np.int32).reshape(-1, DESC_WORDS)
 
-    return Image(plan, encoded(plan.ops), encoded(plan.check_ops), weights, offsets)
+    return Image(plan, encoded(plan.ops), encoded(plan.check_ops), weights, weights_desc, offsets)
+
+
+def split_streams(plan: MemoryPlan) -> bool:
+    """Whether the weight streams go through two ports: a word is two or more beats (vitflow/dma.h)."""
+    return plan.lanes // plan.beat_bytes >= 2
 
 
 def _region(image: Image, tensor: str) -> tuple:

@@ -6,7 +6,8 @@ IP export), the Vivado block-design script and a PYNQ host driver.
 project/
   firmware/   vitflow/*.h (the templates), vitflow_config.h, vitflow_layout.h, vitflow_top.{h,cpp}
   tb/         tb_vitflow.cpp
-  data/       program.desc, check.desc (descriptors), weights.bin (weight streams), ddr_mask.bin,
+  data/       program.desc, check.desc (descriptors), weights.bin and weights_desc.bin (the weight streams'
+              beats on the weight port and on the descriptor port, after the descriptors), ddr_mask.bin,
               tensors.json (each tensor's DDR region and layout); img<i>/ddr_in.bin, ddr_golden.bin
   cosim/      the same for the co-simulation program (one small layer of each kind)
   run_hls.tcl, vivado/build_bitstream.tcl, host/vitflow_driver.py
@@ -82,9 +83,10 @@ typedef vitflow::Accelerator<VITFLOW_LANES, VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VI
     Acc;
 
 int {TOP}(const vitflow::beat_t *desc, const vitflow::beat_t *wgt, vitflow::beat_t *ddr, int n_desc) {{
-// Three masters, each on its own bundle (its own HP port): descriptors, weight streams, activations. The
-// depths are the co-simulation program's buffers (cosim/), exactly; they size nothing in hardware.
-#pragma HLS INTERFACE m_axi port = desc offset = slave bundle = gmem_desc depth = {depths['desc']} max_read_burst_length = 16
+// Three masters, each on its own bundle (its own HP port): descriptors (and, after them, half of each
+// weight word when a word is two beats or more: vitflow/dma.h), weight streams, activations. The depths are
+// the co-simulation program's buffers (cosim/), exactly; they size nothing in hardware.
+#pragma HLS INTERFACE m_axi port = desc offset = slave bundle = gmem_desc depth = {depths['desc']} max_read_burst_length = 256 num_read_outstanding = 2
 #pragma HLS INTERFACE m_axi port = wgt offset = slave bundle = gmem_wgt depth = {depths['wgt']} max_read_burst_length = 256 num_read_outstanding = 2
 #pragma HLS INTERFACE m_axi port = ddr offset = slave bundle = gmem_act depth = {depths['ddr']} max_read_burst_length = 256 max_write_burst_length = 256 num_read_outstanding = 2 num_write_outstanding = 2
 #pragma HLS INTERFACE s_axilite port = n_desc
@@ -196,7 +198,8 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     shutil.copy(src / "tb" / "tb_vitflow.cpp", tb / "tb_vitflow.cpp")
     (fw / "vitflow" / "vitflow_layout.h").write_text(layout_header())
     (fw / "vitflow_config.h").write_text(cfg.header())
-    depths = {"desc": cosim_image.check_desc.size * 4 // cfg.beat_bytes, "wgt": len(cosim_image.weights),
+    depths = {"desc": cosim_image.check_desc.size * 4 // cfg.beat_bytes + len(cosim_image.weights_desc),
+              "wgt": len(cosim_image.weights),
               "ddr": cosim_image.plan.ddr_beats}
     h, cpp = _top_sources(cfg, depths)
     (fw / f"{TOP}.h").write_text(h)
@@ -218,6 +221,7 @@ def write_data(image, program, data: Path, envs: list, patches: dict | None = No
     image.desc.astype("<i4").tofile(data / "program.desc")
     image.check_desc.astype("<i4").tofile(data / "check.desc")
     image.weights.tofile(data / "weights.bin")
+    image.weights_desc.tofile(data / "weights_desc.bin")
     ddr_mask(image, program).tofile(data / "ddr_mask.bin")
     plan = image.plan
     tensors = {t: {"beat": off, "beats": beats, "shape": list(plan.layouts[t].shape), "eb": plan.layouts[t].eb,

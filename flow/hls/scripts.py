@@ -243,6 +243,9 @@ def main():
     data = Path(args.data)
     meta = json.loads((data / "tensors.json").read_text())
     desc = np.fromfile(data / ("check.desc" if args.check else "program.desc"), dtype=np.uint8)
+    n_desc = desc.size // DESC_BYTES
+    # the descriptor port's buffer also holds the weight beats it streams, after the descriptors
+    desc = np.concatenate([desc, np.fromfile(data / "weights_desc.bin", dtype=np.uint8)])
     wgt = np.fromfile(data / "weights.bin", dtype=np.uint8)
     area = (input_area(meta, np.load(args.codes)) if args.codes
             else np.fromfile(data / "img0" / "ddr_in.bin", dtype=np.uint8))
@@ -258,7 +261,7 @@ def main():
     for name in ("desc", "wgt", "ddr"):
         setattr(regs, f"{{name}}_1", bufs[name].device_address & 0xFFFFFFFF)
         setattr(regs, f"{{name}}_2", bufs[name].device_address >> 32)
-    regs.n_desc = desc.size // DESC_BYTES
+    regs.n_desc = n_desc
     ip.write(0x0C, ip.read(0x0C))  # clear a pending done interrupt (toggle on write)
     ip.write(0x04, 1)  # global interrupt enable: the done interrupt lights the board's status LED
     ip.write(0x08, 1)  # interrupt on ap_done
@@ -277,7 +280,7 @@ def main():
         t = meta["tensors"][name]
         start_b = t["beat"] * meta["beat_bytes"]
         print(name, "output words:", out[start_b:start_b + t["beats"] * meta["beat_bytes"]][:64].tolist())
-    print(f"ran {{regs.n_desc}} descriptors in {{seconds * 1e3:.2f}} ms")
+    print(f"ran {{n_desc}} descriptors in {{seconds * 1e3:.2f}} ms")
     if args.check:
         golden = np.fromfile(data / "img0" / "ddr_golden.bin", dtype=np.uint8)
         mask = np.fromfile(data / "ddr_mask.bin", dtype=np.uint8).astype(bool)

@@ -33,7 +33,7 @@ def step_generate_hls(st: BuildState) -> None:
     on_board = f" on {board.name}" if board else ""
     in_ddr = f"; {len(plan.spilled)} tensors in DDR, in row stripes" if plan.spilled else ""
     say("hls", f"project for {part.part}{on_board} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers, "
-               f"{len(plan.ops)} descriptors, {image.weights.size / 1e6:.2f} MB of weight streams, "
+               f"{len(plan.ops)} descriptors, {(image.weights.size + image.weights_desc.size) / 1e6:.2f} MB of weight streams, "
                f"{plan.act_words * plan.lanes / 1e6:.2f} MB of activations on chip ({plan.act_words:,} words of "
                f"{plan.lanes} bytes){in_ddr}; {len(envs)} test images")
 

@@ -2,7 +2,8 @@
 // checks the DDR activation area it leaves against the integer reference's.
 //
 // Usage: tb_vitflow <data folder> [image folder, default <data>/img0] [descriptor file, default check.desc]
-// The data folder holds the descriptors, weights.bin (the weight streams) and ddr_mask.bin (1 for each byte
+// The data folder holds the descriptors, weights.bin and weights_desc.bin (the weight streams: the weight
+// port's beats, and those the descriptor port reads after the descriptors) and ddr_mask.bin (1 for each byte
 // of the DDR area that holds an element); the image folder ddr_in.bin (the DDR area with the program's
 // input in place) and ddr_golden.bin (every region as the reference computed it). With check.desc every
 // layer's output is stored to its region, so the comparison is layer by layer.
@@ -56,7 +57,11 @@ int main(int argc, char **argv) {
     const std::string img = argc > 2 ? argv[2] : dir + "/img0";
     const std::string desc_file = argc > 3 ? argv[3] : "check.desc";
     const std::vector<unsigned char> desc_bytes = load(dir + "/" + desc_file);
-    std::vector<vitflow::beat_t> desc = beats(desc_bytes), wgt = beats(load(dir + "/weights.bin"));
+    // the descriptor port's buffer: the descriptors, then the weight beats it streams (weights_desc.bin)
+    std::vector<unsigned char> desc_port = desc_bytes;
+    const std::vector<unsigned char> wdesc = load(dir + "/weights_desc.bin");
+    desc_port.insert(desc_port.end(), wdesc.begin(), wdesc.end());
+    std::vector<vitflow::beat_t> desc = beats(desc_port), wgt = beats(load(dir + "/weights.bin"));
     const std::vector<unsigned char> in = load(img + "/ddr_in.bin"), golden = load(img + "/ddr_golden.bin");
     const std::vector<unsigned char> mask = load(dir + "/ddr_mask.bin");
     if (in.size() != golden.size() || mask.size() != golden.size()) {

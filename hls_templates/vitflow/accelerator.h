@@ -67,13 +67,16 @@ struct Accelerator {
     };
 
     // A layer with a weight stream: the loader and the engine run concurrently (DATAFLOW), joined by a FIFO;
-    // the stream's place and length come as scalars, the engine alone reads the descriptor registers.
+    // the stream's place and length come as scalars, the engine alone reads the descriptor registers. The
+    // loader reads the weight port from w_off and, when words are split over two ports, the descriptor port
+    // from w_off2 (dma.h).
     template <class ENGINE>
-    static void streamed(const int d[DESC_WORDS], int w_off, int w_words, AxiPort<const beat_t> wgt, ActMem &act) {
+    static void streamed(const int d[DESC_WORDS], int w_off, int w_off2, int w_words, AxiPort<const beat_t> wgt,
+                         AxiPort<const beat_t> desc, ActMem &act) {
 #pragma HLS INLINE off
 #pragma HLS DATAFLOW
         VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
-        stream_words<L>(wgt, w_off, w_words, ws);
+        stream_words<L>(wgt, desc, w_off, w_off2, w_words, ws);
         ENGINE::run(d, ws, act);
         VITFLOW_FIFO_DRAINED(ws);
     }
@@ -87,18 +90,19 @@ struct Accelerator {
 #pragma HLS ARRAY_PARTITION variable = d complete
             fetch_descriptor(desc, i, d);
             VITFLOW_DESCRIPTOR_IS(d[FIELD_LAYER], d[FIELD_KIND]);
-            const int w_off = d[FIELD_W_OFF], w_words = d[FIELD_W_WORDS];
+            // a stream's beats: from W_OFF in the weight port's half, and past the descriptors in the other
+            const int w_off = d[FIELD_W_OFF], w_off2 = n_desc * DESC_BEATS + w_off, w_words = d[FIELD_W_WORDS];
             switch (d[FIELD_KIND]) {
             case KIND_CONV:
-            case KIND_LINEAR: streamed<Conv>(d, w_off, w_words, wgt, act); break;
-            case KIND_DWCONV: streamed<DwConv>(d, w_off, w_words, wgt, act); break;
+            case KIND_LINEAR: streamed<Conv>(d, w_off, w_off2, w_words, wgt, desc, act); break;
+            case KIND_DWCONV: streamed<DwConv>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_HARDSWISH:
-            case KIND_RELU: streamed<Lut>(d, w_off, w_words, wgt, act); break;
+            case KIND_RELU: streamed<Lut>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_ADD: add_engine<L, ACT_WORDS>(d, act); break;
-            case KIND_CONCAT: streamed<Concat>(d, w_off, w_words, wgt, act); break;
+            case KIND_CONCAT: streamed<Concat>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_GAP: gap_engine<L, ACC_BITS, ACT_WORDS>(d, act); break;
-            case KIND_LAYERNORM: streamed<LayerNorm>(d, w_off, w_words, wgt, act); break;
-            case KIND_LINEAR_ATTENTION: streamed<Attention>(d, w_off, w_words, wgt, act); break;
+            case KIND_LAYERNORM: streamed<LayerNorm>(d, w_off, w_off2, w_words, wgt, desc, act); break;
+            case KIND_LINEAR_ATTENTION: streamed<Attention>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_LOAD: dma_load<L, ACT_WORDS>(d, ddr, act); break;
             case KIND_STORE: dma_store<L, ACT_WORDS>(d, ddr, act); break;
             default: return i;

@@ -2,8 +2,12 @@
 // the only loops that use an AXI port:
 //   fetch_descriptor  a layer's DESC_WORDS descriptor words, burst-read once into registers
 //   stream_words      a layer's weight stream (weights, parameters, tables, packed offline in the order its
-//                     engine consumes them) from the weight port into a FIFO; it runs beside the engine
-//                     under DATAFLOW, so the next tile's weights arrive while the current tile computes
+//                     engine consumes them) from DDR into a FIFO; it runs beside the engine under DATAFLOW,
+//                     so the next tile's weights arrive while the current tile computes. When a word is two
+//                     or more beats (L / BEAT >= 2) it reads two ports at once, a word's even beats from the
+//                     weight port and its odd beats from the descriptor port (idle while a layer runs; the
+//                     host places those beats after the descriptors, flow/hls/image.py): a word per cycle
+//                     at L = 2 BEAT, where one port would give half of one
 //   dma_load / dma_store  activation words between DDR and the on-chip activation memory (the program's
 //                     input and output, tensors that do not fit on chip, in row stripes; and, in a checking
 //                     run, every layer's output for the layer-by-layer comparison)
@@ -33,18 +37,23 @@ inline void fetch_descriptor(AxiPort<const beat_t> desc, int index, int d[DESC_W
     }
 }
 
+// The stream's beats from `off` of the weight port and, split, from `off2` of the descriptor port.
 template <int L>
-void stream_words(AxiPort<const beat_t> wgt, int off, int words, Fifo<Word<L> > &ws) {
+void stream_words(AxiPort<const beat_t> wgt, AxiPort<const beat_t> desc, int off, int off2, int words,
+                  Fifo<Word<L> > &ws) {
 #pragma HLS INLINE off
-    const int per = L / BEAT;  // beats per word
+    const int per = L / BEAT;           // beats per word
+    const int ports = per >= 2 ? 2 : 1;  // a compile-time choice
+    const int pairs = per / ports;       // iterations per word
     Word<L> w = zero_word<L>();
     int part = 0;
     VITFLOW_LOOP(stream_load, VITFLOW_DEPTH_COPY);
-    for (int i = 0; i < words * per; i++) {
+    for (int i = 0; i < words * pairs; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 307200
         VITFLOW_PIPELINE(stream_load, 1);
-        beat_into_word<L>(wgt[off + i], part, w);
-        if (++part == per) {
+        beat_into_word<L>(wgt[off + i], ports * part, w);
+        if (ports == 2) beat_into_word<L>(desc[off2 + i], 2 * part + 1, w);
+        if (++part == pairs) {
             part = 0;
             ws.write(w);
         }

@@ -1,10 +1,12 @@
 """The cycle model's time of an operation, worked out by hand from its counts and the latencies."""
 
+import math
+
 import numpy as np
 
 from flow.estimate.counts import op_parts
 from flow.estimate.latencies import latencies
-from flow.estimate.timing import ddr_cycles_per_beat, op_time
+from flow.estimate.timing import ddr_cycles_per_beat, op_time, transfer_cycles
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
 from flow.lower.program import Layer, Program, TensorInfo
@@ -40,7 +42,28 @@ def test_a_pointwise_conv_by_hand():
     assert t["cycles"] == fetch + burst + max(engine_time, 90 + lat["depth_copy"])
 
 
-def test_ddr_rate_is_a_beat_per_cycle_unless_the_part_is_slower():
-    assert ddr_cycles_per_beat(get_part("xczu9eg"), 200, 16) == 1.0  # 19.2 GB/s > 3.2 GB/s of one port
-    assert ddr_cycles_per_beat(get_part("xc7z020"), 100, 8) == 1.0   # 2.1 GB/s > 0.8 GB/s
-    assert ddr_cycles_per_beat(get_part("xc7z020"), 400, 8) > 1.0
+def test_a_stream_of_two_beat_words_comes_over_two_ports():
+    # L = 32 on 16-byte beats: each word's even beat on the weight port, its odd beat on the descriptor port
+    program = _pointwise(cin=64, cout=64)
+    plan = plan_memory(program, 32, 1 << 20)
+    op = next(op for op in plan.ops if op.kind == "conv")
+    lat = latencies()
+    desc, stream, engine = op_parts(op, plan, HwConfig(lanes=32))
+    words = op.fields["W_WORDS"]  # 2 tiles x (1 header + 12 parameters + 32 rows x 2 input words)
+    assert words == 2 * (1 + 12 + 64)
+    assert stream.beats["wgt"] == stream.beats["desc"] == stream.iterations == words
+    assert stream.bursts["wgt"] == stream.bursts["desc"] == 1
+    t = op_time(op, plan, HwConfig(lanes=32), cpb=0.25)
+    burst = lat["burst_latency"]
+    fetch = burst + 16 + lat["depth_copy"]
+    engine_time = engine.cycles + engine.fill
+    assert t["cycles"] == fetch + burst + max(engine_time, words + lat["depth_copy"])
+
+
+def test_ddr_rate_is_a_beat_per_cycle_per_port_within_the_ddr_bandwidth():
+    fast = ddr_cycles_per_beat(get_part("xczu9eg"), 200, 16)
+    assert fast == 200e6 * 16 / 19.2e9  # DDR outruns a port 6 times
+    assert transfer_cycles([100], fast) == 100 and transfer_cycles([100, 100], fast) == 100
+    slow = ddr_cycles_per_beat(get_part("xc7z020"), 400, 8)  # 3.2 GB/s of two ports against the part's DDR
+    assert slow > 0.5
+    assert transfer_cycles([100, 100], slow) == math.ceil(200 * slow) > 100
