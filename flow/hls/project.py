@@ -69,8 +69,9 @@ def _top_sources(cfg: HwConfig, depths: dict) -> tuple:
 #include "vitflow_config.h"
 #include "vitflow/accelerator.h"
 
-// Runs descriptors [0, n_desc) of `desc`; weight streams from `wgt`; the DDR activation area `ddr`.
-// Returns -1, or the index of a descriptor of unknown kind.
+// Runs descriptors [0, n_desc) of `desc`; weight streams from `wgt` (and, when a word is two beats or more,
+// from `desc` past its n_desc descriptors: n_desc must be the whole program's count, as the host passes it);
+// the DDR activation area `ddr`. Returns -1, or the index of a descriptor of unknown kind.
 int {TOP}(const vitflow::beat_t *desc, const vitflow::beat_t *wgt, vitflow::beat_t *ddr, int n_desc);
 """
     impl = "uram" if cfg.act_uram else "bram"

@@ -22,19 +22,20 @@ from flow.reference import run_program
 from .random_programs import random_program
 
 
-def _project(tmp_path, part="xczu9eg", kind="conv", cfg=None, seed=3, board=None):
+def _project(tmp_path, part="xczu9eg", kind="conv", cfg=None, seed=3, board=None, lanes=None):
     program = random_program(kind, np.random.default_rng(seed))
     inputs = {n: np.zeros(program.tensors[n].shape, np.int64) for n in program.inputs}
     p = get_part(part)
-    cfg = cfg or fitted_config(program, lanes=16 if p.beat_bytes == 16 else 8, beat_bytes=p.beat_bytes)
+    cfg = cfg or fitted_config(program, lanes=lanes or (16 if p.beat_bytes == 16 else 8), beat_bytes=p.beat_bytes)
     write_project(program, [run_program(program, inputs)], tmp_path / "prj", p, p.default_clock_mhz, cfg,
                   board=board and get_board(board))
     return tmp_path / "prj"
 
 
-def test_program_and_cosim_program_build_warning_free_and_run(tmp_path):
+@pytest.mark.parametrize("lanes", [16, 32])  # words of one beat, and of two (weights over two ports)
+def test_program_and_cosim_program_build_warning_free_and_run(tmp_path, lanes):
     assert {"-Wall", "-Werror"} <= set(CXXFLAGS)
-    project = _project(tmp_path)
+    project = _project(tmp_path, lanes=lanes)
     exe = compile_csim(project)
     result = run_csim(project, exe)
     assert result["bit_exact"] and result["layers"] == 1 and result["layers_exact"] == 1
@@ -45,15 +46,19 @@ def test_program_and_cosim_program_build_warning_free_and_run(tmp_path):
         assert (project / "firmware" / name).is_file()
 
 
-def test_top_depths_are_the_cosim_buffers(tmp_path):
+@pytest.mark.parametrize("lanes", [16, 32])
+def test_top_depths_are_the_cosim_buffers(tmp_path, lanes):
     """cosim_design sizes its m_axi models by the depths: they must cover the co-simulation testbench's
     buffers exactly (the top runs the whole co-simulation program in one call)."""
-    project = _project(tmp_path)
+    project = _project(tmp_path, lanes=lanes)
     top = (project / "firmware" / "vitflow_top.cpp").read_text()
     depth = dict(re.findall(r"port = (\w+) offset = slave bundle = \w+ depth = (\d+)", top))
     beat = 16
     cosim = project / "cosim"
-    assert int(depth["desc"]) == (cosim / "check.desc").stat().st_size // beat
+    # the descriptor port: the descriptors, then the weight beats it streams (none when a word is one beat)
+    split = (cosim / "weights_desc.bin").stat().st_size
+    assert (split > 0) == (lanes == 32)
+    assert int(depth["desc"]) == ((cosim / "check.desc").stat().st_size + split) // beat
     assert int(depth["wgt"]) == (cosim / "weights.bin").stat().st_size // beat
     assert int(depth["ddr"]) == (cosim / "img0" / "ddr_in.bin").stat().st_size // beat
     assert "bundle = gmem_desc" in top and "bundle = gmem_wgt" in top and "bundle = gmem_act" in top
