@@ -16,17 +16,17 @@
 // (bias, multiplier, shift of L lanes) and KH x KW filter words (word k: the lanes' weights at tap k),
 // placed in K x K registers aligned to the window's bottom-right corner, zeros elsewhere: those zero taps
 // are what makes a smaller kernel, the window's stale rows and columns (from the row or tile before) and
-// the line buffer's stale rows contribute nothing. The input of a
-// tile is the input word(s) holding the same channels: with EB_IN == EB_OUT the word of the same index;
-// with 16-bit inputs and 8-bit outputs two input words (SUB = 2, each feeding half the lanes); with 8-bit
-// inputs and 16-bit outputs half of one word (LANE_OFF).
+// the line buffer's stale rows contribute nothing. The input of a tile is the input word(s) holding the
+// same channels: with EB_IN == EB_OUT the word of the same index; with 16-bit inputs and 8-bit outputs two
+// input words (SUB = 2, each feeding half the lanes); with 8-bit inputs and 16-bit outputs half of one word
+// (LANE_OFF).
 //
 // Tile t streams the input rows its output rows need, (ROW_END - ROW_BEGIN - 1) SH + KH of them, each over
 // its (W_OUT - 1) SW + KW padded columns (at least ceil(VITFLOW_DEPTH_DW / SUB): a line-buffer word is read
 // back a row later, and the audit checks that distance against the whole pipeline depth, a conservative
-// bound for the few stages between the buffer's write and its read), SUB iterations per column. An iteration reads one input word
-// (zero in the padding), writes it into line-buffer row r % K and shifts the window one column left, the
-// new column being the line buffer's K - 1 older rows above the new word. Where the window holds an
+// bound for the few stages between the buffer's write and its read), SUB iterations per column. An
+// iteration reads one input word (zero in the padding), writes it into line-buffer row r % K and shifts
+// the window one column left, the new column being the line buffer's K - 1 older rows above the new word. Where the window holds an
 // output pixel's taps (every SH-th row and SW-th column after the first KH - 1 and KW - 1), it computes
 // LANES channels; PASSES - 1 more iterations compute the others (no read), and the output word is
 // written. So a tile's loop runs max(rows x columns x SUB + pixels x (PASSES - 1), 12 + KH x KW)
@@ -67,8 +67,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
     VITFLOW_AGGREGATE(lbuf);  // one L-byte word per address
     VITFLOW_STORAGE(lbuf, ram_s2p, bram, 2);  // one read and one write port; 2 cycles with the output register
     // the window (per input word of a pixel: SUB = 2 keeps two) and the filters: registers, read whole
-    // every cycle
-    // (each word one 8L-bit register: every byte pick a multiplexer, no RAM)
+    // every cycle (each word one 8L-bit register: every byte pick a multiplexer, no RAM)
     Word<L> window[2][K][K];
 #pragma HLS ARRAY_PARTITION variable = window complete dim = 0
 #pragma HLS AGGREGATE variable = window compact = bit
@@ -100,14 +99,14 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
         const int n = comp_n > load_n ? comp_n : load_n;
         const int lane_off = (t & 1) ? half_lanes : 0;
         const int subs_held = in_word + 1 < cw_in ? sub_n : 1;  // the pixel's last input word may be alone
-        // the stream's counters: row r (input row ih), column c (input column iw, line-buffer word lw),
+        // the stream's counters: input row ih, column c (input column iw, line-buffer word lw),
         // the input word's sub, the pass p; which rows and columns end an output window (r_wait, c_wait
         // count down to it); the line-buffer bank of this row and those of the K - 1 rows above it
-        int r = 0, ih = ih_first, c = 0, iw = -d[CONV_PL], lw = 0, sub = 0, p = 0;
+        int ih = ih_first, c = 0, iw = -d[CONV_PL], lw = 0, sub = 0, p = 0;
         int r_wait = kh - 1, c_wait = kw - 1;
         int row_addr = in0 + (ih_first - d[CONV_IN_ROW0]) * rs - d[CONV_PL] * cw_in + in_word, col_addr = row_addr;
         int out_addr = out_first + t;
-        int bank[K];  // bank[m]: the line-buffer row of input row r - m (registers: all read every cycle)
+        int bank[K];  // bank[m]: the line-buffer row of input row ih - m (registers: all read every cycle)
 #pragma HLS ARRAY_PARTITION variable = bank complete
         for (int m = 0; m < K; m++) {
 #pragma HLS UNROLL
@@ -222,7 +221,6 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
                             iw = -d[CONV_PL];
                             c_wait = kw - 1;
                             r_wait = r_wait == 0 ? sh - 1 : r_wait - 1;
-                            r++;
                             ih++;
                             row_addr += rs;
                             col_addr = row_addr;
