@@ -6,7 +6,8 @@
 //
 // Template parameters (the generated vitflow_config.h sets them as VITFLOW_<NAME>):
 //   L             activation word bytes; element units have L lanes (word.h)
-//   PE_ROWS, PE_COLS  the conv PE array: output channels x input lanes per cycle, each dividing L (conv_pe.h)
+//   PE_ROWS, PE_COLS  the conv PE array: output channels x input byte lanes per cycle, each even and dividing
+//                 L; two products per DSP (conv_pe.h, dsp_pack.h)
 //   DW_LANES      depthwise channels per cycle, dividing L (dwconv.h)
 //   WDEPTH        weight words per PE row and tile (conv_pe.h)
 //   DW_K          largest depthwise kernel side (dwconv.h: a DW_K x DW_K window, DW_K line-buffer rows)
