@@ -5,6 +5,7 @@ each AXI port. The C-simulation's audit counts the same while the templates run 
 hls_templates/vitflow/*.h, one function per engine.
 """
 
+from flow.hls.image import split_streams
 from flow.hls.layout import DESC_WORDS
 
 from .latencies import latencies
@@ -59,7 +60,7 @@ def op_parts(op, plan, cfg) -> tuple:
     desc.descriptors = 1
     desc.loop(desc_beats, lat["depth_copy"], port="desc", beats=desc_beats)
     words = op.fields.get("W_WORDS", 0) if op.stream else 0
-    ports = 2 if per >= 2 else 1  # a word of two or more beats: half on the descriptor port (dma.h)
+    ports = 2 if split_streams(plan) else 1  # half of each word on the descriptor port (dma.h)
     stream.loop(words * per // ports, lat["depth_copy"], port="wgt", beats=words * per // ports)
     if ports == 2 and words:
         stream.beats["desc"] += words * per // 2

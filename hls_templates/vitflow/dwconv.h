@@ -26,10 +26,10 @@
 // back a row later, and the audit checks that distance against the whole pipeline depth, a conservative
 // bound for the few stages between the buffer's write and its read), SUB iterations per column. An
 // iteration reads one input word (zero in the padding), writes it into line-buffer row r % K and shifts
-// the window one column left, the new column being the line buffer's K - 1 older rows above the new word. Where the window holds an
-// output pixel's taps (every SH-th row and SW-th column after the first KH - 1 and KW - 1), it computes
-// LANES channels; PASSES - 1 more iterations compute the others (no read), and the output word is
-// written. So a tile's loop runs max(rows x columns x SUB + pixels x (PASSES - 1), 12 + KH x KW)
+// the window one column left, the new column being the line buffer's K - 1 older rows above the new word.
+// Where the window holds an output pixel's taps (every SH-th row and SW-th column after the first KH - 1
+// and KW - 1), it computes LANES channels; PASSES - 1 more iterations compute the others (no read), and
+// the output word is written. So a tile's loop runs max(rows x columns x SUB + pixels x (PASSES - 1), 12 + KH x KW)
 // iterations at II = 1, and loads tile t+1's words meanwhile. Row stripes as in the conv PE array.
 #pragma once
 #include "conv_pe.h"

@@ -1,6 +1,7 @@
 // vitflow: the output pixels of a k x k convolution (or of a row stripe of one) and where their windows
 // read in the input, walked with additions only: the strides are multiplied out once per layer, and a
-// step of a tap or a pixel adds them. Shared by the conv PE array and the depthwise engine (CONV_* fields).
+// step of a tap or a pixel adds them. The conv PE array's walk (CONV_* fields); the depthwise engine
+// streams its input through a line buffer instead (dwconv.h).
 #pragma once
 #include "vitflow_layout.h"
 
