@@ -64,6 +64,7 @@ def csim_check(model: str, est: dict, program, qonnx, part) -> str:
     from flow.estimate.counts import layer_counts
     from flow.estimate.dse import with_config
     from flow.hls.csim import compile_csim, run_csim
+    from flow.hls.epilogues import as_configured
     from flow.hls.input_patches import on_patches, with_patches
     from flow.hls.project import write_project
     from flow.reference import run_program
@@ -74,6 +75,7 @@ def csim_check(model: str, est: dict, program, qonnx, part) -> str:
     codes = activation_quants(qonnx)[program.inputs[0]].codes(image)
     env = run_program(program, {program.inputs[0]: codes}, dump_internal=False)
     hw, spec = on_patches(program)
+    hw = as_configured(hw, cfg)  # the activations fused into their producers, as the estimate chose
     with tempfile.TemporaryDirectory() as tmp:
         img = write_project(hw, [with_patches(env, spec)], Path(tmp) / "hls", part, est["clock_mhz"], cfg,
                             patches=spec)

@@ -14,6 +14,7 @@ from flow.data import load_fashion_mnist
 from flow.export import export_clean_qonnx
 from flow.hls.csim import compile_csim, run_csim
 from flow.estimate.fit import fitted_config
+from flow.hls.epilogues import fuse_epilogues
 from flow.hls.input_patches import on_patches, with_patches
 from flow.hls.project import write_project
 from flow.lower import lower_qonnx
@@ -48,6 +49,7 @@ def main():
         part = get_part("xczu9eg")
         project = Path(tmp) / "hls"
         hw, spec = on_patches(program)  # the accelerator's program, as `flow build` makes it
+        hw = fuse_epilogues(hw)
         write_project(hw, [with_patches(env, spec)], project, part, part.default_clock_mhz,
                       fitted_config(hw, lanes=32), patches=spec)
         t0 = time.perf_counter()

@@ -84,6 +84,7 @@ def _conv(c, op, plan, cfg, lat):
     taps = f["KH"] * f["KW"]
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     tiles = [nw for _, nw in op.tiles]
+    c.loop(f.get("EPI_ENTRIES", 0), lat["depth_copy"])  # the epilogue table's load (epilogue.h)
     for t in range(-1, len(tiles)):
         compute = pixels * passes * tiles[t] * taps * splits if t >= 0 else 0
         load = PARAM_WORDS + rows * tiles[t + 1] * taps if t + 1 < len(tiles) else 0
@@ -110,6 +111,7 @@ def _dwconv(c, op, plan, cfg, lat):
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     passes = _ceil(plan.lanes // f["EB_OUT"], cfg.dw_lanes)
     tiles = f["TILES"]
+    c.loop(f.get("EPI_ENTRIES", 0), lat["depth_copy"])  # the epilogue table's load (epilogue.h)
     for t in range(-1, tiles):
         compute = in_rows * cols * sub + pixels * (passes - 1) if t >= 0 else 0
         load = PARAM_WORDS + f["KH"] * f["KW"] if t + 1 < tiles else 0

@@ -1,5 +1,6 @@
 """Performance estimate of a program on a part, and the design-space exploration that picks the
-parallelism. For each candidate (activation word L, attention rows and dividers) the buffers are fitted to
+parallelism. For each candidate (activation word L, PE array, depthwise lanes, attention rows and
+dividers, activations fused into the convolution engines or not) the buffers are fitted to
 the program, the activation memory gets what the part's block RAM (or UltraRAM) has left within the
 limits, the memory plan places the activations in it (moving to DDR what does not fit), and the cycle
 model times the plan's operations. The search keeps the fastest design within the utilisation limits
@@ -11,6 +12,7 @@ import math
 from dataclasses import asdict, replace
 
 from flow.errors import FlowError
+from flow.hls.epilogues import fuse_epilogues
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
 
@@ -148,28 +150,37 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact) -> tup
 
 
 def explore(program, part, clock_mhz: float, limits: dict = DEFAULT_LIMITS, acc_bits: int = 32) -> dict:
-    """The fastest design within ``limits``; a FlowError naming the overflowing resource if none fits."""
+    """The fastest design within ``limits``, over the parallelism and over fusion: ``program`` with its
+    activations fused into the engines that produce their inputs (flow/hls/epilogues.py; the design has
+    the engines' tables, EPI_ENTRIES > 0) or as it is. A FlowError names the overflowing resource if none
+    fits."""
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
-    best, best_plan, smallest, tried = None, None, None, 0
-    for lanes in SPACE["lanes"]:
-        if lanes % part.beat_bytes:
-            continue
-        designs, small, plan = _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact)
-        tried += len(designs)
-        if small and (smallest is None or small[0]["dsp"] < smallest[1][0]["dsp"]):
-            smallest = (lanes, small)
-        for d in designs:
-            if best is None or d[:2] > best[:2]:
-                best, best_plan = d, plan
+    best, best_plan, best_prog, smallest, tried = None, None, None, None, 0
+    variants = [program]
+    fused = fuse_epilogues(program)
+    if fused is not program:
+        variants.insert(0, fused)
+    for prog in variants:
+        for lanes in SPACE["lanes"]:
+            if lanes % part.beat_bytes:
+                continue
+            designs, small, plan = _word_space(prog, part, clock_mhz, limits, acc_bits, lanes, exact)
+            tried += len(designs)
+            if small and (smallest is None or small[0]["dsp"] < smallest[1][0]["dsp"]):
+                smallest = (lanes, small)
+            for d in designs:
+                if best is None or d[:2] > best[:2]:
+                    best, best_plan, best_prog = d, plan, prog
     if best is None:
         lanes, (res, over) = smallest
         over = over or "bram18"
         raise FlowError(f"no design fits {part.name}: the smallest (L={lanes}, a {max(lanes // 4, 1)}x"
                         f"{max(lanes // 4, 1)} PE array) needs {res[over]} {over.upper()} of {part.resources[over]} "
                         f"({100 * limits[over]:.0f}% limit)")
-    est = estimate(program, best[2], part, clock_mhz, best_plan)
+    est = estimate(best_prog, best[2], part, clock_mhz, best_plan)
     est["candidates"] = tried
     est["limits"] = limits
+    est["fused_epilogues"] = sum("epilogue" in l.attrs for l in best_prog.layers)
     return est
 
 

@@ -1,11 +1,12 @@
 """An accelerator configuration fitted to a program: the parallelism chosen, the buffers sized for what the
 program needs (weight words per PE row, depthwise kernel side and line-buffer row, table entries, head
-dimension, LayerNorm shifts, on-chip activation words)."""
+dimension, LayerNorm shifts, fused epilogue tables, on-chip activation words)."""
 
 import math
 
 from flow.estimate.counts import dw_stream
 from flow.estimate.latencies import latencies
+from flow.hls.epilogues import epilogue_entries
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
 from flow.hls.streams import conv_tiles
@@ -61,7 +62,8 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
                 _, cols, sub = dw_stream(op.fields)
                 dw_cols = max(dw_cols, cols * sub)
     d_max = _pow2(max(dims))
-    return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
+    epi = epilogue_entries(program)
+    return HwConfig(epi_entries=_pow2(epi) if epi else 0, lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
                     wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,
                     att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
                     acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram)

@@ -61,6 +61,8 @@ def buffers(cfg) -> dict:
         "exponents": memory(8, cfg.tab_entries),                                    # etab
         "layernorm shifts": memory(w, cfg.sh_words),                                # layernorm.h shbuf
         "weight fifo": memory(w, cfg.fifo_depth),
+        # epilogue.h etab: a bank per PE row and depthwise lane, single-port distributed RAM (64 x 1 per LUT)
+        "epilogue tables": {"bram18": 0, "lut": (cfg.pe_rows + cfg.dw_lanes) * math.ceil(16 * cfg.epi_entries / 64)},
         "axi ports": {"bram18": AXI_PORTS * BRAM18_PER_AXI_PORT, "lut": 0},
     }
 

@@ -20,9 +20,10 @@ COMMON = ["KIND", "LAYER", "ROLE", "W_OFF", "W_WORDS", "IN0", "IN1", "OUT", "OUT
           "EB_OUT", "SGN_IN0", "SGN_IN1"]
 FIELDS = {
     # conv PE array and depthwise engine; ROW_BEGIN..ROW_END: the output rows this descriptor computes,
-    # IN_ROW0 / OUT_ROW0: the rows held at IN0 / OUT (a row stripe); TILES: output words per pixel
+    # IN_ROW0 / OUT_ROW0: the rows held at IN0 / OUT (a row stripe); TILES: output words per pixel;
+    # EPI_ENTRIES, EPI_MIN: the epilogue table's entries (0: none) and first code (vitflow/epilogue.h)
     "conv": ["H_IN", "W_IN", "CW_IN", "IN_ROW0", "ROW_BEGIN", "ROW_END", "W_OUT", "CW_OUT", "OUT_ROW0", "KH", "KW",
-             "SH", "SW", "PT", "PL", "TILES"],
+             "SH", "SW", "PT", "PL", "TILES", "EPI_ENTRIES", "EPI_MIN"],
     "lut": ["PIXELS", "CW_IN", "CW_OUT", "IN_MIN", "ENTRIES", "PER_CHANNEL"],
     "add": ["WORDS", "M0", "M1", "SHIFT"],
     "concat": ["PIXELS", "CW_A", "CW_B", "IN_MIN0", "IN_MIN1", "ENTRIES0", "ENTRIES1"],

@@ -175,6 +175,8 @@ def _ddr_regions(plan: MemoryPlan, program) -> None:
 def _common(plan, program, layer, index) -> dict:
     ins = [plan.layouts[t] for t in layer.inputs]
     lo, hi = program.tensors[layer.outputs[0]].range
+    if "epilogue" in layer.attrs:  # the requantization's codes are the epilogue table's input (epilogue.h)
+        lo, hi = layer.attrs["epilogue"]["code_range"]
     f = {"LAYER": index, "ROLE": 0, "OUT_LO": lo, "OUT_HI": hi, "EB_OUT": plan.layouts[layer.outputs[0]].eb,
          "EB_IN0": ins[0].eb, "SGN_IN0": int(ins[0].signed)}
     if len(ins) > 1:
@@ -272,6 +274,8 @@ def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1) -> dict:
         f.update(H_IN=x.height, W_IN=x.width, CW_IN=x.words_per_pixel, IN_ROW0=in_addr[0][1], ROW_BEGIN=r0,
                  ROW_END=r1, W_OUT=y.width, CW_OUT=y.words_per_pixel, OUT_ROW0=out_addr[1], KH=kh, KW=kw, SH=sh, SW=sw,
                  PT=pt, PL=pl, TILES=y.words_per_pixel)
+        if "epilogue" in a:
+            f.update(EPI_ENTRIES=a["epilogue"]["entries"], EPI_MIN=a["epilogue"]["in_min"])
         return f
     # row-wise layers address their stripe directly: the first row's words
     def at(k, lay_t):

@@ -52,6 +52,12 @@ def table_words(entries: int, eb: int, lanes: int) -> int:
     return math.ceil(entries * eb / lanes)
 
 
+def _epilogue_words(layer, lout, lanes) -> int:
+    """The epilogue table's words at the start of a convolution's stream (vitflow/epilogue.h)."""
+    epi = layer.attrs.get("epilogue")
+    return table_words(epi["entries"], lout.eb, lanes) if epi else 0
+
+
 def stream_words(layer, layouts: dict, lanes: int) -> int:
     """Words of ``layer``'s weight stream (0: the layer has none)."""
     kind, a = layer.kind, layer.attrs
@@ -59,9 +65,10 @@ def stream_words(layer, layouts: dict, lanes: int) -> int:
     if kind in ("conv", "linear"):
         kh, kw, _ = _geometry(layer)
         tiles = conv_tiles(layer, lin, lout)
-        return sum(1 + PARAM_WORDS + lout.per_word * nw * kh * kw for _, nw in tiles)
+        return _epilogue_words(layer, lout, lanes) + sum(1 + PARAM_WORDS + lout.per_word * nw * kh * kw
+                                                         for _, nw in tiles)
     if kind == "dwconv":
-        return lout.words_per_pixel * (PARAM_WORDS + a["kernel"][0] * a["kernel"][1])
+        return _epilogue_words(layer, lout, lanes) + lout.words_per_pixel * (PARAM_WORDS + a["kernel"][0] * a["kernel"][1])
     if kind in ("hardswish", "relu"):
         table = layer.blobs["table"]
         if table.ndim == 2 and table.shape[0] > 1:  # a row per channel: per tile, one word per entry
@@ -157,6 +164,8 @@ def pack_stream(layer, layouts: dict, lanes: int) -> np.ndarray:
         words = np.concatenate(parts)
     else:
         words = np.zeros((0, lanes), np.uint8)
+    if kind in ("conv", "linear", "dwconv") and "epilogue" in layer.attrs:
+        words = np.concatenate([_elements(layer.blobs["epilogue_table"], lout.eb, lanes), words])
     expected = stream_words(layer, layouts, lanes)
     if len(words) != expected:  # the closed form and the packing must describe the same stream
         raise AssertionError(f"{layer.name}: packed {len(words)} stream words, the closed form says {expected}")

@@ -62,16 +62,27 @@ def _range(info) -> tuple:
     return info.range
 
 
+def _requantize_out(layer, acc, mult, shift, out_info) -> tuple:
+    """(output, dumps): the requantized accumulators, through the epilogue table when the layer has one
+    (flow/hls/epilogues.py: the codes then also come back, as the table's input tensor)."""
+    epi = layer.attrs.get("epilogue")
+    if epi is None:
+        return requantize(acc, mult, shift, *_range(out_info)), {"acc": acc}
+    codes = requantize(acc, mult, shift, *epi["code_range"])
+    return _lookup(layer.blobs["epilogue_table"], codes, epi["in_min"]), {"acc": acc, "epilogue_codes": codes}
+
+
 def conv(layer, x, out_info):
     a = layer.attrs
     acc = conv_acc(x, layer.blobs["weight"], layer.blobs["bias"], a["stride"], a["pad"], a["groups"])
-    y = requantize(acc, _col(layer.blobs["mult"]), _col(layer.blobs["shift"]), *_range(out_info))
-    return [y], {"acc": acc}
+    y, dumps = _requantize_out(layer, acc, _col(layer.blobs["mult"]), _col(layer.blobs["shift"]), out_info)
+    return [y], dumps
 
 
 def linear(layer, x, out_info):
     acc = layer.blobs["weight"].astype(I64) @ np.asarray(x, dtype=I64) + layer.blobs["bias"].astype(I64)
-    return [requantize(acc, layer.blobs["mult"], layer.blobs["shift"], *_range(out_info))], {"acc": acc}
+    y, dumps = _requantize_out(layer, acc, layer.blobs["mult"], layer.blobs["shift"], out_info)
+    return [y], dumps
 
 
 def hardswish(layer, x, out_info):

@@ -13,6 +13,7 @@ def step_generate_hls(st: BuildState) -> None:
     the integer reference on real images, co-simulation program, tcl scripts, host driver) under hls/."""
     from flow.boards import board_for_part, get_board
     from flow.estimate.fit import fitted_config
+    from flow.hls.epilogues import as_configured, fuse_epilogues
     from flow.hls.input_patches import on_patches, with_patches
     from flow.hls.project import write_project
     from flow.parts import get_part
@@ -23,6 +24,9 @@ def step_generate_hls(st: BuildState) -> None:
     board = get_board(st.cfg.board) if st.cfg.board else board_for_part(part)
     in_quant = activation_quants(st.qonnx_path)[st.program.inputs[0]]
     program, patched = on_patches(st.program)  # the first convolution on the input's patches, where it applies
+    # the activations fused into their producers' engines, as the estimate chose (by default when no
+    # estimate ran); the golden tensors stay the unfused program's, so the C-simulation checks the fusion
+    program = as_configured(program, st.hw_config) if st.hw_config else fuse_epilogues(program)
     envs = [with_patches(run_program(st.program, {st.program.inputs[0]: in_quant.codes(x.numpy())},
                                      dump_internal=False), patched) for x in st.calib_images[:CSIM_IMAGES]]
     cfg = st.hw_config = st.hw_config or fitted_config(program, st.cfg.acc_bits, beat_bytes=part.beat_bytes)
@@ -32,7 +36,9 @@ def step_generate_hls(st: BuildState) -> None:
     plan = image.plan
     on_board = f" on {board.name}" if board else ""
     in_ddr = f"; {len(plan.spilled)} tensors in DDR, in row stripes" if plan.spilled else ""
-    say("hls", f"project for {part.part}{on_board} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers, "
+    fused = sum("epilogue" in l.attrs for l in program.layers)
+    say("hls", f"project for {part.part}{on_board} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers "
+               f"({fused} activations fused into their producers: {len(program.layers)} on the accelerator), "
                f"{len(plan.ops)} descriptors, {(image.weights.size + image.weights_desc.size) / 1e6:.2f} MB of weight streams, "
                f"{plan.act_words * plan.lanes / 1e6:.2f} MB of activations on chip ({plan.act_words:,} words of "
                f"{plan.lanes} bytes){in_ddr}; {len(envs)} test images")

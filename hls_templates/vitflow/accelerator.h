@@ -20,6 +20,8 @@
 //   ACC_BITS      accumulator width (the program's range analysis must prove it sufficient)
 //   ACT_WORDS     words of the on-chip activation memory
 //   FIFO_DEPTH    words of the weight FIFO between the loader and an engine
+//   EPI           entries of the largest table fused into the conv and depthwise engines (epilogue.h); 0:
+//                 none (every activation runs on the table unit)
 #pragma once
 #include "conv_pe.h"
 #include "dma.h"
@@ -31,19 +33,19 @@
 namespace vitflow {
 
 template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_K, int DW_COLS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
-          int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH>
+          int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH, int EPI = 0>
 struct Accelerator {
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
 
     // The engines that read a weight stream, each as a type for `streamed`.
     struct Conv {
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
-            conv_engine<L, PE_ROWS, PE_COLS, WDEPTH, ACC_BITS, ACT_WORDS>(d, ws, act);
+            conv_engine<L, PE_ROWS, PE_COLS, WDEPTH, ACC_BITS, ACT_WORDS, EPI>(d, ws, act);
         }
     };
     struct DwConv {
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
-            dwconv_engine<L, DW_LANES, DW_K, DW_COLS, ACC_BITS, ACT_WORDS>(d, ws, act);
+            dwconv_engine<L, DW_LANES, DW_K, DW_COLS, ACC_BITS, ACT_WORDS, EPI>(d, ws, act);
         }
     };
     struct Lut {

@@ -17,9 +17,11 @@
 //              ROWS different banks at a constant bank index
 //   ACC_BITS   accumulator width; the lowering's range analysis proves every accumulator fits
 //   ACT_WORDS  words of the on-chip activation memory
+//   EPI        entries of the largest epilogue table (epilogue.h): ROWS banks of it; 0: no epilogue
+//              hardware (a descriptor with EPI_ENTRIES > 0 needs EPI >= EPI_ENTRIES: project.check_plan)
 //
-// The weight stream (flow/hls/streams.py packs it, the loader bursts it from DDR into `ws`), per output tile
-// t:
+// The weight stream (flow/hls/streams.py packs it, the loader bursts it from DDR into `ws`): the epilogue
+// table when EPI_ENTRIES > 0 (epilogue.h), then per output tile t:
 //   header word  (first input word w0, input words nw: the input words this tile's channels read)
 //   12 words     bias, multiplier and shift of the tile's L rows (int32, L per 4 words)
 //   nw x taps x rows words, step-major: for each step s = (tap, input word), the L weights of row r
@@ -28,12 +30,13 @@
 // multiplies COLS byte lanes of one input word (zero outside the padded input) by the pass's ROWS row words at
 // that step, and, while tile t+1's words arrive, writes one of them into the other half of the row
 // buffers. At a pass's last step its ROWS accumulators are requantized into the output word, written
-// after the last pass. The input and output row ranges let a layer run in row stripes (IN_ROW0: the input
+// after the last pass, each through the epilogue table when the layer has one. The input and output row ranges let a layer run in row stripes (IN_ROW0: the input
 // row at IN0; ROW_BEGIN..ROW_END: output rows computed; OUT_ROW0: the output row at OUT).
 // Every index is a counter: no division or modulo in the loop.
 #pragma once
 #include "cycles.h"
 #include "dsp_pack.h"
+#include "epilogue.h"
 #include "vitflow_layout.h"
 #include "window.h"
 #include "word.h"
@@ -69,7 +72,7 @@ inline void take_params(int32_t bias[L], int32_t mult[L], int32_t shift[L], cons
     }
 }
 
-template <int L, int ROWS, int COLS, int WDEPTH, int ACC_BITS, int ACT_WORDS>
+template <int L, int ROWS, int COLS, int WDEPTH, int ACC_BITS, int ACT_WORDS, int EPI = 0>
 void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     static_assert(L > 0 && (L & (L - 1)) == 0, "words are indexed with & (L - 1)");
     static_assert(ROWS >= 2 && ROWS % 2 == 0 && L % ROWS == 0, "rows pair on a DSP; PASSES = L / ROWS");
@@ -96,6 +99,12 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
 #pragma HLS ARRAY_PARTITION variable = nshift complete
     acc_t acc[ROWS];
 #pragma HLS ARRAY_PARTITION variable = acc complete
+    // the epilogue: a table bank per PE row (the ROWS codes of a pass's last step look up at once)
+    const int epi_entries = EPI > 0 ? d[CONV_EPI_ENTRIES] : 0, epi_min = d[CONV_EPI_MIN], epi_mask = epi_entries - 1;
+    VITFLOW_BUFFER2(uint16_t, etab, ROWS, EPI > 0 ? EPI : 1);
+    VITFLOW_PARTITION(etab, complete, 1);  // ROWS banks: one lookup per bank per cycle
+    VITFLOW_STORAGE(etab, ram_1p, lutram, 1);  // 2^8 x 16 bits: distributed RAM; loaded, then only read
+    if (epi_entries > 0) load_table<L, ROWS>(ws, etab, epi_entries, eb_out);
 
     Word<L> hdr = ws.read();  // tile 0's header
     int w0 = 0, nw = 0, half = 1;
@@ -167,9 +176,11 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                         const int sum = int(even) + (eb_in == 1 ? int(odd) : int(odd) * 256);  // < 2^29
                         const acc_t a = (first ? acc_t(bias[row & (L - 1)]) : acc[rr]) + sum;
                         acc[rr] = a;
-                        if (last && row < rows)
+                        if (last && row < rows) {
+                            const int code = requantize(wide_t(a), mult[row & (L - 1)], shift[row & (L - 1)], lo, hi);
                             set_element<L>(yw, row & (L - 1), eb_out,
-                                           requantize(wide_t(a), mult[row & (L - 1)], shift[row & (L - 1)], lo, hi));
+                                           epi_entries > 0 ? int(etab[rr][(code - epi_min) & epi_mask]) : code);
+                        }
                     }
                     if (last && p == passes - 1) act[win.out_addr] = yw;  // rows elements of eb_out bytes fill it
                     // advance: split, word, tap, pass, pixel

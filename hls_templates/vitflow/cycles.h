@@ -13,8 +13,8 @@
 //   "arbitrary precision" operators; the latency Vitis HLS reports for a 64-bit division at II = 1)
 #pragma once
 
-#define VITFLOW_DEPTH_CONV 24   // act read 3 + multiply 3 + adder tree 3 + accumulate 1 + requantize 8 + write 1, + address 1 and margin
-#define VITFLOW_DEPTH_DW 20     // act read 3 + window 1 + multiply 3 + adder tree of K x K 3 + requantize 8 + write 1, + 1
+#define VITFLOW_DEPTH_CONV 25   // act read 3 + multiply 3 + adder tree 3 + accumulate 1 + requantize 8 + epilogue table 1 + write 1, + address 1 and margin
+#define VITFLOW_DEPTH_DW 21     // act read 3 + window 1 + multiply 3 + adder tree of K x K 3 + requantize 8 + epilogue table 1 + write 1, + 1
 #define VITFLOW_DEPTH_ELT 8     // act read 3 + table read 2 (index from the code) + lane select 1 + write 1, + 1
 #define VITFLOW_DEPTH_ADD 12    // two act reads 3 + two products 4 + sum, round, clamp 3 + write 1, + 1
 #define VITFLOW_DEPTH_COPY 4    // a burst / stream copy loop: read 1 + assemble 1 + write 1, + 1

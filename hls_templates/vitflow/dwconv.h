@@ -11,8 +11,10 @@
 //              program's depthwise layers (flow/estimate/fit.py fits it)
 //   ACC_BITS   accumulator width (proven sufficient by the range analysis)
 //   ACT_WORDS  words of the on-chip activation memory
+//   EPI        entries of the largest epilogue table (epilogue.h): LANES banks of it; 0: no epilogue hardware
 //
-// A tile is one output word (L / EB_OUT channels). Its stream (flow/hls/streams.py): 12 parameter words
+// The stream (flow/hls/streams.py) starts with the epilogue table when EPI_ENTRIES > 0 (epilogue.h: each
+// output code becomes table[code - EPI_MIN]). A tile is one output word (L / EB_OUT channels). Its stream: 12 parameter words
 // (bias, multiplier, shift of L lanes) and KH x KW filter words (word k: the lanes' weights at tap k),
 // placed in K x K registers aligned to the window's bottom-right corner, zeros elsewhere: those zero taps
 // are what makes a smaller kernel, the window's stale rows and columns (from the row or tile before) and
@@ -36,7 +38,7 @@
 
 namespace vitflow {
 
-template <int L, int LANES, int K, int COLS, int ACC_BITS, int ACT_WORDS>
+template <int L, int LANES, int K, int COLS, int ACC_BITS, int ACT_WORDS, int EPI = 0>
 void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     static_assert(L > 0 && (L & (L - 1)) == 0 && L % LANES == 0, "lanes are indexed with & (L - 1)");
     static_assert(K >= 1 && COLS >= VITFLOW_DEPTH_DW, "a line-buffer row holds the shortest row streamed");
@@ -90,6 +92,12 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
         window[0][q / K][q % K] = zero_word<L>();
         window[1][q / K][q % K] = zero_word<L>();
     }
+    // the epilogue: a table bank per lane (the LANES codes of an output pass look up at once)
+    const int epi_entries = EPI > 0 ? d[CONV_EPI_ENTRIES] : 0, epi_min = d[CONV_EPI_MIN], epi_mask = epi_entries - 1;
+    VITFLOW_BUFFER2(uint16_t, etab, LANES, EPI > 0 ? EPI : 1);
+    VITFLOW_PARTITION(etab, complete, 1);  // LANES banks: one lookup per bank per cycle
+    VITFLOW_STORAGE(etab, ram_1p, lutram, 1);  // 2^8 x 16 bits: distributed RAM; loaded, then only read
+    if (epi_entries > 0) load_table<L, LANES>(ws, etab, epi_entries, eb_out);
 
     int in_word = 0;  // first input word of tile t: t, 2t or t / 2 by the element widths (a counter)
     for (int t = -1; t < tiles; t++) {
@@ -191,9 +199,11 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
                                 }
                             }
                             const acc_t a = acc_t(bias[l & (L - 1)]) + sum;
-                            if (l < rows)
+                            if (l < rows) {
+                                const int code = requantize(wide_t(a), mult[l & (L - 1)], shift[l & (L - 1)], lo, hi);
                                 set_element<L>(yw, l & (L - 1), eb_out,
-                                               requantize(wide_t(a), mult[l & (L - 1)], shift[l & (L - 1)], lo, hi));
+                                               epi_entries > 0 ? int(etab[ll][(code - epi_min) & epi_mask]) : code);
+                            }
                         }
                         if (p == passes - 1) {
                             act[out_addr] = yw;

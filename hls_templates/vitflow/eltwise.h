@@ -26,6 +26,7 @@
 // widths (flow/hls/memory_plan.py checks).
 #pragma once
 #include "conv_pe.h"
+#include "epilogue.h"
 
 namespace vitflow {
 
@@ -42,23 +43,7 @@ void lut_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WO
     VITFLOW_PARTITION(tab, complete, 1);               // one bank per lane: L lookups per cycle
 
     if (!per_channel) {
-        {
-            const int per_word = eb_out == 1 ? L : L / 2;
-            Word<L> w = zero_word<L>();
-            int lane = 0;
-            VITFLOW_LOOP(lut_load, VITFLOW_DEPTH_COPY);
-            for (int e = 0; e < entries; e++) {
-#pragma HLS LOOP_TRIPCOUNT min = 256 max = 4096
-                VITFLOW_PIPELINE(lut_load, 1);
-                if (lane == 0) w = ws.read();
-                const uint16_t v = uint16_t(element<L>(w, lane, eb_out, 0));
-                for (int l = 0; l < L; l++) {
-#pragma HLS UNROLL
-                    tab[l][e] = v;
-                }
-                if (++lane == per_word) lane = 0;
-            }
-        }
+        load_table<L, L>(ws, tab, entries, eb_out);  // a bank per lane (epilogue.h)
         // per pixel: output word k, from input word k (same width), k / 2 (8 -> 16 bits) or 2k + sub
         const int n = pixels * cw_out * sub_n;
         int k = 0, sub = 0, in_pix = in0, out_addr = out0;

@@ -149,3 +149,50 @@ def random_program(kind: str, rng, **options) -> Program:
     return program
 
 
+
+
+def random_mbconv(rng) -> Program:
+    """A random MBConv block: expand 1 x 1 -> table -> depthwise k x k -> table -> project 1 x 1, and the
+    residual add when the block keeps its shape. The tables take 8-bit codes (hardswish or ReLU, random
+    entries); their outputs are 8-bit, or 12-bit codes in 16-bit elements one time in four."""
+    c, r = int(rng.integers(1, 12)), int(rng.choice([2, 4, 6]))
+    e, k, stride = c * r, int(rng.choice([3, 5])), int(rng.choice([1, 1, 2]))
+    h, w = int(rng.integers(k, 14)), int(rng.integers(k, 14))
+    ho, wo = (h + 2 * (k // 2) - k) // stride + 1, (w + 2 * (k // 2) - k) // stride + 1
+    tensors = {"x": _t((c, h, w)), "e0": _t((e, h, w)), "e1": _t((e, h, w), bits=_bits(rng)),
+               "d0": _t((e, ho, wo)), "d1": _t((e, ho, wo), bits=_bits(rng)), "p": _t((c, ho, wo))}
+    layers = []
+
+    def conv(name, kind, src, dst, cin, cout, k, stride, groups):
+        hi, wi = tensors[src].shape[1:]
+        mult, shift = _mults(rng, cout, po2=rng.random() < 0.3)
+        weight = rng.integers(-127, 128, size=(cout, cin // groups, k, k)).astype(np.int8)
+        attrs = {"in_channels": cin, "out_channels": cout, "kernel": [k, k], "stride": [stride, stride],
+                 "pad": [k // 2] * 4, "groups": groups, "in_shape": [cin, hi, wi],
+                 "out_shape": list(tensors[dst].shape), "weight_bits": 8}
+        layers.append(Layer(name, kind, [src], [dst], attrs, {"weight": weight, "mult": mult, "shift": shift,
+                                                              "bias": rng.integers(-5000, 5000, size=cout).astype(np.int32)}))
+
+    def table(name, src, dst):
+        kind = "hardswish" if rng.random() < 0.7 else "relu"
+        lo, hi = tensors[dst].range
+        blobs = {"table": rng.integers(lo, hi + 1, 256).astype(np.int16)}
+        if kind == "relu":
+            blobs.update(mult=np.ones(1, np.int32), shift=np.zeros(1, np.int32))
+        layers.append(Layer(name, kind, [src], [dst], {"in_min": -128, "entries": 256, "rows": 1}, blobs))
+
+    conv("expand", "conv", "x", "e0", c, e, 1, 1, 1)
+    table("act0", "e0", "e1")
+    conv("dw", "dwconv", "e1", "d0", e, e, k, stride, e)
+    table("act1", "d0", "d1")
+    conv("project", "conv", "d1", "p", e, c, 1, 1, 1)
+    out = "p"
+    if stride == 1:
+        tensors["y"] = _t((c, ho, wo))
+        m = rng.integers(1, (1 << 31) - 1, size=2).astype(np.int32)
+        layers.append(Layer("residual", "add", ["p", "x"], ["y"], {"shift": int(rng.integers(28, 34))}, {"mult": m}))
+        out = "y"
+    program = Program("mbconv", ["x"], [out], tensors, layers)
+    program.check()
+    analyse_ranges(program, 32)
+    return program

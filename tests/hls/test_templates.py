@@ -16,22 +16,23 @@ import pytest
 from flow.errors import FlowError
 from flow.estimate.counts import layer_counts
 from flow.hls.csim import compile_csim, run_csim
+from flow.hls.epilogues import fuse_epilogues
 from flow.hls.image import build_image
 from flow.hls.project import HwConfig, plan_for, write_data, write_project
 from flow.parts import get_part
 from flow.reference import run_program
 
-from .random_programs import MAKERS, random_program
+from .random_programs import MAKERS, random_mbconv, random_program
 
 CASES = 8
 STRIPED = ("conv", "dwconv", "hardswish", "relu", "add", "concat")
 ACCELERATORS = {  # id: (part, configuration fitting every random layer)
     "L16": ("xczu9eg", HwConfig(lanes=16, pe_rows=4, pe_cols=8, dw_lanes=8, wdepth=1024, tab_entries=4096, sh_words=8, att_d_max=16, att_rows=4,
-                                att_dividers=2, act_words=8192)),
+                                att_dividers=2, act_words=8192, epi_entries=256)),
     "L32": ("xczu9eg", HwConfig(lanes=32, pe_rows=32, pe_cols=16, dw_lanes=32, wdepth=512, tab_entries=4096, sh_words=4, att_d_max=16, att_rows=8,
-                                att_dividers=1, act_words=8192)),
+                                att_dividers=1, act_words=8192, epi_entries=256)),
     "L8": ("xc7z020", HwConfig(lanes=8, pe_rows=8, pe_cols=8, dw_lanes=2, wdepth=2048, tab_entries=4096, sh_words=16, att_d_max=16, att_rows=2,
-                               att_dividers=1, act_words=16384, beat_bytes=8)),
+                               att_dividers=1, act_words=16384, beat_bytes=8, epi_entries=256)),
 }
 
 
@@ -95,3 +96,29 @@ def test_layers_through_ddr_in_row_stripes(kind, accelerator, tmp_path):
             striped += bool(plan.spilled)
             break
     assert striped >= 2, f"only {striped} of {CASES} {kind} cases went through DDR"
+
+
+def test_fused_mbconv_blocks(accelerator, tmp_path):
+    """Random MBConv blocks with their activations fused into the expand and depthwise engines (epilogue.h):
+    the fused block's every layer bit-exact against the unfused block's reference, audit-clean and counted;
+    once more with room for a few rows only, so that the block's tensors go through DDR in row stripes."""
+    cfg, exe = accelerator
+    seed = zlib.crc32(b"mbconv")
+    rng = np.random.default_rng(seed)
+    striped = 0
+    for case in range(CASES):
+        block = random_mbconv(rng)
+        fused = fuse_epilogues(block)
+        assert [l.kind for l in fused.layers][:2] == ["conv", "dwconv"] and len(fused.layers) == len(block.layers) - 2
+        env = run_program(block, _inputs(block, rng))
+        what = f"mbconv seed {seed} case {case}"
+        _check(fused, env, cfg, exe, tmp_path / f"case{case}", what)
+        small = replace(cfg, act_words=int(plan_for(fused, cfg).act_words * 0.6))
+        try:
+            plan = plan_for(fused, small)
+        except FlowError as exc:
+            assert "nothing more to move there" in str(exc)
+            continue
+        _check(fused, env, small, exe, tmp_path / f"case{case}_striped", what + " striped")
+        striped += bool(plan.spilled)
+    assert striped >= 2, f"only {striped} of {CASES} blocks went through DDR"

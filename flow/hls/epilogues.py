@@ -1,0 +1,94 @@
+"""Activations as epilogues of the engine that produces their input.
+
+A hardswish or ReLU table whose input tensor only a convolution (k x k, depthwise or linear) writes and
+only the table reads runs inside that convolution's engine (hls_templates/vitflow/epilogue.h): the
+engine requantizes to the table's input codes, looks each code up, and writes the table's output. The
+activation's pass over the tensor (the table unit, eltwise.h) and its input tensor disappear.
+
+``fuse_epilogues`` is a program transformation: the fused layer keeps the convolution's name and kind,
+and carries the table (blob ``epilogue_table``) and the codes' range and first code (attrs ``epilogue``).
+The reference executor runs it as requantize-then-lookup (flow/reference/kernels.py) and dumps the codes
+under the dropped tensor's name, so a fused program's run gives every tensor of the original program:
+the stage's check (``check_fused``) requires them equal.
+"""
+
+import numpy as np
+
+from flow.errors import FlowError
+from flow.lower.program import Layer, Program
+
+MAX_ENTRIES = 256  # the engines' table banks are distributed RAM: 8-bit codes (2^8 entries) at most
+PRODUCERS = ("conv", "dwconv", "linear")
+TABLES = ("hardswish", "relu")
+
+
+def _fusable(program: Program, layer: Layer, readers: dict) -> Layer | None:
+    """The table layer ``layer``'s output feeds, when the pair fuses; else None."""
+    if layer.kind not in PRODUCERS or "epilogue" in layer.attrs:
+        return None
+    t = layer.outputs[0]
+    if t in program.outputs or len(readers.get(t, [])) != 1:
+        return None
+    table = readers[t][0]
+    if table.kind not in TABLES:
+        return None
+    tab = np.asarray(table.blobs["table"])
+    if (tab.ndim == 2 and tab.shape[0] > 1) or tab.shape[-1] > MAX_ENTRIES:
+        return None  # a row per channel, or wider codes: the table unit runs it
+    return table
+
+
+def fuse_epilogues(program: Program, max_entries: int = MAX_ENTRIES) -> Program:
+    """``program`` with every fusable (convolution, table) pair as one layer; the program itself if none."""
+    readers = {}
+    for layer in program.layers:
+        for t in layer.inputs:
+            readers.setdefault(t, []).append(layer)
+    fused, absorbed, dropped = {}, set(), set()
+    for layer in program.layers:
+        table = _fusable(program, layer, readers)
+        if table is None or table.blobs["table"].shape[-1] > max_entries:
+            continue
+        t = layer.outputs[0]
+        info = program.tensors[t]
+        epi = {"kind": table.kind, "layer": table.name, "tensor": t, "in_min": int(table.attrs["in_min"]),
+               "entries": int(table.blobs["table"].shape[-1]), "code_range": list(info.range)}
+        blobs = dict(layer.blobs, epilogue_table=np.asarray(table.blobs["table"]).reshape(-1))
+        fused[layer.name] = Layer(layer.name, layer.kind, list(layer.inputs), list(table.outputs),
+                                  dict(layer.attrs, epilogue=epi), blobs, layer.ranges,
+                                  list(layer.source) + list(table.source), dict(layer.dumps, epilogue_codes=t))
+        absorbed.add(table.name)
+        dropped.add(t)
+    if not fused:
+        return program
+    layers = [fused.get(l.name, l) for l in program.layers if l.name not in absorbed]
+    tensors = {n: i for n, i in program.tensors.items() if n not in dropped}
+    out = Program(program.model, list(program.inputs), list(program.outputs), tensors, layers,
+                  dict(program.meta, fused_epilogues=len(fused)))
+    out.check()
+    return out
+
+
+def epilogue_entries(program: Program) -> int:
+    """Entries of the largest fused table (0: none): the engines' EPI parameter."""
+    return max((l.attrs["epilogue"]["entries"] for l in program.layers if "epilogue" in l.attrs), default=0)
+
+
+def check_fused(original: Program, fused: Program, envs: list) -> None:
+    """Every tensor of ``original``'s runs (``envs``) equal in ``fused``'s run on the same inputs: the
+    fusion is exact, including the codes that no longer have a tensor of their own."""
+    from flow.reference.executor import run_program
+
+    for env in envs:
+        got = run_program(fused, {t: env[t] for t in fused.inputs})
+        for layer in original.layers:
+            for t in layer.outputs:
+                if not np.array_equal(np.asarray(got[t]), np.asarray(env[t])):
+                    raise FlowError(f"fusing the epilogues changed tensor '{t}' (layer {layer.name})")
+
+
+
+def as_configured(program: Program, cfg) -> Program:
+    """``program`` as an accelerator ``cfg`` runs it: its epilogues fused when cfg has the engines' tables
+    (EPI_ENTRIES > 0, the design-space exploration's choice), else unchanged."""
+    return fuse_epilogues(program, cfg.epi_entries) if cfg.epi_entries else program

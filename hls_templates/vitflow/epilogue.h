@@ -1,0 +1,43 @@
+// vitflow: a lookup table as an engine's epilogue. An activation (hardswish, ReLU) whose input only its
+// producing convolution writes runs inside that engine (conv_pe.h, dwconv.h): the code the engine's
+// requantization produces, in [OUT_LO, OUT_HI], becomes table[code - EPI_MIN] before it enters the output
+// word. The activation then costs no pass of its own over the tensor (eltwise.h's lut_engine), and its
+// input tensor never exists (flow/hls/epilogues.py fuses the program's layers).
+//
+// The table is a layer's first stream words (before its tiles): ENTRIES entries of the output's width,
+// L / EB_OUT per word. It is copied into one bank per output lane the engine produces per cycle, so every
+// lane looks up its code in a bank of its own: COPIES reads per cycle, one per bank, at a constant bank
+// index (the pragma below). A bank of 2^8 16-bit entries is distributed RAM (flow/estimate/resources.py).
+//
+// Template parameters of load_table:
+//   L        word bytes
+//   COPIES   banks: the lanes that look up per cycle (the conv PE array's rows, the depthwise lanes)
+//   TAB      the banks' array type: COPIES x N uint16_t (N >= the layer's entries)
+#pragma once
+#include "cycles.h"
+#include "word.h"
+
+namespace vitflow {
+
+// Reads `entries` table entries of eb_out bytes from the stream into every bank: one entry per cycle.
+template <int L, int COPIES, class TAB>
+void load_table(Fifo<Word<L> > &ws, TAB &tab, int entries, int eb_out) {
+#pragma HLS INLINE
+    const int per_word = eb_out == 1 ? L : L / 2;
+    Word<L> w = zero_word<L>();
+    int lane = 0;
+    VITFLOW_LOOP(table_load, VITFLOW_DEPTH_COPY);
+    for (int e = 0; e < entries; e++) {
+#pragma HLS LOOP_TRIPCOUNT min = 256 max = 4096
+        VITFLOW_PIPELINE(table_load, 1);
+        if (lane == 0) w = ws.read();
+        const uint16_t v = uint16_t(element<L>(w, lane, eb_out, 0));
+        for (int c = 0; c < COPIES; c++) {
+#pragma HLS UNROLL
+            tab[c][e] = v;  // COPIES writes per cycle, one per bank
+        }
+        if (++lane == per_word) lane = 0;
+    }
+}
+
+}  // namespace vitflow
