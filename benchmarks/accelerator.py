@@ -25,7 +25,7 @@ CACHE = HERE / ".cache" / "accelerator"
 ROWS = [("efficientvit_b0", "xczu9eg"), ("efficientvit_b1", "xczu9eg"), ("efficientvit_b2", "xczu9eg"),
         ("efficientvit_b3", "xczu9eg"), ("efficientvit_b1", "xck26"), ("efficientvit_b1", "xczu7ev"),
         ("efficientvit_b1", "xczu3eg"), ("efficientvit_b1", "xc7z020")]
-ENGINES = {"conv": "conv", "linear": "conv", "dwconv": "depthwise", "hardswish": "tables", "relu": "tables",
+ENGINES = {"conv": "conv", "linear": "conv (linear layers)", "dwconv": "depthwise", "hardswish": "tables", "relu": "tables",
            "linear_attention": "attention", "add": "add", "concat": "concat", "gap": "pool+norm",
            "layernorm": "pool+norm"}
 RESOLUTION = 224
@@ -100,8 +100,9 @@ def main():
     for model, part_name in ROWS:
         program, qonnx = program_of(model)
         part = get_part(part_name)
-        est = explore(on_patches(program)[0], part, part.default_clock_mhz)  # as `flow estimate` runs it
-        rows.append((model, part, est))
+        est = explore(on_patches(program)[0], part, part.default_clock_mhz)  # as `flow estimate --clock` runs it
+        fastest = explore(on_patches(program)[0], part)  # over the part's clocks, as `flow estimate` runs it
+        rows.append((model, part, est, fastest))
         if args.csim and part_name == "xczu9eg":
             checks.append(csim_check(model, est, program, qonnx, part))
     print(f"\nEfficientViT at {RESOLUTION}x{RESOLUTION}, W8A8, the estimate's chosen design per part "
@@ -109,7 +110,7 @@ def main():
     head = (f"{'model':<16}{'part':<9}{'MHz':>5}{'FPS':>8}{'GOPS':>8}{'GOPS/DSP':>10}{'DSP':>12}{'BRAM18':>12}"
             f"{'URAM':>9}{'LUT':>15}{'FF':>15}  compute/DDR/fill")
     print(head)
-    for model, part, est in rows:
+    for model, part, est, _ in rows:
         r, u, share = est["resources"], est["utilisation"], est["cycle_share"]
 
         def cell(k):
@@ -117,8 +118,12 @@ def main():
         print(f"{model:<16}{part.name:<9}{est['clock_mhz']:>5.0f}{est['fps']:>8.1f}{est['gops']:>8.1f}"
               f"{est['gops_per_dsp']:>10.3f}{cell('dsp'):>12}{cell('bram18'):>12}{cell('uram'):>9}{cell('lut'):>15}"
               f"{cell('ff'):>15}  {100 * share['compute']:.0f}/{100 * share['ddr']:.0f}/{100 * share['fill']:.0f}%")
+    print("\nThe same with the clock the estimate chooses among the part's (constraints/parts: clocks_mhz):")
+    for model, part, _, est in rows:
+        print(f"  {model:<16}{part.name:<9}{est['clock_mhz']:>5.0f} MHz{est['fps']:>8.1f} FPS{est['gops']:>8.1f} GOPS"
+              f"{est['gops_per_dsp']:>7.3f} GOPS/DSP (of {'/'.join(f'{c:g}' for c in est['clocks'])} MHz)")
     print("\nDesigns and on-chip activation memory:")
-    for model, part, est in rows:
+    for model, part, est, _ in rows:
         act = est["activations"]
         where = f"{act['bram18']} BRAM18" if act["memory"] == "bram" else f"{act['uram']} URAM"
         n = len(act["in_ddr"])
@@ -126,8 +131,8 @@ def main():
         print(f"  {model} on {part.name}: {design_line(est)}; activations {act['bytes'] / 1e6:.2f} MB ({where}), "
               f"buffers {est['resources']['buffer_bram18']} BRAM18{ddr}")
     print("\nShare of the frame's cycles per engine (the conv PE array runs convolutions and linear layers; "
-          "io: the input and output transfers):")
-    for model, part, est in rows:
+          "tables: the activations not fused into their producers; io: the input and output transfers):")
+    for model, part, est, _ in rows:
         per = {}
         for r in est["layers"]:
             per[ENGINES[r["kind"]]] = per.get(ENGINES[r["kind"]], 0) + r["cycles"]

@@ -28,6 +28,7 @@ class BuildConfig:
     qonnx: str | None = None         # `flow lower`: the cleaned QONNX file to lower
     program: str | None = None       # `flow estimate`: the program/ folder of `flow lower`
     acc_bits: int = 32               # accumulator width the range analysis must prove sufficient
+    clock: float | None = None       # accelerator clock in MHz; None: the estimate weighs the part's clocks_mhz
     backend: str = "vitflow"         # `flow build`: vitflow (our accelerator, weights in DDR) or hls4ml
     block: str | None = None         # `flow build`: one block of the model (e.g. stages.3.blocks.1), not all of it
 
@@ -80,6 +81,9 @@ def load_config_file(path) -> dict:
         if name in ("resolution", "calib", "acc_bits"):
             if not isinstance(val, int) or isinstance(val, bool):
                 raise FlowError(f"config file '{path}': {key} must be an integer, got {val!r}")
+        elif name == "clock":
+            if not isinstance(val, (int, float)) or isinstance(val, bool):
+                raise FlowError(f"config file '{path}': clock must be a number of MHz, got {val!r}")
         elif name == "quantization":
             if not isinstance(val, dict):
                 raise FlowError(f"config file '{path}': quantization must be a mapping of setting: value")
@@ -117,7 +121,11 @@ def validate(cfg: BuildConfig) -> None:
     from flow.parts import get_part
 
     choose("model", cfg.model, MODEL_NAMES)
-    get_part(cfg.part)
+    part = get_part(cfg.part)
+    fastest = max(part.clocks_mhz or (part.default_clock_mhz,))
+    if cfg.clock is not None and not 0 < cfg.clock <= fastest:
+        raise FlowError(f"clock {cfg.clock:g} MHz is outside (0, {fastest:g}] MHz, the clocks {part.name}'s speed grade "
+                        f"allows (clocks_mhz in its part file)")
     choose("backend", cfg.backend, BACKENDS)
     check_resolution(cfg.resolution)
     cfg.quant_config()  # bits, calibration count and quantization settings

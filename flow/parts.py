@@ -19,6 +19,7 @@ class Part:
     resources: dict           # lut, ff, bram18, uram, dsp
     ddr_bandwidth_gbps: float
     default_clock_mhz: float
+    clocks_mhz: tuple = ()    # the clocks the design-space exploration weighs, as the speed grade allows
 
     @property
     def beat_bytes(self) -> int:
@@ -39,7 +40,8 @@ def _parse(text: str, where: str) -> Part:
         return Part(name=str(raw["name"]), part=str(raw["part"]), family=str(raw["family"]),
                     board=str(raw["board"]), resources={k: int(res[k]) for k in RESOURCE_KINDS},
                     ddr_bandwidth_gbps=float(raw["ddr_bandwidth_gbps"]),
-                    default_clock_mhz=float(raw["default_clock_mhz"]))
+                    default_clock_mhz=float(raw["default_clock_mhz"]),
+                    clocks_mhz=tuple(float(c) for c in raw.get("clocks_mhz", [raw["default_clock_mhz"]])))
     except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
         raise FlowError(f"part file {where} is malformed: {type(exc).__name__}: {exc}")
 

@@ -27,3 +27,13 @@ def test_empty_config_file_is_defaults(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("")
     assert make_config(f) == BuildConfig()
+
+
+def test_the_clock_stays_within_the_parts_speed_grade(tmp_path):
+    assert make_config(part="xczu9eg", clock=300).clock == 300
+    with pytest.raises(FlowError, match=r"clock 300 MHz is outside \(0, 250\] MHz, the clocks xczu3eg's speed grade allows"):
+        make_config(part="xczu3eg", clock=300)
+    f = tmp_path / "c.yaml"
+    f.write_text("clock: fast\n")
+    with pytest.raises(FlowError, match="clock must be a number of MHz"):
+        make_config(f)

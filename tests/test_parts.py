@@ -22,3 +22,9 @@ def test_library_has_the_asked_parts():
 def test_unknown_part():
     with pytest.raises(FlowError, match="unknown part 'zz'; valid parts: "):
         get_part("zz")
+
+
+def test_every_part_states_its_clocks():
+    for p in list_parts():
+        assert p.clocks_mhz and p.default_clock_mhz in p.clocks_mhz and list(p.clocks_mhz) == sorted(p.clocks_mhz)
+    assert get_part("xczu9eg").clocks_mhz == (200, 250, 300) and max(get_part("xc7z020").clocks_mhz) == 125

@@ -32,6 +32,8 @@ def _common(*names):
                                           "from DDR) or hls4ml (hls4ml's on-chip dataflow with our layers)"),
         "block": lambda: p.add_argument("--block", help="build one block of the model, e.g. stages.3.blocks.1 "
                                         "(quantized with the whole model; fed its real inputs)"),
+        "clock": lambda: p.add_argument("--clock", type=float, help="accelerator clock in MHz (default: the estimate "
+                                        "chooses among the part's clocks, e.g. 200/250/300 MHz on xczu9eg)"),
         "acc_bits": lambda: p.add_argument("--acc-bits", type=int,
                                            help="accumulator width the range analysis must prove (default 32)"),
     }
@@ -44,7 +46,7 @@ def _cfg(args):
     from flow.config import make_config
 
     keys = ("model", "part", "board", "out", "weights", "bits", "resolution", "calib_dir", "calib", "qonnx", "program",
-            "acc_bits", "backend", "block")
+            "acc_bits", "clock", "backend", "block")
     return make_config(getattr(args, "config", None), **{k: getattr(args, k, None) for k in keys})
 
 
@@ -113,11 +115,11 @@ def cmd_parts(args):
     from flow.parts import list_parts
 
     print(f"{'part':<10}{'device':<24}{'board':<11}{'LUT':>8}{'FF':>9}{'BRAM18':>8}{'URAM':>6}{'DSP':>6}"
-          f"{'DDR GB/s':>10}{'MHz':>6}")
+          f"{'DDR GB/s':>10}  clocks (MHz)")
     for p in list_parts():
         r = p.resources
         print(f"{p.name:<10}{p.part:<24}{p.board:<11}{r['lut']:>8}{r['ff']:>9}{r['bram18']:>8}{r['uram']:>6}"
-              f"{r['dsp']:>6}{p.ddr_bandwidth_gbps:>10.1f}{p.default_clock_mhz:>6.0f}")
+              f"{r['dsp']:>6}{p.ddr_bandwidth_gbps:>10.1f}  {'/'.join(f'{c:g}' for c in p.clocks_mhz)}")
     print(f"\n{'board':<11}{'device':<24}{'Vivado board part':<30}{'pins (XDC)':<11}status LED")
     for b in list_boards():
         print(f"{b.name:<11}{b.part:<24}{b.vivado_board_part:<30}{'yes' if b.xdc else 'none':<11}{b.status_led or '-'}")
@@ -133,7 +135,8 @@ def make_parser():
         p.set_defaults(func=func)
         return p
 
-    all_opts = ("model", "part", "board", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib", "acc_bits")
+    all_opts = ("model", "part", "board", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib", "acc_bits",
+                "clock")
     add("build", cmd_build, "run the whole flow: quantize, export, lower, estimate, generate HLS, C-simulate",
         *all_opts, "backend", "block")
     add("quantize", _run("QUANTIZE_STEPS", "quantized model and report"),
@@ -149,7 +152,7 @@ def make_parser():
     c.add_argument("--project", help="the hls/ folder written by `flow build`")
     add("estimate", _run("ESTIMATE_STEPS", "estimate report (estimate.md, estimate.json, roofline.png)"),
         "estimate resources and frames per second of a program (--program) on a part, choosing the parallelism",
-        "model", "part", "board", "out", "program", "config", "acc_bits")
+        "model", "part", "board", "out", "program", "config", "acc_bits", "clock")
     m = add("models", cmd_models, "list the model zoo with parameter and MAC counts", "model")
     m.add_argument("--resolution", type=int, default=224, help="input resolution for the MAC count (default 224)")
     add("parts", cmd_parts, "list the FPGA parts and boards in the part library")

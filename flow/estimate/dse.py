@@ -45,7 +45,8 @@ def estimate(program, cfg: HwConfig, part, clock_mhz: float, plan=None) -> dict:
     rows = []
     for i, layer in enumerate(program.layers):
         t = timing["layers"][layer.name]
-        rows.append({"layer": layer.name, "kind": layer.kind, "macs": layer_macs(layer, program), **t})
+        rows.append({"layer": layer.name, "kind": layer.kind, "epilogue": layer.attrs.get("epilogue", {}).get("kind", ""),
+                     "macs": layer_macs(layer, program), **t})
     io = timing["layers"].get("io")
     total = timing["cycles"]
     macs = sum(r["macs"] for r in rows)
@@ -149,11 +150,25 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact) -> tup
     return designs, smallest, plan
 
 
-def explore(program, part, clock_mhz: float, limits: dict = DEFAULT_LIMITS, acc_bits: int = 32) -> dict:
-    """The fastest design within ``limits``, over the parallelism and over fusion: ``program`` with its
-    activations fused into the engines that produce their inputs (flow/hls/epilogues.py; the design has
-    the engines' tables, EPI_ENTRIES > 0) or as it is. A FlowError names the overflowing resource if none
-    fits."""
+def explore(program, part, clock_mhz: float | None = None, limits: dict = DEFAULT_LIMITS, acc_bits: int = 32) -> dict:
+    """The fastest design within ``limits``, over the parallelism, over fusion (``program`` with its
+    activations fused into the engines that produce their inputs, flow/hls/epilogues.py: the design has
+    the engines' tables, EPI_ENTRIES > 0; or as it is) and over the clock: ``clock_mhz``, or each clock the
+    part's speed grade allows (constraints/parts: clocks_mhz). The resource model does not depend on the
+    clock, so a faster clock never loses; what it gains is less than its ratio where DDR bounds a layer
+    (a beat takes more cycles). A FlowError names the overflowing resource if no design fits."""
+    clocks = [clock_mhz] if clock_mhz else list(part.clocks_mhz or [part.default_clock_mhz])
+    best = None
+    for clock in clocks:
+        est = _explore_at(program, part, clock, limits, acc_bits)
+        if best is None or est["fps"] > best["fps"]:
+            best = est
+    best["clocks"] = clocks
+    return best
+
+
+def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int) -> dict:
+    """explore at one clock."""
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     best, best_plan, best_prog, smallest, tried = None, None, None, None, 0
     variants = [program]

@@ -7,9 +7,11 @@ from pathlib import Path
 def design_line(est: dict) -> str:
     c = est["config"]
     div = f"{c['att_dividers']} attention dividers" if c["att_dividers"] else "shift-only attention"
+    fused = (f", {est['fused_epilogues']} activations fused into their producers' engines"
+             if est.get("fused_epilogues") else "")
     return (f"L={c['lanes']}: {c['pe_rows']}x{c['pe_cols']} PE array, {c['dw_lanes']} depthwise lanes x "
             f"{c['dw_k']}x{c['dw_k']} taps, "
-            f"{c['lanes']} element lanes, {c['att_rows']} attention rows, {div}")
+            f"{c['lanes']} element lanes, {c['att_rows']} attention rows, {div}{fused}")
 
 
 def summary_line(est: dict) -> str:
@@ -22,12 +24,16 @@ def summary_line(est: dict) -> str:
             f"{act['bytes'] / 1e6:.2f} MB on chip ({where}){ddr}")
 
 
+def _kind(row: dict) -> str:
+    return row["kind"] + (f"+{row['epilogue']}" if row.get("epilogue") else "")
+
+
 def layer_table(est: dict) -> str:
     """The per-layer cycle table, as plain text."""
     lines = [f"{'layer':<22}{'kind':<18}{'MACs':>12}{'cycles':>11}{'compute':>10}{'DDR wait':>10}{'fill':>8}"
              f"{'beats':>9}  bound"]
     rows = est["layers"] + ([{"layer": "io", "kind": "load/store", "macs": 0, **est["io"]}] if est["io"] else [])
-    lines += [f"{r['layer']:<22}{r['kind']:<18}{r['macs']:>12,}{r['cycles']:>11,}{r['compute']:>10,}{r['ddr']:>10,}"
+    lines += [f"{r['layer']:<22}{_kind(r):<18}{r['macs']:>12,}{r['cycles']:>11,}{r['compute']:>10,}{r['ddr']:>10,}"
               f"{r['fill']:>8,}{r['beats']:>9,}  {r['bound']}" for r in rows]
     lines.append(f"{'total':<40}{est['macs']:>12,}{est['cycles']:>11,}  cycles per frame")
     return "\n".join(lines)
@@ -49,7 +55,7 @@ def write_report(est: dict, folder: Path) -> None:
              "| layer | kind | MACs | cycles | compute | DDR wait | fill | DDR beats | bound |",
              "|---|---|---|---|---|---|---|---|---|"]
     rows = est["layers"] + ([{"layer": "io", "kind": "load/store", "macs": 0, **est["io"]}] if est["io"] else [])
-    lines += [f"| {r['layer']} | {r['kind']} | {r['macs']:,} | {r['cycles']:,} | {r['compute']:,} | {r['ddr']:,} | "
+    lines += [f"| {r['layer']} | {_kind(r)} | {r['macs']:,} | {r['cycles']:,} | {r['compute']:,} | {r['ddr']:,} | "
               f"{r['fill']:,} | {r['beats']:,} | {r['bound']} |" for r in rows]
     (folder / "estimate.md").write_text("\n".join(lines) + "\n")
     roofline(est, folder / "roofline.png")

@@ -26,8 +26,9 @@ def step_estimate(st: BuildState) -> None:
 
     part = get_part(st.cfg.part)
     program, _ = on_patches(st.program)  # what the accelerator runs: the first convolution on patches
-    est = explore(program, part, part.default_clock_mhz, acc_bits=st.cfg.acc_bits)
+    est = explore(program, part, st.cfg.clock, acc_bits=st.cfg.acc_bits)  # --clock, or each of the part's clocks
     (st.staging / "estimate").mkdir()
     write_report(est, st.staging / "estimate")
     st.hw_config = with_config(est)
+    st.clock_mhz = est["clock_mhz"]
     say("estimate", f"chose {summary_line(est)} (of {est['candidates']} designs; per layer: estimate/estimate.md)")

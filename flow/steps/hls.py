@@ -30,14 +30,15 @@ def step_generate_hls(st: BuildState) -> None:
     envs = [with_patches(run_program(st.program, {st.program.inputs[0]: in_quant.codes(x.numpy())},
                                      dump_internal=False), patched) for x in st.calib_images[:CSIM_IMAGES]]
     cfg = st.hw_config = st.hw_config or fitted_config(program, st.cfg.acc_bits, beat_bytes=part.beat_bytes)
-    image = write_project(program, envs, st.staging / "hls", part, part.default_clock_mhz, cfg, board,
+    clock = st.clock_mhz or st.cfg.clock or part.default_clock_mhz
+    image = write_project(program, envs, st.staging / "hls", part, clock, cfg, board,
                           patches=patched)
     st.hls_plan, st.hls_program = image.plan, program
     plan = image.plan
     on_board = f" on {board.name}" if board else ""
     in_ddr = f"; {len(plan.spilled)} tensors in DDR, in row stripes" if plan.spilled else ""
     fused = sum("epilogue" in l.attrs for l in program.layers)
-    say("hls", f"project for {part.part}{on_board} at {part.default_clock_mhz:g} MHz: {len(st.program.layers)} layers "
+    say("hls", f"project for {part.part}{on_board} at {clock:g} MHz: {len(st.program.layers)} layers "
                f"({fused} activations fused into their producers: {len(program.layers)} on the accelerator), "
                f"{len(plan.ops)} descriptors, {(image.weights.size + image.weights_desc.size) / 1e6:.2f} MB of weight streams, "
                f"{plan.act_words * plan.lanes / 1e6:.2f} MB of activations on chip ({plan.act_words:,} words of "

@@ -47,7 +47,7 @@ def step_hls4ml(st: BuildState) -> None:
     codes = np.stack([in_quant.codes(x.numpy()) for x in st.calib_images[:HLS4ML_IMAGES]])
     envs = [run_program(program, {program.inputs[0]: c}, dump_internal=False) for c in codes]
     ref = np.stack([np.asarray(env[program.outputs[0]]).reshape(-1) for env in envs]).astype(np.int64)
-    model = convert(program, st.staging / "hls4ml", part, part.default_clock_mhz,
+    model = convert(program, st.staging / "hls4ml", part, st.cfg.clock or part.default_clock_mhz,
                     fitted_config(program, st.cfg.acc_bits), tb=(codes, ref))
     compile_s = compile_model(model)
     t0 = time.perf_counter()
@@ -61,7 +61,7 @@ def step_hls4ml(st: BuildState) -> None:
     layers.pop("traced")
     report = {"images": len(codes), "output_bit_exact": True, "compile_seconds": compile_s,
               "predict_seconds": predict_s, "predict_seconds_per_image": predict_s / len(codes), "layers": layers,
-              "part": part.part, "clock_mhz": part.default_clock_mhz, "project": "hls4ml",
+              "part": part.part, "clock_mhz": st.cfg.clock or part.default_clock_mhz, "project": "hls4ml",
               "on_chip_bytes": model.vitflow_memory}
     (st.staging / "hls4ml_report.json").write_text(json.dumps(report, indent=1))
     if not layers["bit_exact"]:

@@ -19,5 +19,6 @@ class BuildState:
     qonnx_path: Path | None = None
     program: object = None
     hw_config: object = None
+    clock_mhz: float | None = None  # the accelerator's clock: the estimate's choice, or --clock
     hls_plan: object = None     # the memory plan of the HLS project
     hls_program: object = None  # the program the accelerator runs (flow/hls/input_patches.py)
