@@ -97,12 +97,12 @@ def _sub(f) -> int:
 
 def dw_stream(f) -> tuple:
     """(input rows, columns per row, input words per column) the depthwise engine streams for one tile of
-    a descriptor with fields ``f`` (dwconv.h): the padded window span, a row at least the pipeline's
-    depth long in words."""
+    a descriptor with fields ``f`` (dwconv.h): the padded window span, a row at least the line buffer's
+    dependence distance long in words (VITFLOW_LBUF_DISTANCE)."""
     sub = _sub(f)
     cols = (f["W_OUT"] - 1) * f["SW"] + f["KW"]
     in_rows = (f["ROW_END"] - f["ROW_BEGIN"] - 1) * f["SH"] + f["KH"]
-    return in_rows, max(cols, _ceil(latencies()["depth_dw"], sub)), sub
+    return in_rows, max(cols, _ceil(latencies()["lbuf_distance"], sub)), sub
 
 
 def _dwconv(c, op, plan, cfg, lat):

@@ -21,7 +21,7 @@ from .resources import URAM_SHAPE, estimate_resources, memory
 from .timing import program_time
 
 DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "uram": 0.8, "lut": 0.85, "ff": 0.85}
-SPACE = {"lanes": [8, 16, 32, 64], "att_rows": [1, 2, 4, 8, 16], "att_dividers": [1, 2, 4]}
+SPACE = {"lanes": [8, 16, 32, 64], "att_rows": [1, 2, 4, 8, 16], "att_dividers": [1, 2, 4, 8, 16]}
 
 
 def layer_macs(layer, program) -> int:
@@ -125,7 +125,8 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact) -> tup
     base = replace(base, act_words=max(plan.act_words, _cosim_words(base)), act_uram=in_uram)
     units = [v for v in (lanes // 4, lanes // 2, lanes) if v >= 1]
     choices = {"pe_rows": units, "pe_cols": units, "dw_lanes": units,
-               "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows], "att_dividers": div_space}
+               "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows],
+               "att_dividers": [v for v in div_space if v <= base.att_dividers]}
     cpb = ddr_cycles_per_beat(part, clock_mhz, base.beat_bytes)
     tables = {}  # knob names -> {values: cycles}
     for op in plan.ops:

@@ -32,7 +32,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     att_dividers = att_dividers if exact else 0
     cosim, _ = cosim_program(att_dividers, acc_bits)
     wdepth, dw_k, entries, sh_words, dims = 1, 1, 2, 1, [1]
-    dw_cols = latencies()["depth_dw"]  # the shortest row the depthwise engine streams
+    dw_cols = latencies()["lbuf_distance"]  # the shortest row the depthwise engine streams
     act_words = 1
     for prog in (program, cosim):
         layouts = plan_layouts(prog, lanes)
@@ -55,6 +55,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
                 entries = max(entries, b["q_table"].shape[-1], b["k_table"].shape[-1], b.get("den_exp", b["q_table"]).shape[-1])
                 lanes_io = min(lanes // lin.eb, lanes // lout.eb)
                 att_rows = min(att_rows, lanes_io)
+                att_dividers = min(att_dividers, lanes // lout.eb)  # an output word's lanes take whole steps
         plan = plan_memory(prog, lanes, capacity or UNBOUNDED, beat_bytes)
         act_words = max(act_words, plan.act_words)
         for op in plan.ops:  # the depthwise line buffer: the longest row streamed (row stripes stream whole rows)

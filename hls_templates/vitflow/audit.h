@@ -11,7 +11,8 @@
 //   - a memory is read and written in one pipelined loop without a VITFLOW_NO_DEPENDENCE in that loop's
 //     body (Vitis then assumes a loop-carried dependence through it and raises the II to the distance);
 //   - a dependence the code declares absent exists: an element is read within the loop's pipeline depth
-//     after it was written in the same loop;
+//     after it was written in the same loop (VITFLOW_DEPENDENCE_DISTANCE(buf, D): within D iterations, the
+//     least distance the code declares for its loop-carried dependence);
 //   - a memory of words (Word<L>, a struct of L bytes) is not declared VITFLOW_AGGREGATE (Vitis would
 //     split it into one memory per byte, and every word access into L accesses of one bank);
 //   - an AXI beat is not the next address of its burst (the first beat of a loop execution starts one);
@@ -53,6 +54,8 @@
 #define VITFLOW_STORAGE(NAME_, TYPE_, IMPL_, LATENCY_) \
     VITFLOW_PRAGMA(HLS BIND_STORAGE variable = NAME_ type = TYPE_ impl = IMPL_ latency = LATENCY_)
 #define VITFLOW_NO_DEPENDENCE(NAME_) VITFLOW_PRAGMA(HLS DEPENDENCE variable = NAME_ type = inter dependent = false)
+#define VITFLOW_DEPENDENCE_DISTANCE(NAME_, D_) \
+    VITFLOW_PRAGMA(HLS DEPENDENCE variable = NAME_ type = inter direction = RAW dependent = true distance = D_)
 #define VITFLOW_AGGREGATE(NAME_) VITFLOW_PRAGMA(HLS AGGREGATE variable = NAME_ compact = bit)
 #define VITFLOW_FIFO_DRAINED(NAME_)
 #define VITFLOW_FIFO(T, NAME_, DEPTH_) \
@@ -210,8 +213,9 @@ class Array {
     }
     void storage(int ports) { ports_ = ports; }
     // VITFLOW_NO_DEPENDENCE in a pipelined loop's body: this loop execution may read and write it
-    void no_dependence() {
+    void no_dependence(int distance = 0) {  // 0: none within the pipeline depth
         check_raw_ = true;
+        raw_distance_ = distance;
         declared_execution_ = state().execution;
     }
     void aggregate() { aggregated_ = true; }
@@ -332,12 +336,13 @@ class Array {
         if (s.serial == 0) return;
         for (size_t k = 0; k < recent_.size(); k++) {
             const Write &w = recent_[k];
-            if (w.flat == flat && w.execution == s.execution && s.iter - w.iter < s.depth) {
+            const int least = raw_distance_ ? raw_distance_ : s.depth;
+            if (w.flat == flat && w.execution == s.execution && s.iter - w.iter < least) {
                 char buf[240];
                 std::snprintf(buf, sizeof buf,
                               "buffer %s element %zu read %lld iterations after it was written, inside the "
-                              "pipeline depth %d: a loop-carried dependence declared absent",
-                              name_, flat, s.iter - w.iter, s.depth);
+                              "%s %d: a loop-carried dependence declared absent or further",
+                              name_, flat, s.iter - w.iter, raw_distance_ ? "declared distance" : "pipeline depth", least);
                 fail(buf);
             }
         }
@@ -351,6 +356,7 @@ class Array {
     int ports_ = 2;
     bool register_banks_ = false;
     bool check_raw_ = false;
+    int raw_distance_ = 0;
     bool aggregated_ = false;
     long long declared_execution_ = -1, mix_execution_ = -1;
     bool mix_read_ = false, mix_write_ = false;
@@ -515,6 +521,7 @@ using Fifo = audit::Fifo<T>;
 #define VITFLOW_PORTS_ram_s2p 2
 #define VITFLOW_PORTS_ram_1p 1
 #define VITFLOW_NO_DEPENDENCE(name) name.no_dependence()
+#define VITFLOW_DEPENDENCE_DISTANCE(name, d) name.no_dependence(d)
 #define VITFLOW_AGGREGATE(name) name.aggregate()
 #define VITFLOW_FIFO_DRAINED(name) name.drained(#name)
 #define VITFLOW_FIFO(T, name, depth) vitflow::Fifo<T> name

@@ -22,6 +22,13 @@
 #define VITFLOW_DEPTH_DIV 76    // a loop that divides: the 64-bit divider 68 + operands and rounding 8
 #define VITFLOW_DEPTH_ISQRT 2   // the square root's loop: one 64-bit compare-subtract per iteration
 
+// The depthwise line buffer's read-after-write distance: a word written into the line buffer at one
+// iteration is read back a row later; the row must be at least this many iterations long, so that the
+// write (stage ~5: the activation read's 3 cycles after its address, then the write) lands before the
+// read of the same word (stage ~1: its address is a counter), with a margin (dwconv.h declares it to Vitis
+// as the dependence's distance, and the audit checks every read against it)
+#define VITFLOW_LBUF_DISTANCE 8
+
 // Burst start: cycles from an AXI read burst's address to its first beat. Set as the HLS ports'
 // expected latency (run_hls.tcl: config_interface -m_axi_latency 64): 64 cycles = 320 ns at 200 MHz, the
 // order of the HP-port-to-DDR read latency of Zynq UltraScale+ (a few hundred ns, UG1085's interconnect

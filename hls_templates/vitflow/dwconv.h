@@ -24,9 +24,9 @@
 // (LANE_OFF).
 //
 // Tile t streams the input rows its output rows need, (ROW_END - ROW_BEGIN - 1) SH + KH of them, each over
-// its (W_OUT - 1) SW + KW padded columns (at least ceil(VITFLOW_DEPTH_DW / SUB): a line-buffer word is read
-// back a row later, and the audit checks that distance against the whole pipeline depth, a conservative
-// bound for the few stages between the buffer's write and its read), SUB iterations per column. An
+// its (W_OUT - 1) SW + KW padded columns (at least ceil(VITFLOW_LBUF_DISTANCE / SUB): a line-buffer word is read
+// back a row later, the least distance of that dependence, declared to Vitis and checked by the audit,
+// vitflow/cycles.h), SUB iterations per column. An
 // iteration reads one input word (zero in the padding), writes it into line-buffer row r % K and shifts
 // the window one column left, the new column being the line buffer's K - 1 older rows above the new word.
 // Where the window holds an output pixel's taps (every SH-th row and SW-th column after the first KH - 1
@@ -41,7 +41,7 @@ namespace vitflow {
 template <int L, int LANES, int K, int COLS, int ACC_BITS, int ACT_WORDS, int EPI = 0>
 void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     static_assert(L > 0 && (L & (L - 1)) == 0 && L % LANES == 0, "lanes are indexed with & (L - 1)");
-    static_assert(K >= 1 && COLS >= VITFLOW_DEPTH_DW, "a line-buffer row holds the shortest row streamed");
+    static_assert(K >= 1 && COLS >= VITFLOW_LBUF_DISTANCE, "a line-buffer row holds the shortest row streamed");
     typedef ap_int<ACC_BITS> acc_t;
     const int PASSES = L / LANES;  // the most passes (8-bit outputs); a pass's lanes are known up to it
     const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
@@ -56,7 +56,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
     const int taps = kh * kw;
     // the stream: input rows and columns (the padded window span), a row at least the pipeline's depth long
     const int in_rows = (out_rows - 1) * sh + kh, cols = (wout - 1) * sw + kw;
-    const int min_cols = (VITFLOW_DEPTH_DW + sub_n - 1) / sub_n;
+    const int min_cols = (VITFLOW_LBUF_DISTANCE + sub_n - 1) / sub_n;
     const int row_cols = cols > min_cols ? cols : min_cols, row_last = row_cols - 1;
     const int compute_n = in_rows * row_cols * sub_n + out_rows * wout * (passes - 1);
     const int ih_first = row_begin * sh - d[CONV_PT], rs = win * cw_in;
@@ -129,7 +129,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
             for (int it = 0; it < n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 14000  // B1's largest: 114 x 114 padded pixels, 1 pass
                 VITFLOW_PIPELINE(dw_tile, 1);
-                VITFLOW_NO_DEPENDENCE(lbuf);  // a word is read back a row later, >= the pipeline depth (audited)
+                VITFLOW_DEPENDENCE_DISTANCE(lbuf, VITFLOW_LBUF_DISTANCE);  // read back a row later (audited)
                 VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the input (memory plan)
                 if (it < comp_n) {
                     const bool streaming = p == 0;  // a pass after the first only computes

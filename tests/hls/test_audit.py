@@ -69,6 +69,15 @@ int main(int argc, char **argv) {
             VITFLOW_NO_DEPENDENCE(buf);
             buf[i] = buf[i - 1] + 1;
         }
+    } else if (c == "short_distance" || c == "distance_kept") {  // a ring read back 3 (4) iterations later
+        VITFLOW_BUFFER1(int, buf, 64);
+        const int back = c == "short_distance" ? 3 : 4;
+        VITFLOW_LOOP(ring, 8);
+        for (int i = 4; i < 16; i++) {
+            VITFLOW_PIPELINE(ring, 1);
+            VITFLOW_DEPENDENCE_DISTANCE(buf, 4);  // declared: at least 4 iterations apart
+            buf[i] = buf[i - back] + 1;
+        }
     } else if (c == "undeclared_dependence") {  // read and written in one loop, no DEPENDENCE in its body
         VITFLOW_BUFFER1(int, buf, 64);
         VITFLOW_NO_DEPENDENCE(buf);  // at function scope: Vitis does not take it for the loop
@@ -147,6 +156,8 @@ def cases(tmp_path_factory):
     ("single_port_twice", "loop pair iteration 0: buffer buf bank 0 accessed 2 times in one iteration (1 ports, II=1)"),
     ("carried_dependence", "loop scan iteration 1: buffer buf element 1 read 1 iterations after it was written, "
                            "inside the pipeline depth 8"),
+    ("short_distance", "loop ring iteration 3: buffer buf element 4 read 3 iterations after it was written, "
+                       "inside the declared distance 4"),
     ("fifo_twice", "loop drain iteration 0: FIFO read twice in one iteration"),
     ("undeclared_dependence", "loop copy iteration 0: buffer buf is read and written in this loop without "
                               "VITFLOW_NO_DEPENDENCE in its body"),
@@ -163,3 +174,8 @@ def test_the_audit_passes_the_templates_idioms_and_counts_them(cases):
     assert r.returncode == 0, r.stdout
     # 16 + 16 iterations at II=1 and 16 at II=2; three loop entries, fills 4 + 4 + 12; one burst of 16 beats
     assert "iterations 48 cycles 64 entries 3 fill 20 wgt 16/1" in r.stdout, r.stdout
+
+
+def test_a_dependence_at_its_declared_distance_passes(cases):
+    r = cases("distance_kept")
+    assert r.returncode == 0, r.stdout
