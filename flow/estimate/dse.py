@@ -21,6 +21,7 @@ from .resources import URAM_SHAPE, estimate_resources, memory
 from .timing import program_time
 
 DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "uram": 0.8, "lut": 0.85, "ff": 0.85}
+FAST_CLOCK_FILL = 0.7  # above the part's default clock, LUTs and FFs at most this full: routing gets harder
 SPACE = {"lanes": [8, 16, 32, 64], "att_rows": [1, 2, 4, 8, 16], "att_dividers": [1, 2, 4, 8, 16]}
 
 
@@ -156,16 +157,25 @@ def explore(program, part, clock_mhz: float | None = None, limits: dict = DEFAUL
     activations fused into the engines that produce their inputs, flow/hls/epilogues.py: the design has
     the engines' tables, EPI_ENTRIES > 0; or as it is) and over the clock: ``clock_mhz``, or each clock the
     part's speed grade allows (constraints/parts: clocks_mhz). The resource model does not depend on the
-    clock, so a faster clock never loses; what it gains is less than its ratio where DDR bounds a layer
-    (a beat takes more cycles). A FlowError names the overflowing resource if no design fits."""
+    clock, but a clock above the part's default keeps the logic emptier (clock_limits), so a faster clock
+    may run a smaller design; it also gains less than its ratio where DDR bounds a layer (a beat takes more
+    cycles). A FlowError names the overflowing resource if no design fits."""
     clocks = [clock_mhz] if clock_mhz else list(part.clocks_mhz or [part.default_clock_mhz])
     best = None
     for clock in clocks:
-        est = _explore_at(program, part, clock, limits, acc_bits)
+        est = _explore_at(program, part, clock, clock_limits(limits, part, clock), acc_bits)
         if best is None or est["fps"] > best["fps"]:
             best = est
     best["clocks"] = clocks
     return best
+
+
+def clock_limits(limits: dict, part, clock_mhz: float) -> dict:
+    """The utilisation limits at a clock: above the part's default clock, the logic (LUTs, FFs) at most
+    FAST_CLOCK_FILL full, a rule of thumb for designs that must still route at the faster clock."""
+    if clock_mhz <= part.default_clock_mhz:
+        return limits
+    return {**limits, **{k: min(limits[k], FAST_CLOCK_FILL) for k in ("lut", "ff")}}
 
 
 def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int) -> dict:
