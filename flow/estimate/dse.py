@@ -46,8 +46,9 @@ def estimate(program, cfg: HwConfig, part, clock_mhz: float, plan=None) -> dict:
     rows = []
     for i, layer in enumerate(program.layers):
         t = timing["layers"][layer.name]
-        rows.append({"layer": layer.name, "kind": layer.kind, "epilogue": layer.attrs.get("epilogue", {}).get("kind", ""),
-                     "macs": layer_macs(layer, program), **t})
+        epilogue = layer.attrs.get("epilogue", {}).get("kind", "")  # an activation fused into the layer
+        rows.append({"layer": layer.name, "kind": layer.kind, "epilogue": epilogue, "macs": layer_macs(layer, program),
+                     **t})
     io = timing["layers"].get("io")
     total = timing["cycles"]
     macs = sum(r["macs"] for r in rows)
@@ -161,11 +162,17 @@ def explore(program, part, clock_mhz: float | None = None, limits: dict = DEFAUL
     may run a smaller design; it also gains less than its ratio where DDR bounds a layer (a beat takes more
     cycles). A FlowError names the overflowing resource if no design fits."""
     clocks = [clock_mhz] if clock_mhz else list(part.clocks_mhz or [part.default_clock_mhz])
-    best = None
+    best, error = None, None
     for clock in clocks:
-        est = _explore_at(program, part, clock, clock_limits(limits, part, clock), acc_bits)
+        try:
+            est = _explore_at(program, part, clock, clock_limits(limits, part, clock), acc_bits)
+        except FlowError as exc:  # nothing fits at this clock's limits; a slower clock may still
+            error = error or exc
+            continue
         if best is None or est["fps"] > best["fps"]:
             best = est
+    if best is None:
+        raise error
     best["clocks"] = clocks
     return best
 

@@ -29,9 +29,10 @@
 // max(pixels x passes x nw x taps x splits, 12 + rows x nw(t+1) x taps) iterations at II = 1. An iteration
 // multiplies COLS byte lanes of one input word (zero outside the padded input) by the pass's ROWS row words at
 // that step, and, while tile t+1's words arrive, writes one of them into the other half of the row
-// buffers. At a pass's last step its ROWS accumulators are requantized into the output word, written
-// after the last pass, each through the epilogue table when the layer has one. The input and output row ranges let a layer run in row stripes (IN_ROW0: the input
-// row at IN0; ROW_BEGIN..ROW_END: output rows computed; OUT_ROW0: the output row at OUT).
+// buffers. At a pass's last step its ROWS accumulators are requantized (each code through the epilogue
+// table when the layer has one) into the output word, written after the last pass. The input and output
+// row ranges let a layer run in row stripes (IN_ROW0: the input row at IN0; ROW_BEGIN..ROW_END: output
+// rows computed; OUT_ROW0: the output row at OUT).
 // Every index is a counter: no division or modulo in the loop.
 #pragma once
 #include "cycles.h"

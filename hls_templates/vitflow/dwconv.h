@@ -14,25 +14,25 @@
 //   EPI        entries of the largest epilogue table (epilogue.h): LANES banks of it; 0: no epilogue hardware
 //
 // The stream (flow/hls/streams.py) starts with the epilogue table when EPI_ENTRIES > 0 (epilogue.h: each
-// output code becomes table[code - EPI_MIN]). A tile is one output word (L / EB_OUT channels). Its stream: 12 parameter words
-// (bias, multiplier, shift of L lanes) and KH x KW filter words (word k: the lanes' weights at tap k),
-// placed in K x K registers aligned to the window's bottom-right corner, zeros elsewhere: those zero taps
-// are what makes a smaller kernel, the window's stale rows and columns (from the row or tile before) and
-// the line buffer's stale rows contribute nothing. The input of a tile is the input word(s) holding the
-// same channels: with EB_IN == EB_OUT the word of the same index; with 16-bit inputs and 8-bit outputs two
-// input words (SUB = 2, each feeding half the lanes); with 8-bit inputs and 16-bit outputs half of one word
-// (LANE_OFF).
+// output code becomes table[code - EPI_MIN]). A tile is one output word (L / EB_OUT channels). Its stream: 12
+// parameter words (bias, multiplier, shift of L lanes) and KH x KW filter words (word k: the lanes' weights
+// at tap k), placed in K x K registers aligned to the window's bottom-right corner, zeros elsewhere: those
+// zero taps are what makes a smaller kernel, the window's stale rows and columns (from the row or tile
+// before) and the line buffer's stale rows contribute nothing. The input of a tile is the input word(s)
+// holding the same channels: with EB_IN == EB_OUT the word of the same index; with 16-bit inputs and 8-bit
+// outputs two input words (SUB = 2, each feeding half the lanes); with 8-bit inputs and 16-bit outputs half
+// of one word (LANE_OFF).
 //
 // Tile t streams the input rows its output rows need, (ROW_END - ROW_BEGIN - 1) SH + KH of them, each over
-// its (W_OUT - 1) SW + KW padded columns (at least ceil(VITFLOW_LBUF_DISTANCE / SUB): a line-buffer word is read
-// back a row later, the least distance of that dependence, declared to Vitis and checked by the audit,
-// vitflow/cycles.h), SUB iterations per column. An
-// iteration reads one input word (zero in the padding), writes it into line-buffer row r % K and shifts
-// the window one column left, the new column being the line buffer's K - 1 older rows above the new word.
-// Where the window holds an output pixel's taps (every SH-th row and SW-th column after the first KH - 1
-// and KW - 1), it computes LANES channels; PASSES - 1 more iterations compute the others (no read), and
-// the output word is written. So a tile's loop runs max(rows x columns x SUB + pixels x (PASSES - 1), 12 + KH x KW)
-// iterations at II = 1, and loads tile t+1's words meanwhile. Row stripes as in the conv PE array.
+// its (W_OUT - 1) SW + KW padded columns (at least ceil(VITFLOW_LBUF_DISTANCE / SUB): a line-buffer word is
+// read back a row later, the least distance of that dependence, declared to Vitis and checked by the audit,
+// vitflow/cycles.h), SUB iterations per column. An iteration reads one input word (zero in the padding),
+// writes it into line-buffer row r % K and shifts the window one column left, the new column being the line
+// buffer's K - 1 older rows above the new word. Where the window holds an output pixel's taps (every SH-th
+// row and SW-th column after the first KH - 1 and KW - 1), it computes LANES channels; PASSES - 1 more
+// iterations compute the others (no read), and the output word is written. So a tile's loop runs max(rows x
+// columns x SUB + pixels x (PASSES - 1), 12 + KH x KW) iterations at II = 1, and loads tile t+1's words
+// meanwhile. Row stripes as in the conv PE array.
 #pragma once
 #include "conv_pe.h"
 
@@ -54,7 +54,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
     const int rows = eb_out == 1 ? L : L / 2;          // channels of an output word
     const int passes = (rows + LANES - 1) / LANES;
     const int taps = kh * kw;
-    // the stream: input rows and columns (the padded window span), a row at least the pipeline's depth long
+    // the stream: input rows and columns (the padded window span), a row at least the dependence distance long
     const int in_rows = (out_rows - 1) * sh + kh, cols = (wout - 1) * sw + kw;
     const int min_cols = (VITFLOW_LBUF_DISTANCE + sub_n - 1) / sub_n;
     const int row_cols = cols > min_cols ? cols : min_cols, row_last = row_cols - 1;

@@ -59,6 +59,13 @@ def test_the_clock_is_chosen_among_the_parts(program):
     assert at200["fps"] < best["fps"] <= 1.5 * at200["fps"] * (1 + 1e-9)
     assert best["limits"]["lut"] == best["limits"]["ff"] == 0.7 and at200["limits"]["lut"] == 0.85
     assert best["utilisation"]["lut"] <= 0.7 and best["utilisation"]["ff"] <= 0.7
+    # a part whose LUTs no design keeps 70% free runs at the clock where one fits
+    roomy = {k: 10.0 for k in DEFAULT_LIMITS}
+    least = min(estimate_resources(cfg)["lut"] for variant in (program, fuse_epilogues(program))
+                for lanes in SPACE["lanes"] if lanes % p.beat_bytes == 0
+                for _, _, cfg in _word_space(variant, p, 200, roomy, 32, lanes, True)[0])
+    lean = dataclasses.replace(p, resources={**p.resources, "lut": int(least / 0.75)})
+    assert explore(program, lean)["clock_mhz"] == 200
 
 
 def test_a_part_with_little_block_ram_keeps_activations_in_ddr(program):
