@@ -30,7 +30,7 @@ FIELDS = {
     "gap": ["PIXELS", "CW_IN", "DIV", "DIV_LAST", "MULT", "SHIFT", "HW"],
     "layernorm": ["C", "K", "SH_WORDS"],
     "linear_attention": ["G", "D", "N", "IN_MIN", "ENTRIES", "EXP_ENTRIES", "CW_IN", "CW_OUT", "WS_IN", "WS_OUT",
-                         "BLOCK_LANES", "TAB_EB", "TAB_SGN"] +
+                         "BLOCK_LANES", "OUT_BLOCK_LANES", "TAB_EB", "TAB_SGN"] +
                         [f"{r}_{f}" for r in ("KV", "KSUM", "NUM", "DEN", "ATT") for f in ("MULT", "SHIFT", "LO", "HI")],
     "dma": ["DDR_OFF", "WORDS", "ADDR"],  # DDR_OFF in beats of the activation port, ADDR a word address
 }

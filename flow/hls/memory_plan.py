@@ -316,6 +316,7 @@ def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1) -> dict:
                  EXP_ENTRIES=layer.blobs["den_exp"].shape[-1] if a.get("divisor", "exact") == "log2" else 0,
                  CW_IN=x.words_per_pixel, CW_OUT=y.words_per_pixel, WS_IN=_ceil(a["dim"], x.per_word),
                  BLOCK_LANES=a["dim"] if x.dense and a["dim"] < x.per_word else 0,
+                 OUT_BLOCK_LANES=a["dim"] if y.dense and a["dim"] < y.per_word else 0,
                  WS_OUT=_ceil(a["dim"], y.per_word), TAB_EB=tab_eb, TAB_SGN=int(q["q"]["signed"]))
         for role in ("kv", "ksum", "num", "den", "att"):
             f[f"{role.upper()}_MULT"] = int(layer.blobs[f"{role}_mult"][0])

@@ -8,7 +8,8 @@ dense layout serves when the head dimension divides the word's lanes or the lane
 powers of two); otherwise the tensors feeding the attention are split into segments of the head dimension.
 That demand travels back through the layers that keep channels in place (concatenation, depthwise
 convolution, tables, adds) to the convolutions that produce them, which write any layout (their weights
-are packed for it). The attention's output is one segment per head.
+are packed for it). The attention's output is dense when its heads pack into words the same way (several
+heads share a word, or a head is whole words), else one segment per head.
 """
 
 import math
@@ -168,7 +169,7 @@ def _layouts(program, lanes: int, segmented: set) -> dict:
             d = layer.attrs["dim"]
             if layer.name in segmented and not _heads_fit(ins[0], d):
                 raise FlowError(f"{tag}: its input is not laid out in heads of {d} channels")
-            layouts[out] = make(out, d)
+            layouts[out] = make(out, None if blocks_packable(d, lanes // eb) else d)
         elif layer.kind == "concat":
             if len({x.eb for x in ins} | {eb}) != 1:
                 raise FlowError(f"{tag}: inputs and output of different element widths")

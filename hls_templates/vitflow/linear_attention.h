@@ -15,7 +15,10 @@
 //      an exact division by the odd divisor 2 den + 1 (never zero), one pipelined divider per output
 //      lane; or, when the layer has a divisor exponent table (EXP_WORDS > 0, Trio-ViT's log2 divisor), a
 //      shift: att_j = clamp(round_half_even(2 num_j ATT_MULT / 2^(ATT_SHIFT + EXP[den]))), ROWS per cycle.
-// Output: group g's D channels in output segment g, token after token.
+// Output: group g's D channels, token after token: densely when D divides an output word's lanes
+// (OUT_BLOCK_LANES = D: the lanes_out / D groups of a word each write it whole, the later ones over the
+// word read back at the token's first output step, on the port the q reads leave free), else from a word
+// boundary (WS_OUT words per group).
 // The weight stream: the q table and the k table (2^bits entries of EB_T bytes each, L / EB_T per word,
 // each table from a word boundary; copied into ROWS banks each, one lookup per bank per cycle), then the
 // exponent table (one byte per den code, L per word) when the layer divides by shifting.
@@ -43,7 +46,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
     const int in_min = d[LINEAR_ATTENTION_IN_MIN], entries = d[LINEAR_ATTENTION_ENTRIES], mask = entries - 1;
     const int cw_in = d[LINEAR_ATTENTION_CW_IN], cw_out = d[LINEAR_ATTENTION_CW_OUT];
     const int ws_in = d[LINEAR_ATTENTION_WS_IN], ws_out = d[LINEAR_ATTENTION_WS_OUT];
-    const int block_lanes = d[LINEAR_ATTENTION_BLOCK_LANES];
+    const int block_lanes = d[LINEAR_ATTENTION_BLOCK_LANES], out_block = d[LINEAR_ATTENTION_OUT_BLOCK_LANES];
     const int exp_entries = d[LINEAR_ATTENTION_EXP_ENTRIES];
     const int eb_t = d[LINEAR_ATTENTION_TAB_EB], sgn_t = d[LINEAR_ATTENTION_TAB_SGN];
     const int att_shift = d[LINEAR_ATTENTION_ATT_SHIFT], att_mult = d[LINEAR_ATTENTION_ATT_MULT];
@@ -107,6 +110,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
 #pragma HLS ARRAY_PARTITION variable = ksum complete
 
     int bw = 0, bl = 0;  // where the next channel block starts: word and lane (counters, once per block)
+    int obw = 0, obl = 0;  // where the next group's outputs start: word and lane (counters, once per group)
     for (int g = 0; g < groups; g++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 32
         int pos_w[3], pos_l[3];  // q, k, v blocks of this group
@@ -232,7 +236,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
         }
         {  // 3. per token: row steps accumulating q kv and q ksum, then the outputs
             const int per_tok = row_steps + out_steps, it_n = n_tok * per_tok;
-            int ph = 0, st = 0, kword = 0, klane = 0, tok = 0, o = 0, ol = 0, out_tok = out0 + g * ws_out, ow = 0;
+            int ph = 0, st = 0, kword = 0, klane = 0, tok = 0, o = 0, ol = obl, out_tok = out0 + obw, ow = 0;
             wide_t den = 1, denom = 1;
             int exp_shift = 0;
             Word<L> yw = zero_word<L>();
@@ -275,6 +279,8 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                     }
                     st++;
                 } else {
+                    // a word another group wrote lanes of: read back, this group's lanes set over it
+                    if (o == 0 && obl > 0) yw = act[out_tok];
                     if (o == 0) {  // the token's divisor, once
                         den = requantize(wide_t(den_acc), den_m, den_s, den_lo, den_hi);
                         if (shifts) {
@@ -326,12 +332,22 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                     st = 0;
                     o = 0;
                     ow = 0;
+                    ol = obl;
                     kword = 0;
                     klane = 0;
                     tok += cw_in;
                     out_tok += cw_out;
                 }
             }
+        }
+        if (out_block) {  // the next group's outputs: the next lanes of this word, or the next word
+            obl += out_block;
+            if (obl == lanes_out) {
+                obl = 0;
+                obw++;
+            }
+        } else {
+            obw += ws_out;
         }
     }
 }

@@ -111,22 +111,37 @@ def _layernorm_layer(rng, kind, in_shift=None):
     return [_t((c,), bits=_bits(rng))], _t((c,), bits=_bits(rng)), {"features": c, "k": int(rng.integers(-3, 15))}, blobs
 
 
+def _ratio(rng, ratio: float, po2: bool) -> tuple:
+    """(multiplier, shift) of a requantization by about ``ratio`` (times 2^[-1, 1]): a power of two or a
+    31-bit multiplier."""
+    ratio *= 2.0 ** rng.uniform(-1, 1)
+    if po2:
+        return np.ones(1, np.int32), np.array([int(round(-np.log2(ratio)))], np.int32)
+    shift = 30 - int(np.floor(np.log2(ratio)))  # the multiplier in [2^30, 2^31)
+    return np.array([min(int(round(ratio * 2.0 ** shift)), (1 << 31) - 1)], np.int32), np.array([shift], np.int32)
+
+
 def _attention_layer(rng, kind):
+    """Random tables and inputs, with each requantization scaled to the typical size of its accumulator
+    (random-sign sums grow as the root of their length, one-signed ones linearly), so that kv, ksum, num,
+    den and the outputs spread over their codes instead of rounding to zero or saturating."""
     g, d, h, w = int(rng.integers(1, 4)), int(rng.choice([2, 4, 8, 16, 6, 12])), int(rng.integers(1, 7)), int(rng.integers(1, 7))
+    n = h * w
     quant = {r: {"bits": 8, "signed": r in ("kv", "num", "att"), "range": [-128, 127] if r in ("kv", "num", "att")
                  else [0, 255]} for r in ("q", "k", "kv", "ksum", "num", "den", "att")}
     blobs = {"q_table": rng.integers(0, 256, 256).astype(np.int16), "k_table": rng.integers(0, 256, 256).astype(np.int16)}
-    for r in ("q", "k", "kv", "ksum", "num", "den", "att"):
-        m, s = _mults(rng, 1, po2=rng.random() < 0.3)
-        blobs[f"{r}_mult"], blobs[f"{r}_shift"] = m, s
-    blobs["att_shift"] = np.array([int(rng.integers(28, 34))], np.int32)
-    blobs["kv_shift"] = np.array([int(rng.integers(40, 46))], np.int32)
-    attrs = {"groups": g, "dim": d, "tokens": h * w, "height": h, "width": w, "quant": quant, "in_min": -128,
+    typical = {"q": 1.0, "k": 1.0, "kv": 60 / (128 * 74 * np.sqrt(n)), "ksum": 128 / (128 * n),
+               "num": 60 / (128 * 40 * np.sqrt(d)), "den": 128 / (128 * 128 * d)}
+    for r, ratio in typical.items():
+        blobs[f"{r}_mult"], blobs[f"{r}_shift"] = _ratio(rng, ratio, po2=rng.random() < 0.3)
+    # att = 2 num m / ((2 den + 1) 2^s): num / den is about 40 / 128; outputs of about 60
+    blobs["att_mult"], blobs["att_shift"] = _ratio(rng, 60 / (40 / 128) / 2 / 2, po2=False)
+    attrs = {"groups": g, "dim": d, "tokens": n, "height": h, "width": w, "quant": quant, "in_min": -128,
              "divisor": "exact"}
     if rng.random() < 0.5:  # Trio-ViT's log2 divisor: the division is a shift by att_shift + exp[den]
         attrs["divisor"] = "log2"
         blobs["den_exp"] = round_log2_odd(2 * np.arange(256) + 1).astype(np.int8)
-        blobs["att_shift"] = np.array([int(rng.integers(22, 30))], np.int32)
+        blobs["att_mult"], blobs["att_shift"] = _ratio(rng, 60 * 2 ** 8 / (2 * 40), po2=False)  # 2^exp[128] = 2^8
     out = _t((g * d, h, w), bits=_bits(rng))
     quant["att"]["range"] = list(out.range)
     return [_t((3 * g * d, h, w))], out, attrs, blobs
