@@ -20,10 +20,22 @@ def _bits(rng) -> int:
     return 12 if rng.random() < 0.25 else 8
 
 
-def _mults(rng, n, po2=False):
+def _ratio(rng, ratio: float, po2: bool, n: int = 1) -> tuple:
+    """(multipliers, shifts) of n requantizations by about ``ratio`` each (times 2^[-1, 1]): powers of two
+    or 31-bit multipliers."""
+    ratios = ratio * 2.0 ** rng.uniform(-1, 1, size=n)
     if po2:
-        return np.ones(n, np.int32), rng.integers(-1, 8, size=n).astype(np.int32)
-    return rng.integers(1 << 20, (1 << 31) - 1, size=n).astype(np.int32), rng.integers(28, 40, size=n).astype(np.int32)
+        return np.ones(n, np.int32), np.round(-np.log2(ratios)).astype(np.int32)
+    shifts = 30 - np.floor(np.log2(ratios)).astype(np.int64)  # each multiplier in [2^30, 2^31)
+    mults = np.minimum(np.round(ratios * 2.0 ** shifts), (1 << 31) - 1)
+    return mults.astype(np.int32), shifts.astype(np.int32)
+
+
+def _to_codes(fan_in: int, bits_in: int, bits_out: int) -> float:
+    """The ratio that takes a sum of fan_in random int8 weights times random codes to about a quarter of
+    the output's range (a random-sign sum grows as the root of its length)."""
+    spread = 74.0 * (2 ** (bits_in - 8))  # the codes' standard deviation
+    return (2 ** (bits_out - 1) / 4) / (np.sqrt(fan_in) * 73.0 * spread)
 
 
 def _conv_layer(rng, kind):
@@ -40,7 +52,8 @@ def _conv_layer(rng, kind):
     pad = k // 2 if rng.random() < 0.7 else 0
     ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
     weight = rng.integers(-127, 128, size=(cout, cin // groups, k, k)).astype(np.int8)
-    mult, shift = _mults(rng, cout, po2=rng.random() < 0.3)
+    bits_in, bits_out = 8 if kind == "linear" else _bits(rng), _bits(rng)
+    mult, shift = _ratio(rng, _to_codes(cin // groups * k * k, bits_in, bits_out), rng.random() < 0.3, cout)
     blobs = {"weight": weight if kind != "linear" else weight.reshape(cout, cin),
              "bias": rng.integers(-5000, 5000, size=cout).astype(np.int32), "mult": mult, "shift": shift}
     if kind == "linear":
@@ -51,8 +64,7 @@ def _conv_layer(rng, kind):
                  "pad": [pad] * 4, "groups": groups, "in_shape": [cin, h, w], "out_shape": [cout, ho, wo],
                  "weight_bits": 8}
         shapes = ((cin, h, w), (cout, ho, wo))
-    bits_in = 8 if kind == "linear" else _bits(rng)
-    return [_t(shapes[0], bits=bits_in)], _t(shapes[1], bits=_bits(rng)), attrs, blobs
+    return [_t(shapes[0], bits=bits_in)], _t(shapes[1], bits=bits_out), attrs, blobs
 
 
 def _lut_layer(rng, kind, per_channel=None):
@@ -96,8 +108,11 @@ def _concat_layer(rng, kind):
 
 def _gap_layer(rng, kind):
     c, h, w = int(rng.integers(1, 20)), int(rng.integers(1, 10)), int(rng.integers(1, 10))
-    mult, shift = _mults(rng, 1, po2=rng.random() < 0.3)
-    return [_t((c, h, w), bits=_bits(rng))], _t((c,), bits=_bits(rng)), {"divisor": h * w}, {"mult": mult, "shift": shift}
+    bits_in, bits_out = _bits(rng), _bits(rng)
+    # the mean of h w random codes: their spread over the root of h w, to a quarter of the output's range
+    ratio = (2 ** (bits_out - 1) / 4) / (74.0 * 2 ** (bits_in - 8) / np.sqrt(h * w))
+    mult, shift = _ratio(rng, ratio, rng.random() < 0.3)
+    return [_t((c, h, w), bits=bits_in)], _t((c,), bits=bits_out), {"divisor": h * w}, {"mult": mult, "shift": shift}
 
 
 def _layernorm_layer(rng, kind, in_shift=None):
@@ -109,16 +124,6 @@ def _layernorm_layer(rng, kind, in_shift=None):
         blobs["in_shift"] = (k * (rng.random(c) < 0.2)).astype(np.int8)
         blobs["in_shift"][0] = k
     return [_t((c,), bits=_bits(rng))], _t((c,), bits=_bits(rng)), {"features": c, "k": int(rng.integers(-3, 15))}, blobs
-
-
-def _ratio(rng, ratio: float, po2: bool) -> tuple:
-    """(multiplier, shift) of a requantization by about ``ratio`` (times 2^[-1, 1]): a power of two or a
-    31-bit multiplier."""
-    ratio *= 2.0 ** rng.uniform(-1, 1)
-    if po2:
-        return np.ones(1, np.int32), np.array([int(round(-np.log2(ratio)))], np.int32)
-    shift = 30 - int(np.floor(np.log2(ratio)))  # the multiplier in [2^30, 2^31)
-    return np.array([min(int(round(ratio * 2.0 ** shift)), (1 << 31) - 1)], np.int32), np.array([shift], np.int32)
 
 
 def _attention_layer(rng, kind):
@@ -133,15 +138,15 @@ def _attention_layer(rng, kind):
     typical = {"q": 1.0, "k": 1.0, "kv": 60 / (128 * 74 * np.sqrt(n)), "ksum": 128 / (128 * n),
                "num": 60 / (128 * 40 * np.sqrt(d)), "den": 128 / (128 * 128 * d)}
     for r, ratio in typical.items():
-        blobs[f"{r}_mult"], blobs[f"{r}_shift"] = _ratio(rng, ratio, po2=rng.random() < 0.3)
+        blobs[f"{r}_mult"], blobs[f"{r}_shift"] = _ratio(rng, ratio, rng.random() < 0.3)
     # att = 2 num m / ((2 den + 1) 2^s): num / den is about 40 / 128; outputs of about 60
-    blobs["att_mult"], blobs["att_shift"] = _ratio(rng, 60 / (40 / 128) / 2 / 2, po2=False)
+    blobs["att_mult"], blobs["att_shift"] = _ratio(rng, 60 / (40 / 128) / 2 / 2, False)
     attrs = {"groups": g, "dim": d, "tokens": n, "height": h, "width": w, "quant": quant, "in_min": -128,
              "divisor": "exact"}
     if rng.random() < 0.5:  # Trio-ViT's log2 divisor: the division is a shift by att_shift + exp[den]
         attrs["divisor"] = "log2"
         blobs["den_exp"] = round_log2_odd(2 * np.arange(256) + 1).astype(np.int8)
-        blobs["att_mult"], blobs["att_shift"] = _ratio(rng, 60 * 2 ** 8 / (2 * 40), po2=False)  # 2^exp[128] = 2^8
+        blobs["att_mult"], blobs["att_shift"] = _ratio(rng, 60 * 2 ** 8 / (2 * 40), False)  # 2^exp[128] = 2^8
     out = _t((g * d, h, w), bits=_bits(rng))
     quant["att"]["range"] = list(out.range)
     return [_t((3 * g * d, h, w))], out, attrs, blobs
@@ -180,7 +185,8 @@ def random_mbconv(rng) -> Program:
 
     def conv(name, kind, src, dst, cin, cout, k, stride, groups):
         hi, wi = tensors[src].shape[1:]
-        mult, shift = _mults(rng, cout, po2=rng.random() < 0.3)
+        mult, shift = _ratio(rng, _to_codes(cin // groups * k * k, tensors[src].bits, tensors[dst].bits),
+                             rng.random() < 0.3, cout)
         weight = rng.integers(-127, 128, size=(cout, cin // groups, k, k)).astype(np.int8)
         attrs = {"in_channels": cin, "out_channels": cout, "kernel": [k, k], "stride": [stride, stride],
                  "pad": [k // 2] * 4, "groups": groups, "in_shape": [cin, hi, wi],
