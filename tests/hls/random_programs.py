@@ -123,7 +123,10 @@ def _layernorm_layer(rng, kind, in_shift=None):
         k = int(rng.integers(1, 5))
         blobs["in_shift"] = (k * (rng.random(c) < 0.2)).astype(np.int8)
         blobs["in_shift"][0] = k
-    return [_t((c,), bits=_bits(rng))], _t((c,), bits=_bits(rng)), {"features": c, "k": int(rng.integers(-3, 15))}, blobs
+    bits_in, bits_out = _bits(rng), _bits(rng)
+    # out ~ (a z / sqrt(C) + b) / 2^k for a normalized z: k takes a's typical 2^14 to a quarter of the range
+    k = int(round(np.log2(2 ** 14 / np.sqrt(c) / (2 ** (bits_out - 1) / 4)))) + int(rng.integers(-1, 2))
+    return [_t((c,), bits=bits_in)], _t((c,), bits=bits_out), {"features": c, "k": k}, blobs
 
 
 def _attention_layer(rng, kind):
