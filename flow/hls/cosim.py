@@ -4,9 +4,14 @@ frame would take hours of RTL simulation). The top's m_axi depths are this progr
 exactly (flow/hls/project.py), and its testbench vectors are written to cosim/ beside data/.
 
 x (3x8x8) -> conv 3x3/2 -> hardswish -> depthwise 3x3 -> hardswish (a table row per channel)
-  -> grouped 1x1 conv -> add (with the first hardswish's output) -> relu
+  -> grouped 1x1 conv -> add (with the first hardswish's output) -> relu -> depthwise 3x3 -> hardswish
   -> two 1x1 convs, concatenated (heads of D = 4) -> linear attention (2 heads) -> global average pool
-  -> linear -> LayerNorm
+  -> linear -> relu -> LayerNorm
+
+On an accelerator with fused activations (EPI_ENTRIES > 0) the project runs it fused
+(flow/hls/epilogues.py): the first convolution, the second depthwise and the linear layer then take
+their tables as epilogues, so the RTL co-simulation covers that path too; the other tables stay (a row
+per channel, an add's output).
 """
 
 import numpy as np
@@ -46,9 +51,9 @@ def cosim_program(att_dividers: int = 1, acc_bits: int = 32) -> tuple:
     exact dividers in its attention unit (0, shift-only: the attention layer divides by shifting)."""
     rng = np.random.default_rng(SEED)
     t = {"x": _t((3, 8, 8)), "c0": _t((8, 4, 4)), "h0": _t((8, 4, 4)), "d0": _t((8, 4, 4)), "h1": _t((8, 4, 4)),
-         "c1": _t((8, 4, 4)), "a0": _t((8, 4, 4)), "r0": _t((8, 4, 4), signed=False), "q0": _t((12, 4, 4)),
-         "q1": _t((12, 4, 4)), "cat": _t((24, 4, 4)), "att": _t((8, 4, 4)), "g0": _t((8,)), "f0": _t((16,)),
-         "n0": _t((16,))}
+         "c1": _t((8, 4, 4)), "a0": _t((8, 4, 4)), "r0": _t((8, 4, 4), signed=False), "d1": _t((8, 4, 4)),
+         "h2": _t((8, 4, 4)), "q0": _t((12, 4, 4)), "q1": _t((12, 4, 4)), "cat": _t((24, 4, 4)),
+         "att": _t((8, 4, 4)), "g0": _t((8,)), "f0": _t((16,)), "f1": _t((16,), signed=False), "n0": _t((16,))}
     layers = [
         _conv(rng, "conv0", "x", "c0", 3, 8, 3, 2, 1, 1, (8, 8), (4, 4)),
         _table(rng, "c0", "h0", "hardswish0", "hardswish"),
@@ -58,8 +63,10 @@ def cosim_program(att_dividers: int = 1, acc_bits: int = 32) -> tuple:
         Layer("add0", "add", ["c1", "h0"], ["a0"], {"shift": 31},
               {"mult": rng.integers(1 << 29, 1 << 30, 2).astype(np.int32)}),
         _table(rng, "a0", "r0", "relu0", "relu", lo=0, hi=255),
-        _conv(rng, "conv2", "r0", "q0", 8, 12, 1, 1, 0, 1, (4, 4), (4, 4)),
-        _conv(rng, "conv3", "r0", "q1", 8, 12, 1, 1, 0, 1, (4, 4), (4, 4)),
+        _conv(rng, "dwconv1", "r0", "d1", 8, 8, 3, 1, 1, 8, (4, 4), (4, 4)),
+        _table(rng, "d1", "h2", "hardswish2", "hardswish"),
+        _conv(rng, "conv2", "h2", "q0", 8, 12, 1, 1, 0, 1, (4, 4), (4, 4)),
+        _conv(rng, "conv3", "h2", "q1", 8, 12, 1, 1, 0, 1, (4, 4), (4, 4)),
         Layer("concat0", "concat", ["q0", "q1"], ["cat"], {"channels": [12, 12], "in_min": [-128, -128]},
               {"mult": np.ones(2, np.int32), "shift": np.zeros(2, np.int32),
                **{f"table{i}": rng.integers(-128, 128, 256).astype(np.int16) for i in range(2)}}),
@@ -70,7 +77,8 @@ def cosim_program(att_dividers: int = 1, acc_bits: int = 32) -> tuple:
               {"weight": rng.integers(-60, 61, (16, 8)).astype(np.int8),
                "bias": rng.integers(-500, 500, 16).astype(np.int32),
                "mult": rng.integers(1 << 20, 1 << 22, 16).astype(np.int32), "shift": np.full(16, 28, np.int32)}),
-        Layer("layernorm0", "layernorm", ["f0"], ["n0"], {"features": 16, "k": 6},
+        _table(rng, "f0", "f1", "relu1", "relu", lo=0, hi=255),
+        Layer("layernorm0", "layernorm", ["f1"], ["n0"], {"features": 16, "k": 6},
               {"a": rng.integers(-(1 << 12), 1 << 12, 16).astype(np.int32),
                "b": rng.integers(-(1 << 10), 1 << 10, 16).astype(np.int32)}),
     ]

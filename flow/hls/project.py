@@ -185,6 +185,7 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     ``patches``: the first convolution's patch spec when ``program`` runs it on patches
     (flow/hls/input_patches.py; recorded for the host driver). Returns the program's Image."""
     from .cosim import cosim_program
+    from .epilogues import as_configured
 
     if board is not None and board.part != part.part:
         raise FlowError(f"board {board.name} carries {board.part}, not {part.part}")
@@ -193,6 +194,7 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     plan = plan_for(program, cfg)
     image = build_image(program, plan)
     cosim_prog, cosim_env = cosim or cosim_program(cfg.att_dividers, cfg.acc_bits)
+    cosim_prog = as_configured(cosim_prog, cfg)  # its activations fused as the design's are
     cosim_image = build_image(cosim_prog, plan_for(cosim_prog, cfg))
     out = Path(out)
     fw, tb = out / "firmware", out / "tb"

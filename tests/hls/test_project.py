@@ -3,6 +3,7 @@ co-simulation program bit-exact and audit-clean; a top whose m_axi depths are th
 exactly; tool scripts a lab can run unchanged (tested by what they say, and the PL clock choice by running
 it in tclsh against the PS's answers); clear errors for a program the accelerator cannot hold."""
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -32,16 +33,19 @@ def _project(tmp_path, part="xczu9eg", kind="conv", cfg=None, seed=3, board=None
     return tmp_path / "prj"
 
 
-@pytest.mark.parametrize("lanes", [16, 32])  # words of one beat, and of two (weights over two ports)
-def test_program_and_cosim_program_build_warning_free_and_run(tmp_path, lanes):
+@pytest.mark.parametrize("lanes,fused", [(16, False), (32, True)])  # words of one beat, and of two (weights
+def test_program_and_cosim_program_build_warning_free_and_run(tmp_path, lanes, fused):  # over two ports)
     assert {"-Wall", "-Werror"} <= set(CXXFLAGS)
-    project = _project(tmp_path, lanes=lanes)
+    cfg = fitted_config(random_program("conv", np.random.default_rng(3)), lanes=lanes)
+    project = _project(tmp_path, cfg=dataclasses.replace(cfg, epi_entries=256 if fused else 0))
     exe = compile_csim(project)
     result = run_csim(project, exe)
     assert result["bit_exact"] and result["layers"] == 1 and result["layers_exact"] == 1
     cosim = run_csim(project, exe, data="cosim")  # one small layer of every kind, its own vectors
-    assert cosim["bit_exact"] and cosim["layers_exact"] == cosim["layers"] == 14
+    # fused: the first conv, the second depthwise and the linear layer take their tables as epilogues
+    assert cosim["bit_exact"] and cosim["layers_exact"] == cosim["layers"] == (14 if fused else 17)
     assert {"conv0", "dwconv0", "hardswish1", "add0", "concat0", "attention0", "gap0", "layernorm0"} <= set(cosim["counts"])
+    assert all((t in cosim["counts"]) == (not fused) for t in ("hardswish0", "hardswish2", "relu1"))
     for name in ("vitflow_config.h", "vitflow_top.cpp", "vitflow/vitflow_layout.h", "vitflow/conv_pe.h", "vitflow/audit.h"):
         assert (project / "firmware" / name).is_file()
 
