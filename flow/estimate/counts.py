@@ -137,7 +137,8 @@ def _add(c, op, plan, cfg, lat):
 
 def _concat(c, op, plan, cfg, lat):
     f = op.fields
-    c.loop(f["ENTRIES0"] + f["ENTRIES1"], lat["depth_copy"])
+    c.loop(f["ENTRIES0"], lat["depth_copy"])  # the two tables (epilogue.h's load_table, each)
+    c.loop(f["ENTRIES1"], lat["depth_copy"])
     c.loop(f["PIXELS"] * (f["CW_A"] + f["CW_B"]), lat["depth_elt"])
 
 

@@ -168,28 +168,12 @@ void concat_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
     const int pixels = d[CONCAT_PIXELS], cw_a = d[CONCAT_CW_A], cw_b = d[CONCAT_CW_B];
     const int min0 = d[CONCAT_IN_MIN0], min1 = d[CONCAT_IN_MIN1];
     const int e0 = d[CONCAT_ENTRIES0], e1 = d[CONCAT_ENTRIES1], mask0 = e0 - 1, mask1 = e1 - 1;
-    const int per_word = eb == 1 ? L : L / 2;
     VITFLOW_BUFFER2(uint16_t, tab0, L, TAB_ENTRIES);  // the first input's table, one copy per lane
     VITFLOW_PARTITION(tab0, complete, 1);
     VITFLOW_BUFFER2(uint16_t, tab1, L, TAB_ENTRIES);  // the second input's
     VITFLOW_PARTITION(tab1, complete, 1);
-    {  // the two tables, each from a word boundary of the stream
-        Word<L> w = zero_word<L>();
-        int lane = 0;
-        VITFLOW_LOOP(concat_load, VITFLOW_DEPTH_COPY);
-        for (int e = 0; e < e0 + e1; e++) {
-#pragma HLS LOOP_TRIPCOUNT min = 512 max = 8192
-            VITFLOW_PIPELINE(concat_load, 1);
-            if (lane == 0) w = ws.read();
-            const uint16_t v = uint16_t(element<L>(w, lane, eb, 0));
-            for (int l = 0; l < L; l++) {
-#pragma HLS UNROLL
-                if (e < e0) tab0[l][e] = v;
-                else tab1[l][e - e0] = v;
-            }
-            if (++lane == per_word || e == e0 - 1) lane = 0;
-        }
-    }
+    load_table<L, L>(ws, tab0, e0, eb);  // the two tables, each from a word boundary of the stream
+    load_table<L, L>(ws, tab1, e1, eb);
     const int cw = cw_a + cw_b, n = pixels * cw;
     int j = 0, a_addr = a0, b_addr = b0;
     VITFLOW_LOOP(concat_map, VITFLOW_DEPTH_ELT);
