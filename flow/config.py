@@ -124,8 +124,8 @@ def validate(cfg: BuildConfig) -> None:
     part = get_part(cfg.part)
     fastest = max(part.clocks_mhz or (part.default_clock_mhz,))
     if cfg.clock is not None and not 0 < cfg.clock <= fastest:
-        raise FlowError(f"clock {cfg.clock:g} MHz is outside (0, {fastest:g}] MHz, the clocks {part.name}'s speed grade "
-                        f"allows (clocks_mhz in its part file)")
+        raise FlowError(f"clock {cfg.clock:g} MHz is outside (0, {fastest:g}] MHz, the clocks {part.name}'s "
+                        f"speed grade allows (clocks_mhz in its part file)")
     choose("backend", cfg.backend, BACKENDS)
     check_resolution(cfg.resolution)
     cfg.quant_config()  # bits, calibration count and quantization settings

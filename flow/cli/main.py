@@ -135,8 +135,8 @@ def make_parser():
         p.set_defaults(func=func)
         return p
 
-    all_opts = ("model", "part", "board", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib", "acc_bits",
-                "clock")
+    all_opts = ("model", "part", "board", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib",
+                "acc_bits", "clock")
     add("build", cmd_build, "run the whole flow: quantize, export, lower, estimate, generate HLS, C-simulate",
         *all_opts, "backend", "block")
     add("quantize", _run("QUANTIZE_STEPS", "quantized model and report"),

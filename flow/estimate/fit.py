@@ -64,7 +64,8 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
                 dw_cols = max(dw_cols, cols * sub)
     d_max = _pow2(max(dims))
     epi = epilogue_entries(program)
-    return HwConfig(epi_entries=_pow2(epi) if epi else 0, lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
+    return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
                     wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,
                     att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
-                    acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram)
+                    acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram,
+                    epi_entries=_pow2(epi) if epi else 0)

@@ -8,8 +8,9 @@ activation's pass over the tensor (the table unit, eltwise.h) and its input tens
 ``fuse_epilogues`` is a program transformation: the fused layer keeps the convolution's name and kind,
 and carries the table (blob ``epilogue_table``) and the codes' range and first code (attrs ``epilogue``).
 The reference executor runs it as requantize-then-lookup (flow/reference/kernels.py) and dumps the codes
-under the dropped tensor's name, so a fused program's run gives every tensor of the original program:
-the stage's check (``check_fused``) requires them equal.
+under the dropped tensor's name, so a fused program's run gives every tensor of the original program
+(``check_fused`` requires them equal; tests/hls/test_epilogues.py). In a build the check is stronger: the
+C-simulation runs the fused accelerator against the unfused program's reference, layer by layer.
 """
 
 import numpy as np
@@ -85,7 +86,6 @@ def check_fused(original: Program, fused: Program, envs: list) -> None:
             for t in layer.outputs:
                 if not np.array_equal(np.asarray(got[t]), np.asarray(env[t])):
                     raise FlowError(f"fusing the epilogues changed tensor '{t}' (layer {layer.name})")
-
 
 
 def as_configured(program: Program, cfg) -> Program:

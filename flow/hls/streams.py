@@ -68,7 +68,8 @@ def stream_words(layer, layouts: dict, lanes: int) -> int:
         return _epilogue_words(layer, lout, lanes) + sum(1 + PARAM_WORDS + lout.per_word * nw * kh * kw
                                                          for _, nw in tiles)
     if kind == "dwconv":
-        return _epilogue_words(layer, lout, lanes) + lout.words_per_pixel * (PARAM_WORDS + a["kernel"][0] * a["kernel"][1])
+        taps = a["kernel"][0] * a["kernel"][1]
+        return _epilogue_words(layer, lout, lanes) + lout.words_per_pixel * (PARAM_WORDS + taps)
     if kind in ("hardswish", "relu"):
         table = layer.blobs["table"]
         if table.ndim == 2 and table.shape[0] > 1:  # a row per channel: per tile, one word per entry
