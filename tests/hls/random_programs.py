@@ -172,8 +172,6 @@ def random_program(kind: str, rng, **options) -> Program:
     return program
 
 
-
-
 def random_mbconv(rng) -> Program:
     """A random MBConv block: expand 1 x 1 -> table -> depthwise k x k -> table -> project 1 x 1, and the
     residual add when the block keeps its shape. The tables take 8-bit codes (hardswish or ReLU, random
