@@ -101,7 +101,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
     acc_t acc[ROWS];
 #pragma HLS ARRAY_PARTITION variable = acc complete
     // the epilogue: a table bank per PE row (the ROWS codes of a pass's last step look up at once)
-    const int epi_entries = EPI > 0 ? d[CONV_EPI_ENTRIES] : 0, epi_min = d[CONV_EPI_MIN], epi_mask = epi_entries - 1;
+    const int epi_entries = EPI > 0 ? d[CONV_EPI_ENTRIES] : 0, epi_min = d[CONV_EPI_MIN];
     VITFLOW_BUFFER2(uint16_t, etab, ROWS, EPI > 0 ? EPI : 1);
     VITFLOW_PARTITION(etab, complete, 1);  // ROWS banks: one lookup per bank per cycle
     VITFLOW_STORAGE(etab, ram_1p, lutram, 1);  // 2^8 x 16 bits: distributed RAM; loaded, then only read
@@ -180,7 +180,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                         if (last && row < rows) {
                             const int code = requantize(wide_t(a), mult[row & (L - 1)], shift[row & (L - 1)], lo, hi);
                             set_element<L>(yw, row & (L - 1), eb_out,
-                                           epi_entries > 0 ? int(etab[rr][(code - epi_min) & epi_mask]) : code);
+                                           epilogue_code(etab, rr, code, epi_entries, epi_min));
                         }
                     }
                     if (last && p == passes - 1) act[win.out_addr] = yw;  // rows elements of eb_out bytes fill it

@@ -93,7 +93,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
         window[1][q / K][q % K] = zero_word<L>();
     }
     // the epilogue: a table bank per lane (the LANES codes of an output pass look up at once)
-    const int epi_entries = EPI > 0 ? d[CONV_EPI_ENTRIES] : 0, epi_min = d[CONV_EPI_MIN], epi_mask = epi_entries - 1;
+    const int epi_entries = EPI > 0 ? d[CONV_EPI_ENTRIES] : 0, epi_min = d[CONV_EPI_MIN];
     VITFLOW_BUFFER2(uint16_t, etab, LANES, EPI > 0 ? EPI : 1);
     VITFLOW_PARTITION(etab, complete, 1);  // LANES banks: one lookup per bank per cycle
     VITFLOW_STORAGE(etab, ram_1p, lutram, 1);  // 2^8 x 16 bits: distributed RAM; loaded, then only read
@@ -202,7 +202,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
                             if (l < rows) {
                                 const int code = requantize(wide_t(a), mult[l & (L - 1)], shift[l & (L - 1)], lo, hi);
                                 set_element<L>(yw, l & (L - 1), eb_out,
-                                               epi_entries > 0 ? int(etab[ll][(code - epi_min) & epi_mask]) : code);
+                                               epilogue_code(etab, ll, code, epi_entries, epi_min));
                             }
                         }
                         if (p == passes - 1) {

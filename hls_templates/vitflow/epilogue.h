@@ -40,4 +40,12 @@ void load_table(Fifo<Word<L> > &ws, TAB &tab, int entries, int eb_out) {
     }
 }
 
+// The output of a requantized `code` in bank `bank`: table[code - first] when the layer has a table
+// (entries > 0, a power of two: the mask keeps the index in range when it has none), else the code.
+template <class TAB>
+inline int epilogue_code(TAB &tab, int bank, int code, int entries, int first) {
+#pragma HLS INLINE
+    return entries > 0 ? int(tab[bank][(code - first) & (entries - 1)]) : code;
+}
+
 }  // namespace vitflow

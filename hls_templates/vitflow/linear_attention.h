@@ -37,6 +37,21 @@
 
 namespace vitflow {
 
+// Moves (word w, lane l) past one block of channels: `block` lanes when blocks share words (the next lanes
+// of this word, or the next word once `lanes` are used), else `words` whole words. A counter, once per block.
+inline void next_block(int &w, int &l, int block, int lanes, int words) {
+#pragma HLS INLINE
+    if (block) {
+        l += block;
+        if (l == lanes) {
+            l = 0;
+            w++;
+        }
+    } else {
+        w += words;
+    }
+}
+
 template <int L, int D_MAX, int ROWS, int DIVIDERS, int ACC_BITS, int TAB_ENTRIES, int ACT_WORDS>
 void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     typedef ap_int<ACC_BITS> acc_t;
@@ -117,15 +132,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
         for (int b = 0; b < 3; b++) {
             pos_w[b] = bw;
             pos_l[b] = bl;
-            if (block_lanes) {
-                bl += block_lanes;
-                if (bl == lanes_in) {
-                    bl = 0;
-                    bw++;
-                }
-            } else {
-                bw += ws_in;
-            }
+            next_block(bw, bl, block_lanes, lanes_in, ws_in);
         }
         const int q_seg = in0 + pos_w[0], k_seg = in0 + pos_w[1], v_seg = in0 + pos_w[2];
         const int q_lane = pos_l[0], k_lane = pos_l[1], v_lane = pos_l[2];
@@ -340,15 +347,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                 }
             }
         }
-        if (out_block) {  // the next group's outputs: the next lanes of this word, or the next word
-            obl += out_block;
-            if (obl == lanes_out) {
-                obl = 0;
-                obw++;
-            }
-        } else {
-            obw += ws_out;
-        }
+        next_block(obw, obl, out_block, lanes_out, ws_out);  // the next group's outputs
     }
 }
 
