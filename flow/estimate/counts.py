@@ -50,18 +50,25 @@ class Counts:
                 "descriptors": self.descriptors, "beats": dict(self.beats), "bursts": dict(self.bursts)}
 
 
-def op_parts(op, plan, cfg) -> tuple:
+def run(c: Counts, lat: dict, loop: str, n: int, port: str | None = None, beats: int = 0) -> None:
+    """One execution of the template loop labelled ``loop``, n iterations, at its depth and II in ``lat``
+    (latencies(): the templates' own declarations, or a lab run's measured ones)."""
+    depth, ii = lat["loops"][loop]
+    c.loop(n, depth, ii, port, beats)
+
+
+def op_parts(op, plan, cfg, lat: dict | None = None) -> tuple:
     """(descriptor fetch, weight stream loader, engine) counts of one operation (descriptor) of ``plan`` on
-    an accelerator ``cfg``."""
-    lat = latencies()
+    an accelerator ``cfg``; ``lat``: latencies() by default."""
+    lat = lat or latencies()
     desc, stream, engine = Counts(), Counts(), Counts()
     per = plan.lanes // plan.beat_bytes          # beats per word
     desc_beats = DESC_WORDS * 4 // plan.beat_bytes
     desc.descriptors = 1
-    desc.loop(desc_beats, lat["depth_copy"], port="desc", beats=desc_beats)
+    run(desc, lat, "desc_fetch", desc_beats, port="desc", beats=desc_beats)
     words = op.fields.get("W_WORDS", 0) if op.stream else 0
     ports = 2 if split_streams(plan) else 1  # half of each word on the descriptor port (dma.h)
-    stream.loop(words * per // ports, lat["depth_copy"], port="wgt", beats=words * per // ports)
+    run(stream, lat, "stream_load", words * per // ports, port="wgt", beats=words * per // ports)
     if ports == 2 and words:
         stream.beats["desc"] += words * per // 2
         stream.bursts["desc"] += 1
@@ -69,10 +76,10 @@ def op_parts(op, plan, cfg) -> tuple:
     return desc, stream, engine
 
 
-def op_counts(op, plan, cfg) -> Counts:
+def op_counts(op, plan, cfg, lat: dict | None = None) -> Counts:
     """All the counts of one operation, as the audit sums them."""
     total = Counts()
-    for part in op_parts(op, plan, cfg):
+    for part in op_parts(op, plan, cfg, lat):
         total.add(part)
     return total
 
@@ -84,11 +91,11 @@ def _conv(c, op, plan, cfg, lat):
     taps = f["KH"] * f["KW"]
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     tiles = [nw for _, nw in op.tiles]
-    c.loop(f.get("EPI_ENTRIES", 0), lat["depth_copy"])  # the epilogue table's load (epilogue.h)
+    run(c, lat, "table_load", f.get("EPI_ENTRIES", 0))  # the epilogue table's load (epilogue.h)
     for t in range(-1, len(tiles)):
         compute = pixels * passes * tiles[t] * taps * splits if t >= 0 else 0
         load = PARAM_WORDS + rows * tiles[t + 1] * taps if t + 1 < len(tiles) else 0
-        c.loop(max(compute, load), lat["depth_conv"])
+        run(c, lat, "conv_tile", max(compute, load))
 
 
 def _sub(f) -> int:
@@ -111,49 +118,49 @@ def _dwconv(c, op, plan, cfg, lat):
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     passes = _ceil(plan.lanes // f["EB_OUT"], cfg.dw_lanes)
     tiles = f["TILES"]
-    c.loop(f.get("EPI_ENTRIES", 0), lat["depth_copy"])  # the epilogue table's load (epilogue.h)
+    run(c, lat, "table_load", f.get("EPI_ENTRIES", 0))  # the epilogue table's load (epilogue.h)
     for t in range(-1, tiles):
         compute = in_rows * cols * sub + pixels * (passes - 1) if t >= 0 else 0
         load = PARAM_WORDS + f["KH"] * f["KW"] if t + 1 < tiles else 0
-        c.loop(max(compute, load), lat["depth_dw"])
+        run(c, lat, "dw_tile", max(compute, load))
 
 
 def _lut(c, op, plan, cfg, lat):
     f = op.fields
     if not f["PER_CHANNEL"]:
-        c.loop(f["ENTRIES"], lat["depth_copy"])
-        c.loop(f["PIXELS"] * f["CW_OUT"] * _sub(f), lat["depth_elt"])
+        run(c, lat, "table_load", f["ENTRIES"])
+        run(c, lat, "lut_map", f["PIXELS"] * f["CW_OUT"] * _sub(f))
         return
     tiles = f["CW_OUT"]
     for t in range(-1, tiles):
         compute = f["PIXELS"] * _sub(f) if t >= 0 else 0
         load = f["ENTRIES"] if t + 1 < tiles else 0
-        c.loop(max(compute, load), lat["depth_elt"])
+        run(c, lat, "lut_rows", max(compute, load))
 
 
 def _add(c, op, plan, cfg, lat):
-    c.loop(op.fields["WORDS"], lat["depth_add"], ii=2)
+    run(c, lat, "add", op.fields["WORDS"])
 
 
 def _concat(c, op, plan, cfg, lat):
     f = op.fields
-    c.loop(f["ENTRIES0"], lat["depth_copy"])  # the two tables (epilogue.h's load_table, each)
-    c.loop(f["ENTRIES1"], lat["depth_copy"])
-    c.loop(f["PIXELS"] * (f["CW_A"] + f["CW_B"]), lat["depth_elt"])
+    run(c, lat, "table_load", f["ENTRIES0"])  # the two tables (epilogue.h's load_table, each)
+    run(c, lat, "table_load", f["ENTRIES1"])
+    run(c, lat, "concat_map", f["PIXELS"] * (f["CW_A"] + f["CW_B"]))
 
 
 def _gap(c, op, plan, cfg, lat):
     f = op.fields
-    c.loop(f["CW_IN"] * f["PIXELS"] + (f["CW_IN"] - 1) * f["DIV"] + f["DIV_LAST"], lat["depth_div"])
+    run(c, lat, "gap", f["CW_IN"] * f["PIXELS"] + (f["CW_IN"] - 1) * f["DIV"] + f["DIV_LAST"])
 
 
 def _layernorm(c, op, plan, cfg, lat):
     f = op.fields
-    c.loop(f["SH_WORDS"], lat["depth_copy"])
-    c.loop(f["C"], lat["depth_copy"])
-    c.loop(f["C"], lat["depth_mac"])
-    c.loop(32, lat["depth_isqrt"])
-    c.loop(f["C"], lat["depth_div"])
+    run(c, lat, "ln_shifts", f["SH_WORDS"])
+    run(c, lat, "ln_sum", f["C"])
+    run(c, lat, "ln_var", f["C"])
+    run(c, lat, "ln_sqrt", 32)
+    run(c, lat, "ln_out", f["C"])
 
 
 def attention_shape(f, cfg) -> tuple:
@@ -166,16 +173,16 @@ def attention_shape(f, cfg) -> tuple:
 def _attention(c, op, plan, cfg, lat):
     f = op.fields
     steps, outs = attention_shape(f, cfg)
-    c.loop(2 * f["ENTRIES"] + f["EXP_ENTRIES"], lat["depth_copy"])
+    run(c, lat, "att_load", 2 * f["ENTRIES"] + f["EXP_ENTRIES"])
     for _ in range(f["G"]):
-        c.loop(f["N"] * steps * f["WS_IN"], lat["depth_mac"])
-        c.loop(f["D"] * (f["D"] + 1), lat["depth_mac"])
-        c.loop(f["N"] * (steps + outs), lat["depth_div"])
+        run(c, lat, "att_kv", f["N"] * steps * f["WS_IN"])
+        run(c, lat, "att_kv_rq", f["D"] * (f["D"] + 1))
+        run(c, lat, "att_out", f["N"] * (steps + outs))
 
 
 def _dma(c, op, plan, cfg, lat):
     n = op.fields["WORDS"] * (plan.lanes // plan.beat_bytes)
-    c.loop(n, lat["depth_copy"], port="act", beats=n)
+    run(c, lat, "dma_load" if op.kind == "load" else "dma_store", n, port="act", beats=n)
 
 
 ENGINES = {"conv": _conv, "linear": _conv, "dwconv": _dwconv, "hardswish": _lut, "relu": _lut, "add": _add,

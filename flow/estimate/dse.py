@@ -17,7 +17,9 @@ from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
 
 from .fit import UNBOUNDED, fitted_config
-from .resources import URAM_SHAPE, estimate_resources, memory
+from .calibration import calibrated_resources
+from .latencies import latencies
+from .resources import URAM_SHAPE, memory
 from .timing import program_time
 
 DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "uram": 0.8, "lut": 0.85, "ff": 0.85}
@@ -39,10 +41,12 @@ def layer_macs(layer, program) -> int:
     return 0
 
 
-def estimate(program, cfg: HwConfig, part, clock_mhz: float, plan=None) -> dict:
-    """The cycle model and resources of ``program`` on ``cfg`` (its plan recomputed unless given)."""
+def estimate(program, cfg: HwConfig, part, clock_mhz: float, plan=None, calibration: dict | None = None) -> dict:
+    """The cycle model and resources of ``program`` on ``cfg`` (its plan recomputed unless given); with
+    ``calibration`` (flow/estimate/calibration.py), a lab run's measured loop depths, IIs and resource
+    ratios in place of the model's."""
     plan = plan or plan_memory(program, cfg.lanes, cfg.act_words, cfg.beat_bytes)
-    timing = program_time(plan, program, cfg, part, clock_mhz)
+    timing = program_time(plan, program, cfg, part, clock_mhz, latencies(calibration))
     rows = []
     for i, layer in enumerate(program.layers):
         t = timing["layers"][layer.name]
@@ -52,7 +56,7 @@ def estimate(program, cfg: HwConfig, part, clock_mhz: float, plan=None) -> dict:
     io = timing["layers"].get("io")
     total = timing["cycles"]
     macs = sum(r["macs"] for r in rows)
-    res = estimate_resources(cfg)
+    res = calibrated_resources(cfg, calibration)
     fps = clock_mhz * 1e6 / total
     gops = 2 * macs * fps / 1e9
     util = {k: res[k] / part.resources[k] for k in ("dsp", "bram18", "uram", "lut", "ff") if part.resources[k]}
@@ -77,11 +81,12 @@ def fits(res: dict, part, limits: dict) -> str | None:
     return None
 
 
-def activation_capacity(cfg: HwConfig, part, limits: dict, need: int) -> tuple:
+def activation_capacity(cfg: HwConfig, part, limits: dict, need: int, calibration: dict | None = None) -> tuple:
     """(words, in UltraRAM) for the activation memory: what the limits leave beside cfg's other buffers;
     UltraRAM when the part has it and it holds more (or all of ``need``)."""
     width = 8 * cfg.lanes
-    budget = limits["bram18"] * part.resources["bram18"] - estimate_resources(replace(cfg, act_words=0))["bram18"]
+    budget = (limits["bram18"] * part.resources["bram18"]
+              - calibrated_resources(replace(cfg, act_words=0), calibration)["bram18"])
     lo, hi = 0, 1 << 24
     while lo < hi:  # the most words whose memory fits the BRAM left
         mid = (lo + hi + 1) // 2
@@ -107,7 +112,7 @@ KNOBS = {"conv": ("pe_rows", "pe_cols"), "linear": ("pe_rows", "pe_cols"), "dwco
          "linear_attention": ("att_rows", "att_dividers")}
 
 
-def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact) -> tuple:
+def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibration=None) -> tuple:
     """Every fitting design with words of ``lanes`` bytes: [(fps, -dsp, cfg)], and the smallest design's
     (resources, resource over its limit) for the error when none fits. The memory plan is the word's;
     an operation's time depends on the one unit it runs on, so the frame's time is a sum of per-unit
@@ -119,30 +124,31 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact) -> tup
                          beat_bytes=part.beat_bytes)
     # the most room the smallest buffers leave (each design's own buffers are checked with its resources)
     capacity, in_uram = activation_capacity(replace(base, att_rows=1, att_dividers=min(div_space)), part, limits,
-                                            base.act_words)
+                                            base.act_words, calibration)
     try:
         plan = plan_memory(program, lanes, min(capacity, base.act_words), base.beat_bytes)
     except FlowError:
-        return [], (estimate_resources(base), "uram" if in_uram else "bram18"), None
+        return [], (calibrated_resources(base, calibration), "uram" if in_uram else "bram18"), None
     base = replace(base, act_words=max(plan.act_words, _cosim_words(base)), act_uram=in_uram)
     units = [v for v in (lanes // 4, lanes // 2, lanes) if v >= 1]
     choices = {"pe_rows": units, "pe_cols": units, "dw_lanes": units,
                "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows],
                "att_dividers": [v for v in div_space if v <= base.att_dividers]}
     cpb = ddr_cycles_per_beat(part, clock_mhz, base.beat_bytes)
+    lat = latencies(calibration)
     tables = {}  # knob names -> {values: cycles}
     for op in plan.ops:
         names = KNOBS.get(op.kind, ())
         table = tables.setdefault(names, {})
         for values in itertools.product(*(choices[n] for n in names)):
             cfg = replace(base, **dict(zip(names, values)))
-            table[values] = table.get(values, 0) + op_time(op, plan, cfg, cpb)["cycles"]
+            table[values] = table.get(values, 0) + op_time(op, plan, cfg, cpb, lat)["cycles"]
     designs, smallest = [], None
     names = list(choices)
     for values in itertools.product(*choices.values()):
         par = dict(zip(names, values))
         cfg = replace(base, **par)
-        res = estimate_resources(cfg)
+        res = calibrated_resources(cfg, calibration)
         over = fits(res, part, limits)
         if smallest is None or res["dsp"] < smallest[0]["dsp"]:
             smallest = (res, over)
@@ -153,19 +159,21 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact) -> tup
     return designs, smallest, plan
 
 
-def explore(program, part, clock_mhz: float | None = None, limits: dict = DEFAULT_LIMITS, acc_bits: int = 32) -> dict:
+def explore(program, part, clock_mhz: float | None = None, limits: dict = DEFAULT_LIMITS, acc_bits: int = 32,
+            calibration: dict | None = None) -> dict:
     """The fastest design within ``limits``, over the parallelism, over fusion (``program`` with its
     activations fused into the engines that produce their inputs, flow/hls/epilogues.py: the design has
     the engines' tables, EPI_ENTRIES > 0; or as it is) and over the clock: ``clock_mhz``, or each clock the
     part's speed grade allows (constraints/parts: clocks_mhz). The resource model does not depend on the
     clock, but a clock above the part's default keeps the logic emptier (clock_limits), so a faster clock
     may run a smaller design; it also gains less than its ratio where DDR bounds a layer (a beat takes more
-    cycles). A FlowError names the overflowing resource if no design fits."""
+    cycles). ``calibration``: a lab run's measured figures in place of the model's (estimate()). A FlowError
+    names the overflowing resource if no design fits."""
     clocks = [clock_mhz] if clock_mhz else list(part.clocks_mhz or [part.default_clock_mhz])
     best, error = None, None
     for clock in clocks:
         try:
-            est = _explore_at(program, part, clock, clock_limits(limits, part, clock), acc_bits)
+            est = _explore_at(program, part, clock, clock_limits(limits, part, clock), acc_bits, calibration)
         except FlowError as exc:  # nothing fits at this clock's limits; a slower clock may still
             error = error or exc
             continue
@@ -185,7 +193,7 @@ def clock_limits(limits: dict, part, clock_mhz: float) -> dict:
     return {**limits, **{k: min(limits[k], FAST_CLOCK_FILL) for k in ("lut", "ff")}}
 
 
-def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int) -> dict:
+def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, calibration: dict | None) -> dict:
     """explore at one clock."""
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     best, best_plan, best_prog, smallest, tried = None, None, None, None, 0
@@ -197,7 +205,7 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int) ->
         for lanes in SPACE["lanes"]:
             if lanes % part.beat_bytes:
                 continue
-            designs, small, plan = _word_space(prog, part, clock_mhz, limits, acc_bits, lanes, exact)
+            designs, small, plan = _word_space(prog, part, clock_mhz, limits, acc_bits, lanes, exact, calibration)
             tried += len(designs)
             if small and (smallest is None or small[0]["dsp"] < smallest[1][0]["dsp"]):
                 smallest = (lanes, small)
@@ -210,7 +218,7 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int) ->
         raise FlowError(f"no design fits {part.name}: the smallest (L={lanes}, a {max(lanes // 4, 1)}x"
                         f"{max(lanes // 4, 1)} PE array) needs {res[over]} {over.upper()} of {part.resources[over]} "
                         f"({100 * limits[over]:.0f}% limit)")
-    est = estimate(best_prog, best[2], part, clock_mhz, best_plan)
+    est = estimate(best_prog, best[2], part, clock_mhz, best_plan, calibration)
     est["candidates"] = tried
     est["limits"] = limits
     est["fused_epilogues"] = sum("epilogue" in l.attrs for l in best_prog.layers)

@@ -32,12 +32,12 @@ def transfer_cycles(beats: list, cpb: float) -> int:
     return math.ceil(max(max(beats), sum(beats) * cpb))
 
 
-def op_time(op, plan, cfg, cpb: float) -> dict:
+def op_time(op, plan, cfg, cpb: float, lat: dict | None = None) -> dict:
     """{"cycles", "compute", "ddr", "fill"}: an operation's cycles and how they split into engine work,
-    DDR-bound waiting and latency (fills and burst starts)."""
-    lat = latencies()
+    DDR-bound waiting and latency (fills and burst starts); ``lat``: latencies() (or a calibrated copy)."""
+    lat = lat or latencies()
     burst = lat["burst_latency"]
-    desc, stream, engine = op_parts(op, plan, cfg)
+    desc, stream, engine = op_parts(op, plan, cfg, lat)
     fetch = burst + desc.cycles + desc.fill
     engine_cycles = engine.cycles + engine.fill
     if op.kind in ("load", "store"):
@@ -55,14 +55,14 @@ def op_time(op, plan, cfg, cpb: float) -> dict:
             "beats": desc.beats["desc"] + stream.beats["wgt"] + stream.beats["desc"] + engine.beats["act"]}
 
 
-def program_time(plan, program, cfg, part, clock_mhz: float) -> dict:
+def program_time(plan, program, cfg, part, clock_mhz: float, lat: dict | None = None) -> dict:
     """Per layer (and "io" for the program's input and output transfers): cycles, their split, DDR beats
     and the bound (the largest share); and the frame's total cycles."""
     cpb = ddr_cycles_per_beat(part, clock_mhz, plan.beat_bytes)
     rows = {}
     for op in plan.ops:
         key = program.layers[op.layer].name if op.layer >= 0 else "io"
-        t = op_time(op, plan, cfg, cpb)
+        t = op_time(op, plan, cfg, cpb, lat)
         row = rows.setdefault(key, {"cycles": 0, "compute": 0, "ddr": 0, "fill": 0, "beats": 0, "descriptors": 0})
         for k in ("cycles", "compute", "ddr", "fill", "beats"):
             row[k] += t[k]

@@ -17,7 +17,8 @@ from flow.errors import FlowError
 
 from .project import TOP
 
-CXXFLAGS = ["-std=c++14", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas"]  # HLS pragmas: for Vitis
+# HLS pragmas and loop labels are for Vitis (a label names its loop in the synthesis reports; nothing jumps to it)
+CXXFLAGS = ["-std=c++14", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas", "-Wno-unused-label"]
 PORTS = ("desc", "wgt", "act")
 
 

@@ -30,7 +30,8 @@
 //   VITFLOW_AGGREGATE(wbuf);                            // #pragma HLS AGGREGATE: one wide word per address
 //   {
 //       VITFLOW_LOOP(conv_mac, VITFLOW_DEPTH_MAC);     // one execution of a pipelined loop (its fill counted)
-//       for (int i = 0; i < n; i++) {
+//       conv_mac: for (int i = 0; i < n; i++) {      // the label names the loop in Vitis' reports (flow report
+//                                                    // reads its achieved II and depth by this name)
 //           VITFLOW_PIPELINE(conv_mac, 1);              // #pragma HLS PIPELINE II=1, and an iteration begins
 //           VITFLOW_NO_DEPENDENCE(wbuf);                // #pragma HLS DEPENDENCE ... inter false, and checked
 //           ...

@@ -127,7 +127,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
         int k = 0, lr = 0, lp = 0, lrow = 0, ls = 0, read_pass = read_half;
         {
             VITFLOW_LOOP(conv_tile, VITFLOW_DEPTH_CONV);
-            for (int it = 0; it < n; it++) {
+            conv_tile: for (int it = 0; it < n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 200704
                 VITFLOW_PIPELINE(conv_tile, 1);
                 VITFLOW_NO_DEPENDENCE(wbuf);  // the load writes the half the MACs do not read

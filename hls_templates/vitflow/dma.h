@@ -27,7 +27,7 @@ inline void fetch_descriptor(AxiPort<const beat_t> desc, int index, int d[DESC_W
     const int per = BEAT / 4;  // descriptor words per beat
     const int base = index * DESC_BEATS;
     VITFLOW_LOOP(desc_fetch, VITFLOW_DEPTH_COPY);
-    for (int i = 0; i < DESC_BEATS; i++) {
+    desc_fetch: for (int i = 0; i < DESC_BEATS; i++) {
         VITFLOW_PIPELINE(desc_fetch, 1);
         const beat_t b = desc[base + i];
         for (int j = 0; j < BEAT / 4; j++) {
@@ -48,7 +48,7 @@ void stream_words(AxiPort<const beat_t> wgt, AxiPort<const beat_t> desc, int off
     Word<L> w = zero_word<L>();
     int part = 0;
     VITFLOW_LOOP(stream_load, VITFLOW_DEPTH_COPY);
-    for (int i = 0; i < words * pairs; i++) {
+    stream_load: for (int i = 0; i < words * pairs; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 307200
         VITFLOW_PIPELINE(stream_load, 1);
         beat_into_word<L>(wgt[off + i], ports * part, w);
@@ -66,7 +66,7 @@ void dma_load(const int d[DESC_WORDS], AxiPort<beat_t> ddr, Mem<Word<L>, ACT_WOR
     Word<L> w = zero_word<L>();
     int part = 0, k = addr;
     VITFLOW_LOOP(dma_load, VITFLOW_DEPTH_COPY);
-    for (int i = 0; i < words * per; i++) {
+    dma_load: for (int i = 0; i < words * per; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 100352
         VITFLOW_PIPELINE(dma_load, 1);
         beat_into_word<L>(ddr[off + i], part, w);
@@ -84,7 +84,7 @@ void dma_store(const int d[DESC_WORDS], AxiPort<beat_t> ddr, Mem<Word<L>, ACT_WO
     Word<L> w = zero_word<L>();
     int part = 0, k = addr;
     VITFLOW_LOOP(dma_store, VITFLOW_DEPTH_COPY);
-    for (int i = 0; i < words * per; i++) {
+    dma_store: for (int i = 0; i < words * per; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 100352
         VITFLOW_PIPELINE(dma_store, 1);
         if (part == 0) w = act[k];

@@ -126,7 +126,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
         int k = 0, fpos = (K - kh) * K + K - kw, fc = K - kw;
         {
             VITFLOW_LOOP(dw_tile, VITFLOW_DEPTH_DW);
-            for (int it = 0; it < n; it++) {
+            dw_tile: for (int it = 0; it < n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 14000  // B1's largest: 114 x 114 padded pixels, 1 pass
                 VITFLOW_PIPELINE(dw_tile, 1);
                 VITFLOW_DEPENDENCE_DISTANCE(lbuf, VITFLOW_LBUF_DISTANCE);  // read back a row later (audited)

@@ -49,7 +49,7 @@ void lut_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WO
         int k = 0, sub = 0, in_pix = in0, out_addr = out0;
         Word<L> yw = zero_word<L>();
         VITFLOW_LOOP(lut_map, VITFLOW_DEPTH_ELT);
-        for (int it = 0; it < n; it++) {
+        lut_map: for (int it = 0; it < n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 25088
             VITFLOW_PIPELINE(lut_map, 1);
             VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)
@@ -95,7 +95,7 @@ void lut_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WO
         Word<L> yw = zero_word<L>();
         {
             VITFLOW_LOOP(lut_rows, VITFLOW_DEPTH_ELT);
-            for (int it = 0; it < n; it++) {
+            lut_rows: for (int it = 0; it < n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 12544
                 VITFLOW_PIPELINE(lut_rows, 1);
                 VITFLOW_NO_DEPENDENCE(tab);  // the next tile's rows load into the half not read
@@ -142,7 +142,7 @@ void add_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
     const int a0 = d[FIELD_IN0], b0 = d[FIELD_IN1], y0 = d[FIELD_OUT];
     const int n = d[ADD_WORDS], m0 = d[ADD_M0], m1 = d[ADD_M1], shift = d[ADD_SHIFT];
     VITFLOW_LOOP(add, VITFLOW_DEPTH_ADD);
-    for (int i = 0; i < n; i++) {
+    add: for (int i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 6272
         VITFLOW_PIPELINE(add, 2);  // two reads and a write of the dual-port activation memory
         VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps an input (memory plan)
@@ -177,7 +177,7 @@ void concat_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
     const int cw = cw_a + cw_b, n = pixels * cw;
     int j = 0, a_addr = a0, b_addr = b0;
     VITFLOW_LOOP(concat_map, VITFLOW_DEPTH_ELT);
-    for (int i = 0; i < n; i++) {
+    concat_map: for (int i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 150528
         VITFLOW_PIPELINE(concat_map, 1);
         VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps an input (memory plan)
@@ -219,7 +219,7 @@ void gap_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
     bool summing = true;
     Word<L> yw = zero_word<L>();
     VITFLOW_LOOP(gap, VITFLOW_DEPTH_DIV);
-    for (int i = 0; i < n; i++) {
+    gap: for (int i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 4000
         VITFLOW_PIPELINE(gap, 1);
         VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)

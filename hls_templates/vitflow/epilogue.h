@@ -27,7 +27,7 @@ void load_table(Fifo<Word<L> > &ws, TAB &tab, int entries, int eb_out) {
     Word<L> w = zero_word<L>();
     int lane = 0;
     VITFLOW_LOOP(table_load, VITFLOW_DEPTH_COPY);
-    for (int e = 0; e < entries; e++) {
+    table_load: for (int e = 0; e < entries; e++) {
 #pragma HLS LOOP_TRIPCOUNT min = 256 max = 4096
         VITFLOW_PIPELINE(table_load, 1);
         if (lane == 0) w = ws.read();

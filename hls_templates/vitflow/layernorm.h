@@ -25,7 +25,7 @@ namespace vitflow {
 inline ap_uint<64> isqrt64(ap_uint<64> v) {
     ap_uint<64> res = 0, bit = ap_uint<64>(1) << 62;
     VITFLOW_LOOP(ln_sqrt, VITFLOW_DEPTH_ISQRT);
-    for (int i = 0; i < 32; i++) {
+    ln_sqrt: for (int i = 0; i < 32; i++) {
         VITFLOW_PIPELINE(ln_sqrt, 1);
         const ap_int<66> diff = ap_int<66>(v) - ap_int<66>(res | bit);
         if (diff >= 0) {
@@ -85,7 +85,7 @@ void layernorm_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, 
     VITFLOW_AGGREGATE(shbuf);                    // one L-byte word per address
     {
         VITFLOW_LOOP(ln_shifts, VITFLOW_DEPTH_COPY);
-        for (int i = 0; i < sh_words; i++) {
+        ln_shifts: for (int i = 0; i < sh_words; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 0 max = 200
             VITFLOW_PIPELINE(ln_shifts, 1);
             shbuf[i] = ws.read();
@@ -95,7 +95,7 @@ void layernorm_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, 
     {
         LnReader<L, SH_WORDS, ACT_WORDS> rd(in0, eb_in, sgn_in, sh_words > 0);
         VITFLOW_LOOP(ln_sum, VITFLOW_DEPTH_COPY);
-        for (int c = 0; c < ch; c++) {
+        ln_sum: for (int c = 0; c < ch; c++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 1600
             VITFLOW_PIPELINE(ln_sum, 1);
             s += rd.next(act, shbuf);
@@ -105,7 +105,7 @@ void layernorm_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, 
     {
         LnReader<L, SH_WORDS, ACT_WORDS> rd(in0, eb_in, sgn_in, sh_words > 0);
         VITFLOW_LOOP(ln_var, VITFLOW_DEPTH_MAC);
-        for (int c = 0; c < ch; c++) {
+        ln_var: for (int c = 0; c < ch; c++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 1600
             VITFLOW_PIPELINE(ln_var, 1);
             const wide_t dc = rd.next(act, shbuf) * ch - s;
@@ -121,7 +121,7 @@ void layernorm_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, 
         Word<L> ab = zero_word<L>(), yw = zero_word<L>();
         int pl = 0, ol = 0, out_addr = out0;
         VITFLOW_LOOP(ln_out, VITFLOW_DEPTH_DIV);
-        for (int c = 0; c < ch; c++) {
+        ln_out: for (int c = 0; c < ch; c++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 1600
             VITFLOW_PIPELINE(ln_out, 1);
             VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)

@@ -94,7 +94,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
         int lane = 0, table = 0, e = 0;
         const int n = 2 * entries + exp_entries;
         VITFLOW_LOOP(att_load, VITFLOW_DEPTH_COPY);
-        for (int i = 0; i < n; i++) {
+        att_load: for (int i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 512 max = 768
             VITFLOW_PIPELINE(att_load, 1);
             if (lane == 0) w = ws.read();
@@ -141,7 +141,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
             bool first_tok = true;
             const int it_n = n_tok * row_steps * ws_in;
             VITFLOW_LOOP(att_kv, VITFLOW_DEPTH_MAC);
-            for (int it = 0; it < it_n; it++) {
+            att_kv: for (int it = 0; it < it_n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 3136
                 VITFLOW_PIPELINE(att_kv, 1);
                 int kx[L], vx[L];
@@ -208,7 +208,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
             int i = 0, j = 0;
             const int it_n = dim * (dim + 1);
             VITFLOW_LOOP(att_kv_rq, VITFLOW_DEPTH_MAC);
-            for (int it = 0; it < it_n; it++) {
+            att_kv_rq: for (int it = 0; it < it_n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 6 max = 1056
                 VITFLOW_PIPELINE(att_kv_rq, 1);
                 // one requantizer: ksum's operands at a row's end, kv's otherwise
@@ -248,7 +248,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
             int exp_shift = 0;
             Word<L> yw = zero_word<L>();
             VITFLOW_LOOP(att_out, VITFLOW_DEPTH_DIV);
-            for (int it = 0; it < it_n; it++) {
+            att_out: for (int it = 0; it < it_n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 3332
                 VITFLOW_PIPELINE(att_out, 1);
                 VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)
