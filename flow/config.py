@@ -31,6 +31,7 @@ class BuildConfig:
     clock: float | None = None       # accelerator clock in MHz; None: the estimate weighs the part's clocks_mhz
     backend: str = "vitflow"         # `flow build`: vitflow (our accelerator, weights in DDR) or hls4ml
     block: str | None = None         # `flow build`: one block of the model (e.g. stages.3.blocks.1), not all of it
+    calibration: str | None = None   # a lab run's synthesis_report.json (flow report): measured figures for the estimate
 
     def quant_config(self):
         from flow.quantize.config import make_quant_config
@@ -131,6 +132,10 @@ def validate(cfg: BuildConfig) -> None:
     cfg.quant_config()  # bits, calibration count and quantization settings
     if not 8 <= cfg.acc_bits <= 64:
         raise FlowError(f"acc_bits={cfg.acc_bits} is out of range 8..64")
+    if cfg.calibration is not None:
+        from flow.estimate.calibration import load_calibration
+
+        load_calibration(cfg.calibration)
     if cfg.qonnx is not None and not Path(cfg.qonnx).is_file():
         raise FlowError(f"QONNX file '{cfg.qonnx}' does not exist or is not a file")
     if cfg.program is not None and not Path(cfg.program).is_dir():

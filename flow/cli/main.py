@@ -36,6 +36,9 @@ def _common(*names):
                                         "chooses among the part's clocks, e.g. 200/250/300 MHz on xczu9eg)"),
         "acc_bits": lambda: p.add_argument("--acc-bits", type=int,
                                            help="accumulator width the range analysis must prove (default 32)"),
+        "calibration": lambda: p.add_argument("--calibration", help="a lab run's reports/synthesis_report.json "
+                                              "(from `flow report`): its measured loop IIs, depths and resources "
+                                              "in place of the model's"),
     }
     for n in names:
         opts[n]()
@@ -46,7 +49,7 @@ def _cfg(args):
     from flow.config import make_config
 
     keys = ("model", "part", "board", "out", "weights", "bits", "resolution", "calib_dir", "calib", "qonnx", "program",
-            "acc_bits", "clock", "backend", "block")
+            "acc_bits", "clock", "backend", "block", "calibration")
     return make_config(getattr(args, "config", None), **{k: getattr(args, k, None) for k in keys})
 
 
@@ -96,6 +99,33 @@ def cmd_csim(args):
           f"every loop audit-clean at its II ({result['seconds_per_image']:.2f} s per image)")
 
 
+def _project_arg(args, command: str):
+    from pathlib import Path
+
+    if not args.project:
+        raise FlowError(f"flow {command} needs --project DIR (the hls/ folder written by `flow build`)")
+    return Path(args.project)
+
+
+def cmd_synth(args):
+    from flow.synth.tools import run_synth
+
+    project = _project_arg(args, "synth")
+    logs = run_synth(project, args.steps)
+    print(f"flow: synth finished; logs: {', '.join(str(l) for l in logs)}\n"
+          f"  compare with the model: flow report --project {project}")
+
+
+def cmd_report(args):
+    from flow.synth.compare import markdown, write_comparison
+
+    project = _project_arg(args, "report")
+    cmp = write_comparison(project)
+    print(markdown(cmp), end="")
+    print(f"flow: {cmp['flags']} flagged; written to {project / 'reports' / 'synthesis_report.md'} and .json "
+          f"(flow estimate --calibration takes the .json)")
+
+
 def cmd_models(args):
     from flow.models import MODEL_NAMES, QuantScheme, build_model, check_resolution, count_complexity, get_spec
 
@@ -136,7 +166,7 @@ def make_parser():
         return p
 
     all_opts = ("model", "part", "board", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib",
-                "acc_bits", "clock")
+                "acc_bits", "clock", "calibration")
     add("build", cmd_build, "run the whole flow: quantize, export, lower, estimate, generate HLS, C-simulate",
         *all_opts, "backend", "block")
     add("quantize", _run("QUANTIZE_STEPS", "quantized model and report"),
@@ -152,7 +182,14 @@ def make_parser():
     c.add_argument("--project", help="the hls/ folder written by `flow build`")
     add("estimate", _run("ESTIMATE_STEPS", "estimate report (estimate.md, estimate.json, roofline.png)"),
         "estimate resources and frames per second of a program (--program) on a part, choosing the parallelism",
-        "model", "part", "board", "out", "program", "config", "acc_bits", "clock")
+        "model", "part", "board", "out", "program", "config", "acc_bits", "clock", "calibration")
+    s = add("synth", cmd_synth, "run Vitis HLS (csynth, cosim, IP export) and Vivado (bitstream) on a generated "
+            "project, where they are installed")
+    s.add_argument("--project", help="the hls/ folder written by `flow build`")
+    s.add_argument("--steps", help="comma-separated, of csynth,cosim,export,bitstream (default: all four)")
+    r = add("report", cmd_report, "compare a lab run's Vitis and Vivado reports with the model: per loop II and "
+            "depth, per engine, resources, co-simulation latency, achieved clock")
+    r.add_argument("--project", help="the hls/ folder, after `flow synth` (or the lab commands) ran in it")
     m = add("models", cmd_models, "list the model zoo with parameter and MAC counts", "model")
     m.add_argument("--resolution", type=int, default=224, help="input resolution for the MAC count (default 224)")
     add("parts", cmd_parts, "list the FPGA parts and boards in the part library")

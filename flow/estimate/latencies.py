@@ -10,6 +10,7 @@ A lab run measures both per loop (flow/synth/reports.py reads them from Vitis' c
 import re
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from flow.errors import FlowError
 
@@ -18,19 +19,20 @@ def _templates():
     return resources.files("flow.hls_templates") / "vitflow"
 
 
-@lru_cache(maxsize=1)
-def _constants() -> dict:
-    text = (_templates() / "cycles.h").read_text()
+@lru_cache(maxsize=4)
+def _constants(folder: str | None = None) -> dict:
+    text = ((Path(folder) if folder else _templates()) / "cycles.h").read_text()
     found = dict(re.findall(r"#define VITFLOW_(\w+) (\d+)", text))
     return {k.lower(): int(v) for k, v in found.items()}
 
 
-@lru_cache(maxsize=1)
-def template_loops() -> dict:
-    """Every pipelined loop of the templates: label -> {"depth", "ii", "template"}."""
-    consts = _constants()
+@lru_cache(maxsize=4)
+def template_loops(folder: str | None = None) -> dict:
+    """Every pipelined loop of the templates (or of the copy in ``folder``, a project's firmware/vitflow):
+    label -> {"depth", "ii", "template"}."""
+    consts = _constants(folder)
     loops = {}
-    for path in sorted(_templates().iterdir(), key=lambda p: p.name):
+    for path in sorted((Path(folder) if folder else _templates()).iterdir(), key=lambda p: p.name):
         if not path.name.endswith(".h") or path.name == "audit.h":
             continue
         text = path.read_text()

@@ -11,6 +11,8 @@ project/
               tensors.json (each tensor's DDR region and layout); img<i>/ddr_in.bin, ddr_golden.bin
   cosim/      the same for the co-simulation program (one small layer of each kind)
   run_hls.tcl, vivado/build_bitstream.tcl, host/vitflow_driver.py
+  design.json the design as the model sees it: part, clock, HwConfig, the modeled resources and the
+              co-simulation run's modeled cycles (what `flow report` holds a lab run against)
 """
 
 import json
@@ -218,7 +220,22 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     if board is not None and board.xdc is not None:
         (out / "vivado" / f"{board.name}.xdc").write_text(board.xdc)
     (out / "host" / "vitflow_driver.py").write_text(host_driver(TOP))
+    (out / "design.json").write_text(json.dumps(design_record(cfg, part, clock_mhz, cosim_image), indent=1))
     return image
+
+
+def design_record(cfg: HwConfig, part, clock_mhz: float, cosim_image) -> dict:
+    """What the model says of the generated design: flow report compares a lab run with it."""
+    from flow.estimate.resources import estimate_resources
+    from flow.estimate.timing import ddr_cycles_per_beat, op_time
+
+    plan = cosim_image.plan
+    cpb = ddr_cycles_per_beat(part, clock_mhz, plan.beat_bytes)
+    res = estimate_resources(cfg)
+    return {"top": TOP, "part": part.part, "part_name": part.name, "family": part.family, "clock_mhz": clock_mhz,
+            "config": asdict(cfg), "resources": {k: res[k] for k in ("dsp", "bram18", "uram", "lut", "ff")},
+            # the co-simulation testbench runs the cosim/ program's check descriptors in one call of the top
+            "cosim_cycles": sum(op_time(op, plan, cfg, cpb)["cycles"] for op in plan.check_ops)}
 
 
 def write_data(image, program, data: Path, envs: list, patches: dict | None = None) -> None:

@@ -36,26 +36,33 @@ def run_hls_tcl(top: str, part: str, clock_mhz: float, family: str = "zynquplus"
 #        VITFLOW_STEPS="csim csynth" vitis_hls -f run_hls.tcl
 # csim runs the whole program (data/, the layer-by-layer check program) through the II-audited C model;
 # cosim runs the co-simulation program (cosim/: one small layer of each kind, the m_axi depths' size).
+# A run without csim or csynth (VITFLOW_STEPS="cosim export") reopens the last run's solution, whose
+# synthesis cosim and export need; `flow synth` prints a progress line at each "vitflow: step" line.
 set steps [expr {{[info exists ::env(VITFLOW_STEPS)] ? $::env(VITFLOW_STEPS) : "csim csynth cosim export"}}]
 set here [file dirname [file normalize [info script]]]
 set cflags "-std=c++14 -I$here/firmware"
-open_project -reset $here/vitflow_prj
-set_top {top}
-add_files $here/firmware/{top}.cpp -cflags $cflags
-add_files -tb $here/tb/tb_vitflow.cpp -cflags $cflags
-open_solution -reset solution1 -flow_target vivado
-set_part {{{part}}}
-create_clock -period {period:.3f} -name default
-# AXI masters: {beat_bits}-bit beats (the HP ports' width), bursts of up to 256 beats with 2 outstanding (a
-# burst streams 256 cycles, far beyond the latency the schedule plans for), 64-byte aligned buffers
-config_interface -m_axi_addr64 {"true" if family == "zynquplus" else "false"} -m_axi_latency {M_AXI_LATENCY} \\
-    -m_axi_max_widen_bitwidth {beat_bits} -m_axi_alignment_byte_size 64 \\
-    -m_axi_max_read_burst_length 256 -m_axi_max_write_burst_length 256 -m_axi_num_read_outstanding 2 \\
-    -m_axi_num_write_outstanding 2
-if {{[lsearch $steps csim] >= 0}} {{ csim_design -argv "$here/data" }}
-if {{[lsearch $steps csynth] >= 0}} {{ csynth_design }}
-if {{[lsearch $steps cosim] >= 0}} {{ cosim_design -argv "$here/cosim" }}
-if {{[lsearch $steps export] >= 0}} {{ export_design -format ip_catalog -rtl verilog }}
+if {{[lsearch $steps csim] >= 0 || [lsearch $steps csynth] >= 0}} {{
+    open_project -reset $here/vitflow_prj
+    set_top {top}
+    add_files $here/firmware/{top}.cpp -cflags $cflags
+    add_files -tb $here/tb/tb_vitflow.cpp -cflags $cflags
+    open_solution -reset solution1 -flow_target vivado
+    set_part {{{part}}}
+    create_clock -period {period:.3f} -name default
+    # AXI masters: {beat_bits}-bit beats (the HP ports' width), bursts of up to 256 beats with 2 outstanding
+    # (a burst streams 256 cycles, far beyond the latency the schedule plans for), 64-byte aligned buffers
+    config_interface -m_axi_addr64 {"true" if family == "zynquplus" else "false"} -m_axi_latency {M_AXI_LATENCY} \\
+        -m_axi_max_widen_bitwidth {beat_bits} -m_axi_alignment_byte_size 64 \\
+        -m_axi_max_read_burst_length 256 -m_axi_max_write_burst_length 256 -m_axi_num_read_outstanding 2 \\
+        -m_axi_num_write_outstanding 2
+}} else {{
+    open_project $here/vitflow_prj
+    open_solution solution1
+}}
+if {{[lsearch $steps csim] >= 0}} {{ puts "vitflow: step csim"; csim_design -argv "$here/data" }}
+if {{[lsearch $steps csynth] >= 0}} {{ puts "vitflow: step csynth"; csynth_design }}
+if {{[lsearch $steps cosim] >= 0}} {{ puts "vitflow: step cosim"; cosim_design -argv "$here/cosim" }}
+if {{[lsearch $steps export] >= 0}} {{ puts "vitflow: step export"; export_design -format ip_catalog -rtl verilog }}
 exit
 """
 
@@ -145,6 +152,12 @@ add_files -norecurse [glob $here/vivado/vitflow_bd/vitflow_bd.gen/sources_1/bd/v
 set_property top vitflow_wrapper [current_fileset]
 launch_runs impl_1 -to_step write_bitstream -jobs 8
 wait_on_run impl_1
+if {{[get_property PROGRESS [get_runs impl_1]] ne "100%"}} {{ error "vitflow: implementation failed (impl_1)" }}
+# what `flow report` reads: the routed design's utilization and timing (WNS: the achieved clock)
+open_run impl_1
+file mkdir $here/reports
+report_utilization -file $here/reports/vivado_utilization_routed.rpt
+report_timing_summary -file $here/reports/vivado_timing_summary_routed.rpt
 file copy -force [glob $here/vivado/vitflow_bd/vitflow_bd.runs/impl_1/*.bit] $here/vivado/vitflow.bit
 file copy -force [glob $here/vivado/vitflow_bd/vitflow_bd.gen/sources_1/bd/vitflow/hw_handoff/vitflow.hwh] $here/vivado/vitflow.hwh
 exit

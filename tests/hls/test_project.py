@@ -76,14 +76,21 @@ def test_scripts_name_the_part_clock_ports_and_interface(tmp_path, part, period,
     hls = (project / "run_hls.tcl").read_text()
     assert f"set_part {{{full}}}" in hls and f"create_clock -period {period}" in hls
     assert "open_project -reset $here/vitflow_prj" in hls  # anchored to the script, as Vivado expects
-    assert (f"config_interface -m_axi_addr64 {addr64} -m_axi_latency 64 \\\n    -m_axi_max_widen_bitwidth {width} "
+    assert (f"config_interface -m_axi_addr64 {addr64} -m_axi_latency 64 \\\n        -m_axi_max_widen_bitwidth {width} "
             "-m_axi_alignment_byte_size 64") in hls
     assert 'csim_design -argv "$here/data"' in hls and 'cosim_design -argv "$here/cosim"' in hls
-    for step in ("csynth_design", "export_design"):
-        assert step in hls
+    for step in ("csim", "csynth", "cosim", "export"):  # each step announces itself (flow synth's progress)
+        assert f'puts "vitflow: step {step}"; {step}_design' in hls
+    # without csim/csynth the run reopens the last solution (cosim and export need its synthesis)
+    assert "} else {\n    open_project $here/vitflow_prj\n    open_solution solution1\n}" in hls
     viv = (project / "vivado" / "build_bitstream.tcl").read_text()
     assert f"-part {full}" in viv and ps in viv and "write_bitstream" in viv
     assert "ip_repo_paths $here/vitflow_prj/solution1/impl/ip" in viv
+    # a failed implementation stops the script; the routed reports land where flow report reads them
+    assert 'ne "100%"} { error' in viv and viv.index("wait_on_run impl_1") < viv.index("open_run impl_1")
+    for rpt in ("report_utilization -file $here/reports/vivado_utilization_routed.rpt",
+                "report_timing_summary -file $here/reports/vivado_timing_summary_routed.rpt"):
+        assert rpt in viv and viv.index("open_run impl_1") < viv.index(rpt)
     assert viv.count("Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto}") == 4 and " Clk /" not in viv
     if part == "xczu9eg":
         for n, hp in ((2, 0), (3, 1), (4, 2)):
