@@ -54,6 +54,22 @@ def compile_csim(project: Path) -> Path:
     return exe
 
 
+def compile_csim_library(project: Path) -> Path:
+    """Build project/csim/libvitflow_csim.so, the host driver's CsimDevice (host/csim_lib.cpp: the top's C
+    ABI over byte buffers), without the II audit (the testbench's run has it)."""
+    project = Path(project)
+    lib = project / "csim" / "libvitflow_csim.so"
+    lib.parent.mkdir(exist_ok=True)
+    cmd = [compiler(), *CXXFLAGS, "-DVITFLOW_NO_AUDIT", "-shared", "-fPIC", "-isystem", str(ap_types_dir()), "-I",
+           str(project / "firmware"), str(project / "firmware" / f"{TOP}.cpp"), str(project / "host" / "csim_lib.cpp"),
+           "-o", str(lib)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        first = next((l for l in r.stderr.splitlines() if "error" in l), r.stderr.strip()[:300])
+        raise FlowError(f"C-simulation library build failed: {first}")
+    return lib
+
+
 _STATS = re.compile(r"desc (\d+) layer (-?\d+) kind (\d+) iterations (\d+) cycles (\d+) entries (\d+) fill (\d+) "
                     r"beats (\d+) (\d+) (\d+) bursts (\d+) (\d+) (\d+)")
 _AUDIT = re.compile(r"AUDIT descriptor (-?\d+) layer (-?\d+) loop (\S+) iteration (\d+): (.*)")

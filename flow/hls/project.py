@@ -10,7 +10,9 @@ project/
               beats on the weight port and on the descriptor port, after the descriptors), ddr_mask.bin,
               tensors.json (each tensor's DDR region and layout); img<i>/ddr_in.bin, ddr_golden.bin
   cosim/      the same for the co-simulation program (one small layer of each kind)
-  run_hls.tcl, vivado/build_bitstream.tcl, host/vitflow_driver.py
+  host/       vitflow_driver.py (the driver: on the board with PYNQ, or here on the C simulation built as
+              csim/libvitflow_csim.so from csim_lib.cpp)
+  run_hls.tcl, vivado/build_bitstream.tcl
   design.json the design as the model sees it: part, clock, HwConfig, the modeled resources and the
               co-simulation run's modeled cycles (what `flow report` holds a lab run against)
 """
@@ -27,9 +29,9 @@ from flow.errors import FlowError
 from flow.estimate.counts import dw_stream
 
 from .image import build_image, ddr_mask, golden_area, input_area
-from .layout import layout_header
+from .layout import DESC_WORDS, layout_header
 from .memory_plan import plan_memory
-from .scripts import host_driver, run_hls_tcl, vivado_tcl
+from .scripts import run_hls_tcl, vivado_tcl
 
 TOP = "vitflow_top"
 
@@ -219,7 +221,8 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     (out / "vivado" / "build_bitstream.tcl").write_text(vivado_tcl(TOP, part, clock_mhz, board=board))
     if board is not None and board.xdc is not None:
         (out / "vivado" / f"{board.name}.xdc").write_text(board.xdc)
-    (out / "host" / "vitflow_driver.py").write_text(host_driver(TOP))
+    for name in ("vitflow_driver.py", "csim_lib.cpp"):  # the host driver, and its C simulation library's ABI
+        shutil.copy(src / "host" / name, out / "host" / name)
     (out / "design.json").write_text(json.dumps(design_record(cfg, part, clock_mhz, cosim_image), indent=1))
     return image
 
@@ -251,7 +254,7 @@ def write_data(image, program, data: Path, envs: list, patches: dict | None = No
     tensors = {t: {"beat": off, "beats": beats, "shape": list(plan.layouts[t].shape), "eb": plan.layouts[t].eb,
                    "signed": plan.layouts[t].signed, "segments": list(plan.layouts[t].segments)}
                for t, (off, beats) in plan.ddr.items()}
-    meta = {"lanes": plan.lanes, "beat_bytes": plan.beat_bytes, "ddr_beats": plan.ddr_beats,
+    meta = {"lanes": plan.lanes, "beat_bytes": plan.beat_bytes, "ddr_beats": plan.ddr_beats, "desc_words": DESC_WORDS,
             "inputs": list(program.inputs), "outputs": list(program.outputs), "tensors": tensors,
             "layers": [{"name": l.name, "kind": l.kind, "output": l.outputs[0]} for l in program.layers],
             "operations": [{"kind": op.kind, "layer": op.layer, "role": op.role} for op in plan.check_ops],
