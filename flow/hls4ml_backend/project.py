@@ -1,5 +1,14 @@
 """The integer program through hls4ml: scope check, ModelGraph for a part, compile() and predict().
 
+The project hls4ml writes uses io_type "io_parallel", strategy "Latency", pipeline style "dataflow", and
+why: each program layer is one hls4ml layer whose function runs a vitflow engine over its own local
+activation memory (hls_templates/hls4ml/vitflow_hls4ml.h); the engines' loops are pipelined at their II
+inside that function, so the layers need array (not stream) interfaces between them (io_parallel; the
+arrays stay in BRAM, VitflowArraysInMemory), no hls4ml reuse-factor folding of their own (Latency: our
+layers ignore the strategy, and hls4ml's own layers do not appear), and must overlap as processes
+(dataflow: a pipelined top would try to unroll every engine's loops). Each layer function's memory is a
+plain local, so no state is shared between the dataflow processes.
+
 hls4ml's dataflow keeps every weight on chip, so a program whose weights, parameters and activation
 buffers exceed ON_CHIP_LIMIT of the part's BRAM + URAM is out of scope here (the default backend streams
 weights from DDR). predict() takes and returns integer codes: every hls4ml type is an exact integer type.

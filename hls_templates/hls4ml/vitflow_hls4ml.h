@@ -1,8 +1,10 @@
 // vitflow engines as hls4ml layers: the bridge between hls4ml's io_parallel arrays and the engines of
 // hls_templates/vitflow (the same headers, registered with hls4ml's backend; see flow/hls4ml_backend).
 //
-// One program layer is one hls4ml layer, with its own on-chip activation memory (an aggregated array of
-// words per layer: layers under hls4ml's DATAFLOW share nothing). Its function places the layer's inputs
+// One program layer is one hls4ml layer, with its own on-chip activation memory: an aggregated array of
+// words, a plain local of the layer's function (never a static, which Vitis would keep as state across
+// calls and which would tie the layer's DATAFLOW process to memory outside it), cleared at each call, so
+// layers under hls4ml's DATAFLOW share nothing and a frame depends on nothing but its input. Its function places the layer's inputs
 // from hls4ml's arrays into that memory in the layer's word layout, feeds the layer's weight stream (an
 // hls4ml weight variable, on chip, reshaped to a word per address) to the engine through a FIFO under
 // DATAFLOW, runs the engine on the layer's own descriptor (registers), and copies the output back. Descriptor, stream and layouts are the ones flow.hls packs for the layer alone
@@ -147,7 +149,7 @@ void unary(const in_T x[CONFIG_T::n_in0], out_T y[CONFIG_T::n_out], const d_T d[
            const w_T w[CONFIG_T::n_wgt], const s_T s[CONFIG_T::c_in0 + CONFIG_T::c_out]) {
     const int L = CONFIG_T::lanes;
 #pragma HLS ARRAY_RESHAPE variable = w cyclic factor = L
-    static Memory<CONFIG_T> act;  // this layer's own: no other layer shares it
+    Memory<CONFIG_T> act;  // this call's own (a local, not a static: no state between calls or layers)
     VITFLOW_AGGREGATE(act);
     VITFLOW_STORAGE(act, ram_t2p, bram, 3);
     int desc[DESC_WORDS];
@@ -166,7 +168,7 @@ void binary(const in_T x0[CONFIG_T::n_in0], const in1_T x1[CONFIG_T::n_in1], out
             const s_T s[CONFIG_T::c_in0 + CONFIG_T::c_in1 + CONFIG_T::c_out]) {
     const int L = CONFIG_T::lanes;
 #pragma HLS ARRAY_RESHAPE variable = w cyclic factor = L
-    static Memory<CONFIG_T> act;  // this layer's own: no other layer shares it
+    Memory<CONFIG_T> act;  // this call's own (a local, not a static: no state between calls or layers)
     VITFLOW_AGGREGATE(act);
     VITFLOW_STORAGE(act, ram_t2p, bram, 3);
     int desc[DESC_WORDS];

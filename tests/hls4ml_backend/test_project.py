@@ -63,3 +63,45 @@ def test_project_is_written_for_the_part_with_its_testbench_data(tmp_path):
     top = (tmp_path / "prj" / "firmware" / "vitflow_net.cpp").read_text()
     assert "#pragma HLS DATAFLOW" in top  # ports of at most 16 codes are registers:
     assert top.count("ARRAY_PARTITION") == 2 and "ARRAY_RESHAPE" not in top
+
+
+def _static_variables(firmware) -> list:
+    """Static variables declared in the sources Vitis would synthesize from the project (hls4ml's top with
+    its C-simulation-only blocks removed, our bridge and engines on their synthesis branch; the ap_types
+    and the system headers aside): [(file, line)]."""
+    import re
+    import subprocess
+
+    from flow.hls.csim import compiler
+
+    top = (firmware / "vitflow_net.cpp").read_text()
+    (firmware / "synthesized_view.cpp").write_text(re.sub(r"#ifndef __SYNTHESIS__.*?#endif", "", top, flags=re.S))
+    pp = subprocess.run([compiler(), "-E", "-std=c++14", "-DVITFLOW_NO_AUDIT", "-I", str(firmware), "-I",
+                         str(firmware / "ap_types"), "-I", str(firmware / "nnet_utils"),
+                         str(firmware / "synthesized_view.cpp")], capture_output=True, text=True, check=True).stdout
+    found, source = [], None
+    decl = re.compile(r"\bstatic\s+(?!const\b|constexpr\b|void\b|inline\b|int\s+run\b)[\w:<>, ]+?\s+\w+\s*(\[|=|;)")
+    for line in pp.splitlines():
+        m = re.match(r'# \d+ "([^"]+)"', line)
+        if m:
+            source = m.group(1)
+        elif source and str(firmware) in source and "ap_types" not in source and decl.search(line):
+            found.append((source, line.strip()))
+    return found
+
+
+def test_the_bridge_has_no_static_state(tmp_path):
+    """hls4ml runs the layers as DATAFLOW processes: a layer function holding a static (memory kept across
+    calls, outside its process) would not synthesize as one; the sources Vitis sees declare none."""
+    from flow.hls4ml_backend.project import convert
+
+    program = _wide_linear(16, 8)
+    model = convert(program, tmp_path / "prj", get_part("xczu9eg"), 200, fitted_config(program))
+    model.write()
+    firmware = tmp_path / "prj" / "firmware"
+    bridge = firmware / "nnet_utils" / "vitflow_hls4ml.h"
+    assert "Memory<CONFIG_T> act;" in bridge.read_text()
+    assert _static_variables(firmware) == []
+    # the check finds one: the bridge's arena made static again
+    bridge.write_text(bridge.read_text().replace("Memory<CONFIG_T> act;", "static Memory<CONFIG_T> act;", 1))
+    assert [line for _, line in _static_variables(firmware)] == ["static Memory<CONFIG_T> act;"]
