@@ -74,8 +74,8 @@ def cmd_build(args):
               f"{out / 'quant_report.md'}")
         return
     print(f"flow: build finished in {out}\n"
-          f"  HLS project: {out / 'hls'} (Vitis: vitis_hls -f run_hls.tcl; bitstream: vivado -mode batch -source "
-          f"vivado/build_bitstream.tcl; board: host/vitflow_driver.py)\n"
+          f"  HLS project: {out / 'hls'} (lab machine: flow synth --project {out / 'hls'}, then flow report; "
+          f"board: host/vitflow_driver.py)\n"
           f"  reports: {out / 'csim_report.json'}, {out / 'lower_check.json'}, {out / 'export_check.json'}, "
           f"{out / 'quant_report.md'}, {out / 'estimate' / 'estimate.md'} (roofline.png beside it)")
 
