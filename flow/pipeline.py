@@ -2,13 +2,19 @@
 checking what it made before the next step runs (the shape of FINN's builder). The steps live in
 flow/steps/, one module per stage; this module lists them per command and runs them.
 
-Output is written into a staging folder that only replaces ``--out`` when every step
-succeeded; on any error it is removed, so nothing half-written is left behind.
+Output is written into a staging folder of its own (a unique name beside ``--out``) that only replaces
+``--out`` when every step succeeded, in one atomic exchange of the two folders; on any error, Ctrl-C or
+SIGTERM it is removed, so nothing half-written is left behind. While it runs, the build holds a lock on
+``--out`` (flow/build_lock.py): a second build into the same folder fails at once with a one-line error
+naming the first build's process, rather than wait an unknown time behind it (a sweep should give each
+task its own --out).
 """
 
 import shutil
+import tempfile
 from pathlib import Path
 
+from flow.build_lock import build_lock, swap_into
 from flow.config import BuildConfig
 from flow.errors import FlowError
 from flow.steps.estimate import step_estimate, step_load_program
@@ -38,18 +44,21 @@ def run_build(cfg: BuildConfig, steps=None) -> Path:
     out = cfg.output_dir()
     if out.exists() and not out.is_dir():
         raise FlowError(f"output path '{out}' exists and is not a folder")
-    staging = out.parent / f".{out.name}.partial"
-    created = _first_missing_ancestor(staging)  # removed again on failure, with the staging folder
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    created = _first_missing_ancestor(out)  # removed again on failure
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        st = BuildState(cfg=cfg, staging=staging)
-        for step in steps or build_steps(cfg):
-            step(st)
-        shutil.rmtree(out, ignore_errors=True)
-        staging.rename(out)
+        with build_lock(out):
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+            try:
+                st = BuildState(cfg=cfg, staging=staging)
+                for step in steps or build_steps(cfg):
+                    step(st)
+                swap_into(staging, out)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)  # the build's partial output, or the old --out
     except BaseException:
-        shutil.rmtree(created or staging, ignore_errors=True)
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
         raise
     return out
 

@@ -1,5 +1,8 @@
+import os
+
 import pytest
 
+from flow.build_lock import build_lock, swap_into
 from flow.config import make_config
 from flow.errors import FlowError
 from flow.pipeline import run_build
@@ -28,3 +31,30 @@ def test_successful_build_replaces_output(tmp_path):
     assert run_build(make_config(out=str(out)), steps=[_writes]) == out
     assert sorted(p.name for p in out.iterdir()) == ["done.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+
+
+def test_staging_is_unique_and_the_lock_holds_out(tmp_path):
+    out = tmp_path / "proj"
+    seen = {}
+
+    def look(st):
+        seen["staging"] = st.staging
+        seen["lock"] = (tmp_path / ".proj.lock").read_text().strip()
+        with pytest.raises(FlowError, match=rf"another build \(process {os.getpid()}\) is writing '{out}'"):
+            with build_lock(out):  # a second build of the same folder, even from this process
+                pass
+        (st.staging / "done.txt").write_text("ok")
+
+    run_build(make_config(out=str(out)), steps=[look])
+    assert seen["staging"].name.startswith(".proj.") and seen["staging"].name.endswith(".partial")
+    assert seen["lock"] == str(os.getpid())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]  # staging and lock gone
+
+
+def test_swap_into_exchanges_the_folders(tmp_path):
+    new, out = tmp_path / "new", tmp_path / "out"
+    for folder, text in ((new, "new"), (out, "old")):
+        folder.mkdir()
+        (folder / "f").write_text(text)
+    swap_into(new, out)
+    assert (out / "f").read_text() == "new" and (new / "f").read_text() == "old"

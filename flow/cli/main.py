@@ -1,6 +1,7 @@
 """The `flow` command line: one subcommand per pipeline stage, options named alike on every stage."""
 
 import argparse
+import signal
 import sys
 import warnings
 
@@ -196,20 +197,35 @@ def make_parser():
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM (a CI timeout, a cluster's scheduler): unwinds like Ctrl-C, so the build's staging folder
+    and lock go (flow/pipeline.py)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None):
     # Library warnings (brevitas' optional kernels, torch's exporter) are not the user's business; errors
     # stay one line.
     for category in (UserWarning, DeprecationWarning, FutureWarning):
         warnings.filterwarnings("ignore", category=category)
     args = make_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         args.func(args)
     except FlowError as exc:
         print(f"flow: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     except KeyboardInterrupt:
-        print("flow: interrupted", file=sys.stderr)
+        print("flow: interrupted; the run's partial output was removed", file=sys.stderr)
         return 130
+    except Terminated:
+        print("flow: terminated (SIGTERM); the run's partial output was removed", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

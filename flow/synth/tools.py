@@ -110,14 +110,19 @@ def _run(project: Path, c: Command, say) -> Path:
     with open(log, "w") as f:
         proc = subprocess.Popen(c.argv, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, errors="replace")
-        for line in proc.stdout:
-            f.write(line)
-            m = MARKER.match(line)
-            if m and m.group(1) != step:  # the script announces each step as it begins
-                now = time.monotonic()
-                say(f"flow: synth: {step} done ({now - started:.0f} s)")
-                step, started = m.group(1), now
-                say(f"flow: synth: {step} ...")
+        try:
+            for line in proc.stdout:
+                f.write(line)
+                m = MARKER.match(line)
+                if m and m.group(1) != step:  # the script announces each step as it begins
+                    now = time.monotonic()
+                    say(f"flow: synth: {step} done ({now - started:.0f} s)")
+                    step, started = m.group(1), now
+                    say(f"flow: synth: {step} ...")
+        except BaseException:  # Ctrl-C or SIGTERM: the tool goes with us
+            proc.kill()
+            proc.wait()
+            raise
         code = proc.wait()
     if code != 0:
         errors = [l.strip() for l in log.read_text(errors="replace").splitlines() if l.startswith("ERROR")]

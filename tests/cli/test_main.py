@@ -2,8 +2,10 @@
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -67,9 +69,27 @@ def test_config_file_then_command_line(tmp_path):
     assert "W8A8" in r.stderr and "minmax calibration on 4 images" in r.stderr  # ... overridden on the command line
 
 
+def _started(tmp_path, *args):
+    """A `flow` run in the background, once its build has begun staging (its staging folder exists)."""
+    proc = subprocess.Popen([FLOW, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.rglob(".*.partial")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    return proc
+
+
 def test_build_runs_to_bit_exact_csim(tmp_path):
-    r = run("build", "--model", "efficientvit_b0", "--resolution", "32", "--calib", "8", "--out", "b", cwd=tmp_path)
+    args = ("build", "--model", "efficientvit_b0", "--resolution", "32", "--calib", "8", "--out", "b")
+    first = _started(tmp_path, *args)
+    second = run(*args, cwd=tmp_path)  # the same --out while the first builds: refused at once, named
+    assert second.returncode == 2 and second.stderr.strip().splitlines() == [
+        f"flow: error: another build (process {first.pid}) is writing 'b'; wait for it to finish, or build into "
+        f"another --out"]
+    stdout, stderr = first.communicate(timeout=900)
+    r = subprocess.CompletedProcess(first.args, first.returncode, stdout, stderr)
     assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # no staging, no lock left
     assert "QONNX matches Brevitas on 8 images" in r.stderr  # quantize and export ran and checked
     assert "integer reference vs QONNX on 8 images" in r.stderr  # lowered and checked
     assert "estimate: chose" in r.stderr and "FPS" in r.stderr
@@ -237,6 +257,19 @@ def test_parts_table():
 def test_module_entry_point():
     r = subprocess.run([sys.executable, "-m", "flow.cli.main", "parts"], capture_output=True, text=True)
     assert r.returncode == 0 and "xczu9eg" in r.stdout
+
+
+@pytest.mark.parametrize("sig,code,message", [(signal.SIGTERM, 143, "flow: terminated (SIGTERM)"),
+                                               (signal.SIGINT, 130, "flow: interrupted")])
+def test_a_killed_build_leaves_nothing(tmp_path, sig, code, message):
+    proc = _started(tmp_path, "build", "--model", "efficientvit_b0", "--resolution", "32", "--calib", "8",
+                    "--out", "deep/k")
+    time.sleep(1)  # well into the build
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code and stderr.strip().splitlines()[-1] == (
+        f"{message}; the run's partial output was removed")
+    assert list(tmp_path.iterdir()) == []  # nor the folder it made for --out
 
 
 def test_build_through_hls4ml(tmp_path, b0_checkpoint):
