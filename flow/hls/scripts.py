@@ -39,13 +39,18 @@ def run_hls_tcl(top: str, part: str, clock_mhz: float, family: str = "zynquplus"
 # A run without csim or csynth (VITFLOW_STEPS="cosim export") reopens the last run's solution, whose
 # synthesis cosim and export need; `flow synth` prints a progress line at each "vitflow: step" line.
 set steps [expr {{[info exists ::env(VITFLOW_STEPS)] ? $::env(VITFLOW_STEPS) : "csim csynth cosim export"}}]
+# Paths may hold spaces and any letters: each is one Tcl word ($here substituted inside a word stays one),
+# file lists are Tcl lists ([list ...]), and no path goes into a string Vitis splits at spaces: the sources
+# include each other relative to themselves (no -I), and the testbench reads its data relative to the
+# folder Vitis runs it in (vitflow_prj/solution1/csim/build for csim, .../sim/wrapc for cosim: both four
+# levels below this script's folder).
 set here [file dirname [file normalize [info script]]]
-set cflags "-std=c++14 -I$here/firmware"
+set cflags "-std=c++14"
 if {{[lsearch $steps csim] >= 0 || [lsearch $steps csynth] >= 0}} {{
     open_project -reset $here/vitflow_prj
     set_top {top}
-    add_files $here/firmware/{top}.cpp -cflags $cflags
-    add_files -tb $here/tb/tb_vitflow.cpp -cflags $cflags
+    add_files [list $here/firmware/{top}.cpp] -cflags $cflags
+    add_files -tb [list $here/tb/tb_vitflow.cpp] -cflags $cflags
     open_solution -reset solution1 -flow_target vivado
     set_part {{{part}}}
     create_clock -period {period:.3f} -name default
@@ -59,9 +64,9 @@ if {{[lsearch $steps csim] >= 0 || [lsearch $steps csynth] >= 0}} {{
     open_project $here/vitflow_prj
     open_solution solution1
 }}
-if {{[lsearch $steps csim] >= 0}} {{ puts "vitflow: step csim"; csim_design -argv "$here/data" }}
+if {{[lsearch $steps csim] >= 0}} {{ puts "vitflow: step csim"; csim_design -argv "../../../../data" }}
 if {{[lsearch $steps csynth] >= 0}} {{ puts "vitflow: step csynth"; csynth_design }}
-if {{[lsearch $steps cosim] >= 0}} {{ puts "vitflow: step cosim"; cosim_design -argv "$here/cosim" }}
+if {{[lsearch $steps cosim] >= 0}} {{ puts "vitflow: step cosim"; cosim_design -argv "../../../../cosim" }}
 if {{[lsearch $steps export] >= 0}} {{ puts "vitflow: step export"; export_design -format ip_catalog -rtl verilog }}
 exit
 """
@@ -124,7 +129,7 @@ def vivado_tcl(top: str, part_obj_or_str, clock_mhz: float, family: str = "zynqu
 # Every path is anchored to this script's folder, so it runs from any working folder.
 set here [file dirname [file dirname [file normalize [info script]]]]
 create_project -force vitflow_bd $here/vivado/vitflow_bd -part {part}{_board_lines(board)}
-set_property ip_repo_paths $here/vitflow_prj/solution1/impl/ip [current_project]
+set_property ip_repo_paths [list $here/vitflow_prj/solution1/impl/ip] [current_project]
 update_ip_catalog
 create_bd_design vitflow
 set ps [create_bd_cell -type ip -vlnv {ps['ip']} {inst}]
@@ -144,7 +149,7 @@ apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list Clk_master {{Aut
         lines.append(f"""# status_led ({board.status_led}) shows the done interrupt; pins in vivado/{board.name}.xdc
 create_bd_port -dir O status_led
 connect_bd_net [get_bd_pins {top}_0/interrupt] [get_bd_ports status_led]
-add_files -fileset constrs_1 -norecurse $here/vivado/{board.name}.xdc""")
+add_files -fileset constrs_1 -norecurse [list $here/vivado/{board.name}.xdc]""")
     lines.append(f"""validate_bd_design
 save_bd_design
 make_wrapper -files [get_files vitflow.bd] -top
@@ -158,8 +163,9 @@ open_run impl_1
 file mkdir $here/reports
 report_utilization -file $here/reports/vivado_utilization_routed.rpt
 report_timing_summary -file $here/reports/vivado_timing_summary_routed.rpt
-file copy -force [glob $here/vivado/vitflow_bd/vitflow_bd.runs/impl_1/*.bit] $here/vivado/vitflow.bit
-file copy -force [glob $here/vivado/vitflow_bd/vitflow_bd.gen/sources_1/bd/vitflow/hw_handoff/vitflow.hwh] $here/vivado/vitflow.hwh
+file copy -force [lindex [glob $here/vivado/vitflow_bd/vitflow_bd.runs/impl_1/*.bit] 0] $here/vivado/vitflow.bit
+file copy -force [lindex [glob $here/vivado/vitflow_bd/vitflow_bd.gen/sources_1/bd/vitflow/hw_handoff/vitflow.hwh] 0] \\
+    $here/vivado/vitflow.hwh
 exit
 """)
     return "\n".join(lines)

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "vitflow_top.h"
+#include "../firmware/vitflow_top.h"  // relative to this file: no include path to pass (run_hls.tcl)
 
 static std::vector<unsigned char> load(const std::string &path) {
     std::vector<unsigned char> v;

@@ -78,14 +78,14 @@ def test_scripts_name_the_part_clock_ports_and_interface(tmp_path, part, period,
     assert "open_project -reset $here/vitflow_prj" in hls  # anchored to the script, as Vivado expects
     assert (f"config_interface -m_axi_addr64 {addr64} -m_axi_latency 64 \\\n        -m_axi_max_widen_bitwidth {width} "
             "-m_axi_alignment_byte_size 64") in hls
-    assert 'csim_design -argv "$here/data"' in hls and 'cosim_design -argv "$here/cosim"' in hls
+    assert 'csim_design -argv "../../../../data"' in hls and 'cosim_design -argv "../../../../cosim"' in hls
     for step in ("csim", "csynth", "cosim", "export"):  # each step announces itself (flow synth's progress)
         assert f'puts "vitflow: step {step}"; {step}_design' in hls
     # without csim/csynth the run reopens the last solution (cosim and export need its synthesis)
     assert "} else {\n    open_project $here/vitflow_prj\n    open_solution solution1\n}" in hls
     viv = (project / "vivado" / "build_bitstream.tcl").read_text()
     assert f"-part {full}" in viv and ps in viv and "write_bitstream" in viv
-    assert "ip_repo_paths $here/vitflow_prj/solution1/impl/ip" in viv
+    assert "ip_repo_paths [list $here/vitflow_prj/solution1/impl/ip]" in viv
     # a failed implementation stops the script; the routed reports land where flow report reads them
     assert 'ne "100%"} { error' in viv and viv.index("wait_on_run impl_1") < viv.index("open_run impl_1")
     for rpt in ("report_utilization -file $here/reports/vivado_utilization_routed.rpt",
@@ -137,7 +137,7 @@ def test_board_preset_and_pins(tmp_path):
     viv = (project / "vivado" / "build_bitstream.tcl").read_text()
     assert "get_board_parts -quiet xilinx.com:zcu102:part0:*" in viv
     assert "connect_bd_net [get_bd_pins vitflow_top_0/interrupt] [get_bd_ports status_led]" in viv
-    assert "add_files -fileset constrs_1 -norecurse $here/vivado/zcu102.xdc" in viv
+    assert "add_files -fileset constrs_1 -norecurse [list $here/vivado/zcu102.xdc]" in viv
     assert "PACKAGE_PIN AG14" in (project / "vivado" / "zcu102.xdc").read_text()
 
 
