@@ -66,21 +66,43 @@ def detect_layout(state_dict) -> str:
     raise FlowError("checkpoint is not an EfficientViT state dict (no 'backbone.*' (MIT) or 'stem.*' (timm) keys)")
 
 
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def torch_file_problem(path: Path, exc: Exception) -> str:
+    """What is wrong with a file torch.load (safe loading) refused, in words: never the loader's advice to
+    turn safe loading off, which for a damaged or untrusted file is the wrong thing to do."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    text = str(exc)
+    if not head:
+        return "it is empty"
+    if head != ZIP_MAGIC and head[:1] != b"\x80":  # neither a zip archive nor a pickle (protocol 2 or later)
+        return "it is not a PyTorch checkpoint (neither a zip archive nor a pickle)"
+    if "Unsupported global" in text or ("Weights only load failed" in text and "load key" not in text):
+        return "it holds Python objects besides tensors, which safe loading does not run: not a weights file"
+    if head == ZIP_MAGIC:
+        return "it is truncated or damaged (its zip archive is incomplete)"
+    return "it is a damaged legacy pickle"
+
+
 def read_state_dict(path) -> dict:
     """Read a checkpoint file (.pt/.pth/.bin via torch, .safetensors) and unwrap common containers."""
     path = Path(path)
     if not path.is_file():
         raise FlowError(f"checkpoint '{path}' does not exist or is not a file")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        try:
             obj = load_file(str(path))
-        else:
+        except Exception as exc:  # a SafetensorError, or an OSError of the file
+            raise FlowError(f"checkpoint '{path}' cannot be read: it is not a readable safetensors file "
+                            f"({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") from None
+    else:
+        try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except FlowError:
-        raise
-    except Exception as exc:  # torch/safetensors raise many types for a corrupt file
-        raise FlowError(f"checkpoint '{path}' cannot be read: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        except Exception as exc:  # torch raises many types for a damaged file
+            raise FlowError(f"checkpoint '{path}' cannot be read: {torch_file_problem(path, exc)}") from None
     return unwrap_state_dict(obj, str(path))
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -72,6 +73,7 @@ def compile_csim_library(project: Path) -> Path:
 
 _STATS = re.compile(r"desc (\d+) layer (-?\d+) kind (\d+) iterations (\d+) cycles (\d+) entries (\d+) fill (\d+) "
                     r"beats (\d+) (\d+) (\d+) bursts (\d+) (\d+) (\d+)")
+_STARTED = re.compile(r"^run desc (\d+) layer (-?\d+) kind \d+$", re.M)
 _AUDIT = re.compile(r"AUDIT descriptor (-?\d+) layer (-?\d+) loop (\S+) iteration (\d+): (.*)")
 
 
@@ -107,8 +109,15 @@ def _run_one(data: Path, exe: Path, img: Path, meta: dict) -> dict:
         raise FlowError(f"II audit: {_layer_name(meta, int(audit[2]))} (descriptor {audit[1]}), loop {audit[3]}, "
                         f"iteration {audit[4]}: {audit[5]}")
     mismatch = re.search(r"MISMATCH byte (\d+) csim (-?\d+) reference (-?\d+)", r.stdout)
+    if r.returncode < 0:  # a signal: where the run was, from the last descriptor it announced (audit.h)
+        last = _STARTED.findall(r.stdout)
+        where = (f" in layer {_layer_name(meta, int(last[-1][1]))} (descriptor {last[-1][0]})" if last
+                 else " before its first descriptor")
+        sig = signal.Signals(-r.returncode).name if -r.returncode in signal.valid_signals() else str(-r.returncode)
+        verb = "was killed by" if -r.returncode in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT) else "crashed with"
+        raise FlowError(f"C-simulation of {img.name} {verb} {sig}{where}")
     if r.returncode not in (0, 1) or (r.returncode == 1 and not mismatch):
-        raise FlowError(f"C-simulation crashed (exit {r.returncode}): {(r.stderr or r.stdout).strip()[:300]}")
+        raise FlowError(f"C-simulation failed (exit {r.returncode}): {(r.stderr or r.stdout).strip()[:300]}")
     ops = meta["operations"]
     stats = []
     for m in _STATS.finditer(r.stdout):

@@ -71,9 +71,20 @@ def lower_model(model: onnx.ModelProto, name: str = "model", acc_bits: int = DEF
     return program
 
 
+def onnx_file_problem(path, exc: Exception) -> str:
+    """What is wrong with a file onnx.load refused, in words."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError as err:
+        return f"it cannot be opened ({err.strerror})"
+    if size == 0:
+        return "it is empty"
+    return f"it is damaged, truncated or not ONNX (it does not parse as an ONNX model: {type(exc).__name__})"
+
+
 def lower_qonnx(path: Path, name: str = "model", acc_bits: int = DEFAULT_ACC_BITS) -> Program:
     try:
         model = onnx.load(str(path))
     except Exception as exc:
-        raise FlowError(f"cannot read QONNX file '{path}': {type(exc).__name__}")
+        raise FlowError(f"cannot read QONNX file '{path}': {onnx_file_problem(path, exc)}") from None
     return lower_model(model, name, acc_bits)

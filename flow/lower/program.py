@@ -146,20 +146,35 @@ def save(program: Program, folder: Path) -> None:
 
 def load(folder: Path) -> Program:
     folder = Path(folder)
+    for name in (PROGRAM_FILE, BLOB_FILE):
+        if not (folder / name).is_file():
+            raise FlowError(f"integer program '{folder}' has no {name} (a program/ folder `flow lower` writes holds "
+                            f"{PROGRAM_FILE} and {BLOB_FILE})")
     try:
         doc = json.loads((folder / PROGRAM_FILE).read_text())
         raw = (folder / BLOB_FILE).read_bytes()
-    except (OSError, ValueError) as exc:
-        raise FlowError(f"cannot read integer program in '{folder}': {type(exc).__name__}: {exc}")
+    except OSError as exc:
+        raise FlowError(f"cannot read integer program in '{folder}': {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FlowError(f"'{folder / PROGRAM_FILE}' is damaged: it is not JSON ({type(exc).__name__})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise FlowError(f"'{folder / PROGRAM_FILE}' is not a {FORMAT} file")
+
+    try:  # the end of the furthest blob: a short weights.bin is named with the size it needs
+        max_end = max((r["offset"] + int(np.prod(r["shape"], dtype=np.int64)) * np.dtype(r["dtype"]).itemsize
+                       for l in doc["layers"] for r in l["blobs"].values()), default=0)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FlowError(f"'{folder / PROGRAM_FILE}' is malformed: missing or wrong field {exc}") from None
 
     def get(ref: dict) -> np.ndarray:
         dtype = np.dtype(ref["dtype"]).newbyteorder("<")
         count = int(np.prod(ref["shape"], dtype=np.int64))
         end = ref["offset"] + count * dtype.itemsize
-        if ref["dtype"] not in INTEGER_DTYPES or end > len(raw):
-            raise FlowError(f"blob reference {ref} is invalid for {BLOB_FILE} ({len(raw)} bytes)")
+        if ref["dtype"] not in INTEGER_DTYPES:
+            raise FlowError(f"'{folder / PROGRAM_FILE}' is damaged: a blob of type {ref['dtype']!r}")
+        if end > len(raw):
+            raise FlowError(f"'{folder / BLOB_FILE}' is short: {len(raw):,} bytes, where the program's blobs need "
+                            f"{max_end:,} (truncated, or from another program)")
         return np.frombuffer(raw, dtype=dtype, count=count, offset=ref["offset"]).reshape(ref["shape"]).astype(
             np.dtype(ref["dtype"]))
 

@@ -7,7 +7,7 @@ import torch
 
 from flow.errors import FlowError
 from flow.models import QuantScheme, build_model
-from flow.models.checkpoint import read_state_dict
+from flow.models.checkpoint import read_state_dict, torch_file_problem
 
 from .bn_fold import fold_batchnorm
 from .scheme_search import apply_scheme_choices, scheme_choices
@@ -30,8 +30,8 @@ def load_quantized(path, expect_model: str | None = None):
         raise FlowError(f"quantized model '{path}' does not exist or is not a file")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise FlowError(f"quantized model '{path}' cannot be read: {type(exc).__name__}")
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise FlowError(f"quantized model '{path}' cannot be read: {torch_file_problem(path, exc)}") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         read_state_dict(path)  # a readable float checkpoint gets the more useful message below
         raise FlowError(f"'{path}' is a float checkpoint, not a quantized model; run `flow quantize` on it first")

@@ -13,6 +13,7 @@ def step_load_qonnx(st: BuildState) -> None:
     import onnx
 
     from flow.data import calibration_images
+    from flow.lower.lower import onnx_file_problem
 
     if not st.cfg.qonnx:
         raise FlowError("flow lower needs --qonnx MODEL_QONNX.onnx (the model_qonnx.onnx written by `flow export`)")
@@ -21,7 +22,7 @@ def step_load_qonnx(st: BuildState) -> None:
         graph = onnx.load(str(st.qonnx_path), load_external_data=False).graph
         dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
     except Exception as exc:
-        raise FlowError(f"cannot read QONNX file '{st.qonnx_path}': {type(exc).__name__}")
+        raise FlowError(f"cannot read QONNX file '{st.qonnx_path}': {onnx_file_problem(st.qonnx_path, exc)}") from None
     if len(dims) != 4 or dims[1] != 3 or dims[2] != dims[3] or dims[2] < 1:
         raise FlowError(f"QONNX file '{st.qonnx_path}' has input shape {dims}, expected an image, 1 x 3 x R x R "
                         f"(a single block is lowered by `flow build --block`)")

@@ -125,6 +125,16 @@ inline void descriptor(int index, int layer, int kind) {
     state().stats.push_back(d);
 }
 
+// The descriptor under way, announced (and flushed) as it starts: if the run then crashes or is killed,
+// its last line names where (flow/hls/csim.py reports the signal and the layer).
+inline void started(int layer, int kind) {
+    DescriptorStats &d = current();
+    d.layer = layer;
+    d.kind = kind;
+    std::printf("run desc %d layer %d kind %d\n", d.index, layer, kind);
+    std::fflush(stdout);
+}
+
 // A violation: one line naming where, then exit(3) (the testbench's and flow's "audit failed").
 inline void fail(const std::string &what) {
     State &s = state();
@@ -530,8 +540,7 @@ using Fifo = audit::Fifo<T>;
 #define VITFLOW_LOOP(name, depth) vitflow::audit::Loop name##_audit(#name, depth)
 #define VITFLOW_PIPELINE(name, ii) name##_audit.iteration(ii)
 #define VITFLOW_DESCRIPTOR(INDEX_) vitflow::audit::descriptor(INDEX_, -1, -1)
-#define VITFLOW_DESCRIPTOR_IS(LAYER_, KIND_) \
-    (vitflow::audit::current().layer = (LAYER_), vitflow::audit::current().kind = (KIND_))
+#define VITFLOW_DESCRIPTOR_IS(LAYER_, KIND_) vitflow::audit::started((LAYER_), (KIND_))
 
 #endif
 

@@ -320,3 +320,71 @@ def test_one_block_through_hls4ml(tmp_path):
     kinds = {l["kind"] for l in json.loads((tmp_path / "b" / "program" / "program.json").read_text())["layers"]}
     assert "linear_attention" in kinds and "dwconv" in kinds
     assert report["output_bit_exact"] and report["layers"]["bit_exact"] and report["images"] == 8
+
+
+def _damaged_files(tmp_path):
+    """name -> a damaged or foreign file (or folder), made here."""
+    import io
+
+    import numpy as np
+    import onnx
+    import torch
+
+    from flow.lower.program import Layer, Program, TensorInfo, save
+
+    buf = io.BytesIO()
+    torch.save({"w": torch.zeros(4096)}, buf)
+    whole = buf.getvalue()
+    files = {"truncated.pt": whole[: len(whole) // 2], "random.pt": bytes([7]) + np.random.default_rng(0).bytes(999),
+             "text.pt": b"model weights, version 2\n", "empty.pt": b""}
+    buf = io.BytesIO()
+    torch.save({"args": argparse_namespace()}, buf)
+    files["objects.pt"] = buf.getvalue()
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g",
+                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3, 8, 8])])
+    model = onnx.helper.make_model(graph).SerializeToString()
+    files["truncated.onnx"] = model[: len(model) // 2]
+    files["empty.onnx"] = b""
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    t = {"x": TensorInfo((4,), 8, True, 1.0), "y": TensorInfo((4,), 8, True, 1.0)}
+    layer = Layer("r", "relu", ["x"], ["y"], {}, {"table": np.arange(-128, 128, dtype=np.int16)})
+    for name in ("short", "missing"):
+        save(Program("p", ["x"], ["y"], t, [layer]), tmp_path / name)
+    (tmp_path / "short" / "weights.bin").write_bytes(b"\0" * 10)
+    (tmp_path / "missing" / "weights.bin").unlink()
+
+
+def argparse_namespace():
+    import argparse
+
+    return argparse.Namespace(lr=0.1)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["build", "--weights", "truncated.pt"], "checkpoint 'truncated.pt' cannot be read: it is truncated or damaged "
+                                             "(its zip archive is incomplete)"),
+    (["build", "--weights", "random.pt"], "checkpoint 'random.pt' cannot be read: it is not a PyTorch checkpoint "
+                                          "(neither a zip archive nor a pickle)"),
+    (["build", "--weights", "text.pt"], "checkpoint 'text.pt' cannot be read: it is not a PyTorch checkpoint"),
+    (["build", "--weights", "empty.pt"], "checkpoint 'empty.pt' cannot be read: it is empty"),
+    (["build", "--weights", "objects.pt"], "checkpoint 'objects.pt' cannot be read: it holds Python objects besides "
+                                           "tensors, which safe loading does not run: not a weights file"),
+    (["export", "--weights", "truncated.pt"], "quantized model 'truncated.pt' cannot be read: it is truncated"),
+    (["export", "--weights", "random.pt"], "quantized model 'random.pt' cannot be read: it is not a PyTorch"),
+    (["lower", "--qonnx", "truncated.onnx"], "cannot read QONNX file 'truncated.onnx': it is damaged, truncated or "
+                                             "not ONNX"),
+    (["lower", "--qonnx", "empty.onnx"], "cannot read QONNX file 'empty.onnx': it is empty"),
+    (["estimate", "--program", "short"], "'short/weights.bin' is short: 10 bytes, where the program's blobs need"),
+    (["estimate", "--program", "missing"], "integer program 'missing' has no weights.bin"),
+])
+def test_damaged_files_are_named_in_one_line(tmp_path, args, message):
+    _damaged_files(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    r = run(*args, "--model", "efficientvit_b0", "--out", "o", cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and lines[-1].startswith("flow: error: ") and message in lines[-1], r.stderr
+    assert not any(l.startswith("flow: error") for l in lines[:-1]) and "Traceback" not in r.stderr
+    assert "weights_only" not in r.stderr and "re-running" not in r.stderr  # no advice to load unsafely
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written

@@ -26,13 +26,25 @@ def test_round_trip_and_alignment(tmp_path):
 
 
 def test_malformed_files_are_clear_errors(tmp_path):
-    with pytest.raises(FlowError, match="cannot read integer program"):
+    with pytest.raises(FlowError, match="has no program.json"):
         load(tmp_path)
     save(_tiny(), tmp_path)
+    whole = (tmp_path / "weights.bin").read_bytes()
+    (tmp_path / "weights.bin").write_bytes(whole[:10])
+    with pytest.raises(FlowError, match=rf"weights.bin' is short: 10 bytes, where the program's blobs need "
+                                        rf"{len(whole)} \(truncated, or from another program\)"):
+        load(tmp_path)
+    (tmp_path / "weights.bin").unlink()
+    with pytest.raises(FlowError, match=f"integer program '{tmp_path}' has no weights.bin"):
+        load(tmp_path)
+    (tmp_path / "weights.bin").write_bytes(whole)
     doc = json.loads((tmp_path / "program.json").read_text())
     doc["layers"][0]["blobs"]["table"]["offset"] = 10 ** 9
     (tmp_path / "program.json").write_text(json.dumps(doc))
-    with pytest.raises(FlowError, match="blob reference .* is invalid"):
+    with pytest.raises(FlowError, match="weights.bin' is short"):
+        load(tmp_path)
+    (tmp_path / "program.json").write_text('{"format": ')
+    with pytest.raises(FlowError, match="program.json' is damaged: it is not JSON"):
         load(tmp_path)
     (tmp_path / "program.json").write_text("{}")
     with pytest.raises(FlowError, match="is not a vitflow-program-v1 file"):
