@@ -1,6 +1,9 @@
 """Random single-layer integer programs of every layer kind, for the template tests. About one in four
 uses wider codes (up to 12 bits, stored in 16-bit elements) on its input, its output or both, so every
-engine also runs with 16-bit elements and with widths that change across the layer."""
+engine also runs with 16-bit elements and with widths that change across the layer. Shapes include the
+edges: 1 x 1 maps (and the smallest map a kernel takes), odd widths, channel counts that are not a multiple
+of any word's lanes (tests/hls/test_templates.py adds the edge codes: rows of the minimal, maximal and zero
+codes)."""
 
 import numpy as np
 
@@ -49,6 +52,8 @@ def _conv_layer(rng, kind):
         groups = int(rng.choice([1, 1, 2, 3]))
         cin, cout = groups * int(rng.integers(1, 9)), groups * int(rng.integers(1, 9))
     h, w = (1, 1) if kind == "linear" else (int(rng.integers(k, 12)), int(rng.integers(k, 12)))
+    if kind != "linear" and rng.random() < 0.15:  # an edge shape: the smallest map the kernel takes (1 x 1 at k = 1)
+        h = w = k
     pad = k // 2 if rng.random() < 0.7 else 0
     ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
     weight = rng.integers(-127, 128, size=(cout, cin // groups, k, k)).astype(np.int8)

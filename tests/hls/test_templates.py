@@ -4,8 +4,14 @@ loop audit-clean at its II, and every count the audit makes (iterations, II cycl
 DDR beats and bursts per port) equal to the cycle model's (flow/estimate/counts.py). Three accelerators:
 L = 16 and 32 bytes per word with 16-byte AXI beats (a word is one and two beats), and L = 8 with the
 8-byte beats of Zynq-7000; PE arrays and depthwise lanes narrower than the word (rows in passes, input
-lanes in splits) on each. Seeds are fixed per kind and printed on failure."""
+lanes in splits) on each.
 
+Fuzzing: each case has its own fixed seed (from its kind, case number and the test), printed with the kind
+and case in every failure message, so one case reruns alone. VITFLOW_FUZZ_CASES=N sets the cases per kind
+and accelerator (default 10: 30 per kind); the slow test runs 500 per kind. Every case's inputs hold the
+edge codes too: a row of the minimal code, one of the maximal and one of the zero code."""
+
+import os
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +30,8 @@ from flow.reference import run_program
 
 from .random_programs import MAKERS, random_mbconv, random_program
 
-CASES = 8
+CASES = int(os.environ.get("VITFLOW_FUZZ_CASES", "10"))  # per kind and accelerator
+SLOW_CASES = 500  # per kind, over the three accelerators
 STRIPED = ("conv", "dwconv", "hardswish", "relu", "add", "concat")
 ACCELERATORS = {  # id: (part, configuration fitting every random layer)
     "L16": ("xczu9eg", HwConfig(lanes=16, pe_rows=4, pe_cols=8, dw_lanes=8, wdepth=1024, tab_entries=4096, sh_words=8, att_d_max=16, att_rows=4,
@@ -48,9 +55,27 @@ def accelerator(request, tmp_path_factory):
     return cfg, compile_csim(project)
 
 
+def _seeded(*parts) -> tuple:
+    """(seed, its generator) of one case, from its kind, number and test."""
+    seed = zlib.crc32("/".join(str(p) for p in parts).encode())
+    return seed, np.random.default_rng(seed)
+
+
 def _inputs(program, rng) -> dict:
-    return {n: rng.integers(*program.tensors[n].range, size=program.tensors[n].shape, endpoint=True)
-            for n in program.inputs}
+    """Random codes over each input's range, with the edges: in a feature map, one row of the minimal code,
+    one of the maximal and one of the zero code (the zero point), each at a random row."""
+    out = {}
+    for n in program.inputs:
+        t = program.tensors[n]
+        x = rng.integers(*t.range, size=t.shape, endpoint=True)
+        if x.ndim == 3:
+            for code in (t.range[0], t.range[1], t.zero_point):
+                x[:, int(rng.integers(0, x.shape[1])), :] = code
+        else:
+            x[int(rng.integers(0, x.size))] = t.range[0]
+            x[int(rng.integers(0, x.size))] = t.range[1]
+        out[n] = x
+    return out
 
 
 def _check(program, env, cfg, exe, folder: Path, what: str) -> dict:
@@ -62,15 +87,28 @@ def _check(program, env, cfg, exe, folder: Path, what: str) -> dict:
     return result
 
 
+def _fuzz(kind, accelerator, tmp_path, cases, test):
+    cfg, exe = accelerator
+    for case in range(cases):
+        seed, rng = _seeded(test, kind, case, cfg.lanes)
+        what = f"{kind} case {case} seed {seed} (L={cfg.lanes})"
+        try:
+            program = random_program(kind, rng)
+            env = run_program(program, _inputs(program, rng))
+            _check(program, env, cfg, exe, tmp_path / f"case{case}", f"{what}: {program.layers[0].attrs}")
+        except (FlowError, ValueError, KeyError, IndexError) as exc:  # the case names itself, whatever broke
+            raise AssertionError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
 @pytest.mark.parametrize("kind", list(MAKERS))
 def test_template_bit_exact_audited_and_counted(kind, accelerator, tmp_path):
-    cfg, exe = accelerator
-    seed = zlib.crc32(kind.encode())
-    rng = np.random.default_rng(seed)
-    for case in range(CASES):
-        program = random_program(kind, rng)
-        env = run_program(program, _inputs(program, rng))
-        _check(program, env, cfg, exe, tmp_path / f"case{case}", f"{kind} seed {seed} case {case}: {program.layers[0].attrs}")
+    _fuzz(kind, accelerator, tmp_path, CASES, "fuzz")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", list(MAKERS))
+def test_template_fuzz_500_per_kind(kind, accelerator, tmp_path):
+    _fuzz(kind, accelerator, tmp_path, -(-SLOW_CASES // len(ACCELERATORS)), "fuzz500")
 
 
 @pytest.mark.parametrize("kind", STRIPED)
@@ -78,10 +116,9 @@ def test_layers_through_ddr_in_row_stripes(kind, accelerator, tmp_path):
     """With room for a few rows only, the input and output move to DDR and the layer runs in row stripes:
     still bit-exact and counted (each case that cannot fit even one stripe is an error naming the need)."""
     cfg, exe = accelerator
-    seed = zlib.crc32(b"stripes" + kind.encode())
-    rng = np.random.default_rng(seed)
     striped = 0
     for case in range(CASES):
+        seed, rng = _seeded("stripes", kind, case, cfg.lanes)
         program = random_program(kind, rng)
         env = run_program(program, _inputs(program, rng))
         need = plan_for(program, cfg).act_words
@@ -92,7 +129,7 @@ def test_layers_through_ddr_in_row_stripes(kind, accelerator, tmp_path):
             except FlowError as exc:
                 assert "nothing more to move there" in str(exc)
                 continue
-            _check(program, env, small, exe, tmp_path / f"case{case}_{share}", f"{kind} seed {seed} case {case} {share}")
+            _check(program, env, small, exe, tmp_path / f"case{case}_{share}", f"{kind} case {case} seed {seed} {share}")
             striped += bool(plan.spilled)
             break
     assert striped >= 2, f"only {striped} of {CASES} {kind} cases went through DDR"
@@ -103,15 +140,14 @@ def test_fused_mbconv_blocks(accelerator, tmp_path):
     the fused block's every layer bit-exact against the unfused block's reference, audit-clean and counted;
     once more with room for a few rows only, so that the block's tensors go through DDR in row stripes."""
     cfg, exe = accelerator
-    seed = zlib.crc32(b"mbconv")
-    rng = np.random.default_rng(seed)
     striped = 0
     for case in range(CASES):
+        seed, rng = _seeded("mbconv", case, cfg.lanes)
         block = random_mbconv(rng)
         fused = fuse_epilogues(block)
         assert [l.kind for l in fused.layers][:2] == ["conv", "dwconv"] and len(fused.layers) == len(block.layers) - 2
         env = run_program(block, _inputs(block, rng))
-        what = f"mbconv seed {seed} case {case}"
+        what = f"mbconv case {case} seed {seed}"
         _check(fused, env, cfg, exe, tmp_path / f"case{case}", what)
         small = replace(cfg, act_words=int(plan_for(fused, cfg).act_words * 0.6))
         try:
