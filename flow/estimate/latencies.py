@@ -44,8 +44,8 @@ def template_loops(folder: str | None = None) -> dict:
 
 def latencies(calibration: dict | None = None) -> dict:
     """cycles.h's constants, and "loops": label -> (pipeline depth, II); with ``calibration`` (a lab run's
-    measured figures, flow/synth/calibration.py), each measured loop's depth and II in place of the
-    templates' (the burst latency too, when measured)."""
+    measured figures, flow/estimate/calibration.py), each measured loop's depth and II in place of the
+    templates'."""
     lat = dict(_constants())
     lat["loops"] = {name: (l["depth"], l["ii"]) for name, l in template_loops().items()}
     if calibration:
@@ -54,6 +54,4 @@ def latencies(calibration: dict | None = None) -> dict:
                 raise FlowError(f"calibration names loop '{name}', which no template has")
             depth, ii = lat["loops"][name]
             lat["loops"][name] = (int(m.get("depth") or depth), int(m.get("ii") or ii))
-        if calibration.get("burst_latency"):
-            lat["burst_latency"] = int(calibration["burst_latency"])
     return lat

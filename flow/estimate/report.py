@@ -48,7 +48,7 @@ def write_report(est: dict, folder: Path) -> None:
              f"Peak of the PE array {est['peak_gops']:.0f} GOPS; DDR {est['ddr_gbps']} GB/s; {est['cycles']:,} cycles "
              f"and {est['ddr_beats']:,} DDR beats per frame; cycles: {100 * share['compute']:.1f}% compute, "
              f"{100 * share['ddr']:.1f}% waiting for DDR, {100 * share['fill']:.1f}% pipeline fill and burst latency.",
-             *([f"Calibrated by a lab run: {est['calibration']} (its measured loop IIs, depths and resource "
+             "", *([f"Calibrated by a lab run: {est['calibration']} (its measured loop IIs, depths and resource "
                 "ratios in place of the model's).", ""] if est.get("calibration") else []),
              f"On-chip activation memory: {act['words']:,} words of {est['config']['lanes']} bytes "
              f"({act['bytes'] / 1e6:.2f} MB, {act['bram18']} BRAM18, {act['uram']} URAM); other buffers "
