@@ -23,7 +23,7 @@ from qonnx.util.basic import get_preferred_qonnx_opset
 from flow.errors import FlowError
 from flow.lower.graph import GraphView
 from flow.models.two_scale_quant import activation_quantizers
-from flow.progress import say
+from flow.progress import progress, say
 
 TOLERANCE_LSB = 1e-5           # exact-scale (power-of-two) models: output and every tensor
 FREE_SCALE_MAX_LSB = 1.0       # free-scale models: per tensor, teacher-forced
@@ -92,7 +92,7 @@ def check_qonnx(qonnx_path, model, images: torch.Tensor) -> dict:
     scale = output_scale(model)
     exact = _uses_po2_scales(model)
     worst_out, worst_tensor = 0.0, {}
-    for i in range(len(images)):
+    for i in progress(range(len(images)), "export", "checked image"):
         x = images[i:i + 1]
         y_ref, tensors = _brevitas_tensors(model, x)
         y_free, _ = _execute(wrapped, x.numpy())

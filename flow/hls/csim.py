@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from flow.errors import FlowError
+from flow.progress import progress
 
 from .project import TOP
 
@@ -88,7 +89,7 @@ def run_csim(project: Path, exe: Path | None = None, data: str = "data") -> dict
     if not images:
         raise FlowError(f"project {project} has no test images ({data}/img*/)")
     meta = json.loads((project / data / "tensors.json").read_text())
-    for n, img in enumerate(images, 1):
+    for n, img in enumerate(progress(images, "csim", "image"), 1):
         result = _run_one(project / data, exe, img, meta)
         result["images"] = n
         if not result["bit_exact"]:

@@ -4,7 +4,7 @@ import torch
 from brevitas.graph.calibrate import bias_correction_mode, calibration_mode
 from brevitas.nn import QuantIdentity
 
-from flow.progress import say
+from flow.progress import progress, say
 
 
 def batches(images, batch_size):
@@ -42,7 +42,7 @@ def calibrate(model, images: torch.Tensor, batch_size: int = 16) -> None:
     """Collect activation statistics (quantization off while collecting) and fix every activation scale."""
     model.eval()
     with torch.no_grad(), calibration_mode(model):
-        for i, x in enumerate(batches(images, batch_size)):
+        for x in progress(batches(images, batch_size), "quantize", "calibration batch", -(-len(images) // batch_size)):
             model(x)
     say("quantize", f"calibrated activation ranges on {len(images)} images")
 
@@ -51,7 +51,8 @@ def correct_bias(model, images: torch.Tensor, batch_size: int = 16) -> None:
     """Brevitas bias correction: shift each layer's bias by the mean error its quantization introduced."""
     model.eval()
     with torch.no_grad(), bias_correction_mode(model):
-        for x in batches(images, batch_size):
+        for x in progress(batches(images, batch_size), "quantize", "bias-correction batch",
+                          -(-len(images) // batch_size)):
             model(x)
     say("quantize", f"bias correction on {len(images)} images")
 

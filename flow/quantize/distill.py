@@ -9,7 +9,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from flow.progress import say
+from flow.progress import progress, say
 
 
 def distill(model, teacher, images: torch.Tensor, steps: int, lr: float = 1e-4, batch_size: int = 32,
@@ -27,7 +27,7 @@ def distill(model, teacher, images: torch.Tensor, steps: int, lr: float = 1e-4, 
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     t0, loss = time.monotonic(), torch.tensor(0.0)
-    for step in range(steps):
+    for step in progress(range(steps), "quantize", "distillation step"):
         idx = torch.randint(len(images), (batch_size,), generator=gen)
         x = images[idx]
         with torch.no_grad():
@@ -38,8 +38,6 @@ def distill(model, teacher, images: torch.Tensor, steps: int, lr: float = 1e-4, 
         loss.backward()
         opt.step()
         sched.step()
-        if (step + 1) % 50 == 0:
-            say("quantize", f"distillation step {step + 1}/{steps} loss {loss.item():.4f} ({time.monotonic() - t0:.0f}s)")
     say("quantize", f"distillation from the float model: {steps} steps on {len(images)} images, "
                     f"final loss {loss.item():.4f} ({time.monotonic() - t0:.0f}s)")
     if hasattr(model, "freeze_integer"):

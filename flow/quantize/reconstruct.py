@@ -21,7 +21,7 @@ from brevitas.core.function_wrapper.learned_round import LearnedRoundSte
 from brevitas.inject.enum import FloatToIntImplType
 from brevitas.quant_tensor import IntQuantTensor, QuantTensor
 
-from flow.progress import say
+from flow.progress import say, ticker
 
 from .weight_quant import quant_layers
 
@@ -57,6 +57,19 @@ def _trainer_config(iters: int, lr: float, batch_size: int):
     return TrainerConfig(training_args=training, training_handlers=[
         HandlerSpec[LearnedRoundArgs](name="learned_round",
                                       config=LearnedRoundArgs(learned_round_param="identity"))])
+
+
+class _BlockLog(io.StringIO):
+    """The trainer's printed log, ticking our progress at each block it reports done."""
+
+    def __init__(self, tick):
+        super().__init__()
+        self.tick = tick
+
+    def write(self, s):
+        if s.startswith("Quantized block"):
+            self.tick()
+        return super().write(s)
 
 
 def reconstruct(model, images: torch.Tensor, units: list, iters: int = 200, lr: float = 5e-3,
@@ -102,11 +115,12 @@ def reconstruct(model, images: torch.Tensor, units: list, iters: int = 200, lr: 
             x = IntQuantTensor(x, *cache.meta, training=False)
         return vision_block_forward(block, x)
 
-    log = io.StringIO()
     model.eval()
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(io.StringIO()):  # its prints, tqdm bars
-        trainer.train(model=model, model_forward=vision_forward, block_forward=block_forward,
-                      data_loader=loader, cache=cache, get_blocks_fn=lambda _m: wanted, keep_gpu=False)
+    with ticker("quantize", "reconstructed block", len(wanted)) as tick:
+        log = _BlockLog(tick)  # the trainer prints "Quantized block ..." as it finishes each
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(io.StringIO()):  # its prints, its bars
+            trainer.train(model=model, model_forward=vision_forward, block_forward=block_forward,
+                          data_loader=loader, cache=cache, get_blocks_fn=lambda _m: wanted, keep_gpu=False)
     losses = {}
     for unit, line in zip(units, [ln for ln in log.getvalue().splitlines() if ln.startswith("Quantized block")]):
         init, best = line.split("initial loss: ")[1].split(", best loss: ")

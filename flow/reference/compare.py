@@ -22,6 +22,7 @@ from qonnx.core.onnx_exec import execute_onnx
 from flow.errors import FlowError
 from flow.lower.graph import GraphView
 from flow.lower.program import Program
+from flow.progress import progress
 
 from .executor import run_program
 
@@ -88,7 +89,7 @@ def compare_with_qonnx(program: Program, qonnx, images: np.ndarray, modes=("free
     out = program.outputs[0]
     results = {m: {"tensors": {}, "outputs": [], "origins": [], "images": len(images), "teacher_forced": m == "forced"}
                for m in modes}
-    for image in images:
+    for image in progress(images, "lower", "reference image"):
         ctx = runner.run(np.asarray(image))
         ctx.setdefault(runner.input, np.asarray(image, dtype=np.float32)[None])
         x = runner.codes(ctx, in_name, runner.quants[in_name].scalar_scale)

@@ -62,13 +62,15 @@ def compare(project) -> dict:
     design = load_design(project)
     lab = read_lab_reports(project, design["top"])
     declared = template_loops(str(project / "firmware" / "vitflow"))
-    loops, unknown = {}, []
+    loops, unknown, outer = {}, [], []
     for row in lab["loops"]:
         label = _label(row["name"], declared)
-        if label is None:
-            unknown.append({**row, "flag": "not a template loop: outside the C-simulation's II audit"})
-            continue
-        loops.setdefault(label, []).append(row)
+        if label is None and row["ii"] is None:  # not pipelined: a loop around pipelined ones (tiles, groups)
+            outer.append(row)
+        elif label is None:
+            unknown.append({**row, "flag": "a pipelined loop no template labels: outside the C-simulation's II audit"})
+        else:
+            loops.setdefault(label, []).append(row)
     loop_rows = {}
     for label, d in declared.items():
         found = loops.get(label, [])
@@ -130,7 +132,7 @@ def compare(project) -> dict:
              + sum(bool(r["flag"]) for r in res.values()) + bool(latency and latency["flag"])
              + bool(clock.get("flag")))
     return {"project": str(project), "top": design["top"], "part": design["part"], "loops": loop_rows,
-            "unknown_loops": unknown, "engines": engines, "resources": res, "latency": latency, "clock": clock,
+            "unknown_loops": unknown, "outer_loops": outer, "engines": engines, "resources": res, "latency": latency, "clock": clock,
             "flags": flags, "found": {k: bool(lab[k]) for k in ("csynth", "cosim", "loops", "vivado", "timing")}}
 
 
@@ -156,6 +158,9 @@ def markdown(cmp: dict) -> str:
                      f"{_fmt(r['depth'])} | {r['instances']} | {r['flag'] or ('not in the reports' if not r['instances'] else '')} |")
     for r in cmp["unknown_loops"]:
         lines.append(f"| {r['name']} ({r['module']}) | ? | - | {_fmt(r['ii'])} | - | {_fmt(r['depth'])} | 1 | {r['flag']} |")
+    if cmp["outer_loops"]:
+        lines += ["", "Loops around the pipelined ones (not pipelined, as written): " + ", ".join(
+            f"{r['name']} ({r['module']})" for r in cmp["outer_loops"])]
     lines += ["", "## Engines (Vitis modules' resources)", "",
               "| engine | loops | flagged | modules | DSP | BRAM18 | LUT | FF |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, e in cmp["engines"].items():

@@ -344,6 +344,7 @@ def _damaged_files(tmp_path):
                                    [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],
                                    [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3, 8, 8])])
     model = onnx.helper.make_model(graph).SerializeToString()
+    files["random.safetensors"] = np.random.default_rng(1).bytes(300)
     files["truncated.onnx"] = model[: len(model) // 2]
     files["empty.onnx"] = b""
     for name, data in files.items():
@@ -371,6 +372,8 @@ def argparse_namespace():
     (["build", "--weights", "empty.pt"], "checkpoint 'empty.pt' cannot be read: it is empty"),
     (["build", "--weights", "objects.pt"], "checkpoint 'objects.pt' cannot be read: it holds Python objects besides "
                                            "tensors, which safe loading does not run: not a weights file"),
+    (["build", "--weights", "random.safetensors"], "checkpoint 'random.safetensors' cannot be read: it is not a "
+                                                   "readable safetensors file"),
     (["export", "--weights", "truncated.pt"], "quantized model 'truncated.pt' cannot be read: it is truncated"),
     (["export", "--weights", "random.pt"], "quantized model 'random.pt' cannot be read: it is not a PyTorch"),
     (["lower", "--qonnx", "truncated.onnx"], "cannot read QONNX file 'truncated.onnx': it is damaged, truncated or "

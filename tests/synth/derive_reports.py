@@ -9,8 +9,9 @@ How each is derived (the figures are chosen, not measured: they exercise the com
   (VITIS_LOOP_88_1, as Vitis names a loop without a label);
 - one <module>_csynth.xml per engine, the same file with the module's name, resources and loops: every
   template loop at its target II except dw_tile at II = 4 (the case `flow report` must flag); depths
-  near the templates'; conv_tile two deeper than the model; table_load inlined twice into concat_engine
-  (table_load, table_load_1);
+  near the templates'; conv_tile two deeper than the model, nested in its (unpipelined) tile loop
+  VITIS_LOOP_117_1 as Vitis nests loops; table_load inlined twice into concat_engine (table_load,
+  table_load_1);
 - vitflow_prj/hls.app: vivado_hls.app naming our project and top;
 - vitflow_prj/solution1/sim/report/vitflow_top_cosim.rpt: hls4ml's set has no co-simulation report;
   written in the table form Vitis writes and hls4ml's reader parses, latency 10,800 cycles;
@@ -32,7 +33,8 @@ AVAILABLE = {"BRAM_18K": 1824, "DSP": 2520, "FF": 548160, "LUT": 274080, "URAM":
 MODULES = {
     "vitflow_top": ((80, 530, 90000, 61000), [("desc_fetch", 1, 4, 8), ("VITIS_LOOP_88_1", 1, 3, 16)]),
     "conv_engine_16_16_16_9_32_192_0_s": ((18, 136, 30000, 18000), [("table_load", 1, 4, 256),
-                                                                     ("conv_tile", 1, 27, 4096)]),
+                                                                     ("VITIS_LOOP_117_1", None, None, 5,
+                                                                      [("conv_tile", 1, 27, 4096)])]),
     "dwconv_engine_16_16_3_8_32_192_0_s": ((6, 160, 12000, 9000), [("table_load", 1, 4, 256),
                                                                     ("dw_tile", 4, 21, 1024)]),
     "lut_engine_16_256_192_s": ((16, 0, 3000, 4000), [("table_load", 1, 4, 256), ("lut_map", 1, 8, 64),
@@ -59,6 +61,18 @@ def _set(root, path, text):
     root.find(path).text = str(text)
 
 
+def _loops(parent, loops) -> None:
+    """Vitis' loop entries: a pipelined loop's II and depth; a loop around others (ii None) has neither, "-"
+    as Vitis writes, and its inner loops nested in its element."""
+    for name, ii, depth, trip, *inner in loops:
+        loop = ET.SubElement(parent, name)
+        ET.SubElement(loop, "TripCount").text = str(trip)
+        ET.SubElement(loop, "Latency").text = str(trip * ii + depth - 1) if ii else "?"
+        ET.SubElement(loop, "PipelineII").text = str(ii) if ii else "-"
+        ET.SubElement(loop, "PipelineDepth").text = str(depth) if depth else "-"
+        _loops(loop, inner[0] if inner else [])
+
+
 def _csynth(module: str, resources, loops) -> str:
     root = ET.parse(REAL / "myproject_csynth.xml").getroot()
     _set(root, "UserAssignments/TopModelName", module)
@@ -68,12 +82,7 @@ def _csynth(module: str, resources, loops) -> str:
     perf = root.find("PerformanceEstimates")
     _set(perf, "PipelineType", "none")
     _set(perf, "SummaryOfTimingAnalysis/EstimatedClockPeriod", "3.912")
-    summary = ET.SubElement(perf, "SummaryOfLoopLatency")
-    for name, ii, depth, trip in loops:
-        loop = ET.SubElement(summary, name)
-        for tag, value in (("TripCount", trip), ("Latency", trip * ii + depth - 1), ("PipelineII", ii),
-                           ("PipelineDepth", depth)):
-            ET.SubElement(loop, tag).text = str(value)
+    _loops(ET.SubElement(perf, "SummaryOfLoopLatency"), loops)
     res = root.find("AreaEstimates/Resources")
     dsp = res.find("DSP48E")
     dsp.tag = "DSP"  # Vitis' name (Vivado HLS: DSP48E)
@@ -133,7 +142,7 @@ def derive(project: Path, ii_dw: int = 4) -> None:
     report = project / "vitflow_prj" / "solution1" / "syn" / "report"
     report.mkdir(parents=True, exist_ok=True)
     for module, (res, loops) in MODULES.items():
-        loops = [(n, ii_dw if n == "dw_tile" else ii, d, t) for n, ii, d, t in loops]
+        loops = [(n, ii_dw if n == "dw_tile" else ii, d, *rest) for n, ii, d, *rest in loops]
         (report / f"{module}_csynth.xml").write_text(_csynth(module, res, loops))
     app = (REAL / "vivado_hls.app").read_text().replace('name="myproject_prj" top="myproject"',
                                                          'name="vitflow_prj" top="vitflow_top"')

@@ -18,7 +18,8 @@ def test_derived_run_flags_the_loop_at_ii_4(project, capsys):
     cmp = json.loads((project / "reports" / "synthesis_report.json").read_text())
     flagged = sorted(n for n, r in cmp["loops"].items() if r["flag"])
     assert flagged == ["dw_tile"] and set(cmp["loops"]) == set(template_loops())
-    assert [l["name"] for l in cmp["unknown_loops"]] == ["VITIS_LOOP_88_1"]  # outside the audit: flagged
+    assert [l["name"] for l in cmp["unknown_loops"]] == ["VITIS_LOOP_88_1"]  # pipelined, outside the audit
+    assert [l["name"] for l in cmp["outer_loops"]] == ["VITIS_LOOP_117_1"]  # around conv_tile: listed, no flag
     assert cmp["loops"]["table_load"]["instances"] == 5  # table_load_1 is the label inlined twice
     assert cmp["flags"] == 2
     # resources within 20% of the model (516 DSP, 76 BRAM18, 66,528 LUT, 85,148 FF): none flagged

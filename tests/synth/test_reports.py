@@ -25,7 +25,10 @@ def test_derived_files(project):
     loops = {(l["name"], l["module"]): l for l in lab["loops"]}
     dw = loops[("dw_tile", "dwconv_engine_16_16_3_8_32_192_0_s")]
     assert (dw["ii"], dw["depth"], dw["trip_count"]) == (4, 21, 1024)
-    assert ("table_load_1", "concat_engine_16_256_192_s") in loops and len(lab["loops"]) == 26
+    outer = loops[("VITIS_LOOP_117_1", "conv_engine_16_16_16_9_32_192_0_s")]  # a loop around conv_tile
+    assert (outer["ii"], outer["depth"], outer["trip_count"]) == (None, None, 5)
+    assert loops[("conv_tile", "conv_engine_16_16_16_9_32_192_0_s")]["ii"] == 1  # nested inside it
+    assert ("table_load_1", "concat_engine_16_256_192_s") in loops and len(lab["loops"]) == 27
     assert lab["modules"]["conv_engine_16_16_16_9_32_192_0_s"] == {"dsp": 136, "bram18": 18, "uram": 0,
                                                                     "lut": 18000, "ff": 30000}
     assert lab["csynth"]["DSP"] == "530" and lab["csynth"]["TargetClockPeriod"] == "5.00"
