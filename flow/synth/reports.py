@@ -47,8 +47,8 @@ def read_hls4ml_view(project: Path, top: str) -> dict:
     from hls4ml.report import parse_vivado_report
 
     prj = project / VITIS_PROJECT
-    if not prj.is_dir():
-        return {}
+    if not (prj / "hls.app").is_file() and not (prj / "vivado_hls.app").is_file():
+        return {}  # no Vitis project file (a run that stopped early): hls4ml's reader would have no solution
     with tempfile.TemporaryDirectory() as tmp:
         view = Path(tmp)
         (view / "project.tcl").write_text(f'set project_name "{top}"\nset backend "vitis"\n')

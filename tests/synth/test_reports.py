@@ -40,6 +40,9 @@ def test_derived_files(project):
 def test_nothing_to_read_is_one_error(project, tmp_path):
     with pytest.raises(FlowError, match="no Vitis or Vivado reports .* run `flow synth --project"):
         read_lab_reports(project, "vitflow_top")
+    (project / "vitflow_prj" / "solution1").mkdir(parents=True)  # a run that stopped before writing anything
+    with pytest.raises(FlowError, match="no Vitis or Vivado reports"):
+        read_lab_reports(project, "vitflow_top")
     bad = tmp_path / "t.rpt"
     bad.write_text((REAL / "vivado_synth.rpt").read_text())
     with pytest.raises(FlowError, match="no Design Timing Summary"):
