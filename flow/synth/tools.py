@@ -10,6 +10,7 @@ with one line naming the tool and the commands a lab machine runs.
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -66,9 +67,9 @@ def commands(steps: list) -> list:
 
 def lab_commands(project: Path, steps: list) -> str:
     """The shell commands that run ``steps`` on a lab machine."""
-    parts = [f"cd '{project}'"]
+    parts = [f"cd {shlex.quote(str(project))}"]  # a lab path may hold spaces or quotes
     for c in commands(steps):
-        env = " ".join(f"{k}='{v}'" for k, v in c.env.items())
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in c.env.items())
         parts.append(f"{env} {' '.join(c.argv)}".strip())
     return " && ".join(parts)
 

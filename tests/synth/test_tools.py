@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,12 +73,20 @@ def test_missing_tool_is_one_line_and_writes_nothing(project, tmp_path, monkeypa
     assert main(["synth", "--project", str(project)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("flow: error: vitis_hls is not on PATH")
-    assert f"cd '{project}' && VITFLOW_STEPS='csynth cosim export' vitis_hls -f run_hls.tcl && vivado -mode batch" in err[0]
+    assert f"cd {project} && VITFLOW_STEPS='csynth cosim export' vitis_hls -f run_hls.tcl && vivado -mode batch" in err[0]
     assert _listing(project) == before
     monkeypatch.setenv("PATH", str(_fake_tools(tmp_path, monkeypatch, names=("vitis_hls",)).parent / "bin"))
     assert main(["synth", "--project", str(project), "--steps", "export,bitstream"]) == 2  # no vivado
     assert "vivado is not on PATH (Vivado needed for bitstream)" in capsys.readouterr().err
     assert _listing(project) == before
+
+
+def test_lab_commands_quote_the_path(tmp_path, monkeypatch):
+    from flow.synth.tools import lab_commands
+
+    _fake_tools(tmp_path, monkeypatch)
+    assert lab_commands(Path("/lab/it's here"), ["csynth"]) == (
+        """cd '/lab/it'"'"'s here' && VITFLOW_STEPS=csynth vitis_hls -f run_hls.tcl""")
 
 
 def test_runs_each_tool_in_the_project_with_progress_and_logs(project, tmp_path, monkeypatch):
