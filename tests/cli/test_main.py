@@ -324,6 +324,7 @@ def test_one_block_through_hls4ml(tmp_path):
 
 def _damaged_files(tmp_path):
     """name -> a damaged or foreign file (or folder), made here."""
+    import argparse
     import io
 
     import numpy as np
@@ -338,7 +339,7 @@ def _damaged_files(tmp_path):
     files = {"truncated.pt": whole[: len(whole) // 2], "random.pt": bytes([7]) + np.random.default_rng(0).bytes(999),
              "text.pt": b"model weights, version 2\n", "empty.pt": b""}
     buf = io.BytesIO()
-    torch.save({"args": argparse_namespace()}, buf)
+    torch.save({"args": argparse.Namespace(lr=0.1)}, buf)  # an object safe loading refuses to build
     files["objects.pt"] = buf.getvalue()
     graph = onnx.helper.make_graph([onnx.helper.make_node("Relu", ["x"], ["y"])], "g",
                                    [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 8, 8])],
@@ -355,12 +356,6 @@ def _damaged_files(tmp_path):
         save(Program("p", ["x"], ["y"], t, [layer]), tmp_path / name)
     (tmp_path / "short" / "weights.bin").write_bytes(b"\0" * 10)
     (tmp_path / "missing" / "weights.bin").unlink()
-
-
-def argparse_namespace():
-    import argparse
-
-    return argparse.Namespace(lr=0.1)
 
 
 @pytest.mark.parametrize("args,message", [
