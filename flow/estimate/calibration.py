@@ -14,9 +14,7 @@ from pathlib import Path
 
 from flow.errors import FlowError
 
-from .resources import estimate_resources
-
-KINDS = ("dsp", "bram18", "uram", "lut", "ff")
+from .resources import KINDS, estimate_resources
 
 
 def load_calibration(path) -> dict:

@@ -19,7 +19,7 @@ from flow.hls.project import HwConfig
 from .fit import UNBOUNDED, fitted_config
 from .calibration import calibrated_resources
 from .latencies import latencies
-from .resources import URAM_SHAPE, memory
+from .resources import KINDS, URAM_SHAPE, memory
 from .timing import program_time
 
 DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "uram": 0.8, "lut": 0.85, "ff": 0.85}
@@ -59,7 +59,7 @@ def estimate(program, cfg: HwConfig, part, clock_mhz: float, plan=None, calibrat
     res = calibrated_resources(cfg, calibration)
     fps = clock_mhz * 1e6 / total
     gops = 2 * macs * fps / 1e9
-    util = {k: res[k] / part.resources[k] for k in ("dsp", "bram18", "uram", "lut", "ff") if part.resources[k]}
+    util = {k: res[k] / part.resources[k] for k in KINDS if part.resources[k]}
     share = {k: sum(r[k] for r in rows) + (io[k] if io else 0) for k in ("compute", "ddr", "fill")}
     return {"part": part.name, "clock_mhz": clock_mhz, "config": asdict(cfg), "layers": rows, "io": io,
             "cycles": total, "fps": fps, "gops": gops, "gops_per_dsp": gops / max(res["dsp"], 1), "macs": macs,

@@ -29,6 +29,7 @@ LUT_PER_DECODER = 12  # a 16-bit operand picked from 8-bit or 16-bit lanes, sign
 AXI_PORTS = 3
 BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
 ENGINES = 8
+KINDS = ("dsp", "bram18", "uram", "lut", "ff")  # the resource kinds a design is held to (part files' names)
 
 
 def bram18(width: int, depth: int) -> int:

@@ -229,14 +229,14 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
 
 def design_record(cfg: HwConfig, part, clock_mhz: float, cosim_image) -> dict:
     """What the model says of the generated design: flow report compares a lab run with it."""
-    from flow.estimate.resources import estimate_resources
+    from flow.estimate.resources import KINDS, estimate_resources
     from flow.estimate.timing import ddr_cycles_per_beat, op_time
 
     plan = cosim_image.plan
     cpb = ddr_cycles_per_beat(part, clock_mhz, plan.beat_bytes)
     res = estimate_resources(cfg)
     return {"top": TOP, "part": part.part, "part_name": part.name, "family": part.family, "clock_mhz": clock_mhz,
-            "config": asdict(cfg), "resources": {k: res[k] for k in ("dsp", "bram18", "uram", "lut", "ff")},
+            "config": asdict(cfg), "resources": {k: res[k] for k in KINDS},
             # the co-simulation testbench runs the cosim/ program's check descriptors in one call of the top
             "cosim_cycles": sum(op_time(op, plan, cfg, cpb)["cycles"] for op in plan.check_ops)}
 

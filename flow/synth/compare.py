@@ -17,11 +17,11 @@ from pathlib import Path
 
 from flow.errors import FlowError
 from flow.estimate.latencies import template_loops
+from flow.estimate.resources import KINDS
 
-from .reports import read_lab_reports
+from .reports import as_int, read_lab_reports
 
 TOLERANCE = 0.2  # a resource or latency further than this from the model is flagged
-KINDS = ("dsp", "bram18", "uram", "lut", "ff")
 ENGINE_OF_LOOP = {"conv_tile": "conv", "dw_tile": "depthwise", "lut_map": "tables", "lut_rows": "tables",
                   "table_load": "tables", "add": "add", "concat_map": "concat", "gap": "pool",
                   "ln_shifts": "layernorm", "ln_sum": "layernorm", "ln_var": "layernorm", "ln_sqrt": "layernorm",
@@ -89,7 +89,7 @@ def compare(project) -> dict:
     res = {}
     for k in KINDS:
         model = design["resources"][k]
-        synth = _int_or_none((lab["csynth"] or {}).get({"dsp": "DSP", "bram18": "BRAM_18K", "uram": "URAM",
+        synth = as_int((lab["csynth"] or {}).get({"dsp": "DSP", "bram18": "BRAM_18K", "uram": "URAM",
                                                          "lut": "LUT", "ff": "FF"}[k]))
         viv = (lab["vivado"] or {}).get(k)
         measured = viv if viv is not None else synth
@@ -114,9 +114,9 @@ def compare(project) -> dict:
                 engines[engine]["resources"][k] += r.get(k) or 0
     latency = None
     if lab["cosim"]:
-        cyc = _int_or_none(lab["cosim"].get("LatencyMax"))
+        cyc = as_int(lab["cosim"].get("LatencyMax"))
         off = _off(cyc, design["cosim_cycles"])
-        latency = {"model": design["cosim_cycles"], "cosim_min": _int_or_none(lab["cosim"].get("LatencyMin")),
+        latency = {"model": design["cosim_cycles"], "cosim_min": as_int(lab["cosim"].get("LatencyMin")),
                    "cosim_max": cyc, "status": lab["cosim"].get("Status"), "off": off,
                    "flag": f"{100 * off:+.0f}% from the model" if off is not None and abs(off) > TOLERANCE else ""}
     clock = {"target_mhz": design["clock_mhz"]}
@@ -134,13 +134,6 @@ def compare(project) -> dict:
     return {"project": str(project), "top": design["top"], "part": design["part"], "loops": loop_rows,
             "unknown_loops": unknown, "outer_loops": outer, "engines": engines, "resources": res, "latency": latency, "clock": clock,
             "flags": flags, "found": {k: bool(lab[k]) for k in ("csynth", "cosim", "loops", "vivado", "timing")}}
-
-
-def _int_or_none(v):
-    try:
-        return int(float(v))
-    except (TypeError, ValueError):
-        return None
 
 
 def _fmt(v) -> str:

@@ -30,7 +30,8 @@ SITE_TYPES = {"Slice LUTs": "lut", "CLB LUTs": "lut", "Slice Registers": "ff", "
               "Block RAM Tile": "bram_tile", "URAM": "uram", "DSPs": "dsp"}
 
 
-def _int(text):
+def as_int(text):
+    """A report's number as an int; None for what is not one ("-", "undef", missing)."""
     try:
         return int(float(text))
     except (TypeError, ValueError):
@@ -63,8 +64,8 @@ def _trip(node) -> int | None:
     if t is None:
         return None
     if t.find("range/max") is not None:
-        return _int(t.find("range/max").text)
-    return _int(t.text)
+        return as_int(t.find("range/max").text)
+    return as_int(t.text)
 
 
 def _loops_of(node, module: str, out: list) -> None:
@@ -73,8 +74,8 @@ def _loops_of(node, module: str, out: list) -> None:
             continue
         name = loop.findtext("Name") or loop.tag
         ii = loop.findtext("PipelineII")
-        out.append({"name": name, "module": module, "ii": _int(ii), "ii_text": (ii or "").strip(),
-                    "depth": _int(loop.findtext("PipelineDepth")), "trip_count": _trip(loop),
+        out.append({"name": name, "module": module, "ii": as_int(ii), "ii_text": (ii or "").strip(),
+                    "depth": as_int(loop.findtext("PipelineDepth")), "trip_count": _trip(loop),
                     "latency": (loop.findtext("Latency") or "").strip()})
         _loops_of(loop, module, out)  # nested loops sit inside their parent's element
 
@@ -94,7 +95,7 @@ def read_csynth_modules(project: Path) -> tuple:
             _loops_of(summary, module, loops)
         res = root.find("AreaEstimates/Resources")
         if res is not None:
-            get = lambda *tags: next((_int(res.findtext(t)) for t in tags if res.find(t) is not None), None)  # noqa: E731
+            get = lambda *tags: next((as_int(res.findtext(t)) for t in tags if res.find(t) is not None), None)  # noqa: E731
             modules[module] = {"dsp": get("DSP", "DSP48E"), "bram18": get("BRAM_18K"), "uram": get("URAM"),
                                "lut": get("LUT"), "ff": get("FF")}
     return loops, modules
