@@ -42,16 +42,23 @@ def template_loops(folder: str | None = None) -> dict:
     return loops
 
 
+@lru_cache(maxsize=1)
+def _template_latencies() -> dict:
+    return {**_constants(), "loops": {name: (l["depth"], l["ii"]) for name, l in template_loops().items()}}
+
+
 def latencies(calibration: dict | None = None) -> dict:
     """cycles.h's constants, and "loops": label -> (pipeline depth, II); with ``calibration`` (a lab run's
     measured figures, flow/estimate/calibration.py), each measured loop's depth and II in place of the
-    templates'."""
-    lat = dict(_constants())
-    lat["loops"] = {name: (l["depth"], l["ii"]) for name, l in template_loops().items()}
-    if calibration:
-        for name, m in calibration.get("loops", {}).items():
-            if name not in lat["loops"]:
-                raise FlowError(f"calibration names loop '{name}', which no template has")
-            depth, ii = lat["loops"][name]
-            lat["loops"][name] = (int(m.get("depth") or depth), int(m.get("ii") or ii))
+    templates'. Without one, the same (cached, not to be modified) dict every call: the cycle model asks
+    for it once per operation."""
+    if not calibration:
+        return _template_latencies()
+    base = _template_latencies()
+    lat = {**base, "loops": dict(base["loops"])}
+    for name, m in calibration.get("loops", {}).items():
+        if name not in lat["loops"]:
+            raise FlowError(f"calibration names loop '{name}', which no template has")
+        depth, ii = lat["loops"][name]
+        lat["loops"][name] = (int(m.get("depth") or depth), int(m.get("ii") or ii))
     return lat

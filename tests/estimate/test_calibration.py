@@ -39,6 +39,7 @@ def test_measured_ii_and_depth_by_hand(tmp_path):
     assert cal["loops"] == {"conv_tile": {"depth": 30, "ii": 2}} and cal["resources"] == {"dsp": 1.25, "lut": 0.75}
     lat = latencies(cal)
     assert lat["loops"]["conv_tile"] == (30, 2) and lat["loops"]["dw_tile"] == latencies()["loops"]["dw_tile"]
+    assert latencies()["loops"]["conv_tile"] == (latencies()["depth_conv"], 1)  # the templates' stay as they are
     program = _pointwise()
     plan = plan_memory(program, 16, 1 << 20)
     op = next(op for op in plan.ops if op.kind == "conv")
