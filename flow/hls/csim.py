@@ -42,34 +42,30 @@ def compiler() -> str:
     return cxx
 
 
-def compile_csim(project: Path) -> Path:
-    """Build project/csim/tb_vitflow; a compiler error is a FlowError quoting its first line."""
-    project = Path(project)
-    exe = project / "csim" / "tb_vitflow"
-    exe.parent.mkdir(exist_ok=True)
-    cmd = [compiler(), *CXXFLAGS, "-isystem", str(ap_types_dir()), "-I", str(project / "firmware"),
-           str(project / "firmware" / f"{TOP}.cpp"), str(project / "tb" / "tb_vitflow.cpp"), "-o", str(exe)]
+def _build(project: Path, source: str, out: str, flags: list, what: str) -> Path:
+    """g++ the project's top with ``source`` into project/csim/``out``; a compiler error is a FlowError
+    quoting its first line."""
+    target = project / "csim" / out
+    target.parent.mkdir(exist_ok=True)
+    cmd = [compiler(), *CXXFLAGS, *flags, "-isystem", str(ap_types_dir()), "-I", str(project / "firmware"),
+           str(project / "firmware" / f"{TOP}.cpp"), str(project / source), "-o", str(target)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         first = next((l for l in r.stderr.splitlines() if "error" in l), r.stderr.strip()[:300])
-        raise FlowError(f"C-simulation build failed: {first}")
-    return exe
+        raise FlowError(f"{what} build failed: {first}")
+    return target
+
+
+def compile_csim(project: Path) -> Path:
+    """Build project/csim/tb_vitflow, the testbench with the II audit."""
+    return _build(Path(project), "tb/tb_vitflow.cpp", "tb_vitflow", [], "C-simulation")
 
 
 def compile_csim_library(project: Path) -> Path:
     """Build project/csim/libvitflow_csim.so, the host driver's CsimDevice (host/csim_lib.cpp: the top's C
     ABI over byte buffers), without the II audit (the testbench's run has it)."""
-    project = Path(project)
-    lib = project / "csim" / "libvitflow_csim.so"
-    lib.parent.mkdir(exist_ok=True)
-    cmd = [compiler(), *CXXFLAGS, "-DVITFLOW_NO_AUDIT", "-shared", "-fPIC", "-isystem", str(ap_types_dir()), "-I",
-           str(project / "firmware"), str(project / "firmware" / f"{TOP}.cpp"), str(project / "host" / "csim_lib.cpp"),
-           "-o", str(lib)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        first = next((l for l in r.stderr.splitlines() if "error" in l), r.stderr.strip()[:300])
-        raise FlowError(f"C-simulation library build failed: {first}")
-    return lib
+    return _build(Path(project), "host/csim_lib.cpp", "libvitflow_csim.so",
+                  ["-DVITFLOW_NO_AUDIT", "-shared", "-fPIC"], "C-simulation library")
 
 
 _STATS = re.compile(r"desc (\d+) layer (-?\d+) kind (\d+) iterations (\d+) cycles (\d+) entries (\d+) fill (\d+) "

@@ -5,7 +5,7 @@ IP export), the Vivado block-design script and a PYNQ host driver.
 
 project/
   firmware/   vitflow/*.h (the templates), vitflow_config.h, vitflow_layout.h, vitflow_top.{h,cpp}
-  tb/         tb_vitflow.cpp
+  tb/         tb_vitflow.cpp, beat_bytes.h
   data/       program.desc, check.desc (descriptors), weights.bin and weights_desc.bin (the weight streams'
               beats on the weight port and on the descriptor port, after the descriptors), ddr_mask.bin,
               tensors.json (each tensor's DDR region and layout); img<i>/ddr_in.bin, ddr_golden.bin
@@ -206,7 +206,8 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
         folder.mkdir(parents=True, exist_ok=True)
     src = templates_dir()
     shutil.copytree(src / "vitflow", fw / "vitflow", dirs_exist_ok=True)
-    shutil.copy(src / "tb" / "tb_vitflow.cpp", tb / "tb_vitflow.cpp")
+    for name in ("tb_vitflow.cpp", "beat_bytes.h"):  # the testbench, and the byte <-> beat helpers it shares
+        shutil.copy(src / "tb" / name, tb / name)
     (fw / "vitflow" / "vitflow_layout.h").write_text(layout_header())
     (fw / "vitflow_config.h").write_text(cfg.header())
     depths = {"desc": cosim_image.check_desc.size * 4 // cfg.beat_bytes + len(cosim_image.weights_desc),

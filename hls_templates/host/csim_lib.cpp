@@ -9,33 +9,13 @@
 // descriptor of unknown kind.
 #include <vector>
 
-#include "vitflow_top.h"
-
-namespace {
-
-// Bytes as AXI beats (little-endian), 64 bits at a time; one beat more than needed, never empty.
-std::vector<vitflow::beat_t> to_beats(const unsigned char *bytes, long n) {
-    const long b = vitflow::BEAT;
-    std::vector<vitflow::beat_t> out((n + b - 1) / b + 1);
-    for (long i = 0; i < n; i += 8) {
-        unsigned long long v = 0;
-        for (long j = 0; j < 8 && i + j < n; j++) v |= (unsigned long long)bytes[i + j] << (8 * j);
-        out[i / b].range(64 * ((i % b) / 8) + 63, 64 * ((i % b) / 8)) = v;
-    }
-    return out;
-}
-
-}  // namespace
+#include "../tb/beat_bytes.h"  // the top, and bytes <-> beats (the testbench's own)
 
 extern "C" int vitflow_csim_run(const unsigned char *desc, long desc_bytes, const unsigned char *wgt,
                                 long wgt_bytes, unsigned char *ddr, long ddr_bytes, int n_desc) {
-    std::vector<vitflow::beat_t> d = to_beats(desc, desc_bytes), w = to_beats(wgt, wgt_bytes),
-                                 a = to_beats(ddr, ddr_bytes);
+    std::vector<vitflow::beat_t> d = vitflow::to_beats(desc, desc_bytes), w = vitflow::to_beats(wgt, wgt_bytes),
+                                 a = vitflow::to_beats(ddr, ddr_bytes);
     const int ret = vitflow_top(d.data(), w.data(), a.data(), n_desc);
-    const long b = vitflow::BEAT;
-    for (long i = 0; i < ddr_bytes; i += 8) {
-        const unsigned long long v = a[i / b].range(64 * ((i % b) / 8) + 63, 64 * ((i % b) / 8)).to_uint64();
-        for (long j = 0; j < 8 && i + j < ddr_bytes; j++) ddr[i + j] = (unsigned char)(v >> (8 * j));
-    }
+    vitflow::from_beats(a, ddr, ddr_bytes);
     return ret;
 }

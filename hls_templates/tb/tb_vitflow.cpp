@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "../firmware/vitflow_top.h"  // relative to this file: no include path to pass (run_hls.tcl)
+#include "beat_bytes.h"  // the top, and bytes <-> beats (relative to this file: no include path to pass)
 
 static std::vector<unsigned char> load(const std::string &path) {
     std::vector<unsigned char> v;
@@ -36,20 +36,8 @@ static std::vector<unsigned char> load(const std::string &path) {
     return v;
 }
 
-// Bytes as AXI beats (little-endian), 64 bits at a time.
 static std::vector<vitflow::beat_t> beats(const std::vector<unsigned char> &bytes) {
-    const size_t n = vitflow::BEAT;
-    std::vector<vitflow::beat_t> out((bytes.size() + n - 1) / n + 1);  // +1: never an empty buffer
-    for (size_t b = 0; b * n < bytes.size(); b++)
-        for (size_t k = 0; k < n / 8; k++) {
-            unsigned long long v = 0;
-            for (size_t j = 0; j < 8; j++) {
-                const size_t i = b * n + 8 * k + j;
-                if (i < bytes.size()) v |= (unsigned long long)bytes[i] << (8 * j);
-            }
-            out[b].range(64 * k + 63, 64 * k) = v;
-        }
-    return out;
+    return vitflow::to_beats(bytes.data(), bytes.size());
 }
 
 int main(int argc, char **argv) {
@@ -83,11 +71,7 @@ int main(int argc, char **argv) {
                     s.port[1].beats, s.port[2].beats, s.port[0].bursts, s.port[1].bursts, s.port[2].bursts);
 #endif
     std::vector<unsigned char> out(in.size());
-    for (size_t i = 0; i < out.size(); i += 8) {
-        const size_t b = i / vitflow::BEAT, k = (i % vitflow::BEAT) / 8;
-        const unsigned long long v = ddr[b].range(64 * k + 63, 64 * k).to_uint64();
-        for (size_t j = 0; j < 8 && i + j < out.size(); j++) out[i + j] = (unsigned char)(v >> (8 * j));
-    }
+    vitflow::from_beats(ddr, out.data(), out.size());
     FILE *f = std::fopen((img + "/ddr_out.bin").c_str(), "wb");
     if (!f || std::fwrite(out.data(), 1, out.size(), f) != out.size()) {
         std::fprintf(stderr, "tb: cannot write %s/ddr_out.bin\n", img.c_str());
