@@ -44,22 +44,23 @@ def run_build(cfg: BuildConfig, steps=None) -> Path:
     out = cfg.output_dir()
     if out.exists() and not out.is_dir():
         raise FlowError(f"output path '{out}' exists and is not a folder")
-    created = _first_missing_ancestor(out)  # removed again on failure
+    created = _first_missing_ancestor(out)  # removed again if this build fails
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with build_lock(out):
-            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-            try:
-                st = BuildState(cfg=cfg, staging=staging)
-                for step in steps or build_steps(cfg):
-                    step(st)
-                swap_into(staging, out)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)  # the build's partial output, or the old --out
-    except BaseException:
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        raise
+    # refused here when another build holds --out: then nothing is removed, not even a folder this build
+    # found missing, which the other build may have made at the same moment and be writing in
+    with build_lock(out):
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        try:
+            st = BuildState(cfg=cfg, staging=staging)
+            for step in steps or build_steps(cfg):
+                step(st)
+            swap_into(staging, out)
+        except BaseException:
+            if created is not None:
+                shutil.rmtree(created, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # the build's partial output, or the old --out
     return out
 
 

@@ -58,3 +58,18 @@ def test_swap_into_exchanges_the_folders(tmp_path):
         (folder / "f").write_text(text)
     swap_into(new, out)
     assert (out / "f").read_text() == "new" and (new / "f").read_text() == "old"
+
+
+def test_a_refused_build_removes_nothing(tmp_path, monkeypatch):
+    """Two builds into new/proj that both found new/ missing: the one the lock refuses must not remove new/,
+    where the other is building."""
+    import flow.pipeline as pipeline
+
+    out = tmp_path / "new" / "proj"
+    out.parent.mkdir()
+    (out.parent / ".proj.other.partial").mkdir()  # the other build's staging
+    monkeypatch.setattr(pipeline, "_first_missing_ancestor", lambda path: tmp_path / "new")  # "missing" when looked at
+    with build_lock(out):
+        with pytest.raises(FlowError, match="another build"):
+            run_build(make_config(out=str(out)), steps=[_writes])
+        assert (out.parent / ".proj.other.partial").is_dir()
