@@ -32,6 +32,7 @@ class BuildConfig:
     backend: str = "vitflow"         # `flow build`: vitflow (our accelerator, weights in DDR) or hls4ml
     block: str | None = None         # `flow build`: one block of the model (e.g. stages.3.blocks.1), not all of it
     calibration: str | None = None   # a lab run's synthesis_report.json (flow report): measured figures for the estimate
+    no_cache: bool = False           # `flow build`: run every stage, reuse and store nothing (flow/stage_cache.py)
 
     def quant_config(self):
         from flow.quantize.config import make_quant_config
@@ -85,6 +86,9 @@ def load_config_file(path) -> dict:
         elif name == "clock":
             if not isinstance(val, (int, float)) or isinstance(val, bool):
                 raise FlowError(f"config file '{path}': clock must be a number of MHz, got {val!r}")
+        elif name == "no_cache":
+            if not isinstance(val, bool):
+                raise FlowError(f"config file '{path}': no_cache must be true or false, got {val!r}")
         elif name == "quantization":
             if not isinstance(val, dict):
                 raise FlowError(f"config file '{path}': quantization must be a mapping of setting: value")

@@ -22,15 +22,16 @@ from flow.steps.export import step_export
 from flow.steps.hls import step_csim, step_generate_hls
 from flow.steps.hls4ml import step_hls4ml, step_hls4ml_scope
 from flow.steps.lower import step_load_qonnx, step_lower
-from flow.steps.model import step_build_model, step_cut_block
+from flow.steps.cached import step_front
+from flow.steps.model import step_build_model
 from flow.steps.quantize import step_load_quantized, step_quantize
 from flow.steps.state import BuildState
 
 
 def build_steps(cfg: BuildConfig) -> list:
-    """The steps of `flow build` for ``cfg``'s backend, with the block cut when ``cfg.block`` is set."""
-    front = [step_build_model] + ([step_hls4ml_scope] if cfg.backend == "hls4ml" else []) + [step_quantize]
-    front += ([step_cut_block] if cfg.block else []) + [step_export, step_lower]
+    """The steps of `flow build` for ``cfg``'s backend. Quantize, export and lower (with the block cut
+    when ``cfg.block`` is set) run as one step through the stage cache (flow/steps/cached.py)."""
+    front = [step_build_model] + ([step_hls4ml_scope] if cfg.backend == "hls4ml" else []) + [step_front]
     return front + ([step_hls4ml] if cfg.backend == "hls4ml" else [step_estimate, step_generate_hls, step_csim])
 
 QUANTIZE_STEPS = [step_build_model, step_quantize]

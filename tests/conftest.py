@@ -7,6 +7,13 @@ _TORCHVISION_SCHEMAS = {
 _keep_alive = []  # a torch.library.Library drops its definitions when collected
 
 
+@pytest.fixture(autouse=True)
+def _own_stage_cache(tmp_path_factory, monkeypatch):
+    """Each test builds with an empty stage cache of its own (flow/stage_cache.py), never the user's:
+    a test's build is then as cold as it was written to be, and tests do not see each other's entries."""
+    monkeypatch.setenv("VITFLOW_CACHE_DIR", str(tmp_path_factory.mktemp("stage_cache")))
+
+
 def _has_op(torch, name):
     try:
         getattr(torch.ops.torchvision, name)

@@ -3,6 +3,7 @@
 import argparse
 import signal
 import sys
+import time
 import warnings
 
 from flow.config import DEFAULT_MODEL, DEFAULT_PART
@@ -40,6 +41,9 @@ def _common(*names):
         "calibration": lambda: p.add_argument("--calibration", help="a lab run's reports/synthesis_report.json "
                                               "(from `flow report`): its measured loop IIs, depths and resources "
                                               "in place of the model's"),
+        "no_cache": lambda: p.add_argument("--no-cache", action="store_true", default=None,
+                                           help="run quantize, export and lower even when the stage cache holds "
+                                           "them, and store nothing (`flow cache clear` empties the cache)"),
     }
     for n in names:
         opts[n]()
@@ -50,7 +54,7 @@ def _cfg(args):
     from flow.config import make_config
 
     keys = ("model", "part", "board", "out", "weights", "bits", "resolution", "calib_dir", "calib", "qonnx", "program",
-            "acc_bits", "clock", "backend", "block", "calibration")
+            "acc_bits", "clock", "backend", "block", "calibration", "no_cache")
     return make_config(getattr(args, "config", None), **{k: getattr(args, k, None) for k in keys})
 
 
@@ -156,6 +160,21 @@ def cmd_parts(args):
         print(f"{b.name:<11}{b.part:<24}{b.vivado_board_part:<30}{'yes' if b.xdc else 'none':<11}{b.status_led or '-'}")
 
 
+def cmd_cache(args):
+    from flow import stage_cache
+
+    root = stage_cache.cache_root()
+    if args.action == "clear":
+        n, size = stage_cache.clear(root)
+        print(f"flow: removed {n} cache entries ({size / 1e6:.1f} MB) from {root}")
+        return
+    found = stage_cache.entries(root)
+    for stage, key, size, created in found:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else "partial"
+        print(f"{stage:<10}{key[:16]}  {size / 1e6:>9.1f} MB  {when}")
+    print(f"flow: {len(found)} cache entries, {sum(e[2] for e in found) / 1e6:.1f} MB, in {root}")
+
+
 def make_parser():
     parser = argparse.ArgumentParser(
         prog="flow", description="Deploy quantized EfficientViT models from PyTorch to FPGA (QONNX -> HLS).")
@@ -169,7 +188,7 @@ def make_parser():
     all_opts = ("model", "part", "board", "out", "weights", "config", "bits", "resolution", "calib_dir", "calib",
                 "acc_bits", "clock", "calibration")
     add("build", cmd_build, "run the whole flow: quantize, export, lower, estimate, generate HLS, C-simulate",
-        *all_opts, "backend", "block")
+        *all_opts, "backend", "block", "no_cache")
     add("quantize", _run("QUANTIZE_STEPS", "quantized model and report"),
         "post-training quantization with calibration", "model", "out", "weights", "config", "bits",
         "resolution", "calib_dir", "calib")
@@ -194,6 +213,9 @@ def make_parser():
     m = add("models", cmd_models, "list the model zoo with parameter and MAC counts", "model")
     m.add_argument("--resolution", type=int, default=224, help="input resolution for the MAC count (default 224)")
     add("parts", cmd_parts, "list the FPGA parts and boards in the part library")
+    k = add("cache", cmd_cache, "list the stage cache of `flow build` (quantize, export, lower), or empty it")
+    k.add_argument("action", nargs="?", default="list", choices=("list", "clear"),
+                   help="list (default): its entries and size; clear: remove every entry")
     return parser
 
 

@@ -50,11 +50,15 @@ def step_lower(st: BuildState) -> None:
     in_quant = activation_quants(st.qonnx_path)[program.inputs[0]]  # the graph's input Quant
     codes = in_quant.codes(st.calib_images[0].numpy())
     save_dump(run_program(program, {program.inputs[0]: codes}), st.staging / "reference_dump.npz")
-    say("lower", f"integer reference vs QONNX on {result['images']} images ({result['criterion']}): "
-                 f"{result['tensors_exact']}/{result['tensors']} tensors identical, worst {result['max_lsb']} LSB, "
-                 f"{100 * result['min_equal_fraction']:.3f}% equal" + _judged(result)
-                 + (f"; top-1 agrees on {result['top1_agree']}/{result['images']}" if not st.cfg.block else ""))
+    say("lower", lower_summary(result, st.cfg))
     st.program = program
+
+
+def lower_summary(result: dict, cfg) -> str:
+    return (f"integer reference vs QONNX on {result['images']} images ({result['criterion']}): "
+            f"{result['tensors_exact']}/{result['tensors']} tensors identical, worst {result['max_lsb']} LSB, "
+            f"{100 * result['min_equal_fraction']:.3f}% equal" + _judged(result)
+            + (f"; top-1 agrees on {result['top1_agree']}/{result['images']}" if not cfg.block else ""))
 
 
 def _judged(result: dict) -> str:

@@ -16,7 +16,7 @@ def run(*args, cwd=None, timeout=300):
     return subprocess.run([FLOW, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
-@pytest.mark.parametrize("command", ["build", "quantize", "export", "lower", "csim", "estimate", "synth", "report", "models", "parts"])
+@pytest.mark.parametrize("command", ["build", "quantize", "export", "lower", "csim", "estimate", "synth", "report", "models", "parts", "cache"])
 def test_help(command):
     r = run(command, "--help")
     assert r.returncode == 0 and "usage: flow " + command in r.stdout
@@ -114,6 +114,17 @@ def test_build_runs_to_bit_exact_csim(tmp_path):
     (hls / "data" / "img0" / "ddr_golden.bin").write_bytes(bytes(golden))
     r = run("csim", "--project", "b/hls", cwd=tmp_path)
     assert r.returncode == 2 and f"first at layer {name}, index 0: csim" in r.stderr, r.stderr
+
+    # the same model on another part: quantize, export and lower come from the stage cache
+    r = run("build", *args[1:-1], "c", "--part", "xck26", cwd=tmp_path)
+    assert r.returncode == 0 and "cache: reused 3 of 3 stages, ran 0" in r.stderr, r.stderr
+    assert "bit-exact with the integer reference on 2 images" in r.stderr
+    r = run("cache", cwd=tmp_path)
+    assert r.returncode == 0 and "flow: 3 cache entries" in r.stdout
+    assert [line.split()[0] for line in r.stdout.splitlines()[:-1]] == ["export", "lower", "quantize"]
+    r = run("cache", "clear", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("flow: removed 3 cache entries")
+    assert run("cache", cwd=tmp_path).stdout.startswith("flow: 0 cache entries")
 
 
 @pytest.mark.parametrize("scales", ["free", "po2"])
