@@ -16,9 +16,9 @@ within 30 minutes.
 """
 
 import argparse
-import multiprocessing
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from fashion_mnist_model import MODEL, RESOLUTION, trained_model  # noqa: E402
+from fashion_mnist_model import MODEL, RESOLUTION, trained_checkpoint, trained_model  # noqa: E402
+from flow.config import parse_bits  # noqa: E402
 from flow.data import load_fashion_mnist  # noqa: E402
-from flow.quantize import make_quant_config, quantize_model  # noqa: E402
-from flow.quantize.inference import fast_quant_inference  # noqa: E402
+from flow.sweep.engine import run_sweep  # noqa: E402
 from flow.training import evaluate_top1  # noqa: E402
 
 BITS = [(8, 8), (6, 6), (4, 8)]
@@ -40,7 +40,6 @@ TARGET_DROP = {(8, 8): 0.3, (6, 6): 1.0, (4, 8): 2.0}
 # minutes with 60 (session 7), and 24.5 (session 6) and 35.8 (session 7) with 100: this machine's speed varies
 # from run to run. Session 8's in-place evaluation (flow/quantize/inference.py) gives back the time for 100
 DEFAULT_STEPS = 100
-EVAL_BATCH = 128  # fake quantization is element-wise work: 128 images per batch ran 24% faster than 256
 NAIVE = {"act_calibrator": "minmax", "weight_calibrator": "minmax", "bias_correction": False}
 
 
@@ -77,21 +76,19 @@ def techniques(qat_steps: int, rec_steps: int) -> dict:
     }
 
 
-_DATA = None  # (float model, calibration images, test images, test labels, calibration count), set by main
+def cells_for(rows: dict, bits: list, checkpoint: Path, calib: int, quick: bool) -> list:
+    """The sweep cells of the table: one accuracy task per row and bit width, each quantizing the trained
+    model with NAIVE plus the row's settings on ``calib`` training images (seed 1) and evaluating it on the
+    test split (all of it; 200 images with --quick). Each cell is seeded, so its result does not depend on
+    which cells ran before it. The full recipe's cells (the longest) first, so no worker is left running
+    one alone at the end."""
+    from flow.sweep.grid import Cell
 
-
-def _cell(job):
-    """Quantize with one row's settings at one bit width and evaluate: (row, bits, top-1 %, seconds).
-    Seeded per cell, so a cell's result does not depend on which cells ran before it."""
-    name, extra, (wb, ab) = job
-    fp, x_cal, x_test, y_test, calib = _DATA
-    t0 = time.monotonic()
-    torch.manual_seed(0)
-    qcfg = make_quant_config({**NAIVE, **extra, "calib_images": calib}, weight_bits=wb, act_bits=ab)
-    q = quantize_model(fp, x_cal, qcfg)
-    with torch.no_grad(), fast_quant_inference(q):  # Brevitas' outputs; naive cells 22-28 s -> 13-17 s (README)
-        top1 = evaluate_top1(q, x_test, y_test, batch_size=EVAL_BATCH)
-    return name, (wb, ab), top1, time.monotonic() - t0
+    cells = [Cell(task="accuracy", model=MODEL, resolution=RESOLUTION, bits=f"w{wb}a{ab}", recipe=name, part=None,
+                  quantization={**NAIVE, **extra}, weights=str(checkpoint), calib=calib, calib_seed=1,
+                  eval_images=200 if quick else None, eval_seed=0 if quick else None)
+             for name, extra in rows.items() for wb, ab in bits]
+    return sorted(cells, key=lambda c: c.recipe != "full recipe")
 
 
 def main(argv=None):
@@ -107,21 +104,19 @@ def main(argv=None):
                     help=f"also the rows outside the full recipe: {'; '.join(EXTRA_ROWS)}")
     ap.add_argument("--bits", default="w8a8,w6a6,w4a8", help="comma-separated bit widths (default all three)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                    help="cells measured at once, in forked processes of one thread each (default: the cores, "
-                         "at most 2)")
+                    help="cells measured at once, as Ray tasks of one thread each (default: the cores, at most 2)")
+    ap.add_argument("--out", help="keep the cells' results here, and skip the cells done there before "
+                                  "(default: a fresh temporary folder, so every cell is measured)")
     args = ap.parse_args(argv)
     calib = args.calib or (16 if args.quick else 128)
     qat_steps = args.qat_steps or (10 if args.quick else DEFAULT_STEPS)
     rec_steps = args.rec_steps or (5 if args.quick else DEFAULT_STEPS)
-    from flow.config import parse_bits
-
     bits = [parse_bits(b) for b in args.bits.split(",")]
     torch.manual_seed(0)
     t_start = time.monotonic()
     fp = trained_model(quick=args.quick)
     x_test, y_test = load_fashion_mnist("test", RESOLUTION, count=200 if args.quick else None,
                                         seed=0 if args.quick else None)
-    x_cal, _ = load_fashion_mnist("train", RESOLUTION, count=calib, seed=1)
     float_top1 = evaluate_top1(fp, x_test, y_test)
     rows = techniques(qat_steps, rec_steps)
     if not (args.extra_rows or args.only or args.quick):  # --quick measures every row
@@ -131,24 +126,16 @@ def main(argv=None):
         rows = {n: v for n, v in rows.items() if any(n.startswith(p) for p in prefixes)}
         if not rows:
             ap.error(f"--only {args.only!r} matches no row; rows: {', '.join(techniques(qat_steps, rec_steps))}")
-    global _DATA
-    _DATA = (fp, x_cal, x_test, y_test, calib)
-    # the full recipe's cells (the longest) first, so no worker is left running one alone at the end
-    cells = sorted(((name, extra, b) for name, extra in rows.items() for b in bits), key=lambda c: c[0] != "full recipe")
-    table = {}
+    cells = cells_for(rows, bits, trained_checkpoint(quick=args.quick), calib, args.quick)
     jobs = max(1, min(args.jobs, len(cells)))
-    pool = None
-    if jobs == 1:
-        done = map(_cell, cells)
-    else:  # forked workers inherit the model and the data; each runs its cells on one thread
-        pool = multiprocessing.get_context("fork").Pool(jobs, initializer=torch.set_num_threads, initargs=(1,))
-        done = pool.imap_unordered(_cell, cells)
-    for name, (wb, ab), top1, secs in done:
-        table[name, (wb, ab)] = (top1, secs)
-        print(f"{name} W{wb}A{ab}: {top1:.2f}% ({secs:.0f} s)", file=sys.stderr, flush=True)
-    if pool is not None:
-        pool.close()
-        pool.join()
+    # through `flow sweep`'s engine: each cell a task on a local Ray, one thread each
+    with tempfile.TemporaryDirectory(prefix="ptq_accuracy.") as tmp:
+        results = run_sweep(cells, Path(args.out or tmp), jobs=jobs)
+    table = {}
+    for cell, r in zip(cells, results):
+        if r["status"] != "ok":
+            sys.exit(f"ptq_accuracy: cell {cell.recipe} {cell.bits} failed: {r['error']}")
+        table[cell.recipe, parse_bits(cell.bits)] = (r["top1"], r["seconds"])
     print(f"\n{MODEL} r{RESOLUTION} on Fashion-MNIST: {len(x_test)} test images, {calib} calibration images, "
           f"free scales; top-1 % (drop from float in pp), seconds to quantize and evaluate; {time.monotonic() - t_start:.0f} s in all "
           f"({jobs} at a time)\n")

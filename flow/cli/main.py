@@ -175,6 +175,27 @@ def cmd_cache(args):
     print(f"flow: {len(found)} cache entries, {sum(e[2] for e in found) / 1e6:.1f} MB, in {root}")
 
 
+def cmd_sweep(args):
+    from pathlib import Path
+
+    from flow.sweep.engine import run_sweep
+    from flow.sweep.grid import load_grid
+    from flow.sweep.results import write_results
+
+    cells = load_grid(args.grid)
+    if args.jobs is not None and args.jobs < 1:
+        raise FlowError(f"--jobs must be at least 1, got {args.jobs}")
+    out = Path(args.out or Path("sweep_out") / Path(args.grid).stem)
+    out.mkdir(parents=True, exist_ok=True)
+    results = run_sweep(cells, out, address=args.address, jobs=args.jobs)
+    paths = write_results(results, out)
+    print(paths["md"].read_text(), end="")
+    failed = sum(r["status"] != "ok" for r in results)
+    print(f"flow: sweep of {len(results)} cells, {failed} failed; results in {paths['csv']} and {paths['md']}"
+          + (f", plot {paths['pareto']}" if paths["pareto"] else ""))
+    return 1 if failed else 0
+
+
 def make_parser():
     parser = argparse.ArgumentParser(
         prog="flow", description="Deploy quantized EfficientViT models from PyTorch to FPGA (QONNX -> HLS).")
@@ -213,6 +234,12 @@ def make_parser():
     m = add("models", cmd_models, "list the model zoo with parameter and MAC counts", "model")
     m.add_argument("--resolution", type=int, default=224, help="input resolution for the MAC count (default 224)")
     add("parts", cmd_parts, "list the FPGA parts and boards in the part library")
+    w = add("sweep", cmd_sweep, "run a grid of builds, estimates or accuracy evaluations (model x bits x "
+            "quantization recipe x part) as tasks on Ray; write results.csv, results.md and pareto.png")
+    w.add_argument("grid", help="the grid's YAML file (see flow/sweep/grid.py)")
+    w.add_argument("--address", help="an existing Ray cluster (e.g. ray://head:10001 or auto); default: a local Ray")
+    w.add_argument("--out", help="output folder (default sweep_out/<grid name>); a re-run skips the cells done there")
+    w.add_argument("--jobs", type=int, help="cells at once on the local Ray (default: the cores)")
     k = add("cache", cmd_cache, "list the stage cache of `flow build` (quantize, export, lower), or empty it")
     k.add_argument("action", nargs="?", default="list", choices=("list", "clear"),
                    help="list (default): its entries and size; clear: remove every entry")
@@ -236,7 +263,7 @@ def main(argv=None):
     args = make_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        args.func(args)
+        code = args.func(args)
     except FlowError as exc:
         print(f"flow: error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR
@@ -248,7 +275,7 @@ def main(argv=None):
         return 143
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return 0
+    return code or 0
 
 
 def entry():
