@@ -25,6 +25,7 @@ from flow.steps.lower import step_load_qonnx, step_lower
 from flow.steps.cached import step_front
 from flow.steps.model import step_build_model
 from flow.steps.quantize import step_load_quantized, step_quantize
+from flow.steps.report import step_report
 from flow.steps.state import BuildState
 
 
@@ -32,7 +33,8 @@ def build_steps(cfg: BuildConfig) -> list:
     """The steps of `flow build` for ``cfg``'s backend. Quantize, export and lower (with the block cut
     when ``cfg.block`` is set) run as one step through the stage cache (flow/steps/cached.py)."""
     front = [step_build_model] + ([step_hls4ml_scope] if cfg.backend == "hls4ml" else []) + [step_front]
-    return front + ([step_hls4ml] if cfg.backend == "hls4ml" else [step_estimate, step_generate_hls, step_csim])
+    back = [step_hls4ml] if cfg.backend == "hls4ml" else [step_estimate, step_generate_hls, step_csim]
+    return front + back + [step_report]  # report.html last: it reads what every step wrote
 
 QUANTIZE_STEPS = [step_build_model, step_quantize]
 EXPORT_STEPS = [step_load_quantized, step_export]
