@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One install path for a fresh machine, CI (.ci/run) and the Docker image (Dockerfile).
 #   - system packages: g++ (C-simulation), tcl (the tests run the generated Vivado script's clock
-#     check in tclsh) and Debian's dataset-fashion-mnist (real images for calibration, tests and
-#     benchmarks, under /usr/share/datasets/fashion-mnist);
+#     check in tclsh), Debian's dataset-fashion-mnist (real images for calibration, tests and
+#     benchmarks, under /usr/share/datasets/fashion-mnist) and chromium (the tests open the build's
+#     report.html in it, headless, and check it loads without console errors and shows its plots);
 #   - the vitflow package (editable) with its pinned Python dependencies;
 #   - timm, the reference implementation used by the equivalence tests, without its dependencies
 #     (its torchvision dependency would otherwise replace the CPU torch with a multi-GB CUDA build).
@@ -14,6 +15,7 @@ need_apt=()
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v tclsh >/dev/null 2>&1 || need_apt+=(tcl)  # the tests run the generated Vivado script's clock check
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # the tests load report.html in a real headless browser
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing system packages: ${need_apt[*]}"
     sudo_cmd=""
