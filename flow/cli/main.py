@@ -74,11 +74,13 @@ def cmd_build(args):
     out = pipeline.run_build(cfg, steps=pipeline.build_steps(cfg))
     if cfg.backend == "hls4ml":
         print(f"flow: build finished in {out}\n"
+              f"  report: {out / 'report.html'}\n"
               f"  hls4ml project: {out / 'hls4ml'} (Vitis: cd {out / 'hls4ml'} && vitis_hls -f build_prj.tcl)\n"
               f"  reports: {out / 'hls4ml_report.json'}, {out / 'lower_check.json'}, {out / 'export_check.json'}, "
               f"{out / 'quant_report.md'}")
         return
     print(f"flow: build finished in {out}\n"
+          f"  report: {out / 'report.html'} (one page: settings, checks, SQNR, cycles, roofline, resources, csim)\n"
           f"  HLS project: {out / 'hls'} (lab machine: flow synth --project {out / 'hls'}, then flow report; "
           f"board: host/vitflow_driver.py)\n"
           f"  reports: {out / 'csim_report.json'}, {out / 'lower_check.json'}, {out / 'export_check.json'}, "

@@ -23,7 +23,7 @@ from qonnx.util.basic import get_preferred_qonnx_opset
 from flow.errors import FlowError
 from flow.lower.graph import GraphView
 from flow.models.two_scale_quant import activation_quantizers
-from flow.progress import progress, say
+from flow.progress import progress
 
 TOLERANCE_LSB = 1e-5           # exact-scale (power-of-two) models: output and every tensor
 FREE_SCALE_MAX_LSB = 1.0       # free-scale models: per tensor, teacher-forced
@@ -101,7 +101,6 @@ def check_qonnx(qonnx_path, model, images: torch.Tensor) -> dict:
         for name, max_lsb, n_equal, n in stats:
             prev = worst_tensor.get(name, (0.0, 0, 0))
             worst_tensor[name] = (max(prev[0], max_lsb), prev[1] + n_equal, prev[2] + n)
-        say("export", f"checked image {i + 1}/{len(images)}: output differs by {worst_out:.3g} LSB so far")
     worst_tensor = {n: (m, eq / total) for n, (m, eq, total) in worst_tensor.items()}  # equal: over all images
     if exact:
         bad = [(n, m) for n, (m, _) in worst_tensor.items() if m > TOLERANCE_LSB]
