@@ -1,4 +1,16 @@
+import os
+
 import pytest
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker has one core of its own: one thread for torch, numpy and the builds
+    the tests start as subprocesses (which read OMP_NUM_THREADS), so two workers do not fight over two cores."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
 
 _TORCHVISION_SCHEMAS = {
     "nms": "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
