@@ -8,6 +8,13 @@ size can change a float rounding enough to flip a quantized value):
   and after each activation ``Quant`` node its output is compared with the matching Brevitas quantizer's
   output (same order, same shape) and then replaced by it, so each layer is judged on its own.
 
+The graph runs in onnxruntime as one session per comparison (``executor="onnxruntime"``, the default:
+flow.reference.ort_qonnx's Quant expansion, graph optimizations off, so each node runs the kernel it
+runs under qonnx's executor); teacher forcing there cuts the graph at every quantized tensor, whose
+consumers read a graph input fed the Brevitas value, so one run judges every layer on its own.
+``executor="qonnx"`` runs it node by node with qonnx's ``execute_node`` instead (seconds per image on
+B1); tests/export/test_export.py requires both to give the same figures.
+
 With power-of-two scales every partial sum is exact in float32, so both must agree exactly. With free
 scales torch and onnxruntime add float products in different orders, and a value within float error
 of a rounding tie may round either way; there each tensor must agree within 1 LSB on at least 99.9%
@@ -86,18 +93,82 @@ def _execute(wrapped, x, forced=None):
     return ctx[graph.output[0].name], stats
 
 
-def check_qonnx(qonnx_path, model, images: torch.Tensor) -> dict:
+class _OrtGraph:
+    """The cleaned QONNX graph in onnxruntime: ``free(x)`` its output; ``forced(x, tensors)`` every
+    quantized tensor computed from the Brevitas values of the ones before it, with the same stats as
+    ``_execute(..., forced=tensors)``."""
+
+    def __init__(self, wrapped):
+        from flow.reference.ort_qonnx import OrtQonnxRunner
+
+        view = GraphView(wrapped.model)
+        self.points = [node.output[0] for node, _ in view.quantized_outputs()]
+        out = wrapped.graph.output[0].name
+        self.free_run = OrtQonnxRunner(wrapped.model, outputs=[out])
+        self.out = out
+        cut = _cut_at(wrapped.model, self.points)
+        self.forced_run = OrtQonnxRunner(cut, outputs=self.points)
+
+    def free(self, x):
+        return self.free_run.run(x[0])[self.out]
+
+    def forced(self, x, forced):
+        if len(self.points) != len(forced):
+            raise FlowError(f"QONNX graph has {len(self.points)} activation quantizers, the model {len(forced)}")
+        feeds = {}
+        for t, (name, ref, _) in zip(self.points, forced):
+            feeds[f"{t}{_FORCED}"] = ref.astype(np.float32)
+        got = self.forced_run.run(x[0], extra=feeds)
+        stats = []
+        for t, (name, ref, scale) in zip(self.points, forced):
+            if got[t].shape != ref.shape:
+                raise FlowError(f"QONNX quantizer output {t} {got[t].shape} does not line up with {name} {ref.shape}")
+            step = np.broadcast_to(scale, ref.shape)
+            lsb = np.abs(np.rint(got[t] / step) - np.rint(ref / step))  # difference of the integer codes
+            stats.append((name, float(lsb.max()), int((lsb == 0).sum()), lsb.size))
+        return stats
+
+
+_FORCED = "__forced"
+
+
+def _cut_at(model, tensors: list):
+    """A copy of ``model`` whose nodes read each of ``tensors`` from a new graph input '<tensor>__forced'
+    (same type and shape) instead of from the node that computes it; that node's output stays."""
+    import copy
+
+    from onnx import helper
+
+    cut = copy.deepcopy(model)
+    shapes = {vi.name: vi for vi in list(cut.graph.value_info) + list(cut.graph.output)}
+    wanted = set(tensors)
+    for node in cut.graph.node:
+        for i, name in enumerate(node.input):
+            if name in wanted:
+                node.input[i] = f"{name}{_FORCED}"
+    for name in tensors:
+        vi = shapes.get(name)
+        if vi is None:
+            raise FlowError(f"QONNX graph has no shape for quantized tensor {name}")
+        cut.graph.input.append(helper.make_value_info(f"{name}{_FORCED}", vi.type))
+    return cut
+
+
+def check_qonnx(qonnx_path, model, images: torch.Tensor, executor: str = "onnxruntime") -> dict:
     """Compare on each image; raise a FlowError naming the first tensor that breaks the criterion."""
     wrapped = ModelWrapper(str(qonnx_path))
     scale = output_scale(model)
     exact = _uses_po2_scales(model)
     worst_out, worst_tensor = 0.0, {}
+    ort_graph = _OrtGraph(wrapped) if executor == "onnxruntime" else None
     for i in progress(range(len(images)), "export", "checked image"):
         x = images[i:i + 1]
         y_ref, tensors = _brevitas_tensors(model, x)
-        y_free, _ = _execute(wrapped, x.numpy())
+        if ort_graph is not None:
+            y_free, stats = ort_graph.free(x.numpy()), ort_graph.forced(x.numpy(), tensors)
+        else:
+            (y_free, _), (_, stats) = _execute(wrapped, x.numpy()), _execute(wrapped, x.numpy(), forced=tensors)
         worst_out = max(worst_out, float(np.abs(np.rint(y_free / scale) - np.rint(y_ref / scale)).max()))
-        _, stats = _execute(wrapped, x.numpy(), forced=tensors)
         for name, max_lsb, n_equal, n in stats:
             prev = worst_tensor.get(name, (0.0, 0, 0))
             worst_tensor[name] = (max(prev[0], max_lsb), prev[1] + n_equal, prev[2] + n)
@@ -115,7 +186,7 @@ def check_qonnx(qonnx_path, model, images: torch.Tensor) -> dict:
             raise FlowError(f"QONNX execution differs from the Brevitas model at {n}: {m:.3g} LSB max, "
                             f"{100 * e:.3f}% of elements equal (limit {FREE_SCALE_MAX_LSB} LSB, "
                             f"{100 * FREE_SCALE_MIN_EQUAL}%)")
-    return {"images": len(images), "scales": "power-of-two" if exact else "free",
+    return {"images": len(images), "scales": "power-of-two" if exact else "free", "executor": executor,
             "output_scale": scale, "max_output_diff_lsb": worst_out,
             "tensors_checked": len(worst_tensor),
             "max_tensor_diff_lsb": max((m for m, _ in worst_tensor.values()), default=0.0),

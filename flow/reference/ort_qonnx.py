@@ -57,10 +57,15 @@ class OrtQonnxRunner(QonnxRunner):
     activation Quant output), like QonnxRunner (so compare_with_qonnx takes either)."""
 
     def __init__(self, path, outputs: list | None = None):
-        self.path = str(path)
-        self.quants = activation_quants(path)
+        """``path``: the QONNX file, or its ModelProto (then ``outputs`` must be given)."""
+        if isinstance(path, onnx.ModelProto):
+            self.path, source = None, path
+        else:
+            self.path = str(path)
+            self.quants = activation_quants(path)
+            source = onnx.load(self.path)
         outputs = list(self.quants) if outputs is None else outputs
-        model = _replace_quants(onnx.load(self.path))
+        model = _replace_quants(source)
         self.input = model.graph.input[0].name
         shapes = {vi.name: vi for vi in list(model.graph.value_info) + list(model.graph.output)}
         model.graph.ClearField("output")
@@ -75,8 +80,9 @@ class OrtQonnxRunner(QonnxRunner):
         self.outputs = list(outputs)
         self.session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
-    def run(self, image: np.ndarray) -> dict:
-        values = self.session.run(self.outputs, {self.input: image[None].astype(np.float32)})
+    def run(self, image: np.ndarray, extra: dict | None = None) -> dict:
+        """``extra``: more graph inputs by name (the export check's teacher-forced tensors)."""
+        values = self.session.run(self.outputs, {self.input: image[None].astype(np.float32), **(extra or {})})
         return dict(zip(self.outputs, values))
 
     def verify(self, images: np.ndarray) -> int:

@@ -37,3 +37,23 @@ def test_check_catches_a_wrong_graph(exported, tmp_path):
     onnx.save(model, str(bad))
     with pytest.raises(FlowError, match="QONNX execution differs"):
         check_qonnx(bad, q, images[:2])
+
+
+def test_the_one_session_check_equals_qonnx_node_by_node(exported):
+    """The export check's onnxruntime session (teacher forcing by cutting the graph at each quantized
+    tensor) gives, per image and per tensor, exactly what qonnx's executor gives node by node."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from flow.export.check import _brevitas_tensors, _execute, _OrtGraph
+
+    q, path, images = exported
+    wrapped = ModelWrapper(str(path))
+    ort_graph = _OrtGraph(wrapped)
+    for i in range(2):
+        x = images[i:i + 1]
+        _, tensors = _brevitas_tensors(q, x)
+        y_qonnx, stats_qonnx = _execute(wrapped, x.numpy(), forced=tensors)
+        assert ort_graph.forced(x.numpy(), tensors) == stats_qonnx
+        assert np.array_equal(ort_graph.free(x.numpy()), _execute(wrapped, x.numpy())[0])
+    a, b = (check_qonnx(path, q, images[:2], executor=e) for e in ("onnxruntime", "qonnx"))
+    assert {**a, "executor": None} == {**b, "executor": None}
