@@ -35,17 +35,18 @@ ul.verdicts li{margin:3px 0}details{margin:4px 0 10px}summary{cursor:pointer;col
 READY = 'addEventListener("load",function(){document.body.dataset.ready="1"});'
 
 
-def write_html_report(out_dir: Path, cfg, model: dict | None = None) -> Path:
+def write_html_report(out_dir: Path, cfg, model: dict | None = None, cache_note: str | None = None) -> Path:
     """Read the build's artifacts in ``out_dir`` (artifacts.FILES and estimate/roofline.png) and write
     ``out_dir``/report.html. ``model``: the float model's facts (params, macs, classes), which the output
-    folder does not record; without them the model check reads "not recorded"."""
+    folder does not record; without them the model check reads "not recorded". ``cache_note``: which stages
+    the build restored from the stage cache (their checks are the ones recorded when they ran)."""
     out_dir = Path(out_dir)
     arts = load_artifacts(out_dir)
     verdict, checks = checks_section(arts, cfg, model)
     what = f"{cfg.model}" + (f" {cfg.block}" if cfg.block else "") + f" at {cfg.resolution}×{cfg.resolution}"
     title = f"vitflow build: {what} on {cfg.part} ({cfg.backend}): {verdict}"
     nav = "".join(f'<a href="#{i}">{esc(t)}</a>' for i, t in NAV)
-    body = [checks, settings_section(arts, cfg), sqnr_section(arts, cfg), cycles_section(arts, cfg),
+    body = [checks, settings_section(arts, cfg, cache_note), sqnr_section(arts, cfg), cycles_section(arts, cfg),
             roofline_section(arts, cfg), resources_section(arts, cfg), csim_section(arts, cfg)]
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"

@@ -25,10 +25,11 @@ def checks_section(arts: Artifacts, cfg, model: dict | None = None) -> tuple:
     return verdict, section("checks", "Checks", Raw(f'<p>{badge(verdict)} {esc(line)}</p>'), body)
 
 
-def settings_section(arts: Artifacts, cfg) -> Raw:
+def settings_section(arts: Artifacts, cfg, cache_note: str | None = None) -> Raw:
     """The BuildConfig, resolved: the part's full name and board, the clock the build ran at (--clock, or
-    the estimate's choice), and the quantization settings the quantize stage used (quant_report.json's,
-    else the config's), those differing from flow/quantize/defaults.yaml in bold."""
+    the estimate's choice), which stages the stage cache restored (``cache_note``), and the quantization
+    settings the quantize stage used (quant_report.json's, else the config's), those differing from
+    flow/quantize/defaults.yaml in bold."""
     from flow.boards import board_for_part
     from flow.parts import get_part
     from flow.quantize.config import make_quant_config
@@ -58,7 +59,7 @@ def settings_section(arts: Artifacts, cfg) -> Raw:
         ("clock", clock),
         ("backend", cfg.backend),
         ("lab calibration", cfg.calibration or "none (the cycle and resource model's own figures)"),
-        ("stage cache", "off (--no-cache)" if cfg.no_cache else "on"),
+        ("stage cache", cache_note or ("off (--no-cache)" if cfg.no_cache else "on")),
         ("output", str(cfg.output_dir())),
     ]
     covered = {"model", "resolution", "block", "weights", "bits", "calib_dir", "calib", "acc_bits", "part", "board",

@@ -118,6 +118,7 @@ def step_front(st: BuildState) -> None:
             for step in stage.steps:
                 step(st)
         (st.staging / STATE).unlink()
+        st.cache_note = "off (--no-cache): every stage ran, nothing stored"
         return
     keys = stage_keys(st, stages)
     found = []
@@ -137,6 +138,9 @@ def step_front(st: BuildState) -> None:
             step(st)
         stage_cache.store(stage.name, key, st.staging, stage.outputs(st.staging), inputs)
     (st.staging / STATE).unlink(missing_ok=True)
+    reused, ran = [s.name for s in stages[:len(found)]], [s.name for s in stages[len(found):]]
+    st.cache_note = (f"on: {', '.join(reused) or 'no stage'} restored (checks as recorded when built), "
+                     f"{', '.join(ran) or 'no stage'} run and stored")
     say("cache", f"reused {len(found)} of {len(stages)} stages, ran {len(stages) - len(found)} "
                  f"({stage_cache.cache_root()}; --no-cache runs all, `flow cache clear` empties it)")
 

@@ -17,7 +17,7 @@ def step_report(st: BuildState) -> None:
 
         cx = count_complexity(st.float_model)
         model = {"params": cx.params, "macs": cx.macs, "classes": st.float_model.num_classes}
-    path = write_html_report(st.staging, st.cfg, model=model)
+    path = write_html_report(st.staging, st.cfg, model=model, cache_note=st.cache_note)
     size = path.stat().st_size
     say("report", f"{st.cfg.output_dir() / path.name} ({size / 1e3:.0f} kB, self-contained): settings, checks and "
                   f"verdicts, per-layer SQNR and cycles, roofline, resources, C-simulation")

@@ -22,3 +22,4 @@ class BuildState:
     clock_mhz: float | None = None  # the accelerator's clock: the estimate's choice, or --clock
     hls_plan: object = None     # the memory plan of the HLS project
     hls_program: object = None  # the program the accelerator runs (flow/hls/input_patches.py)
+    cache_note: str | None = None  # what the stage cache did (flow/steps/cached.py), for report.html

@@ -49,7 +49,8 @@ def front(tmp_path, monkeypatch):
         staging = tmp_path / f"out{count[0]}"
         staging.mkdir()
         cfg = make_config(**{"model": "efficientvit_b0", "resolution": 32, "calib": 4, **options})
-        cached.step_front(BuildState(cfg=cfg, staging=staging))
+        build.state = BuildState(cfg=cfg, staging=staging)
+        cached.step_front(build.state)
         assert not (staging / cached.STATE).exists()
         assert sorted(p.name for p in staging.iterdir()) == ["model_qonnx.onnx", "program", "quantized.pt"]
         return list(runs)
@@ -58,7 +59,9 @@ def front(tmp_path, monkeypatch):
 
 def test_a_part_clock_or_board_change_reuses_every_stage(front):
     assert front() == ["quantize", "export", "lower"]
+    assert front.state.cache_note == "on: no stage restored (checks as recorded when built), quantize, export, lower run and stored"
     assert front(part="xck26") == []
+    assert front.state.cache_note.startswith("on: quantize, export, lower restored")
     assert front(part="xczu7ev", clock=200.0) == []
     assert front(board="zcu102") == []
 
@@ -84,6 +87,7 @@ def test_the_weights_file_content_decides_not_its_path(front, tmp_path):
 def test_later_inputs_rebuild_only_later_stages(front):
     front()
     assert front(acc_bits=24) == ["lower"]
+    assert front.state.cache_note.startswith("on: quantize, export restored") and "lower run and stored" in front.state.cache_note
     assert front(block="stages.1") == ["export", "lower"]
 
 
@@ -109,6 +113,7 @@ def test_no_cache_runs_everything_and_stores_nothing(front):
     from flow import stage_cache
 
     assert front(no_cache=True) == ["quantize", "export", "lower"]
+    assert front.state.cache_note == "off (--no-cache): every stage ran, nothing stored"
     assert stage_cache.entries() == []
     front()
     assert front(no_cache=True) == ["quantize", "export", "lower"]
