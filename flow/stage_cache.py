@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 MANIFEST = "manifest.json"
+STAGES = ("quantize", "export", "lower")  # the cached stages: the only folders under the root the cache owns
 FORMAT = 1  # bump when the entry layout changes
 
 
@@ -120,9 +121,19 @@ def _verify(entry: Path) -> None:
             raise Problem(f"corrupt ({name} differs from its manifest)")
 
 
+def content_digest(folder: Path, names: list | None = None) -> str:
+    """One hash of the files (their relative names and SHA-256s) under ``folder`` (only ``names``, files
+    or folders, when given; never the manifest): what a stage wrote, which the next stage's key chains on."""
+    listed = [n for n in _files_under(folder) if n != MANIFEST]
+    if names is not None:
+        listed = [n for n in listed if any(n == m or n.startswith(m + "/") for m in names)]
+    return digest({n: file_digest(folder / n) for n in listed})
+
+
 def store(stage: str, key: str, source: Path, names: list, inputs: dict, root: Path | None = None) -> Path:
     """Copy ``names`` (files or folders under ``source``) into the entry ``stage/key``; the manifest is
-    written last and the entry renamed into place. Returns the entry's folder."""
+    written last and the entry renamed into place. Returns the entry's folder: this one, or the one another
+    build stored under the same key first."""
     root = root or cache_root()
     (root / stage).mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", suffix=".partial", dir=root / stage))
@@ -158,7 +169,7 @@ def entries(root: Path | None = None) -> list:
     """(stage, key, bytes, created) of every entry, partial ones included (created None)."""
     root = root or cache_root()
     out = []
-    for stage_dir in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+    for stage_dir in sorted(root / s for s in STAGES if (root / s).is_dir()):
         for entry in sorted(p for p in stage_dir.iterdir() if p.is_dir()):
             size = sum(p.stat().st_size for p in entry.rglob("*") if p.is_file())
             try:
@@ -170,10 +181,10 @@ def entries(root: Path | None = None) -> list:
 
 
 def clear(root: Path | None = None) -> tuple:
-    """Remove every entry; return (entries removed, bytes freed)."""
+    """Remove every entry of the stages (STAGES' folders only: the root may be a shared folder); return
+    (entries removed, bytes freed)."""
     root = root or cache_root()
     found = entries(root)
-    if root.is_dir():
-        for stage_dir in (p for p in root.iterdir() if p.is_dir()):
-            shutil.rmtree(stage_dir)
+    for stage in STAGES:
+        shutil.rmtree(root / stage, ignore_errors=True)
     return len(found), sum(e[2] for e in found)

@@ -27,7 +27,7 @@ from .export import export_summary, step_export
 from .lower import lower_summary, step_lower
 from .model import step_cut_block
 from .quantize import load_calibration_data, quantize_summary, step_quantize
-from .state import BuildState
+from .state import EXPORT_CHECK_IMAGES, BuildState
 
 STATE = "check_inputs.pt"  # kept in the export entry, not the output: the images (or block inputs) checked on
 
@@ -54,8 +54,7 @@ def _reload_quantize(st: BuildState, needed: bool) -> str:
 
 
 def _reload_export(st: BuildState, needed: bool) -> str:
-    st.calib_images = torch.load(st.staging / STATE, weights_only=True)
-    (st.staging / STATE).unlink()
+    st.calib_images = torch.load(st.staging / STATE, weights_only=True)  # removed when the front is done
     st.qonnx_path = st.staging / "model_qonnx.onnx"
     return export_summary(json.loads((st.staging / "export_check.json").read_text()))
 
@@ -68,7 +67,8 @@ def _reload_lower(st: BuildState, needed: bool) -> str:
 
 
 def _save_check_inputs(st: BuildState) -> None:
-    torch.save(st.calib_images, st.staging / STATE)
+    """The images (or block inputs) the checks after export run on: the later steps read no more."""
+    torch.save(st.calib_images[:EXPORT_CHECK_IMAGES].clone(), st.staging / STATE)
 
 
 def front_stages(cfg) -> list:
@@ -81,23 +81,18 @@ def front_stages(cfg) -> list:
     ]
 
 
-def stage_keys(st: BuildState, stages: list) -> list:
-    """(key, inputs) per stage, each key chained on the previous one."""
+def own_inputs(st: BuildState) -> dict:
+    """Per stage, the inputs of its own that determine its artifacts (its key adds what the stage before
+    it wrote)."""
     cfg = st.cfg
-    own = {
+    return {
         "quantize": {"code": stage_cache.code_version(), "model": cfg.model, "resolution": cfg.resolution,
                      "weights_sha256": stage_cache.file_digest(Path(cfg.weights)) if cfg.weights else None,
                      "quantization": cfg.quant_config().as_dict(),
                      "calibration_sha256": _tensor_digest(st.calib_images)},
-        "export": {"block": cfg.block},
-        "lower": {"acc_bits": cfg.acc_bits},
+        "export": {"code": stage_cache.code_version(), "block": cfg.block},
+        "lower": {"code": stage_cache.code_version(), "acc_bits": cfg.acc_bits},
     }
-    keys, previous = [], None
-    for stage in stages:
-        inputs = {"stage": stage.name, "previous": previous, **own[stage.name]}
-        previous = stage_cache.digest(inputs)
-        keys.append((previous, inputs))
-    return keys
 
 
 def _tensor_digest(t: torch.Tensor) -> str:
@@ -109,7 +104,9 @@ def _tensor_digest(t: torch.Tensor) -> str:
 
 def step_front(st: BuildState) -> None:
     """Quantize, export and lower, each restored from the stage cache when a whole entry for its key
-    exists, else run (and stored unless --no-cache)."""
+    exists, else run (and stored unless --no-cache). A stage's key chains on the content of what the stage
+    before it wrote (its files' hashes), not on that stage's key: entries stored by different builds can
+    never be mixed, and a stage rebuilt to the same bytes lets the next one be restored."""
     stages = front_stages(st.cfg)
     load_calibration_data(st)
     if st.cfg.no_cache:
@@ -120,36 +117,56 @@ def step_front(st: BuildState) -> None:
         (st.staging / STATE).unlink()
         st.cache_note = "off (--no-cache): every stage ran, nothing stored"
         return
-    keys = stage_keys(st, stages)
-    found = []
-    for stage, (key, _) in zip(stages, keys):
-        try:
-            entry = stage_cache.lookup(stage.name, key)
-        except stage_cache.Problem as problem:
-            say("cache", f"{stage.name} entry {key[:12]} is {problem}: removed; the stage is rebuilt")
-            entry = None
-        if entry is None:
-            break
-        found.append(entry)
-    for i, entry in enumerate(found):
-        _restore(st, stages[i], entry, needed=len(found) == i + 1 and i + 1 < len(stages))
-    for stage, (key, inputs) in list(zip(stages, keys))[len(found):]:
+    own, previous, restored = own_inputs(st), None, None
+    reused, ran = [], []
+    for stage in stages:
+        inputs = {"stage": stage.name, "previous": previous, **own[stage.name]}
+        key = stage_cache.digest(inputs)
+        entry = _lookup(stage.name, key)
+        if entry is not None:
+            _restore(st, stage, entry)
+            previous, restored = stage_cache.content_digest(entry), stage
+            reused.append(stage.name)
+            continue
+        if restored is not None:  # this stage needs the restored one's in-memory result (the quantized model)
+            restored.reload(st, True)
         for step in stage.steps:
             step(st)
-        stage_cache.store(stage.name, key, st.staging, stage.outputs(st.staging), inputs)
+        names = stage.outputs(st.staging)
+        previous, restored = stage_cache.content_digest(st.staging, names), None
+        _store(stage.name, key, st.staging, names, inputs)
+        ran.append(stage.name)
     (st.staging / STATE).unlink(missing_ok=True)
-    reused, ran = [s.name for s in stages[:len(found)]], [s.name for s in stages[len(found):]]
     st.cache_note = (f"on: {', '.join(reused) or 'no stage'} restored (checks as recorded when built), "
                      f"{', '.join(ran) or 'no stage'} run and stored")
-    say("cache", f"reused {len(found)} of {len(stages)} stages, ran {len(stages) - len(found)} "
+    say("cache", f"reused {len(reused)} of {len(stages)} stages, ran {len(ran)} "
                  f"({stage_cache.cache_root()}; --no-cache runs all, `flow cache clear` empties it)")
 
 
-def _restore(st: BuildState, stage: Stage, entry: Path, needed: bool) -> None:
+def _lookup(stage: str, key: str) -> Path | None:
+    """The whole entry, else None: a partial or corrupt one is reported and removed; a cache that cannot
+    be read (permissions, a full disk) is reported and the stage runs."""
+    try:
+        return stage_cache.lookup(stage, key)
+    except stage_cache.Problem as problem:
+        say("cache", f"{stage} entry {key[:12]} is {problem}: removed; the stage is rebuilt")
+    except OSError as exc:
+        say("cache", f"cannot read the stage cache ({exc.strerror or exc}): {stage} runs")
+    return None
+
+
+def _store(stage: str, key: str, source: Path, names: list, inputs: dict) -> None:
+    try:
+        stage_cache.store(stage, key, source, names, inputs)
+    except OSError as exc:  # the build goes on; the next one runs this stage again
+        say("cache", f"cannot store {stage} in the stage cache ({exc.strerror or exc}); the build goes on")
+
+
+def _restore(st: BuildState, stage: Stage, entry: Path) -> None:
     """Copy ``entry``'s files into the output and reload what the later steps read from them."""
     names = stage_cache.restore(entry, st.staging)
     created = json.loads((entry / stage_cache.MANIFEST).read_text())["created"]
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
-    summary = stage.reload(st, needed)
+    summary = stage.reload(st, False)
     say(stage.name, f"reused from the stage cache (entry {entry.name[:12]}, built {when}, {len(names)} files "
                     f"verified against its manifest); its check when built: {summary}")

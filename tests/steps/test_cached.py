@@ -12,39 +12,46 @@ from flow.steps import cached
 from flow.steps.state import BuildState
 
 
-def _fake_front(runs):
+def _fake_front(runs, reloads):
     def step(name, files):
         def run(st):
             runs.append(name)
             for f in files:
                 path = st.staging / f
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps({"stage": name, "q": st.cfg.quantization, "acc": st.cfg.acc_bits}))
+                cfg = st.cfg  # what the real stage's bytes depend on
+                weights = open(cfg.weights, "rb").read().hex() if cfg.weights else None
+                path.write_text(json.dumps({"stage": name, "q": cfg.quantization, "bits": cfg.bits, "calib": cfg.calib,
+                                            "weights": weights, "block": cfg.block, "acc": cfg.acc_bits}))
         return run
 
-    def reload(st, needed):
-        return "recorded check"
+    def reload_as(name):
+        def reload(st, needed):
+            reloads.append((name, needed))
+            return "recorded check"
+        return reload
 
     def save_inputs(st):
         torch.save(st.calib_images, st.staging / cached.STATE)
 
     return lambda cfg: [
-        cached.Stage("quantize", (step("quantize", ["quantized.pt"]),), lambda s: ["quantized.pt"], reload),
+        cached.Stage("quantize", (step("quantize", ["quantized.pt"]),), lambda s: ["quantized.pt"], reload_as("quantize")),
         cached.Stage("export", (step("export", ["model_qonnx.onnx"]), save_inputs),
-                     lambda s: ["model_qonnx.onnx", cached.STATE], reload),
-        cached.Stage("lower", (step("lower", ["program/program.json"]),), lambda s: ["program"], reload),
+                     lambda s: ["model_qonnx.onnx", cached.STATE], reload_as("export")),
+        cached.Stage("lower", (step("lower", ["program/program.json"]),), lambda s: ["program"], reload_as("lower")),
     ]
 
 
 @pytest.fixture
 def front(tmp_path, monkeypatch):
     """build(**options) -> (stages run, stderr) of one front on B0 r32 with 4 calibration images."""
-    runs = []
-    monkeypatch.setattr(cached, "front_stages", _fake_front(runs))
+    runs, reloads = [], []
+    monkeypatch.setattr(cached, "front_stages", _fake_front(runs, reloads))
     count = [0]
 
     def build(**options):
         runs.clear()
+        reloads.clear()
         count[0] += 1
         staging = tmp_path / f"out{count[0]}"
         staging.mkdir()
@@ -53,6 +60,7 @@ def front(tmp_path, monkeypatch):
         cached.step_front(build.state)
         assert not (staging / cached.STATE).exists()
         assert sorted(p.name for p in staging.iterdir()) == ["model_qonnx.onnx", "program", "quantized.pt"]
+        build.reloads = list(reloads)
         return list(runs)
     return build
 
@@ -62,6 +70,7 @@ def test_a_part_clock_or_board_change_reuses_every_stage(front):
     assert front.state.cache_note == "on: no stage restored (checks as recorded when built), quantize, export, lower run and stored"
     assert front(part="xck26") == []
     assert front.state.cache_note.startswith("on: quantize, export, lower restored")
+    assert front.reloads == [("quantize", False), ("export", False), ("lower", False)]
     assert front(part="xczu7ev", clock=200.0) == []
     assert front(board="zcu102") == []
 
@@ -104,7 +113,8 @@ def test_a_corrupt_entry_is_reported_and_rebuilt(front, tmp_path, capsys):
     assert f"lower entry {entry.name[:12]} is corrupt (program/program.json differs from its manifest)" in err
     (entry,) = (root / "export").iterdir()
     (entry / stage_cache.MANIFEST).unlink()  # a store cut off before its manifest
-    assert front(part="xck26") == ["export", "lower"]
+    assert front(part="xck26") == ["export"]  # rebuilt to the same bytes, so lower's entry still holds
+    assert front.reloads == [("quantize", False), ("quantize", True), ("lower", False)]  # export ran on the reloaded model
     assert "is partial (no manifest): removed; the stage is rebuilt" in capsys.readouterr().err
     assert front(part="xck26") == []
 
@@ -178,6 +188,19 @@ def test_export_rebuilt_from_a_restored_quantized_model(tmp_path, capsys):
     (entry / "export_check.json").write_text("{}")
     again, err = build("again", part="xck26")
     assert "is corrupt (export_check.json differs from its manifest)" in err
-    assert "reused 1 of 3 stages, ran 2" in err
+    # export ran again; lower is restored when export's files came out byte for byte the same
+    assert "reused 1 of 3 stages, ran 2" in err or "reused 2 of 3 stages, ran 1" in err
     for f in FRONT_FILES:
         assert (again / f).read_bytes() == (cold / f).read_bytes(), f
+
+
+def test_a_stage_rebuilt_to_the_same_bytes_lets_the_next_be_restored(front):
+    """Keys chain on what the stage before wrote: quantize rerun to identical files (the fakes' bytes do
+    not depend on bias correction) leaves export's key, and so its entry, as it was."""
+    front(quantization={"bias_correction": True})
+    assert front(quantization={"bias_correction": True}, part="xck26") == []
+    from flow import stage_cache
+
+    for entry in (stage_cache.cache_root() / "quantize").iterdir():
+        (entry / stage_cache.MANIFEST).unlink()
+    assert front(quantization={"bias_correction": True}) == ["quantize"]
