@@ -61,15 +61,21 @@ def parse_bits(text: str) -> tuple:
     return wb, ab
 
 
+def read_yaml(path, what: str):
+    """The YAML document at ``path`` (None when empty); ``what`` names the file in the one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FlowError(f"{what} '{path}' does not exist")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise FlowError(f"{what} '{path}' is not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
 def load_config_file(path) -> dict:
     """Read a YAML build config; unknown keys and wrong types are errors."""
     path = Path(path)
-    if not path.is_file():
-        raise FlowError(f"config file '{path}' does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise FlowError(f"config file '{path}' is not valid YAML: {str(exc).splitlines()[0]}")
+    raw = read_yaml(path, "config file")
     if raw is None:
         return {}
     if not isinstance(raw, dict):

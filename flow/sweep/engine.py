@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+from flow.errors import FlowError
 from flow.progress import say
 
 from .cell import run_cell
@@ -24,13 +25,24 @@ def result_path(out: Path, cell: Cell) -> Path:
     return out / "cells" / cell.id / "result.json"
 
 
+def fingerprint(cell: Cell) -> dict:
+    """What a cell's result depends on beyond its settings: the code version and the weights file's content
+    (a checkpoint retrained in place makes its cells run again)."""
+    from flow import stage_cache
+
+    weights = stage_cache.file_digest(Path(cell.weights)) if cell.weights and Path(cell.weights).is_file() else None
+    return {"code": stage_cache.code_version(), "weights_sha256": weights}
+
+
 def done_result(out: Path, cell: Cell) -> dict | None:
-    """The recorded result of ``cell`` when it succeeded with these settings, else None."""
+    """The recorded result of ``cell`` when it succeeded with these settings and this code and weights,
+    else None."""
     try:
         result = json.loads(result_path(out, cell).read_text())
     except (OSError, ValueError):
         return None
-    return result if result.get("status") == "ok" and result.get("settings") == cell.settings() else None
+    same = result.get("settings") == cell.settings() and result.get("fingerprint") == fingerprint(cell)
+    return result if result.get("status") == "ok" and same else None
 
 
 def _record(out: Path, cell: Cell, result: dict) -> None:
@@ -44,7 +56,7 @@ def _record(out: Path, cell: Cell, result: dict) -> None:
 def run_sweep(cells: list, out: Path, address: str | None = None, jobs: int | None = None) -> list:
     """Run every cell not done yet; return all cells' results in grid order."""
     check_unique(cells)
-    out = Path(out)
+    out = Path(out).resolve()  # the workers' paths: absolute, for a cluster sharing the filesystem
     results = {c.id: done_result(out, c) for c in cells}
     todo = [c for c in cells if results[c.id] is None]
     skipped = len(cells) - len(todo)
@@ -54,7 +66,9 @@ def run_sweep(cells: list, out: Path, address: str | None = None, jobs: int | No
     if todo:
         for cell in todo:  # a cell that runs again starts from an empty folder
             shutil.rmtree(out / "cells" / cell.id, ignore_errors=True)
+        prints = {c.id: fingerprint(c) for c in todo}
         for cell, result in _run_on_ray(todo, out, address, jobs):
+            result["fingerprint"] = prints[cell.id]
             _record(out, cell, result)
             results[cell.id] = result
             n = sum(r is not None for r in results.values()) - skipped
@@ -84,8 +98,13 @@ def _run_on_ray(cells: list, out: Path, address: str | None, jobs: int | None):
     if started:
         local = {} if address else {"num_cpus": jobs or os.cpu_count() or 1,
                                     "object_store_memory": 256 * 1024 * 1024}
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                 runtime_env={"env_vars": env}, **local)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                     runtime_env={"env_vars": env}, **local)
+        except Exception as exc:  # noqa: BLE001: Ray raises many kinds (ConnectionError, RuntimeError, ...)
+            lines = str(exc).strip().splitlines()
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise FlowError(f"cannot start or reach {where}: {lines[0] if lines else type(exc).__name__}") from None
     task = ray.remote(num_cpus=1, max_retries=0)(run_cell)
     try:
         groups = {}

@@ -20,8 +20,6 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-
 from flow.errors import FlowError
 
 TASKS = ("build", "estimate", "accuracy")
@@ -69,15 +67,10 @@ def _as_list(grid: dict, key: str, path: Path, default=None) -> list:
 
 def load_grid(path) -> list:
     """The cells of the grid file at ``path``, each checked as `flow build` checks its options."""
-    from flow.config import make_config
+    from flow.config import make_config, read_yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise FlowError(f"sweep grid '{path}' does not exist")
-    try:
-        grid = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise FlowError(f"sweep grid '{path}' is not valid YAML: {str(exc).splitlines()[0]}") from None
+    grid = read_yaml(path, "sweep grid")
     if not isinstance(grid, dict):
         raise FlowError(f"sweep grid '{path}' must be a mapping of axis: values")
     unknown = sorted(set(map(str, grid)) - set(KEYS))
@@ -92,12 +85,20 @@ def load_grid(path) -> list:
     eval_images = grid.get("eval_images", 200 if task == "accuracy" else 0)
     if eval_images == "all":
         eval_images = None
-    elif not isinstance(eval_images, int) or eval_images < 0 or (task == "accuracy" and eval_images == 0):
+    elif isinstance(eval_images, bool) or not isinstance(eval_images, int) or eval_images < 0 or (task == "accuracy" and eval_images == 0):
         raise FlowError(f"sweep grid '{path}': eval_images must be a count of test images or 'all'"
                         + (" (an accuracy task needs some)" if task == "accuracy" else ""))
     parts = [None] if task == "accuracy" else _as_list(grid, "parts", path, ["xczu9eg"])
-    if grid.get("weights") is not None and not Path(grid["weights"]).is_file():
-        raise FlowError(f"sweep grid '{path}': weights '{grid['weights']}' does not exist or is not a file")
+    for key, kinds, what in (("calib", (int,), "a count of images"), ("clock", (int, float), "a number of MHz"),
+                             ("weights", (str,), "a file name")):
+        value = grid.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            raise FlowError(f"sweep grid '{path}': {key} must be {what}, got {value!r}")
+    weights = grid.get("weights")
+    if weights is not None:
+        if not Path(weights).is_file():
+            raise FlowError(f"sweep grid '{path}': weights '{weights}' does not exist or is not a file")
+        weights = str(Path(weights).resolve())  # the workers' path: absolute
     cells = []
     for model in _as_list(grid, "models", path, ["efficientvit_b1"]):
         for res in _as_list(grid, "resolution", path, [224]):
@@ -106,7 +107,7 @@ def load_grid(path) -> list:
                     for part in parts:
                         cell = Cell(task=task, model=str(model), resolution=res, bits=str(bits).lower(),
                                     recipe=str(recipe), part=part, quantization=dict(settings),
-                                    weights=grid.get("weights"), calib=grid.get("calib"), eval_images=eval_images,
+                                    weights=weights, calib=grid.get("calib"), eval_images=eval_images,
                                     clock=grid.get("clock"))
                         try:
                             make_config(model=cell.model, resolution=cell.resolution, bits=cell.bits,

@@ -50,8 +50,8 @@ def write_results(results: list, out: Path) -> dict:
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:.3g}" if abs(v) < 1 else f"{v:.1f}"
-    return "" if v is None else str(v)
+        return f"{v:.3g}" if abs(v) < 1 else f"{v:.2f}"
+    return "" if v is None else str(v).replace("|", "\\|")  # a recipe named a|b stays in its column
 
 
 def _plot(table: list, path: Path) -> Path:

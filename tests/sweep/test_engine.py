@@ -79,3 +79,21 @@ def test_flow_sweep_on_a_2x2_grid(tmp_path):
     r = subprocess.run([flow, "sweep", "grid.yaml", "--out", "s"], cwd=tmp_path, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0 and "4 cells, all done before: nothing to run" in r.stderr, r.stderr
+
+
+def test_a_recorded_result_counts_only_for_the_same_settings_code_and_weights(tmp_path):
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"one")
+    cell = Cell(task="accuracy", model="efficientvit_b0", resolution=64, bits="w8a8", recipe="r", part=None,
+                weights=str(weights), eval_images=10)
+    engine._record(tmp_path, cell, {"status": "ok", "settings": cell.settings(), "fingerprint": engine.fingerprint(cell)})
+    assert engine.done_result(tmp_path, cell) is not None
+    other = Cell(**{**cell.settings(), "eval_images": 20})
+    assert other.id == cell.id and engine.done_result(tmp_path, other) is None  # other settings
+    weights.write_bytes(b"two")  # retrained in place
+    assert engine.done_result(tmp_path, cell) is None
+    weights.write_bytes(b"one")
+    engine._record(tmp_path, cell, {"status": "failed", "settings": cell.settings(),
+                                    "fingerprint": engine.fingerprint(cell)})
+    assert engine.done_result(tmp_path, cell) is None  # a failed cell runs again
+

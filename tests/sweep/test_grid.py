@@ -58,6 +58,10 @@ def test_recipe_names_become_folder_names():
     ("weights: /no/such.pt\n", "weights '/no/such.pt' does not exist"),
     ("[1, 2]\n", "must be a mapping of axis: values"),
     ("a: [\n", "is not valid YAML"),
+    ("calib: '16'\n", "calib must be a count of images, got '16'"),
+    ("clock: fast\n", "clock must be a number of MHz, got 'fast'"),
+    ("weights: 5\n", "weights must be a file name, got 5"),
+    ("eval_images: true\n", "eval_images must be a count of test images or 'all'"),
 ])
 def test_bad_grids_name_the_problem(tmp_path, text, message):
     with pytest.raises(FlowError, match=None) as err:
