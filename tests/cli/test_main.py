@@ -16,7 +16,8 @@ def run(*args, cwd=None, timeout=300):
     return subprocess.run([FLOW, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
-@pytest.mark.parametrize("command", ["build", "quantize", "export", "lower", "csim", "estimate", "synth", "report", "models", "parts", "cache"])
+@pytest.mark.parametrize("command", ["build", "quantize", "export", "lower", "csim", "estimate", "synth", "report", "models", "parts", "cache",
+                                     "sweep"])
 def test_help(command):
     r = run(command, "--help")
     assert r.returncode == 0 and "usage: flow " + command in r.stdout
