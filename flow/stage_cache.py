@@ -136,6 +136,7 @@ def store(stage: str, key: str, source: Path, names: list, inputs: dict, root: P
     build stored under the same key first."""
     root = root or cache_root()
     (root / stage).mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(root / stage)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", suffix=".partial", dir=root / stage))
     try:
         for name in names:
@@ -154,6 +155,20 @@ def store(stage: str, key: str, source: Path, names: list, inputs: dict, root: P
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+ABANDONED_AFTER = 24 * 3600  # seconds: a store still unfinished after a day was killed
+
+
+def _remove_abandoned(stage_dir: Path) -> None:
+    """Temporary folders of stores that never finished (a killed build); a day old, so never one a
+    concurrent build is still writing."""
+    for tmp in stage_dir.glob(".*.partial"):
+        try:
+            if time.time() - tmp.stat().st_mtime > ABANDONED_AFTER:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def restore(entry: Path, dest: Path) -> list:

@@ -79,3 +79,18 @@ def test_digest_is_canonical():
     assert stage_cache.digest({"a": 1, "b": [1, 2]}) == stage_cache.digest({"b": [1, 2], "a": 1})
     assert stage_cache.digest({"a": 1}) != stage_cache.digest({"a": 2})
     assert len(stage_cache.code_version()) == 64
+
+
+def test_a_killed_store_s_folder_goes_after_a_day(tmp_path):
+    import os
+    import time
+
+    root = tmp_path / "cache"
+    old, fresh = root / "lower" / ".k0.abc.partial", root / "lower" / ".k1.def.partial"
+    for folder in (old, fresh):
+        folder.mkdir(parents=True)
+        (folder / "a.json").write_text("{}")
+    day_ago = time.time() - stage_cache.ABANDONED_AFTER - 60
+    os.utime(old, (day_ago, day_ago))
+    stage_cache.store("lower", "k2", _source(tmp_path), ["a.json"], {}, root=root)
+    assert not old.exists() and fresh.exists()  # a store as recent as another build's is left alone

@@ -28,17 +28,6 @@ def _kind(row: dict) -> str:
     return row["kind"] + (f"+{row['epilogue']}" if row.get("epilogue") else "")
 
 
-def layer_table(est: dict) -> str:
-    """The per-layer cycle table, as plain text."""
-    lines = [f"{'layer':<22}{'kind':<18}{'MACs':>12}{'cycles':>11}{'compute':>10}{'DDR wait':>10}{'fill':>8}"
-             f"{'beats':>9}  bound"]
-    rows = est["layers"] + ([{"layer": "io", "kind": "load/store", "macs": 0, **est["io"]}] if est["io"] else [])
-    lines += [f"{r['layer']:<22}{_kind(r):<18}{r['macs']:>12,}{r['cycles']:>11,}{r['compute']:>10,}{r['ddr']:>10,}"
-              f"{r['fill']:>8,}{r['beats']:>9,}  {r['bound']}" for r in rows]
-    lines.append(f"{'total':<40}{est['macs']:>12,}{est['cycles']:>11,}  cycles per frame")
-    return "\n".join(lines)
-
-
 def write_report(est: dict, folder: Path) -> None:
     folder = Path(folder)
     (folder / "estimate.json").write_text(json.dumps(est, indent=1))
