@@ -130,6 +130,12 @@ def content_digest(folder: Path, names: list | None = None) -> str:
     return digest({n: file_digest(folder / n) for n in listed})
 
 
+def entry_digest(entry: Path) -> str:
+    """content_digest of a verified entry, from its manifest's hashes (lookup has just checked them)."""
+    files = json.loads((entry / MANIFEST).read_text())["files"]
+    return digest({name: info["sha256"] for name, info in files.items()})
+
+
 def store(stage: str, key: str, source: Path, names: list, inputs: dict, root: Path | None = None) -> Path:
     """Copy ``names`` (files or folders under ``source``) into the entry ``stage/key``; the manifest is
     written last and the entry renamed into place. Returns the entry's folder: this one, or the one another

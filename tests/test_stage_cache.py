@@ -26,6 +26,8 @@ def test_store_then_lookup_restores_the_same_bytes(tmp_path):
     assert (dest / "program" / "weights.bin").read_bytes() == (src / "program" / "weights.bin").read_bytes()
     manifest = json.loads((entry / stage_cache.MANIFEST).read_text())
     assert manifest["inputs"] == {"acc_bits": 32} and set(manifest["files"]) == {"a.json", "program/weights.bin"}
+    assert stage_cache.entry_digest(entry) == stage_cache.content_digest(entry) == \
+        stage_cache.content_digest(src, ["a.json", "program"])
 
 
 @pytest.mark.parametrize("damage, problem", [

@@ -125,7 +125,7 @@ def step_front(st: BuildState) -> None:
         entry = _lookup(stage.name, key)
         if entry is not None:
             _restore(st, stage, entry)
-            previous, restored = stage_cache.content_digest(entry), stage
+            previous, restored = stage_cache.entry_digest(entry), stage
             reused.append(stage.name)
             continue
         if restored is not None:  # this stage needs the restored one's in-memory result (the quantized model)
@@ -133,6 +133,7 @@ def step_front(st: BuildState) -> None:
         for step in stage.steps:
             step(st)
         names = stage.outputs(st.staging)
+        # what this build wrote, not the stored entry's digest: a concurrent build may have stored its own first
         previous, restored = stage_cache.content_digest(st.staging, names), None
         _store(stage.name, key, st.staging, names, inputs)
         ran.append(stage.name)
