@@ -178,14 +178,16 @@ def all_power_of_two(program: Program) -> bool:
     return True
 
 
-def check_against_qonnx(program: Program, qonnx_path, images: np.ndarray) -> dict:
+def check_against_qonnx(program: Program, qonnx_path, images: np.ndarray, verify_executor_images: int = 0) -> dict:
     """Raise a FlowError naming the first tensor that breaks the criterion; return the summary.
 
     Power-of-two scales: free-running, every tensor identical. Free scales: teacher-forced, every
     tensor within 1 LSB on >= 99.9% of its elements (the free-running output difference is reported), and
     every differing element judged against the graph's exact arithmetic (flow.reference.arbitrate; the
-    verdicts are reported in "judged"). QONNX runs as one onnxruntime session (flow.reference.ort_qonnx),
-    first checked identical to qonnx's executor on one image, every tensor.
+    verdicts are reported in "judged"). QONNX runs as one onnxruntime session (flow.reference.ort_qonnx).
+    ``verify_executor_images``: first check that session identical to qonnx's executor, every tensor, on
+    that many images (about 25 s per image on B1 r224, most of it qonnx's per-call shape lookups); `flow
+    build` leaves it to the tests (tests/lower/test_lower_model.py on B0, the slow B1 r224 test).
     """
     import onnx
 
@@ -195,7 +197,7 @@ def check_against_qonnx(program: Program, qonnx_path, images: np.ndarray) -> dic
     exact = all_power_of_two(program)
     quants = activation_quants(qonnx_path)
     runner = OrtQonnxRunner(qonnx_path, list(quants) + [t for t in program.tensors if t not in quants])
-    verified = runner.verify(images[:1])
+    verified = runner.verify(images[:verify_executor_images]) if verify_executor_images else 0
     runs = compare_with_qonnx(program, runner, images, modes=("free",) if exact else ("free", "forced"),
                               arbiter=None if exact else Arbiter(onnx.load(str(qonnx_path))))
     free = summarize(runs["free"])

@@ -79,6 +79,32 @@ def test_free_scale_check_judges_every_difference(exported_b0):
     assert judged["integer"] > 0
 
 
+def test_one_session_execution_equals_qonnx_executor(exported_b0):
+    """The lowering check runs QONNX as one onnxruntime session: every tensor it reads, program tensors
+    and activation Quants alike, is identical to qonnx's node-by-node executor."""
+    from flow.reference.compare import activation_quants, check_against_qonnx
+    from flow.reference.ort_qonnx import OrtQonnxRunner
+
+    _, path, images = exported_b0
+    program = lower_qonnx(path)
+    quants = activation_quants(path)
+    runner = OrtQonnxRunner(path, list(quants) + [t for t in program.tensors if t not in quants])
+    assert runner.verify(images[:2].numpy()) == 2
+    assert check_against_qonnx(program, path, images[:1].numpy(), verify_executor_images=1)[
+        "qonnx_executor_verified_images"] == 1
+    honest = runner.run
+    name = runner.outputs[len(runner.outputs) // 2]
+
+    def one_code_off(image):
+        out = honest(image)
+        out[name] = out[name] + 1e-3  # one tensor slightly off: the comparison must see it
+        return out
+
+    runner.run = one_code_off
+    with pytest.raises(FlowError, match=f"differs from qonnx's executor at {name}"):
+        runner.verify(images[:1].numpy())
+
+
 def test_a_wrong_weight_is_caught(exported_b0):
     q, path, images = exported_b0
     if not q.scheme.po2_scales:
