@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -85,11 +86,16 @@ def run_csim(project: Path, exe: Path | None = None, data: str = "data") -> dict
     if not images:
         raise FlowError(f"project {project} has no test images ({data}/img*/)")
     meta = json.loads((project / data / "tensors.json").read_text())
-    for n, img in enumerate(progress(images, "csim", "image"), 1):
-        result = _run_one(project / data, exe, img, meta)
-        result["images"] = n
-        if not result["bit_exact"]:
-            break
+    # the images run as concurrent processes (one per core); their results are read in image order
+    with ThreadPoolExecutor(max_workers=max(1, min(len(images), os.cpu_count() or 1))) as pool:
+        runs = [pool.submit(_run_one, project / data, exe, img, meta) for img in images]
+        for n, run in enumerate(progress(runs, "csim", "image"), 1):
+            result = run.result()
+            result["images"] = n
+            if not result["bit_exact"]:
+                for later in runs[n:]:
+                    later.cancel()
+                break
     return result
 
 

@@ -53,9 +53,11 @@ def activation_rows(float_model: nn.Module, quant_model: nn.Module, images: torc
                 for n in names:
                     f, q = captured_f[n], captured_q[n]
                     s = stats[n]
-                    s["sig"] += float((f.double() ** 2).sum())
-                    s["noise"] += float(((value(q).double() - f.double()) ** 2).sum())
                     s["min"], s["max"] = min(s["min"], float(f.min())), max(s["max"], float(f.max()))
+                    fd = f.double()  # the same sums as (f ** 2).sum() and ((q - f) ** 2).sum() in double,
+                    err = value(q).double().sub_(fd)  # with one conversion of f and no temporaries
+                    s["sig"] += float(fd.square_().sum())
+                    s["noise"] += float(err.square_().sum())
                     bits = two_scale[n].bits if n in two_scale else int(q.bit_width)
                     meta[n] = (_scale_summary(q.scale), bits, bool(q.signed))
     finally:
