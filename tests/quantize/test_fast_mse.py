@@ -73,3 +73,35 @@ def test_choice_defers_to_brevitas_on_near_ties():
     assert _choose(params, np.array([3.0, 1.0, 1.0 + MARGIN / 2])) is None  # float32 sums could decide otherwise
     # equal (scale, zero point), e.g. candidates rounded to one power of two: equal losses, the first one wins
     assert _choose([(0.25, 0.0), (0.25, 0.0), (0.5, 0.0)], np.array([1.0, 1.0, 2.0])) == 0
+
+
+def test_without_a_compiler_brevitas_searches_alone(monkeypatch):
+    monkeypatch.setattr(mse_kernel, "load", lambda: None)
+    images, _ = calibration_images(64, 8)
+    model = build_model("efficientvit_b0", num_classes=10, resolution=64, quant=QuantScheme(act_calibrator="mse"))
+    fold_batchnorm(model)
+    model.eval()
+    with torch.no_grad(), calibration_mode(model), fast_mse_search(model) as searches:
+        model(images)
+    assert searches == {}
+
+
+@pytest.mark.slow
+def test_b1_r224_calibration_batch_is_bit_identical():
+    """The full-size model of the default build: one batch of 16 images, every scale identical."""
+    images, _ = calibration_images(224, 16)
+    states = []
+    for fast in (True, False):
+        torch.manual_seed(0)
+        model = build_model("efficientvit_b1", resolution=224, quant=QuantScheme(act_calibrator="mse"))
+        fold_batchnorm(model)
+        model.eval()
+        with torch.no_grad(), calibration_mode(model):
+            if fast:
+                with fast_mse_search(model) as searches:
+                    model(images)
+                assert sum(n - d for _, n, d in searches.values()) >= 180  # nearly all in the kernel
+            else:
+                model(images)
+        states.append(model.state_dict())
+    assert [k for k in states[1] if not torch.equal(states[0][k], states[1][k])] == []
