@@ -43,14 +43,20 @@ def test_calibration_state_is_bit_identical_to_brevitas(scheme):
     assert not differing, differing[:5]
 
 
-def test_every_search_of_b0_runs_in_the_kernel():
-    """The patch is used (not silently skipped): every per-tensor activation search passes its check."""
+def _b0_batch_searches() -> dict:
+    """fast_mse_search's report on one calibration batch of B0 r64."""
     images, _ = calibration_images(64, 8)
     model = build_model("efficientvit_b0", num_classes=10, resolution=64, quant=QuantScheme(act_calibrator="mse"))
     fold_batchnorm(model)
     model.eval()
     with torch.no_grad(), calibration_mode(model), fast_mse_search(model) as searches:
         model(images)
+    return searches
+
+
+def test_every_search_of_b0_runs_in_the_kernel():
+    """The patch is used (not silently skipped): every per-tensor activation search passes its check."""
+    searches = _b0_batch_searches()
     assert len(searches) > 50
     assert all(v is True and n == 1 for v, n, _ in searches.values())
 
@@ -77,13 +83,7 @@ def test_choice_defers_to_brevitas_on_near_ties():
 
 def test_without_a_compiler_brevitas_searches_alone(monkeypatch):
     monkeypatch.setattr(mse_kernel, "load", lambda: None)
-    images, _ = calibration_images(64, 8)
-    model = build_model("efficientvit_b0", num_classes=10, resolution=64, quant=QuantScheme(act_calibrator="mse"))
-    fold_batchnorm(model)
-    model.eval()
-    with torch.no_grad(), calibration_mode(model), fast_mse_search(model) as searches:
-        model(images)
-    assert searches == {}
+    assert _b0_batch_searches() == {}
 
 
 @pytest.mark.slow
