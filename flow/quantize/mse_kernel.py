@@ -1,9 +1,9 @@
 """The compiled MSE-loss kernel (kernels/mse_loss.c), built once per source and compiler into the cache.
 
-The shared library is compiled by the C compiler the C-simulation already needs (``$CC``, else gcc, else
-cc) into ``<vitflow cache>/kernels/mse_loss-<hash>.so``, the hash covering the source, the flags and the
-compiler's version, written under a temporary name and renamed into place, so concurrent builds never load
-half a file. ``load()`` returns None (and the caller keeps Brevitas' own evaluation) where no compiler works.
+The shared library is compiled by a C compiler (``$CC``, else gcc, else cc, else the g++ the C-simulation
+already needs, in C mode) into ``<vitflow cache>/kernels/mse_loss-<hash>.so``, the hash covering the source,
+the flags and the compiler's version, written under a temporary name and renamed into place, so concurrent
+builds never load half a file. ``load()`` returns None (and the caller keeps Brevitas' own evaluation) where no compiler works.
 """
 
 import ctypes
@@ -20,11 +20,13 @@ import torch
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-shared", "-fPIC"]
 
 
-def _compiler() -> str | None:
+def _compiler() -> list | None:
+    """The C compiler's command: $CC, gcc or cc, else the C++ compiler setup.sh installs, told the source is C."""
     for cc in (os.environ.get("CC"), "gcc", "cc"):
         if cc and shutil.which(cc):
-            return cc
-    return None
+            return [cc]
+    cxx = os.environ.get("CXX") or "g++"
+    return [cxx, "-x", "c"] if shutil.which(cxx) else None
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +39,7 @@ def load():
         return None
     source = resources.files("flow.quantize").joinpath("kernels/mse_loss.c").read_bytes()
     try:
-        version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
+        version = subprocess.run([cc[0], "--version"], capture_output=True, text=True, timeout=30).stdout
         key = hashlib.sha256(source + " ".join(FLAGS).encode() + version.encode()).hexdigest()[:16]
         folder = cache_root() / "kernels"
         lib = folder / f"mse_loss-{key}.so"
@@ -46,7 +48,7 @@ def load():
             src, tmp = folder / f"mse_loss-{key}.{os.getpid()}.c", folder / f"mse_loss-{key}.{os.getpid()}.so"
             src.write_bytes(source)
             try:
-                subprocess.run([cc, *FLAGS, str(src), "-o", str(tmp), "-lm"], check=True, capture_output=True,
+                subprocess.run([*cc, *FLAGS, str(src), "-o", str(tmp), "-lm"], check=True, capture_output=True,
                                timeout=120)
                 os.replace(tmp, lib)
             finally:
