@@ -3,7 +3,8 @@
 The shared library is compiled by a C compiler (``$CC``, else gcc, else cc, else the g++ the C-simulation
 already needs, in C mode) into ``<vitflow cache>/kernels/mse_loss-<hash>.so``, the hash covering the source,
 the flags and the compiler's version, written under a temporary name and renamed into place, so concurrent
-builds never load half a file. ``load()`` returns None (and the caller keeps Brevitas' own evaluation) where no compiler works.
+builds never load half a file. ``load()`` returns None (and the caller keeps Brevitas' own evaluation)
+where no compiler works.
 """
 
 import ctypes
