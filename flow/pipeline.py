@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from flow import stop_signals
 from flow.build_lock import build_lock, swap_into
 from flow.config import BuildConfig
 from flow.errors import FlowError
@@ -56,7 +57,9 @@ def run_build(cfg: BuildConfig, steps=None) -> Path:
         try:
             st = BuildState(cfg=cfg, staging=staging)
             for step in steps or build_steps(cfg):
+                stop_signals.check()  # a stop signal a library swallowed still stops the build here
                 step(st)
+            stop_signals.check()
             swap_into(staging, out)
         except BaseException:
             if created is not None:

@@ -1,11 +1,11 @@
 """The `flow` command line: one subcommand per pipeline stage, options named alike on every stage."""
 
 import argparse
-import signal
 import sys
 import time
 import warnings
 
+from flow import stop_signals
 from flow.config import DEFAULT_MODEL, DEFAULT_PART
 from flow.errors import FlowError, choose
 
@@ -248,22 +248,13 @@ def make_parser():
     return parser
 
 
-class Terminated(BaseException):
-    """SIGTERM (a CI timeout, a cluster's scheduler): unwinds like Ctrl-C, so the build's staging folder
-    and lock go (flow/pipeline.py)."""
-
-
-def _terminate(signum, frame):
-    raise Terminated()
-
-
 def main(argv=None):
     # Library warnings (brevitas' optional kernels, torch's exporter) are not the user's business; errors
     # stay one line.
     for category in (UserWarning, DeprecationWarning, FutureWarning):
         warnings.filterwarnings("ignore", category=category)
     args = make_parser().parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    restore = stop_signals.install()  # SIGTERM unwinds like Ctrl-C (flow/stop_signals.py)
     try:
         code = args.func(args)
     except FlowError as exc:
@@ -272,11 +263,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("flow: interrupted; the run's partial output was removed", file=sys.stderr)
         return 130
-    except Terminated:
+    except stop_signals.Terminated:
         print("flow: terminated (SIGTERM); the run's partial output was removed", file=sys.stderr)
         return 143
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        restore()
     return code or 0
 
 
