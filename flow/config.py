@@ -138,7 +138,7 @@ def validate(cfg: BuildConfig) -> None:
         raise FlowError(f"clock {cfg.clock:g} MHz is outside (0, {fastest:g}] MHz, the clocks {part.name}'s "
                         f"speed grade allows (clocks_mhz in its part file)")
     choose("backend", cfg.backend, BACKENDS)
-    check_resolution(cfg.resolution)
+    check_resolution(cfg.resolution, cfg.model)
     cfg.quant_config()  # bits, calibration count and quantization settings
     if not 8 <= cfg.acc_bits <= 64:
         raise FlowError(f"acc_bits={cfg.acc_bits} is out of range 8..64")

@@ -1,4 +1,6 @@
-"""Load pretrained weights into a zoo model: timm layout as is, MIT layout by key mapping.
+"""Load pretrained weights into a zoo model: timm layout as is, MIT layout (EfficientViT) by key mapping.
+A DeiT checkpoint (timm's, or facebookresearch/deit's, which uses timm's names) made at another resolution
+has its position embedding resampled to the model's patch grid, as timm does (models/pos_embed.py).
 
 Every float parameter and buffer of the model must be matched by exactly one checkpoint entry of the
 same shape; anything missing, unexpected or mis-shaped is a FlowError naming it. Quantizer state
@@ -57,13 +59,18 @@ def is_quantizer_key(key: str) -> bool:
     return any(part.endswith("_quant") for part in key.split("."))
 
 
+def is_deit_state(state_dict) -> bool:
+    return "cls_token" in state_dict and any(k.startswith("blocks.") for k in state_dict)
+
+
 def detect_layout(state_dict) -> str:
     keys = list(state_dict)
     if any(k.startswith("backbone.") for k in keys):
         return "mit"
-    if any(k.startswith(("stem.", "stages.")) for k in keys):
+    if any(k.startswith(("stem.", "stages.")) for k in keys) or is_deit_state(state_dict):
         return "timm"
-    raise FlowError("checkpoint is not an EfficientViT state dict (no 'backbone.*' (MIT) or 'stem.*' (timm) keys)")
+    raise FlowError("checkpoint is neither an EfficientViT state dict (no 'backbone.*' (MIT) or 'stem.*' (timm) "
+                    "keys) nor a DeiT one (no 'cls_token' and 'blocks.*')")
 
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -138,7 +145,14 @@ def load_checkpoint(model, checkpoint, layout: str = "auto"):
     """Load ``checkpoint`` (a path or a state dict) into ``model``; return the layout it was read as."""
     state = read_state_dict(checkpoint) if isinstance(checkpoint, (str, Path)) else unwrap_state_dict(checkpoint)
     detected = detect_layout(state) if layout == "auto" else layout
+    family = getattr(getattr(model, "spec", None), "family", "efficientvit")
+    if family == "deit" and detected != "timm":
+        raise FlowError(f"a DeiT takes timm-layout checkpoints, not {detected}-layout ones")
     state = to_model_layout(state, detected)
+    if family == "deit" and "pos_embed" in state and state["pos_embed"].shape != model.pos_embed.shape:
+        from .pos_embed import resample_pos_embed
+
+        state["pos_embed"] = resample_pos_embed(state["pos_embed"], model.grid)
     expected = {k: v for k, v in model.state_dict().items() if not is_quantizer_key(k)}
     given = {k: v for k, v in state.items() if not is_quantizer_key(k)}
     name = getattr(getattr(model, "spec", None), "name", "the model")
@@ -165,8 +179,9 @@ def load_checkpoint(model, checkpoint, layout: str = "auto"):
 def infer_num_classes(state_dict) -> int:
     """Number of classes of a checkpoint, from its last Linear layer (either layout)."""
     state = to_model_layout(unwrap_state_dict(state_dict), "auto")
-    weight = state.get("head.classifier.4.weight")
+    key = "head.weight" if is_deit_state(state) else "head.classifier.4.weight"
+    weight = state.get(key)
     if weight is None or weight.dim() != 2:
-        raise FlowError("checkpoint has no classifier weight 'head.classifier.4.weight' "
-                        "(MIT: 'head.op_list.3.linear.weight')")
+        raise FlowError(f"checkpoint has no classifier weight '{key}'"
+                        + ("" if key == "head.weight" else " (MIT: 'head.op_list.3.linear.weight')"))
     return int(weight.shape[0])

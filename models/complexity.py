@@ -1,7 +1,8 @@
 """Parameter and multiply-accumulate (MAC) counts of a model at its resolution.
 
-MACs count every conv and linear layer (k*k*Cin/groups per output element) and the two linear-attention
-products of each LiteMLA (k^T [v|1] and q (k^T [v|1])). Element-wise work (BN, activations, the
+MACs count every conv and linear layer (k*k*Cin/groups per output element), the two linear-attention
+products of each LiteMLA (k^T [v|1] and q (k^T [v|1])) and the two products of each softmax attention
+(q k^T and attn v: heads x N x N x head_dim each). Element-wise work (BN, activations, the
 division, residual adds, pooling, LayerNorm) is not counted, as in the published figures.
 """
 
@@ -11,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from .checkpoint import is_quantizer_key
+from .deit import Attention
 from .efficientvit import LiteMLA
 
 
@@ -40,12 +42,18 @@ def count_complexity(model, resolution: int | None = None) -> Complexity:
         n, d = h * w, mod.dim
         counts["att"] += groups * (n * d * (d + 1)) * 2  # k^T [v|1], then q (k^T [v|1])
 
+    def softmax_attention_hook(mod, inp, out):
+        _, n, c = inp[0].shape
+        counts["att"] += 2 * n * n * c  # q k^T and attn v over all heads (heads x head_dim = c)
+
     hooks = []
     for mod in model.modules():
         if isinstance(mod, (nn.Conv2d, nn.Linear)):
             hooks.append(mod.register_forward_hook(conv_hook))
         elif isinstance(mod, LiteMLA):
             hooks.append(mod.register_forward_hook(attention_hook))
+        elif isinstance(mod, Attention):
+            hooks.append(mod.register_forward_hook(softmax_attention_hook))
     was_training = model.training
     try:
         model.eval()

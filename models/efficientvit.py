@@ -25,7 +25,7 @@ from brevitas.nn import QuantIdentity
 from flow.errors import FlowError
 
 from .quant_layers import QuantScheme, act_quant, conv2d, linear, value
-from .specs import ModelSpec, check_resolution, get_spec
+from .specs import ModelSpec, check_resolution
 from .two_scale_quant import ChannelTwoScaleQuant, TwoScaleQuant
 
 
@@ -425,12 +425,3 @@ class EfficientViT(nn.Module):
         x = self.stages(self.stem(x))
         return value(self.head(x))
 
-
-def build_model(name: str, num_classes: int = 1000, resolution: int = 224, quant: QuantScheme = QuantScheme(),
-                in_chans: int = 3, attention_eps: float = 1e-5) -> EfficientViT:
-    """Build a zoo model by name (see flow.models.MODEL_NAMES)."""
-    spec = get_spec(name)
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise FlowError(f"num_classes must be a positive integer, got {num_classes!r}")
-    return EfficientViT(spec, num_classes=num_classes, resolution=resolution, in_chans=in_chans,
-                        scheme=quant, attention_eps=attention_eps)

@@ -202,9 +202,11 @@ def value(x):
     return x.value if isinstance(x, QuantTensor) else x
 
 
-def conv2d(scheme: QuantScheme, in_ch, out_ch, kernel_size, stride=1, groups=1, bias=False):
+def conv2d(scheme: QuantScheme, in_ch, out_ch, kernel_size, stride=1, groups=1, bias=False, padding=None):
+    """A quantized conv; ``padding`` defaults to "same" for odd kernels (kernel_size // 2)."""
     return qnn.QuantConv2d(
-        in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2, groups=groups, bias=bias,
+        in_ch, out_ch, kernel_size, stride=stride, padding=kernel_size // 2 if padding is None else padding,
+        groups=groups, bias=bias,
         weight_quant=_weight_quantizer(scheme), weight_bit_width=scheme.weight_bits,
         bias_quant=Int32Bias if scheme.enabled else None,
     )

@@ -182,8 +182,11 @@ class ChannelTwoScaleQuant(nn.Module):
 
 def activation_quantizers(model: nn.Module) -> list:
     """[(name, module)] of the activation quantizers whose outputs are the model's quantized tensors: every
-    QuantIdentity, except one wrapped by a fitted two-scale quantizer, which stands in its place."""
+    QuantIdentity, except one wrapped by a fitted two-scale quantizer, which stands in its place, and one
+    that quantizes a constant of the model (``quantizes_constant``: a DeiT's position embedding), which
+    the exported graph holds as a quantized constant, like a weight."""
     fitted = [n for n, m in model.named_modules()
               if isinstance(m, (TwoScaleQuant, ChannelTwoScaleQuant)) and m.fitted]
     return [(n, m) for n, m in model.named_modules()
-            if (isinstance(m, QuantIdentity) and not any(n.startswith(f + ".") for f in fitted)) or n in fitted]
+            if (isinstance(m, QuantIdentity) and not any(n.startswith(f + ".") for f in fitted)
+                and not getattr(m, "quantizes_constant", False)) or n in fitted]

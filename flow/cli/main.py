@@ -136,15 +136,17 @@ def cmd_report(args):
 def cmd_models(args):
     from flow.models import MODEL_NAMES, QuantScheme, build_model, check_resolution, count_complexity, get_spec
 
-    res = check_resolution(args.resolution)
     names = [choose("model", args.model, MODEL_NAMES)] if args.model else list(MODEL_NAMES)
-    print(f"{'model':<17}{'widths':<26}{'depths':<17}{'params':>9}{'GMACs@' + str(res):>11}"
-          f"{'published (r224)':>22}")
+    res = args.resolution
+    for name in names:
+        check_resolution(res, name)
+    width = max(len(get_spec(name).summary()) for name in names) + 2
+    print(f"{'model':<17}{'architecture':<{width}}{'params':>9}{'GMACs@' + str(res):>11}{'published (r224)':>22}")
     for name in names:
         spec = get_spec(name)
         cx = count_complexity(build_model(name, resolution=res, quant=QuantScheme.float_reference()))
-        print(f"{name:<17}{str(list(spec.widths)):<26}{str(list(spec.depths)):<17}{cx.params / 1e6:>8.2f}M"
-              f"{cx.macs / 1e9:>11.3f}{spec.published_params_m:>13.1f}M {spec.published_gmacs_r224:>5.2f}G")
+        print(f"{name:<17}{spec.summary():<{width}}{cx.params / 1e6:>8.2f}M{cx.macs / 1e9:>11.3f}"
+              f"{spec.published_params_m:>13.1f}M {spec.published_gmacs_r224:>5.2f}G")
 
 
 def cmd_parts(args):

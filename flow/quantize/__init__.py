@@ -11,7 +11,8 @@ import dataclasses
 import torch
 
 from flow.errors import FlowError
-from flow.models import build_model, load_checkpoint
+from flow.models import load_checkpoint
+from flow.models.zoo import build_from_spec
 
 from .bn_fold import fold_batchnorm
 from .calibrate import calibrate, correct_bias, uncalibrated_quantizers
@@ -29,8 +30,8 @@ __all__ = ["QuantConfig", "make_quant_config", "quantize_model", "folded_float_m
 
 
 def _twin(float_model, scheme):
-    model = build_model(float_model.spec.name, num_classes=float_model.num_classes,
-                        resolution=float_model.resolution, quant=scheme, in_chans=float_model.in_chans)
+    model = build_from_spec(float_model.spec, num_classes=float_model.num_classes,
+                            resolution=float_model.resolution, quant=scheme, in_chans=float_model.in_chans)
     load_checkpoint(model, float_model.state_dict())
     return model
 

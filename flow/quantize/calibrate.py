@@ -71,10 +71,19 @@ def correct_bias(model, images: torch.Tensor, batch_size: int = 16) -> None:
     say("quantize", f"bias correction on {len(images)} images")
 
 
+def constant_scale(quant: QuantIdentity) -> bool:
+    """A quantizer whose scale is a constant of the model (a DeiT's softmax output, 2^-bits): nothing to
+    calibrate."""
+    from brevitas.core.scaling import ConstScaling
+
+    tensor_quant = getattr(getattr(quant.act_quant, "fused_activation_quant_proxy", None), "tensor_quant", None)
+    return isinstance(getattr(tensor_quant, "scaling_impl", None), ConstScaling)
+
+
 def uncalibrated_quantizers(model) -> list:
     """Activation quantizers whose scale was never set from data (Brevitas keeps a runtime-stats scale
-    out of the state dict until statistics were collected)."""
+    out of the state dict until statistics were collected); constant-scale ones need none."""
     keys = list(model.state_dict())
     return [name for name, mod in model.named_modules()
-            if isinstance(mod, QuantIdentity) and mod.act_quant.is_quant_enabled
+            if isinstance(mod, QuantIdentity) and mod.act_quant.is_quant_enabled and not constant_scale(mod)
             and not any(k.startswith(f"{name}.act_quant.") and k.endswith(".value") for k in keys)]

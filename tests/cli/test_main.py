@@ -261,6 +261,16 @@ def test_models_table():
     assert "9.10M" in row and "0.519" in row
 
 
+def test_models_table_lists_deit_at_its_resolutions():
+    r = run("models", "--model", "deit_tiny", "--resolution", "64")
+    assert r.returncode == 0
+    row = next(line for line in r.stdout.splitlines() if line.startswith("deit_tiny"))
+    assert "dim 192, 12 blocks, 3 heads, patch 16" in row and "5.68M" in row and "0.094" in row
+    r = run("models", "--model", "deit_tiny", "--resolution", "60")
+    assert r.returncode == 2 and r.stderr.strip() == ("flow: error: resolution 60 is not a positive multiple of 16 "
+                                                      "(e.g. 224, 64, 96)")
+
+
 def test_parts_table():
     r = run("parts")
     assert r.returncode == 0 and "xczu9eg-ffvb1156-2-e" in r.stdout and "2520" in r.stdout

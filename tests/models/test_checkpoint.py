@@ -86,7 +86,7 @@ def test_unreadable_and_foreign_files(tmp_path):
         load_checkpoint(_b0(), bad)
     foreign = tmp_path / "foreign.pt"
     torch.save({"fc.weight": torch.zeros(2, 2)}, foreign)
-    with pytest.raises(FlowError, match="not an EfficientViT state dict"):
+    with pytest.raises(FlowError, match="neither an EfficientViT state dict .* nor a DeiT one"):
         load_checkpoint(_b0(), foreign)
     with pytest.raises(FlowError, match="does not exist"):
         load_checkpoint(_b0(), tmp_path / "nope.pt")

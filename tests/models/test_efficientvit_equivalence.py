@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from flow.models import MODEL_NAMES, QuantScheme, build_model, load_checkpoint
+from flow.models import EFFICIENTVIT_NAMES, QuantScheme, build_model, load_checkpoint
 from flow.models.checkpoint import ours_to_mit
 
 
@@ -18,7 +18,7 @@ def _reference(timm, name, seed=0):
     return ref
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", EFFICIENTVIT_NAMES)
 def test_float_model_matches_timm(timm, name):
     ref = _reference(timm, name)
     ours = build_model(name, quant=QuantScheme.float_reference()).eval()

@@ -24,3 +24,13 @@ def test_unknown_model_lists_valid_names():
 def test_bad_bit_widths(bits):
     with pytest.raises(FlowError, match="out of range"):
         QuantScheme(weight_bits=bits)
+
+
+@pytest.mark.parametrize("res", [16, 64, 96, 224, 384])
+def test_deit_takes_multiples_of_its_patch(res):
+    assert check_resolution(res, "deit_tiny") == res
+
+
+def test_deit_resolution_error_names_the_patch():
+    with pytest.raises(FlowError, match="resolution 100 is not a positive multiple of 16"):
+        check_resolution(100, "deit_small")
