@@ -45,6 +45,56 @@ def softmax_quant(scheme: QuantScheme) -> nn.Module:
     return qnn.QuantIdentity(act_quant=quant, bit_width=bits, return_quant_tensor=True)
 
 
+class IntSoftmax(nn.Module):
+    """Softmax over the last axis, float until ``freeze_integer`` (after calibration), then integer on the
+    logits' codes, in int64 (so the exported graph, the integer program and the hardware compute it alike):
+
+        l = the row's logit codes (scale s_l),  t_j = max(l) - l_j  (0 .. 2^bits - 1)
+        e_j = E[t_j],  E[t] = round(2^EXP_BITS exp(-t s_l))     (a table of 2^bits entries)
+        S = sum_j e_j,  r = floor(2^RECIP_BITS / S)              (one reciprocal per row)
+        code_j = min(floor((e_j r + 2^(k-1)) / 2^k), 2^b - 1),   k = RECIP_BITS - b
+
+    the probability e_j / S in b-bit unsigned codes on the scale 2^-b (the softmax output quantizer's).
+    With EXP_BITS = 16 and RECIP_BITS = 40: E[0] = 2^16, S < 2^16 N (< 2^24 for N < 256 tokens), r < 2^24,
+    e_j r < 2^41: every step is an integer below 2^53 (exact in float64, where the graph computes it);
+    r's truncation moves e_j r by less than e_j <= 2^16, under 2^-(k - 16) = 2^-16 of a code at b = 8."""
+
+    EXP_BITS, RECIP_BITS = 16, 40
+
+    def __init__(self, logits_quant, out_bits):
+        super().__init__()
+        self.logits_quant, self.out_bits = logits_quant, out_bits
+        self.integer = False
+
+    @torch.no_grad()
+    def freeze_integer(self):
+        if not isinstance(self.logits_quant, qnn.QuantIdentity):
+            return
+        quant = self.logits_quant.act_quant
+        s_l = float(quant.scale().detach().reshape(()))
+        bits = int(quant.bit_width())
+        t = torch.arange(2 ** bits, dtype=torch.float64)
+        self.register_buffer("exp_table", torch.round(2.0 ** self.EXP_BITS * torch.exp(-t * s_l)).long(),
+                             persistent=False)
+        self.register_buffer("in_scale", torch.tensor(s_l, dtype=torch.float32), persistent=False)
+        self.integer = True
+
+    def forward(self, x):
+        if not self.integer:
+            return x.softmax(dim=-1)
+        codes = torch.round(x / self.in_scale).long()
+        t = codes.amax(dim=-1, keepdim=True) - codes
+        e = self.exp_table[t].double()
+        # float64 from here: every value is an integer below 2^53, so each step is exact, and the floor
+        # of the correctly rounded 2^40 / S is the integer floor (q is at least 1/S from any integer it
+        # is not, and float64's error on q < 2^40 is below 2^-13 <= 1/S); torch would export an int64
+        # floor division as a float32 one
+        r = torch.floor(2.0 ** self.RECIP_BITS / e.sum(dim=-1, keepdim=True))
+        k = self.RECIP_BITS - self.out_bits
+        y = torch.clamp(torch.floor((e * r + 2.0 ** (k - 1)) * 2.0 ** -k), max=2.0 ** self.out_bits - 1)
+        return y.float() * 2.0 ** -self.out_bits
+
+
 class PatchEmbed(nn.Module):
     """A patch x patch conv with stride patch, flattened to tokens (B, N, C)."""
 
@@ -72,6 +122,7 @@ class Attention(nn.Module):
         self.k_quant = act_quant(scheme, signed=True)
         self.v_quant = act_quant(scheme, signed=True)
         self.logits_quant = act_quant(scheme, signed=True)
+        self.softmax = IntSoftmax(self.logits_quant, scheme.act_bits)
         self.softmax_quant = softmax_quant(scheme)
         self.out_quant = act_quant(scheme, signed=True)
         self.proj = linear(scheme, dim, dim, bias=True)
@@ -83,7 +134,7 @@ class Attention(nn.Module):
         q, k, v = qkv.unbind(0)
         q, k, v = value(self.q_quant(q)), value(self.k_quant(k)), value(self.v_quant(v))
         attn = value(self.logits_quant((q * self.scale) @ k.transpose(-2, -1)))
-        attn = value(self.softmax_quant(attn.softmax(dim=-1)))
+        attn = value(self.softmax_quant(self.softmax(attn)))
         x = self.out_quant((attn @ v).transpose(1, 2).reshape(B, N, C))  # per tensor: the heads' order is free
         return value(self.proj_quant(value(self.proj(x))))
 
@@ -160,9 +211,9 @@ class DeiT(nn.Module):
         return value(self.pos_quant(cls + self.pos_embed))
 
     def freeze_integer(self):
-        """After calibration: the LayerNorms switch to their integer form."""
+        """After calibration: the LayerNorms and the softmaxes switch to their integer forms."""
         for mod in self.modules():
-            if isinstance(mod, QuantLayerNorm):
+            if isinstance(mod, (QuantLayerNorm, IntSoftmax)):
                 mod.freeze_integer()
 
     def output_quantizer(self):

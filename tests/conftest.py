@@ -73,6 +73,27 @@ def exported_b0(request, tmp_path_factory):
     return q, export_clean_qonnx(q, out), images
 
 
+@pytest.fixture(scope="session", params=[True, False], ids=["po2-scales", "free-scales"])
+def exported_deit(request, tmp_path_factory):
+    """(quantized two-block DeiT (width 128, two heads of 64, patch 16) at 32x32: the class token and 4
+    patch tokens, its cleaned QONNX file, 16 Fashion-MNIST images), with power-of-two and free scales;
+    shared by the DeiT export and lowering tests."""
+    import torch
+
+    from flow.data import load_fashion_mnist
+    from flow.export import export_clean_qonnx
+    from flow.models import DeiTSpec, QuantScheme
+    from flow.models.zoo import build_from_spec
+    from flow.quantize import make_quant_config, quantize_model
+
+    torch.manual_seed(0)
+    spec = DeiTSpec("deit_test", embed_dim=128, depth=2, heads=2)
+    fp = build_from_spec(spec, num_classes=10, resolution=32, quant=QuantScheme.float_reference()).eval()
+    images = load_fashion_mnist("test", 32, count=16)[0]
+    q = quantize_model(fp, images, make_quant_config({"calib_images": 16, "po2_scales": request.param}))
+    return q, export_clean_qonnx(q, tmp_path_factory.mktemp("deit")), images
+
+
 @pytest.fixture(scope="session")
 def b1_r224_po2_qonnx(tmp_path_factory):
     """EfficientViT-B1 r224, random init, power-of-two scales, calibrated on 32 Fashion-MNIST images and

@@ -13,6 +13,7 @@ from dataclasses import asdict, replace
 
 from flow.errors import FlowError
 from flow.hls.epilogues import fuse_epilogues
+from flow.hls.layout import require_supported
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
 
@@ -169,6 +170,7 @@ def explore(program, part, clock_mhz: float | None = None, limits: dict = DEFAUL
     may run a smaller design; it also gains less than its ratio where DDR bounds a layer (a beat takes more
     cycles). ``calibration``: a lab run's measured figures in place of the model's (estimate()). A FlowError
     names the overflowing resource if no design fits."""
+    require_supported(program)
     clocks = [clock_mhz] if clock_mhz else list(part.clocks_mhz or [part.default_clock_mhz])
     best, error = None, None
     for clock in clocks:

@@ -40,6 +40,30 @@ GROUP = {"conv": "conv", "dwconv": "conv", "linear": "conv", "hardswish": "lut",
 assert all(len(COMMON) + len(f) <= DESC_WORDS for f in FIELDS.values())
 
 
+def unsupported_layers(program) -> list:
+    """[(layer name, what)] of the program's layers the accelerator has no engine for: a kind outside
+    KINDS, or a token-layout form of a known kind (a softmax transformer's, flow/lower/rules/transformer.py)."""
+    found = []
+    for layer in program.layers:
+        if layer.kind not in KINDS:
+            found.append((layer.name, layer.kind))
+        elif (layer.kind == "linear" and layer.attrs.get("tokens")) or layer.attrs.get("tokens_out"):
+            found.append((layer.name, f"{layer.kind} on tokens"))
+    return found
+
+
+def require_supported(program) -> None:
+    """A FlowError naming what the accelerator cannot run, before any hardware stage plans it."""
+    from flow.errors import FlowError
+
+    missing = unsupported_layers(program)
+    if missing:
+        kinds = sorted({what for _, what in missing})
+        raise FlowError(f"the accelerator has no engine for {len(missing)} of the program's {len(program.layers)} "
+                        f"layers ({', '.join(kinds)}: a softmax transformer's); `flow lower` takes the model to its "
+                        f"checked integer program")
+
+
 def field_index(group: str, name: str) -> int:
     if name in COMMON:
         return COMMON.index(name)

@@ -29,7 +29,7 @@ from flow.errors import FlowError
 from flow.estimate.counts import dw_stream
 
 from .image import build_image, ddr_mask, golden_area, input_area
-from .layout import DESC_WORDS, layout_header
+from .layout import DESC_WORDS, layout_header, require_supported
 from .memory_plan import plan_memory
 from .scripts import run_hls_tcl, vivado_tcl
 
@@ -191,6 +191,7 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     from .cosim import cosim_program
     from .epilogues import as_configured
 
+    require_supported(program)
     if board is not None and board.part != part.part:
         raise FlowError(f"board {board.name} carries {board.part}, not {part.part}")
     if cfg.beat_bytes != part.beat_bytes:

@@ -64,6 +64,7 @@ class GraphView:
     def __init__(self, model):
         """``model``: an onnx ModelProto (shapes inferred, as qonnx's cleanup leaves it)."""
         self.graph = model.graph
+        self.opsets = {o.domain: o.version for o in model.opset_import}
         self.nodes = list(self.graph.node)
         self.inits = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
         self.producer = {o: n for n in self.nodes for o in n.output}

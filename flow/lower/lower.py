@@ -23,20 +23,36 @@ from .rules.conv import lower_conv, lower_linear
 from .rules.eltwise import lower_add, lower_concat, lower_hardswish, lower_relu
 from .rules.layernorm import lower_layernorm
 from .rules.pool import lower_gap
+from .rules.transformer import (lower_attention_output, lower_gelu, lower_logits, lower_patch_embed,
+                                lower_position_add, lower_qkv, lower_requant, lower_softmax, lower_token_linear)
 
 DEFAULT_ACC_BITS = 32
+
+
+def _op(g: GraphView, tensor: str):
+    node = g.src(tensor)
+    return node.op_type if node is not None else None
 
 
 def _rule_for(g: GraphView, q):
     src = g.src(q.input[0])
     op = src.op_type if src is not None else None
-    if op == "Mul" and g.src(src.input[0]) is not None and g.src(src.input[0]).op_type == "Cast":
-        return lower_layernorm
+    if op == "Mul" and _op(g, src.input[0]) == "Cast":
+        cast = g.src(src.input[0])
+        return lower_softmax if _op(g, cast.input[0]) == "Min" else lower_layernorm
+    if op == "Add" and any(_op(g, t) == "MatMul" for t in src.input):
+        return lower_token_linear
+    if op == "Add" and any(_op(g, t) == "Concat" for t in src.input):
+        return lower_position_add
+    if op == "Reshape" and _op(g, src.input[0]) == "Transpose":
+        return lower_attention_output
     rules = {"Conv": lower_conv, "Gemm": lower_linear, "Mul": lower_hardswish, "Relu": lower_relu,
-             "Add": lower_add, "Concat": lower_concat, "Reshape": lower_gap}
+             "Add": lower_add, "Concat": lower_concat, "Reshape": lower_gap, "Transpose": lower_patch_embed,
+             "Squeeze": lower_qkv, "MatMul": lower_logits, "Gelu": lower_gelu, "Quant": lower_requant,
+             "Gather": lower_requant}
     if op not in rules:
         raise FlowError(f"cannot lower {q.name}: no rule for a quantized {op or 'constant'} "
-                        f"(supported: {', '.join(rules)}, linear attention, the integer LayerNorm)")
+                        f"(supported: {', '.join(rules)}, linear attention, the integer LayerNorm and softmax)")
     return rules[op]
 
 
@@ -65,7 +81,7 @@ def lower_model(model: onnx.ModelProto, name: str = "model", acc_bits: int = DEF
         raise FlowError("cannot lower: the graph output must be an activation Quant")
     program = Program(name, ctx.inputs, [ctx.tensor_of(out)], ctx.tensors, ctx.layers,
                       meta={"acc_bits": acc_bits, "mult_bits": mult_bits, "rounding": "half to even",
-                            "layout": "batch dropped; C x H x W feature maps, vectors (C,)"})
+                            "layout": "batch dropped; C x H x W feature maps, vectors (C,), tokens (N, C), per head (heads, N, d)"})
     program.check()
     analyse_ranges(program, acc_bits)
     return program

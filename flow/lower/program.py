@@ -27,7 +27,7 @@ BLOB_ALIGN = 64
 KINDS = {
     "conv": "k x k convolution, any stride, groups (pointwise and grouped included), bias, per-channel requant",
     "dwconv": "depthwise k x k convolution (groups == channels), bias, per-channel requant",
-    "linear": "fully connected layer on a vector, bias, per-channel requant",
+    "linear": "fully connected layer on a vector or on each token, bias, per-channel requant; split: q, k, v by heads",
     "hardswish": "lookup table of 2^bits entries on the input code (one row per channel for an output with a scale or zero point per channel)",
     "relu": "lookup table of the requantized max(x, 0) on the input code",
     "add": "residual sum of two tensors, each with its multiplier, one shared shift",
@@ -35,6 +35,11 @@ KINDS = {
     "gap": "global average pool: sum over H x W, requant with exact division by H*W",
     "layernorm": "integer LayerNorm: integer mean/variance, isqrt, exact rounded division",
     "linear_attention": "ReLU linear attention of EfficientViT's LiteMLA, integer division by the divisor",
+    "matmul": "product of two activations per head (q k^T, or attn v merged back into tokens), requant",
+    "softmax": "integer softmax per row: exp table on max - code, one reciprocal per row, rounded multiplies",
+    "gelu": "lookup table of 2^bits entries on the input code",
+    "requant": "lookup table from one quantizer's code to the next (of one token: token)",
+    "add_const": "tokens (after zero rows) plus a constant, each with its multiplier, one shared shift",
 }
 INTEGER_DTYPES = ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64")
 

@@ -102,8 +102,27 @@ def _layer_ranges(layer, tensors) -> dict:
         r["division_numerator"] = _entry(-2 * peak(qr["num"]) * m, 2 * peak(qr["num"]) * m)
         if a.get("divisor", "exact") == "exact":  # the log2 divisor shifts instead (exponents >= 0)
             r["division_divisor"] = _entry(1, (2 * qr["den"][1] + 1) << max(0, int(b["att_shift"][0])))
-    elif kind == "hardswish":
+    elif kind in ("hardswish", "gelu", "requant"):
         pass  # a table lookup: no arithmetic
+    elif kind == "matmul":
+        (alo, ahi), (blo, bhi) = ins
+        corners = [alo * blo, alo * bhi, ahi * blo, ahi * bhi]
+        n = layer.attrs["inner"]
+        r["acc"] = _entry(n * min(corners), n * max(corners))
+        r["product"] = _product(r["acc"], b["mult"])
+    elif kind == "softmax":
+        e_max = int(b["table"].astype(np.int64).max())
+        total = layer.attrs["row_length"] * e_max
+        recip = (1 << layer.attrs["recip_bits"]) // max(e_max, 1)  # S >= the row max's entry
+        r["row_sum"] = _entry(0, total)
+        r["reciprocal"] = _entry(0, recip)
+        r["product"] = _entry(0, e_max * recip + (1 << (layer.attrs["shift"] - 1)))
+    elif kind == "add_const":
+        m = b["mult"].astype(np.int64)
+        c = b["const"].astype(np.int64)
+        terms = [sorted((min(ins[0][0], 0) * int(m[0]), ins[0][1] * int(m[0]))),
+                 sorted((int(c.min()) * int(m[1]), int(c.max()) * int(m[1])))]
+        r["product"] = _entry(sum(t[0] for t in terms), sum(t[1] for t in terms))
     else:
         raise FlowError(f"range analysis: unknown layer kind {kind}")
     return r

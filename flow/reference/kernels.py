@@ -76,12 +76,21 @@ def conv(layer, x, out_info):
     a = layer.attrs
     acc = conv_acc(x, layer.blobs["weight"], layer.blobs["bias"], a["stride"], a["pad"], a["groups"])
     y, dumps = _requantize_out(layer, acc, _col(layer.blobs["mult"]), _col(layer.blobs["shift"]), out_info)
+    if a.get("tokens_out"):  # a patch embedding: the (C, H, W) map as H W tokens of C channels
+        y = y.reshape(y.shape[0], -1).T
     return [y], dumps
 
 
 def linear(layer, x, out_info):
-    acc = layer.blobs["weight"].astype(I64) @ np.asarray(x, dtype=I64) + layer.blobs["bias"].astype(I64)
+    """On a vector (C,), or on each token of (N, C); ``split``: the output's 3 C channels are q, k and v,
+    each returned as (heads, N, d)."""
+    w = layer.blobs["weight"].astype(I64)
+    acc = np.asarray(x, dtype=I64) @ w.T + layer.blobs["bias"].astype(I64)
     y, dumps = _requantize_out(layer, acc, layer.blobs["mult"], layer.blobs["shift"], out_info)
+    a = layer.attrs
+    if a.get("split"):
+        y = y.reshape(y.shape[0], a["split"], a["heads"], a["head_dim"]).transpose(1, 2, 0, 3)
+        return list(y), dumps
     return [y], dumps
 
 
@@ -176,3 +185,12 @@ def linear_attention(layer, cat, out_info, given=None):
 
 KERNELS = {"conv": conv, "dwconv": conv, "linear": linear, "hardswish": hardswish, "relu": relu, "add": add,
            "concat": concat, "gap": gap, "layernorm": layernorm, "linear_attention": linear_attention}
+
+
+def _register_transformer_kernels():
+    from .transformer_kernels import TRANSFORMER_KERNELS
+
+    KERNELS.update(TRANSFORMER_KERNELS)
+
+
+_register_transformer_kernels()

@@ -53,14 +53,19 @@ def _weights_and_bias(ctx: Lowering, node, s_in: float, out_channels: int):
     return w, w_spec, s_w, b.reshape(-1), nodes
 
 
-def lower_conv(ctx: Lowering, q) -> None:
+def lower_conv(ctx: Lowering, q, node=None, layout_nodes=()) -> None:
+    """Quant(Conv); or, with ``node`` and the ``layout_nodes`` between it and q (Reshape, Transpose: a
+    patch embedding), a conv whose output map (C, H, W) is written as H W tokens of C channels."""
     g = ctx.g
-    node = g.expect(q.input[0], "Conv")
+    tokens = node is not None
+    node = node if tokens else g.expect(q.input[0], "Conv")
     x = ctx.tensor_of(node.input[0], zero_point_ok=True)
     in_shape = ctx.tensors[x].shape
     out = ctx.add_quant_output(q)
-    s_out = ctx.channel_scales(out)  # one per output channel when its consumer takes that (e.g. a LayerNorm)
-    c_out = ctx.tensors[out].shape[0]
+    # one scale per output channel when its consumer takes that (e.g. a LayerNorm); tokens: one
+    map_shape = tuple(g.shape(node.output[0])[1:]) if tokens else ctx.tensors[out].shape
+    c_out = map_shape[0]
+    s_out = ctx.scale(out) if tokens else ctx.channel_scales(out)
     groups = int(g.attr(node, "group", 1))
     c_in = in_shape[0]
     depthwise = groups == c_in == c_out > 1  # (so each filter has one input channel)
@@ -80,10 +85,11 @@ def lower_conv(ctx: Lowering, q) -> None:
     b = _fold_zero_point(ctx, node, x, w, b, (int(kh), int(kw)) == (1, 1) and not any(pads), groups)
     mult, shift = ctx.requant(s_in * s_w / s_out)
     ctx.add_layer(
-        "dwconv" if depthwise else "conv", [x], [out], [node, q] + nodes,
+        "dwconv" if depthwise else "conv", [x], [out], [node, *layout_nodes, q] + nodes,
         attrs={"in_channels": c_in, "out_channels": c_out, "kernel": [int(kh), int(kw)],
                "stride": [int(s) for s in strides], "pad": [int(p) for p in pads], "groups": groups,
-               "in_shape": list(in_shape), "out_shape": list(ctx.tensors[out].shape), "weight_bits": w_spec.bits},
+               "in_shape": list(in_shape), "out_shape": [int(d) for d in map_shape], "weight_bits": w_spec.bits,
+               **({"tokens_out": 1} if tokens else {})},
         blobs={"weight": int_blob(w, w_spec.bits), "bias": fit_blob(b), "mult": fit_blob(mult), "shift": shift})
 
 

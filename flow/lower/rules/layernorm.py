@@ -3,7 +3,7 @@
   Div(x, s_in) Round Cast(double) -> q;  d = Mul(q, C) - ReduceSum(q);  V = Squeeze(MatMul(Unsqueeze(d), Unsqueeze(d)));
   sigma = Max(Floor(Sqrt(V)), 1);  y = Round((d a + sigma b) / (sigma 2^k));  Clip;  Cast(float);  Mul(s_out)
 
--> layernorm with blobs a, b and attribute k. In the program (all integers), q_c = x_c << in_shift_c
+-> layernorm with blobs a, b and attribute k, over a vector (C,) or each token of (N, C) (a DeiT's). In the program (all integers), q_c = x_c << in_shift_c
 (in_shift: TSPTQ's outlier-aware two scales, input scale s_in 2^in_shift_c; absent when all zero):
   S = sum(q), d = C q - S, V = sum(d^2), sigma = max(isqrt(V), 1),
   y = clamp(round_half_even((d a + sigma b) / (sigma 2^k)), lo, hi)            (2^k: k may be negative)
@@ -72,7 +72,7 @@ def lower_layernorm(ctx: Lowering, q) -> None:
     C = ctx.tensors[x].shape[-1]
     if sig_b != sigma.output[0] or rsum.input[0] != cast_d.output[0] or float(one.reshape(())) != 1.0 \
             or any(u.input[0] != sub.output[0] for u in unsq) \
-            or k != int(k) or float(c_const.reshape(())) != C or len(ctx.tensors[x].shape) != 1:
+            or k != int(k) or float(c_const.reshape(())) != C or len(ctx.tensors[x].shape) not in (1, 2):
         raise FlowError(f"cannot lower the LayerNorm ending at {q.name}: graph is not the integer LayerNorm")
     # the input's scale per channel is s_in 2^k_c (TSPTQ's outlier-aware two scales; k_c = 0 for one scale):
     # the graph's q = round(x / s_in) is code_c << k_c
