@@ -18,6 +18,7 @@ from .bn_fold import fold_batchnorm
 from .calibrate import calibrate, correct_bias, uncalibrated_quantizers
 from .config import QuantConfig, make_quant_config
 from .distill import distill
+from .applicability import check_applicable
 from .gptq import apply_gptq
 from .interval_search import search_attention_intervals
 from .mixed_precision import apply_mixed_precision
@@ -45,6 +46,7 @@ def folded_float_model(float_model):
 
 def quantize_model(float_model, images: torch.Tensor, qcfg: QuantConfig):
     """Return a calibrated quantized copy of ``float_model`` (which is left untouched)."""
+    check_applicable(float_model, qcfg.as_dict())
     # the scheme search starts from asymmetric post-Hardswish tensors and turns some symmetric
     scheme = dataclasses.replace(qcfg.scheme, asym_post_act=True) if qcfg.scheme_search else qcfg.scheme
     model = _twin(float_model, scheme)

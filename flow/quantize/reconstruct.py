@@ -4,8 +4,8 @@ a learned rounding offset in [-0.5, 0.5] (SignRound/AutoRound's parametrisation,
 learned round) trained so that the unit's output on quantized inputs matches its float output.
 
 Two choices of unit:
-- ``block_units``: every block of the model (stem, each stage block, head), one after the other
-  (Trio-ViT's block reconstruction);
+- ``block_units``: every block of the model (stem, each stage block, head; a DeiT's patch embedding,
+  transformer blocks and head), one after the other (Trio-ViT's block reconstruction);
 - ``bridge_units``: only the stages where convolution blocks meet attention blocks, each reconstructed
   as one unit so the conv->attention boundary lies inside it (Q-HyViT's bridge-block reconstruction).
 
@@ -27,7 +27,10 @@ from .weight_quant import quant_layers
 
 
 def block_units(model) -> list:
-    """Names of every block: the stem, each stage's blocks, the head."""
+    """Names of every block: the stem, each stage's blocks, the head; a DeiT's patch embedding, its
+    transformer blocks and its head."""
+    if getattr(model.spec, "family", "") == "deit":
+        return ["patch_embed"] + [f"blocks.{i}" for i in range(len(model.blocks))] + ["head"]
     return ["stem"] + [f"stages.{i}.blocks.{j}" for i, st in enumerate(model.stages)
                        for j in range(len(st.blocks))] + ["head"]
 

@@ -1,0 +1,36 @@
+"""Which `quantization:` options apply to a model family. Every option works on EfficientViT; on a DeiT
+the ones below would find nothing to act on (EfficientViT's linear attention, Hardswish, depthwise convs
+or conv/attention boundary), or are not built for its token tensors yet, so asking for one is an error
+that says why, instead of a build that silently ignores it."""
+
+from flow.errors import FlowError
+
+NOT_FOR_DEIT = {
+    "interval_search": "it searches the clipping intervals of EfficientViT's linear attention (LiteMLA); a DeiT's "
+                       "attention is softmax attention",
+    "bridge_reconstruction": "it reconstructs the stages where EfficientViT's convolution blocks meet its attention "
+                             "blocks, and a DeiT has no such boundary (block_reconstruction reconstructs its blocks)",
+    "scheme_search": "Q-HyViT's search chooses the scheme of EfficientViT's post-Hardswish tensors; a DeiT has no "
+                     "Hardswish",
+    "log2_divisor": "Trio-ViT's log2 divisor replaces linear attention's per-output division; a DeiT's softmax "
+                    "takes one reciprocal per row already",
+    "asym_post_act": "it makes EfficientViT's post-Hardswish tensors asymmetric; a DeiT has no Hardswish",
+    "filter_shift": "Trio-ViT's filter-wise shift acts on EfficientViT's post-Hardswish tensors; a DeiT has no "
+                    "Hardswish",
+    "channel_migration": "Trio-ViT's channel-wise migration acts on the inputs of depthwise convs; a DeiT has none",
+    "value_two_scale": "TSPTQ's value-aware two scales are built for EfficientViT's depthwise-conv inputs; their "
+                       "DeiT targets (the post-softmax and post-GELU tensors) are not built yet",
+    "outlier_two_scale": "TSPTQ's outlier-aware two scales on a token LayerNorm's input quantize and export, but the "
+                         "lowering does not take a token tensor with a scale per channel yet",
+}
+
+
+def check_applicable(model, options: dict) -> None:
+    """A FlowError naming the first option in ``options`` (setting -> value, as QuantConfig.as_dict gives
+    them) that is switched on and does not apply to ``model``'s family."""
+    spec = getattr(model, "spec", None)
+    if getattr(spec, "family", "efficientvit") != "deit":
+        return
+    for key, why in NOT_FOR_DEIT.items():
+        if options.get(key):
+            raise FlowError(f"quantization option {key} does not apply to {spec.name}: {why}")

@@ -1,0 +1,52 @@
+"""Every `quantization:` option either works on a DeiT or says why it does not apply: the EfficientViT-only
+ones are refused before any work, naming the option and the reason; the generic ones (GPTQ, block
+reconstruction over the DeiT's blocks, distillation, mixed precision) quantize a DeiT whose integer program
+still matches QONNX exactly (power-of-two scales)."""
+
+import pytest
+import torch
+
+from flow.errors import FlowError
+from flow.models import DeiTSpec, QuantScheme, build_model
+from flow.models.zoo import build_from_spec
+from flow.quantize import make_quant_config, quantize_model
+from flow.quantize.applicability import NOT_FOR_DEIT, check_applicable
+from flow.quantize.reconstruct import block_units
+
+SPEC = DeiTSpec("deit_test", embed_dim=128, depth=2, heads=2)
+
+
+def _deit():
+    torch.manual_seed(0)
+    return build_from_spec(SPEC, num_classes=10, resolution=32, quant=QuantScheme.float_reference()).eval()
+
+
+@pytest.mark.parametrize("option", sorted(NOT_FOR_DEIT))
+def test_efficientvit_only_options_are_refused_with_their_reason(option):
+    qcfg = make_quant_config({option: True})
+    with pytest.raises(FlowError, match=f"quantization option {option} does not apply to deit_test: "):
+        quantize_model(_deit(), torch.zeros(2, 3, 32, 32), qcfg)
+
+
+def test_efficientvit_takes_every_option():
+    model = build_model("efficientvit_b0", resolution=32, quant=QuantScheme.float_reference())
+    check_applicable(model, {option: True for option in NOT_FOR_DEIT})
+
+
+def test_block_units_of_a_deit():
+    assert block_units(_deit()) == ["patch_embed", "blocks.0", "blocks.1", "head"]
+
+
+def test_generic_options_quantize_a_deit_that_lowers_exactly(tmp_path):
+    from flow.data import load_fashion_mnist
+    from flow.export import export_clean_qonnx
+    from flow.lower import lower_qonnx
+    from flow.reference.compare import check_against_qonnx
+
+    images = load_fashion_mnist("test", 32, count=16)[0]
+    qcfg = make_quant_config({"calib_images": 16, "po2_scales": True, "gptq": True, "block_reconstruction": True,
+                              "reconstruction_steps": 2, "qat_steps": 2, "mixed_precision": True})
+    q = quantize_model(_deit(), images, qcfg)
+    path = export_clean_qonnx(q, tmp_path)
+    result = check_against_qonnx(lower_qonnx(path), path, images[:2].numpy())
+    assert result["tensors_exact"] == result["tensors"]
