@@ -198,3 +198,21 @@ def layer_counts(plan, program, cfg, check: bool = False) -> dict:
         key = "check" if op.role == "check" else (program.layers[op.layer].name if op.layer >= 0 else "io")
         out.setdefault(key, Counts()).add(op_counts(op, plan, cfg))
     return {k: v.as_dict() for k, v in out.items()}
+
+
+def softmax_unit_counts(rows: int, n: int, lanes: int, entries: int, lat: dict | None = None) -> Counts:
+    """The softmax unit's loops (hls_templates/vitflow/softmax.h) on ``rows`` rows of ``n`` codes: the exp
+    table's load (``entries``), the max, sum and output passes over rows x ceil(n / lanes) words, and one
+    reciprocal per row. (The unit is not yet one of the accelerator's engines: its own C-simulation test,
+    tests/hls/test_softmax_unit.py, holds these counts to the audit's.)"""
+    from .latencies import latencies
+
+    lat = lat or latencies()
+    c = Counts()
+    words = rows * _ceil(n, lanes)
+    run(c, lat, "sm_table", entries)
+    for loop in ("sm_max", "sm_sum"):
+        run(c, lat, loop, words)
+    run(c, lat, "sm_recip", rows)
+    run(c, lat, "sm_out", words)
+    return c

@@ -115,3 +115,17 @@ def estimate_resources(cfg) -> dict:
     return {"dsp": dsp, "bram18": bram, "uram": act["uram"], "lut": lut, "ff": ff,
             "activation_bram18": act["bram18"], "activation_uram": act["uram"],
             "buffer_bram18": bram - act["bram18"]}
+
+
+def softmax_unit_resources(lanes: int, entries: int, rows_max: int) -> dict:
+    """The softmax unit (hls_templates/vitflow/softmax.h) on its own: one DSP per lane (e r, 17 x 25 bits,
+    fits a DSP48E2's 27 x 18), the row's pipelined 64-bit divider, the exp table in one distributed-RAM bank
+    per lane, the three per-row buffers (max, sum, reciprocal), and per lane its table lookup, max and sum
+    tree share and output clamp. Not yet part of estimate_resources: the unit is not one of the
+    accelerator's engines."""
+    bufs = [memory(17, entries, lanes), memory(32, rows_max), memory(32, rows_max), memory(25, rows_max)]
+    return {"dsp": lanes,
+            "bram18": sum(b["bram18"] for b in bufs),
+            "lut": LUT["mac"] * lanes + LUT["divider"] + 2 * LUT["lane"] * lanes + LUT["engine"]
+                   + sum(b["lut"] for b in bufs),
+            "ff": FF["mac"] * lanes + FF["divider"] + 2 * FF["lane"] * lanes + FF["engine"]}

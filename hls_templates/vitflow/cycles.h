@@ -21,6 +21,7 @@
 #define VITFLOW_DEPTH_MAC 8     // a short multiply-accumulate loop on registers (attention, LayerNorm): 3 + 1 + margin
 #define VITFLOW_DEPTH_DIV 76    // a loop that divides: the 64-bit divider 68 + operands and rounding 8
 #define VITFLOW_DEPTH_ISQRT 2   // the square root's loop: one 64-bit compare-subtract per iteration
+#define VITFLOW_DEPTH_SOFTMAX 14  // act read 3 + per-row register read 2 + table read 2 + multiply 3 (or adder tree 3) + round, clamp 1 + write 1, + 2
 
 // The depthwise line buffer's read-after-write distance: a word written into the line buffer at one
 // iteration is read back a row later; the row must be at least this many iterations long, so that the

@@ -1,0 +1,125 @@
+"""The softmax unit (hls_templates/vitflow/softmax.h) C-simulated with g++ and the open ap_types, under the
+II audit: on random rows and on the edge rows (the max at either end of the code range, rows of equal
+values, rows shorter than a word and rows ending inside one) its codes equal the numpy reference's
+(flow/reference/transformer_kernels.softmax) bit for bit, every pipelined loop is audit-clean at II = 1,
+and the audit's counts equal the cycle model's (flow.estimate.counts.softmax_unit_counts)."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from flow.estimate.counts import softmax_unit_counts
+from flow.estimate.resources import softmax_unit_resources
+from flow.hls.csim import CXXFLAGS, ap_types_dir, compiler
+from flow.hls.project import templates_dir
+from flow.lower.program import Layer, TensorInfo
+from flow.reference.transformer_kernels import softmax
+
+L, ROWS_MAX, ACT_WORDS = 16, 64, 4096
+TB = r"""
+#include <cstdio>
+#include "softmax.h"
+
+using namespace vitflow;
+const int L = LANES, ROWS_MAX = ROWS, ACT_WORDS = WORDS;
+
+int main() {
+    int rows, n, entries, recip_bits, shift, out_max;
+    if (std::scanf("%d %d %d %d %d %d", &rows, &n, &entries, &recip_bits, &shift, &out_max) != 6) return 2;
+    Fifo<Word<L> > ws;
+    for (int e = 0; e < entries; e += L / 4) {  // the table: L / 4 int32 entries per word
+        Word<L> w = zero_word<L>();
+        for (int k = 0; k < L / 4 && e + k < entries; k++) {
+            unsigned v;
+            if (std::scanf("%u", &v) != 1) return 2;
+            for (int b = 0; b < 4; b++) w.b[4 * k + b] = (v >> (8 * b)) & 255;
+        }
+        ws.write(w);
+    }
+    VITFLOW_BUFFER1(Word<L>, act, ACT_WORDS);
+    VITFLOW_AGGREGATE(act);
+    const int words = (n + L - 1) / L, out0 = rows * words;
+    for (int r = 0; r < rows; r++) {
+        for (int wd = 0; wd < words; wd++) {
+            Word<L> w = zero_word<L>();
+            for (int c = 0; c < L && wd * L + c < n; c++) {
+                int v;
+                if (std::scanf("%d", &v) != 1) return 2;
+                w.b[c] = uint8_t(v);
+            }
+            act[r * words + wd] = w;
+        }
+    }
+    softmax_rows<L, ROWS_MAX, 256, ACT_WORDS>(ws, act, 0, out0, rows, n, entries, recip_bits, shift, out_max);
+    for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < n; j++) {
+            const Word<L> o = act[out0 + r * words + j / L];
+            std::printf("%d ", int(o.b[j % L]));
+        }
+        std::printf("\n");
+    }
+    const audit::DescriptorStats &d = audit::current();
+    std::printf("counts %lld %lld %lld %lld\n", d.iterations, d.cycles, d.entries, d.fill);
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def unit(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("softmax_unit")
+    (folder / "tb.cpp").write_text(TB)
+    exe = folder / "tb"
+    subprocess.run([compiler(), *CXXFLAGS, f"-DLANES={L}", f"-DROWS={ROWS_MAX}", f"-DWORDS={ACT_WORDS}",
+                    "-isystem", str(ap_types_dir()), "-I", str(templates_dir() / "vitflow"), str(folder / "tb.cpp"),
+                    "-o", str(exe)], check=True)
+    return exe
+
+
+def _table(bits, s_l):
+    t = np.arange(2 ** bits, dtype=np.float64)
+    return np.round(2.0 ** 16 * np.exp(-t * s_l)).astype(np.int64)
+
+
+def _rows(bits, n, rng, count=30):
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    edge = [np.full(n, hi), np.full(n, lo), np.zeros(n, dtype=np.int64), np.r_[hi, np.full(n - 1, lo)],
+            np.r_[np.full(n - 1, lo), hi], np.r_[lo, np.full(n - 1, hi)]]
+    return np.stack(edge + [rng.integers(lo, hi + 1, n) for _ in range(count)])
+
+
+def _run(exe, codes, table, bits):
+    rows, n = codes.shape
+    recip_bits, shift, out_max = 40, 40 - bits, 2 ** bits - 1
+    text = " ".join(map(str, [rows, n, table.size, recip_bits, shift, out_max, *table.tolist(),
+                              *codes.reshape(-1).tolist()]))
+    r = subprocess.run([str(exe)], input=text, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    lines = r.stdout.strip().splitlines()
+    got = np.array([list(map(int, ln.split())) for ln in lines[:-1]])
+    counts = tuple(map(int, lines[-1].split()[1:]))
+    layer = Layer("softmax0", "softmax", ["x"], ["y"],
+                  attrs={"recip_bits": recip_bits, "shift": shift, "out_max": out_max, "rows": rows,
+                         "row_length": n},
+                  blobs={"table": table})
+    (ref,), _ = softmax(layer, codes[None], TensorInfo((1, rows, n), bits, False, 2.0 ** -bits))
+    return got, ref[0], counts
+
+
+@pytest.mark.parametrize("bits,s_l,n", [(8, 2 ** -5, 197), (8, 0.0371, 5), (8, 0.011, 16), (8, 0.09, 33),
+                                        (6, 0.11, 50), (4, 0.5, 17)])
+def test_softmax_unit_equals_the_reference_audited_and_counted(unit, bits, s_l, n):
+    rng = np.random.default_rng(n * 10 + bits)
+    codes = _rows(bits, n, rng)
+    table = _table(bits, s_l)
+    got, ref, counts = _run(unit, codes, table, bits)
+    assert np.array_equal(got, ref)
+    c = softmax_unit_counts(len(codes), n, L, table.size)
+    assert counts == (c.iterations, c.cycles, c.entries, c.fill)
+    assert c.cycles == c.iterations  # every loop at II = 1
+
+
+def test_softmax_unit_resources():
+    r = softmax_unit_resources(32, 256, 2400)
+    assert r["dsp"] == 32 and r["lut"] > 0 and r["ff"] > 0
