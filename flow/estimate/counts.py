@@ -216,3 +216,20 @@ def softmax_unit_counts(rows: int, n: int, lanes: int, entries: int, lat: dict |
     run(c, lat, "sm_recip", rows)
     run(c, lat, "sm_out", words)
     return c
+
+
+def token_layernorm_counts(tokens: int, ch: int, lanes: int, dividers: int, lat: dict | None = None) -> Counts:
+    """The token LayerNorm unit's loops (hls_templates/vitflow/token_layernorm.h) on ``tokens`` tokens of
+    ``ch`` channels: the coefficients (ch), the sum and variance passes (tokens x ch / lanes words), the
+    square roots (32 steps per token) and the output pass (tokens x ch / dividers). Not yet one of the
+    accelerator's engines: tests/hls/test_token_layernorm_unit.py holds these counts to the audit's."""
+    from .latencies import latencies
+
+    lat = lat or latencies()
+    c = Counts()
+    run(c, lat, "tln_coef", ch)
+    for loop in ("tln_sum", "tln_var"):
+        run(c, lat, loop, tokens * (ch // lanes))
+    run(c, lat, "tln_sqrt", tokens * 32)
+    run(c, lat, "tln_out", tokens * (ch // dividers))
+    return c

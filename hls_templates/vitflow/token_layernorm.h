@@ -1,0 +1,169 @@
+// vitflow: the token LayerNorm unit (the program's layernorm over each token of an (N, C) tensor, a DeiT's;
+// the arithmetic is layernorm.h's and flow.models' QuantLayerNorm, per token t of C codes q):
+//   S = sum q, d = C q - S, V = sum d^2, sigma = max(isqrt(V), 1),
+//   y_c = clamp(round_half_even((d_c a_c + sigma b_c) / (sigma 2^K)))     (K < 0: numerator times 2^-K)
+// layernorm.h serves a vector, one element per cycle (B1's head: 1,600 elements). A DeiT-Tiny at 224 has
+// 25 LayerNorms of 197 tokens x 192 channels, so this unit takes a word of L codes per cycle in the sum and
+// variance passes, and DIV outputs per cycle (DIV pipelined dividers) in the output pass. Each pass is one
+// pipelined loop over all tokens (one fill per pass, not per token):
+//   tln_coef  C iterations: the coefficients (a_c, b_c) from the weight stream into DIV banks (channel c in
+//             bank c % DIV), once per layer (every token uses them)
+//   tln_sum   tokens x C / L: S per token
+//   tln_var   tokens x C / L: V per token (L multipliers of 17-bit d)
+//   tln_sqrt  tokens x 32: the digit-by-digit integer square root, one compare-subtract per cycle
+//   tln_out   tokens x C / DIV: DIV outputs per cycle, each an exact rounded division
+// Layout: token t's C codes (8-bit, signed) in C / L words from IN0 + t C / L; the output likewise at OUT0.
+// The weight stream: (a_c, b_c) as int32 pairs, L / 8 pairs per word. Every index is a counter.
+//
+// Template parameters:
+//   L           word bytes (C must be a multiple of L: a token is whole words)
+//   DIV         outputs per cycle of the output pass: pipelined 64-bit dividers (dividing L)
+//   C_MAX       largest C: the coefficient banks hold C_MAX / DIV pairs each
+//   TOKENS_MAX  largest token count: the per-token sum, variance and sigma buffers
+//   ACT_WORDS   words of the on-chip activation memory
+#pragma once
+#include "cycles.h"
+#include "word.h"
+
+namespace vitflow {
+
+template <int L, int DIV, int C_MAX, int TOKENS_MAX, int ACT_WORDS>
+void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, int out0, int tokens, int ch, int k,
+                     int lo, int hi) {
+    static_assert(L % DIV == 0 && L >= 8, "an input word feeds L / DIV output iterations; L / 8 pairs per word");
+    const int words = ch / L, total = tokens * words;  // once per call
+    // a_c and b_c of DIV consecutive channels per cycle: DIV banks each
+    VITFLOW_BUFFER2(int32_t, acoef, DIV, C_MAX / DIV);
+    VITFLOW_PARTITION(acoef, complete, 1);
+    VITFLOW_BUFFER2(int32_t, bcoef, DIV, C_MAX / DIV);
+    VITFLOW_PARTITION(bcoef, complete, 1);
+    // per token: S, V, sigma (one write in the pass that makes it, one read per iteration of the later ones)
+    VITFLOW_BUFFER1(wide_t, tsum, TOKENS_MAX);
+    VITFLOW_BUFFER1(wide_t, tvar, TOKENS_MAX);
+    VITFLOW_BUFFER1(wide_t, tsig, TOKENS_MAX);
+    {
+        Word<L> w = zero_word<L>();
+        int pl = 0, bank = 0, idx = 0;
+        VITFLOW_LOOP(tln_coef, VITFLOW_DEPTH_COPY);
+        tln_coef: for (int c = 0; c < ch; c++) {
+#pragma HLS LOOP_TRIPCOUNT min = 8 max = 768
+            VITFLOW_PIPELINE(tln_coef, 1);
+            if (pl == 0) w = ws.read();
+            acoef[bank][idx] = word_int<L>(w, 2 * pl);  // one write per bank and cycle
+            bcoef[bank][idx] = word_int<L>(w, 2 * pl + 1);
+            if (++pl == L / 8) pl = 0;
+            if (++bank == DIV) {
+                bank = 0;
+                idx++;
+            }
+        }
+    }
+    {
+        int t = 0, wd = 0;
+        wide_t run = 0;
+        VITFLOW_LOOP(tln_sum, VITFLOW_DEPTH_ELT);
+        tln_sum: for (int it = 0; it < total; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 10000
+            VITFLOW_PIPELINE(tln_sum, 1);
+            const Word<L> x = act[in0 + it];
+            wide_t s = 0;  // an adder tree over the word's L codes
+            for (int c = 0; c < L; c++) {
+#pragma HLS UNROLL
+                s += wide_t(int8_t(x.b[c]));
+            }
+            run = (wd == 0 ? wide_t(0) : run) + s;
+            if (wd == words - 1) tsum[t] = run;
+            if (++wd == words) {
+                wd = 0;
+                t++;
+            }
+        }
+    }
+    {
+        int t = 0, wd = 0;
+        wide_t run = 0;
+        VITFLOW_LOOP(tln_var, VITFLOW_DEPTH_MAC);
+        tln_var: for (int it = 0; it < total; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 10000
+            VITFLOW_PIPELINE(tln_var, 1);
+            const Word<L> x = act[in0 + it];
+            const wide_t s = tsum[t];
+            wide_t v = 0;  // L products d^2 (d: 17 bits for C <= 256 at 8 bits), an adder tree
+            for (int c = 0; c < L; c++) {
+#pragma HLS UNROLL
+                const wide_t dc = wide_t(int8_t(x.b[c])) * ch - s;
+                v += dc * dc;
+            }
+            run = (wd == 0 ? wide_t(0) : run) + v;
+            if (wd == words - 1) tvar[t] = run;
+            if (++wd == words) {
+                wd = 0;
+                t++;
+            }
+        }
+    }
+    {
+        // isqrt64 (layernorm.h) flattened over the tokens: step i of token t at iteration 32 t + i
+        ap_uint<64> v = 0, res = 0, bit = 0;
+        int t = 0, step = 0;
+        VITFLOW_LOOP(tln_sqrt, VITFLOW_DEPTH_ISQRT);
+        tln_sqrt: for (int it = 0; it < tokens * 32; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 32 max = 80000
+            VITFLOW_PIPELINE(tln_sqrt, 1);
+            if (step == 0) {
+                const wide_t vt = tvar[t];
+                v = ap_uint<64>(vt);
+                res = 0;
+                bit = ap_uint<64>(1) << 62;
+            }
+            const ap_int<66> diff = ap_int<66>(v) - ap_int<66>(res | bit);
+            if (diff >= 0) {
+                v = ap_uint<64>(diff);
+                res = (res >> 1) | bit;
+            } else {
+                res >>= 1;
+            }
+            bit >>= 2;
+            if (step == 31) tsig[t] = res < 1 ? wide_t(1) : wide_t(res);
+            if (++step == 32) {
+                step = 0;
+                t++;
+            }
+        }
+    }
+    {
+        int t = 0, grp = 0, idx = 0, wd = 0, word = 0;  // word: the token word under way, over all tokens
+        const int groups = L / DIV, num_shift = k >= 0 ? 0 : -k;
+        Word<L> x = zero_word<L>(), y = zero_word<L>();
+#pragma HLS AGGREGATE variable = y compact = bit
+        VITFLOW_LOOP(tln_out, VITFLOW_DEPTH_DIV);
+        tln_out: for (int it = 0; it < tokens * (ch / DIV); it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 80000
+            VITFLOW_PIPELINE(tln_out, 1);
+            VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (the memory plan)
+            if (grp == 0) x = act[in0 + word];
+            const wide_t s = tsum[t], sigma = tsig[t];
+            const wide_t den = k >= 0 ? wide_t(sigma << k) : sigma;
+            for (int j = 0; j < DIV; j++) {
+#pragma HLS UNROLL
+                const int32_t ac = acoef[j][idx], bc = bcoef[j][idx];
+                const wide_t a = ac, b = bc;
+                const wide_t num = (wide_t(int8_t(x.b[grp * DIV + j])) * ch - s) * a + sigma * b;
+                y.b[grp * DIV + j] = uint8_t(clamp(round_div(num << num_shift, den), lo, hi));  // DIV dividers
+            }
+            idx++;
+            if (++grp == groups) {
+                grp = 0;
+                act[out0 + word] = y;
+                word++;
+                if (++wd == words) {
+                    wd = 0;
+                    idx = 0;
+                    t++;
+                }
+            }
+        }
+    }
+}
+
+}  // namespace vitflow
