@@ -233,3 +233,18 @@ def token_layernorm_counts(tokens: int, ch: int, lanes: int, dividers: int, lat:
     run(c, lat, "tln_sqrt", tokens * 32)
     run(c, lat, "tln_out", tokens * (ch // dividers))
     return c
+
+
+def act_matmul_counts(na: int, nb: int, t_len: int, lanes: int, rows: int, lat: dict | None = None) -> Counts:
+    """The activation-product unit's loops (hls_templates/vitflow/act_matmul.h): B's nb rows of
+    ceil(t_len / lanes) words copied into the banks, then na x ceil(nb / rows) x ceil(t_len / lanes) MAC
+    iterations. Not yet one of the accelerator's engines: tests/hls/test_act_matmul_unit.py holds these
+    counts to the audit's."""
+    from .latencies import latencies
+
+    lat = lat or latencies()
+    c = Counts()
+    tw = _ceil(t_len, lanes)
+    run(c, lat, "mm_load", nb * tw)
+    run(c, lat, "mm_mac", na * _ceil(nb, rows) * tw)
+    return c

@@ -1,0 +1,112 @@
+// vitflow: the product of two activations (the program's matmul kind: a DeiT's q k^T and attn v, per head;
+// flow/lower/rules/transformer.py). One form serves both:
+//   C[i][j] = clamp(round_half_even((sum_t A[i][t] B[j][t]) MULT / 2^SHIFT), LO, HI)
+// A's rows are the queries (q, or the softmax output p: 8-bit codes, signed or not), B's rows the operand
+// both products read by rows: k for q k^T, and v^T (v's columns, which the producing projection writes as
+// rows) for attn v. Inner dimension T: ceil(T / L) words per row of A and of B.
+//
+// B (NB rows) is first copied into ROWS banks (row j in bank j % ROWS: mm_load, one word per cycle), so the
+// MAC loop (mm_mac) reads ROWS rows of B per cycle from ROWS banks at one index: per cycle one word of A (L
+// lanes of row i) times ROWS words of B, ROWS x L products on ROWS / 2 x L DSPs (dsp_pack.h: rows 2q and
+// 2q+1 share A's lane, the conv PE array's packing). Per row i: ceil(NB / ROWS) blocks of ROWS outputs, each
+// after ceil(T / L) words; the outputs of row i fill ceil(NB / L) words (ROWS divides L), written at
+// OUT0 + i OUT_STRIDE (OUT_STRIDE > ceil(NB / L) interleaves heads: attn v writes head h's d channels into
+// each token's C / L words at the head's offset). Every index is a counter.
+//
+// Template parameters:
+//   L          word bytes: lanes of the inner dimension per cycle (a power of two)
+//   ROWS       rows of B per cycle (even, divides L: the DSP pairs, and a word's ROWS-output blocks)
+//   B_DEPTH    words per bank: the largest ceil(NB / ROWS) x ceil(T / L) of the program's products
+//   ACC_BITS   accumulator width (the range analysis proves it: T x 255 x 128 for attn v)
+//   ACT_WORDS  words of the on-chip activation memory
+#pragma once
+#include "cycles.h"
+#include "dsp_pack.h"
+#include "word.h"
+
+namespace vitflow {
+
+template <int L, int ROWS, int B_DEPTH, int ACC_BITS, int ACT_WORDS>
+void act_matmul(Mem<Word<L>, ACT_WORDS> &act, int a0, int b0, int out0, int na, int nb, int t_len, int a_signed,
+                int out_stride, int mult, int shift, int lo, int hi) {
+    static_assert(ROWS >= 2 && ROWS % 2 == 0 && L % ROWS == 0, "rows pair on a DSP; ROWS divides L");
+    typedef ap_int<ACC_BITS> acc_t;
+    const int tw = (t_len + L - 1) / L, blocks = (nb + ROWS - 1) / ROWS;  // once per call
+    VITFLOW_BUFFER2(Word<L>, bbuf, ROWS, B_DEPTH);
+    VITFLOW_PARTITION(bbuf, complete, 1);  // ROWS banks: a cycle's ROWS reads, one per bank
+    VITFLOW_AGGREGATE(bbuf);               // one L-byte word per address
+    {
+        int r = 0, blk = 0, w = 0, src = b0;
+        VITFLOW_LOOP(mm_load, VITFLOW_DEPTH_COPY);
+        mm_load: for (int it = 0; it < nb * tw; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 2400
+            VITFLOW_PIPELINE(mm_load, 1);
+            bbuf[r][blk + w] = act[src++];  // row j = blk / tw * ROWS + r, word w
+            if (++w == tw) {
+                w = 0;
+                if (++r == ROWS) {
+                    r = 0;
+                    blk += tw;
+                }
+            }
+        }
+    }
+    acc_t acc[ROWS];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+    Word<L> y = zero_word<L>();
+#pragma HLS AGGREGATE variable = y compact = bit
+    int blk = 0, w = 0, bidx = 0, lane = 0, arow = a0, orow = out0, ow = 0;
+    VITFLOW_LOOP(mm_mac, VITFLOW_DEPTH_CONV);
+    mm_mac: for (int it = 0; it < na * blocks * tw; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 200000
+        VITFLOW_PIPELINE(mm_mac, 1);
+        VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps A (the memory plan)
+        const Word<L> aw = act[arow + w];
+        pack_b_t xa[L];
+#pragma HLS ARRAY_PARTITION variable = xa complete
+        for (int c = 0; c < L; c++) {
+#pragma HLS UNROLL
+            xa[c] = a_signed ? int(int8_t(aw.b[c])) : int(aw.b[c]);  // A's lanes past T hold zeros
+        }
+        for (int q = 0; q < ROWS / 2; q++) {
+#pragma HLS UNROLL
+            const Word<L> b_hi = bbuf[2 * q][bidx + w], b_lo = bbuf[2 * q + 1][bidx + w];
+            int s_hi = 0, s_lo = 0;  // two adder trees over the lanes
+            for (int c = 0; c < L; c++) {
+#pragma HLS UNROLL
+                prod_t p_hi, p_lo;
+                mul2(int8_t(b_hi.b[c]), int8_t(b_lo.b[c]), xa[c], p_hi, p_lo);
+                s_hi += int(p_hi);
+                s_lo += int(p_lo);
+            }
+            acc[2 * q] = (w == 0 ? acc_t(0) : acc[2 * q]) + s_hi;
+            acc[2 * q + 1] = (w == 0 ? acc_t(0) : acc[2 * q + 1]) + s_lo;
+        }
+        if (w == tw - 1) {  // the block's ROWS outputs, into lanes lane .. lane + ROWS - 1 of the output word
+            for (int r = 0; r < ROWS; r++) {
+#pragma HLS UNROLL
+                const int j = blk * ROWS + r;
+                y.b[lane + r] = j < nb ? uint8_t(requantize(wide_t(acc[r]), mult, shift, lo, hi)) : 0;
+            }
+            lane += ROWS;
+            if (lane == L || blk == blocks - 1) {  // the word is full, or the row's last block
+                act[orow + ow] = y;
+                ow++;
+                lane = 0;
+            }
+        }
+        if (++w == tw) {
+            w = 0;
+            bidx += tw;
+            if (++blk == blocks) {
+                blk = 0;
+                bidx = 0;
+                ow = 0;
+                arow += tw;
+                orow += out_stride;
+            }
+        }
+    }
+}
+
+}  // namespace vitflow
