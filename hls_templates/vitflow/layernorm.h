@@ -17,24 +17,17 @@
 //   ACT_WORDS  words of the on-chip activation memory
 #pragma once
 #include "conv_pe.h"
+#include "isqrt.h"
 
 namespace vitflow {
 
-// res and bit never share a set bit, so res + bit is res | bit, and one 65-bit subtraction both compares
-// and subtracts: the loop-carried path is one subtract and a select
+// floor(sqrt(v)): 32 steps of isqrt.h's, one per cycle
 inline ap_uint<64> isqrt64(ap_uint<64> v) {
     ap_uint<64> res = 0, bit = ap_uint<64>(1) << 62;
     VITFLOW_LOOP(ln_sqrt, VITFLOW_DEPTH_ISQRT);
     ln_sqrt: for (int i = 0; i < 32; i++) {
         VITFLOW_PIPELINE(ln_sqrt, 1);
-        const ap_int<66> diff = ap_int<66>(v) - ap_int<66>(res | bit);
-        if (diff >= 0) {
-            v = ap_uint<64>(diff);
-            res = (res >> 1) | bit;
-        } else {
-            res >>= 1;
-        }
-        bit >>= 2;
+        isqrt_step(v, res, bit);
     }
     return res;
 }

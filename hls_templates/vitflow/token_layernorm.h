@@ -23,6 +23,7 @@
 //   ACT_WORDS   words of the on-chip activation memory
 #pragma once
 #include "cycles.h"
+#include "isqrt.h"
 #include "word.h"
 
 namespace vitflow {
@@ -103,7 +104,7 @@ void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, 
         }
     }
     {
-        // isqrt64 (layernorm.h) flattened over the tokens: step i of token t at iteration 32 t + i
+        // the square root's 32 steps (isqrt.h) flattened over the tokens: step i of token t at iteration 32 t + i
         ap_uint<64> v = 0, res = 0, bit = 0;
         int t = 0, step = 0;
         VITFLOW_LOOP(tln_sqrt, VITFLOW_DEPTH_ISQRT);
@@ -116,14 +117,7 @@ void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, 
                 res = 0;
                 bit = ap_uint<64>(1) << 62;
             }
-            const ap_int<66> diff = ap_int<66>(v) - ap_int<66>(res | bit);
-            if (diff >= 0) {
-                v = ap_uint<64>(diff);
-                res = (res >> 1) | bit;
-            } else {
-                res >>= 1;
-            }
-            bit >>= 2;
+            isqrt_step(v, res, bit);
             if (step == 31) tsig[t] = res < 1 ? wide_t(1) : wide_t(res);
             if (++step == 32) {
                 step = 0;

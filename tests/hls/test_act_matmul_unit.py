@@ -5,15 +5,13 @@ written interleaved into tokens; its codes equal the numpy reference's (flow/ref
 requantize of the int64 product) bit for bit, every loop is audit-clean at II = 1, and the audit's counts
 equal the cycle model's."""
 
-import subprocess
-
 import numpy as np
 import pytest
 
 from flow.estimate.counts import act_matmul_counts
-from flow.hls.csim import CXXFLAGS, ap_types_dir, compiler
-from flow.hls.project import templates_dir
 from flow.lower.requant import requantize
+
+from .unit_tb import compile_unit, run_unit
 
 L, ROWS, B_DEPTH, ACT_WORDS = 16, 4, 256, 8192
 TB = r"""
@@ -76,13 +74,8 @@ int main() {
 
 @pytest.fixture(scope="module")
 def unit(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("act_matmul_unit")
-    (folder / "tb.cpp").write_text(TB)
-    exe = folder / "tb"
-    subprocess.run([compiler(), *CXXFLAGS, f"-DLANES={L}", f"-DBANKS={ROWS}", f"-DDEPTH={B_DEPTH}",
-                    f"-DWORDS={ACT_WORDS}", "-isystem", str(ap_types_dir()), "-I", str(templates_dir() / "vitflow"),
-                    str(folder / "tb.cpp"), "-o", str(exe)], check=True)
-    return exe
+    return compile_unit(tmp_path_factory.mktemp("act_matmul_unit"), TB, LANES=L, BANKS=ROWS, DEPTH=B_DEPTH,
+                        WORDS=ACT_WORDS)
 
 
 @pytest.mark.parametrize("heads,na,nb,t_len,a_signed", [(1, 5, 5, 64, 1), (2, 17, 17, 64, 1), (1, 9, 33, 20, 1),
@@ -94,16 +87,11 @@ def test_act_matmul_unit_equals_the_reference_audited_and_counted(unit, heads, n
     b = rng.integers(-128, 128, (heads, nb, t_len))
     b[:, -1] = -128
     mult, shift, (lo, hi) = 1481, 20, (-128, 127)
-    text = " ".join(map(str, [heads, na, nb, t_len, a_signed, mult, shift, lo, hi,
-                              *np.concatenate([np.concatenate([a[h].reshape(-1), b[h].reshape(-1)])
-                                               for h in range(heads)]).tolist()]))
-    r = subprocess.run([str(unit)], input=text, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    lines = r.stdout.strip().splitlines()
-    got = np.array([list(map(int, ln.split())) for ln in lines[:-1]]).reshape(na, heads, nb).transpose(1, 0, 2)
+    operands = np.concatenate([np.concatenate([a[h].reshape(-1), b[h].reshape(-1)]) for h in range(heads)])
+    rows, counts = run_unit(unit, [heads, na, nb, t_len, a_signed, mult, shift, lo, hi, *operands.tolist()])
+    got = rows.reshape(na, heads, nb).transpose(1, 0, 2)
     ref = requantize(np.einsum("hit,hjt->hij", a, b), mult, shift, lo, hi)
     assert np.array_equal(got, ref)
     c = act_matmul_counts(na, nb, t_len, L, ROWS)
-    counts = tuple(map(int, lines[-1].split()[1:]))
     assert counts == (heads * c.iterations, heads * c.cycles, heads * c.entries, heads * c.fill)
     assert c.cycles == c.iterations

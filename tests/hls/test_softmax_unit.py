@@ -4,17 +4,15 @@ values, rows shorter than a word and rows ending inside one) its codes equal the
 (flow/reference/transformer_kernels.softmax) bit for bit, every pipelined loop is audit-clean at II = 1,
 and the audit's counts equal the cycle model's (flow.estimate.counts.softmax_unit_counts)."""
 
-import subprocess
-
 import numpy as np
 import pytest
 
 from flow.estimate.counts import softmax_unit_counts
 from flow.estimate.resources import softmax_unit_resources
-from flow.hls.csim import CXXFLAGS, ap_types_dir, compiler
-from flow.hls.project import templates_dir
 from flow.lower.program import Layer, TensorInfo
 from flow.reference.transformer_kernels import softmax
+
+from .unit_tb import compile_unit, run_unit
 
 L, ROWS_MAX, ACT_WORDS = 16, 64, 4096
 TB = r"""
@@ -68,13 +66,7 @@ int main() {
 
 @pytest.fixture(scope="module")
 def unit(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("softmax_unit")
-    (folder / "tb.cpp").write_text(TB)
-    exe = folder / "tb"
-    subprocess.run([compiler(), *CXXFLAGS, f"-DLANES={L}", f"-DROWS={ROWS_MAX}", f"-DWORDS={ACT_WORDS}",
-                    "-isystem", str(ap_types_dir()), "-I", str(templates_dir() / "vitflow"), str(folder / "tb.cpp"),
-                    "-o", str(exe)], check=True)
-    return exe
+    return compile_unit(tmp_path_factory.mktemp("softmax_unit"), TB, LANES=L, ROWS=ROWS_MAX, WORDS=ACT_WORDS)
 
 
 def _table(bits, s_l):
@@ -92,13 +84,8 @@ def _rows(bits, n, rng, count=30):
 def _run(exe, codes, table, bits):
     rows, n = codes.shape
     recip_bits, shift, out_max = 40, 40 - bits, 2 ** bits - 1
-    text = " ".join(map(str, [rows, n, table.size, recip_bits, shift, out_max, *table.tolist(),
-                              *codes.reshape(-1).tolist()]))
-    r = subprocess.run([str(exe)], input=text, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    lines = r.stdout.strip().splitlines()
-    got = np.array([list(map(int, ln.split())) for ln in lines[:-1]])
-    counts = tuple(map(int, lines[-1].split()[1:]))
+    got, counts = run_unit(exe, [rows, n, table.size, recip_bits, shift, out_max, *table.tolist(),
+                                 *codes.reshape(-1).tolist()])
     layer = Layer("softmax0", "softmax", ["x"], ["y"],
                   attrs={"recip_bits": recip_bits, "shift": shift, "out_max": out_max, "rows": rows,
                          "row_length": n},

@@ -4,17 +4,15 @@ the code range's ends; one outlier channel) its codes equal the numpy reference'
 (flow/reference/kernels.layernorm, which the lowering check holds to QONNX) bit for bit, with positive and
 negative K; every loop is audit-clean at II = 1, and the audit's counts equal the cycle model's."""
 
-import subprocess
-
 import numpy as np
 import pytest
 
 from flow.estimate.counts import token_layernorm_counts
 from flow.estimate.resources import token_layernorm_resources
-from flow.hls.csim import CXXFLAGS, ap_types_dir, compiler
-from flow.hls.project import templates_dir
 from flow.lower.program import Layer, TensorInfo
 from flow.reference.kernels import layernorm
+
+from .unit_tb import compile_unit, run_unit
 
 L, DIV, C_MAX, TOKENS_MAX, ACT_WORDS = 16, 4, 256, 64, 4096
 TB = r"""
@@ -65,13 +63,8 @@ int main() {
 
 @pytest.fixture(scope="module")
 def unit(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("token_layernorm_unit")
-    (folder / "tb.cpp").write_text(TB)
-    exe = folder / "tb"
-    subprocess.run([compiler(), *CXXFLAGS, f"-DLANES={L}", f"-DDIVIDERS={DIV}", f"-DCMAX={C_MAX}",
-                    f"-DTOKENS={TOKENS_MAX}", f"-DWORDS={ACT_WORDS}", "-isystem", str(ap_types_dir()), "-I",
-                    str(templates_dir() / "vitflow"), str(folder / "tb.cpp"), "-o", str(exe)], check=True)
-    return exe
+    return compile_unit(tmp_path_factory.mktemp("token_layernorm_unit"), TB, LANES=L, DIVIDERS=DIV, CMAX=C_MAX,
+                        TOKENS=TOKENS_MAX, WORDS=ACT_WORDS)
 
 
 def _tokens(n, ch, rng):
@@ -84,15 +77,11 @@ def _run(exe, x, a, b, k):
     tokens, ch = x.shape
     lo, hi = -128, 127
     pairs = np.stack([a, b], axis=1).reshape(-1)
-    text = " ".join(map(str, [tokens, ch, k, lo, hi, *pairs.tolist(), *x.reshape(-1).tolist()]))
-    r = subprocess.run([str(exe)], input=text, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    lines = r.stdout.strip().splitlines()
-    got = np.array([list(map(int, ln.split())) for ln in lines[:-1]])
+    got, counts = run_unit(exe, [tokens, ch, k, lo, hi, *pairs.tolist(), *x.reshape(-1).tolist()])
     layer = Layer("layernorm0", "layernorm", ["x"], ["y"], attrs={"features": ch, "k": k},
                   blobs={"a": a.astype(np.int32), "b": b.astype(np.int32)})
     (ref,), _ = layernorm(layer, x, TensorInfo(x.shape, 8, True, 1.0))
-    return got, ref, tuple(map(int, lines[-1].split()[1:]))
+    return got, ref, counts
 
 
 @pytest.mark.parametrize("tokens,ch,k", [(17, 192, 9), (5, 64, 0), (30, 128, -2), (1, 16, 12)])

@@ -27,6 +27,7 @@ from ..context import Lowering, fit_blob, int_blob
 from ..lut import _quantize_f32, requant_lut
 from ..requant import int_range, requant_params_shared
 from .conv import lower_conv
+from .layernorm import _const_operand
 
 
 def _weights(ctx: Lowering, mm, add, s_in: float):
@@ -238,12 +239,8 @@ def _const(g, node, op):
     """The scalar constant operand of ``node`` (an ``op``) and its other input."""
     if node.op_type != op:
         raise FlowError(f"cannot lower {node.name}: expected {op}, found {node.op_type} (not the integer softmax)")
-    a, b = node.input
-    if g.is_const(b):
-        return g.scalar(b), a
-    if g.is_const(a):
-        return g.scalar(a), b
-    raise FlowError(f"cannot lower {node.name}: expected a constant operand (not the integer softmax)")
+    value, other = _const_operand(g, node)
+    return float(value.reshape(())), other
 
 
 def lower_softmax(ctx: Lowering, q) -> None:
