@@ -1,7 +1,10 @@
 """Post-training quantization accuracy on Fashion-MNIST: each seed-paper technique alone and the full
-recipe, against naive min-max, at W8A8, W6A6 and W4A8 (EfficientViT-B0, 64x64, trained on this CPU).
+recipe, against naive min-max, at W8A8, W6A6 and W4A8 (EfficientViT-B0 or DeiT-Tiny, 64x64, trained on
+this CPU).
 
     python3 benchmarks/ptq_accuracy.py            # 10,000 test images
+    python3 benchmarks/ptq_accuracy.py --model deit_tiny   # the DeiT table: the techniques that apply to
+                                                  # a DeiT (flow/quantize/applicability.py drops the others)
     python3 benchmarks/ptq_accuracy.py --quick    # CI-sized: a model trained for a minute, 200 test images,
                                                   # 16 calibration images, 10 distillation and 5
                                                   # reconstruction steps
@@ -26,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from fashion_mnist_model import MODEL, RESOLUTION, trained_checkpoint, trained_model  # noqa: E402
+from fashion_mnist_model import MODEL, RECIPES, trained_checkpoint, trained_model  # noqa: E402
 from flow.config import parse_bits  # noqa: E402
 from flow.data import load_fashion_mnist  # noqa: E402
 from flow.sweep.engine import run_sweep  # noqa: E402
@@ -36,6 +39,7 @@ BITS = [(8, 8), (6, 6), (4, 8)]
 # rows outside the full recipe, measured with --extra-rows or --quick (the default run keeps within 30 minutes)
 EXTRA_ROWS = ("GPTQ (Brevitas)", "asymmetric post-Hardswish, one zero point in the bias (Q-HyViT)")
 TARGET_DROP = {(8, 8): 0.3, (6, 6): 1.0, (4, 8): 2.0}
+TARGET_DROP_DEIT = {(8, 8): 0.5, (6, 6): 1.5}  # issue 25's targets for the DeiT table
 # distillation steps, and reconstruction steps per unit. With Brevitas' evaluation the default run took 28.2
 # minutes with 60 (session 7), and 24.5 (session 6) and 35.8 (session 7) with 100: this machine's speed varies
 # from run to run. Session 8's in-place evaluation (flow/quantize/inference.py) gives back the time for 100
@@ -43,8 +47,20 @@ DEFAULT_STEPS = 100
 NAIVE = {"act_calibrator": "minmax", "weight_calibrator": "minmax", "bias_correction": False}
 
 
-def techniques(qat_steps: int, rec_steps: int) -> dict:
-    """Row name -> settings on top of NAIVE (each a key of the `quantization:` config)."""
+def techniques(qat_steps: int, rec_steps: int, model: str = MODEL) -> dict:
+    """Row name -> settings on top of NAIVE (each a key of the `quantization:` config). For a DeiT, the rows
+    whose option does not apply to it are left out, and so are those options from the full recipe."""
+    rows = _all_techniques(qat_steps, rec_steps)
+    if not model.startswith("deit"):
+        return rows
+    from flow.quantize.applicability import NOT_FOR_DEIT
+
+    rows = {n: v for n, v in rows.items() if n == "full recipe" or not any(v.get(k) for k in NOT_FOR_DEIT)}
+    rows["full recipe"] = {k: v for k, v in rows["full recipe"].items() if k not in NOT_FOR_DEIT}
+    return rows
+
+
+def _all_techniques(qat_steps: int, rec_steps: int) -> dict:
     return {
         "naive min-max": {},
         "MSE interval search (Brevitas)": {"act_calibrator": "mse", "weight_calibrator": "mse"},
@@ -76,7 +92,7 @@ def techniques(qat_steps: int, rec_steps: int) -> dict:
     }
 
 
-def cells_for(rows: dict, bits: list, checkpoint: Path, calib: int, quick: bool) -> list:
+def cells_for(rows: dict, bits: list, checkpoint: Path, calib: int, quick: bool, model: str = MODEL) -> list:
     """The sweep cells of the table: one accuracy task per row and bit width, each quantizing the trained
     model with NAIVE plus the row's settings on ``calib`` training images (seed 1) and evaluating it on the
     test split (all of it; 200 images with --quick). Each cell is seeded, so its result does not depend on
@@ -84,8 +100,8 @@ def cells_for(rows: dict, bits: list, checkpoint: Path, calib: int, quick: bool)
     one alone at the end."""
     from flow.sweep.grid import Cell
 
-    cells = [Cell(task="accuracy", model=MODEL, resolution=RESOLUTION, bits=f"w{wb}a{ab}", recipe=name, part=None,
-                  quantization={**NAIVE, **extra}, weights=str(checkpoint), calib=calib, calib_seed=1,
+    cells = [Cell(task="accuracy", model=model, resolution=RECIPES[model][0], bits=f"w{wb}a{ab}", recipe=name,
+                  part=None, quantization={**NAIVE, **extra}, weights=str(checkpoint), calib=calib, calib_seed=1,
                   eval_images=200 if quick else None, eval_seed=0 if quick else None)
              for name, extra in rows.items() for wb, ab in bits]
     return sorted(cells, key=lambda c: c.recipe != "full recipe")
@@ -96,6 +112,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help="CI-sized: the quickly trained model (benchmarks/fashion_mnist_model.py), 200 test "
                          "images, 16 calibration images, 10 QAT steps, 5 reconstruction steps")
+    ap.add_argument("--model", default=MODEL, choices=sorted(RECIPES), help=f"the benchmark model (default {MODEL})")
     ap.add_argument("--calib", type=int, help="calibration images from the training split (default 128)")
     ap.add_argument("--qat-steps", type=int, help=f"distillation steps (default {DEFAULT_STEPS})")
     ap.add_argument("--rec-steps", type=int, help=f"reconstruction steps per unit (default {DEFAULT_STEPS})")
@@ -114,19 +131,20 @@ def main(argv=None):
     bits = [parse_bits(b) for b in args.bits.split(",")]
     torch.manual_seed(0)
     t_start = time.monotonic()
-    fp = trained_model(quick=args.quick)
-    x_test, y_test = load_fashion_mnist("test", RESOLUTION, count=200 if args.quick else None,
+    model, resolution = args.model, RECIPES[args.model][0]
+    fp = trained_model(quick=args.quick, model=model)
+    x_test, y_test = load_fashion_mnist("test", resolution, count=200 if args.quick else None,
                                         seed=0 if args.quick else None)
     float_top1 = evaluate_top1(fp, x_test, y_test)
-    rows = techniques(qat_steps, rec_steps)
+    rows = techniques(qat_steps, rec_steps, model)
     if not (args.extra_rows or args.only or args.quick):  # --quick measures every row
         rows = {n: v for n, v in rows.items() if n not in EXTRA_ROWS}
     if args.only:
         prefixes = [p.strip() for p in args.only.split(",")]
         rows = {n: v for n, v in rows.items() if any(n.startswith(p) for p in prefixes)}
         if not rows:
-            ap.error(f"--only {args.only!r} matches no row; rows: {', '.join(techniques(qat_steps, rec_steps))}")
-    cells = cells_for(rows, bits, trained_checkpoint(quick=args.quick), calib, args.quick)
+            ap.error(f"--only {args.only!r} matches no row; rows: {', '.join(techniques(qat_steps, rec_steps, model))}")
+    cells = cells_for(rows, bits, trained_checkpoint(quick=args.quick, model=model), calib, args.quick, model)
     jobs = max(1, min(args.jobs, len(cells)))
     # through `flow sweep`'s engine: each cell a task on a local Ray, one thread each
     with tempfile.TemporaryDirectory(prefix="ptq_accuracy.") as tmp:
@@ -136,7 +154,7 @@ def main(argv=None):
         if r["status"] != "ok":
             sys.exit(f"ptq_accuracy: cell {cell.recipe} {cell.bits} failed: {r['error']}")
         table[cell.recipe, parse_bits(cell.bits)] = (r["top1"], r["seconds"])
-    print(f"\n{MODEL} r{RESOLUTION} on Fashion-MNIST: {len(x_test)} test images, {calib} calibration images, "
+    print(f"\n{model} r{resolution} on Fashion-MNIST: {len(x_test)} test images, {calib} calibration images, "
           f"free scales; top-1 % (drop from float in pp), seconds to quantize and evaluate; {time.monotonic() - t_start:.0f} s in all "
           f"({jobs} at a time)\n")
     heads = [f"W{wb}A{ab}" for wb, ab in bits]
@@ -149,8 +167,9 @@ def main(argv=None):
         print(f"| {name} | " + " | ".join(cells) + " |")
     if "full recipe" not in rows:
         return
-    met = [f"W{wb}A{ab} {'met' if float_top1 - table['full recipe', (wb, ab)][0] <= TARGET_DROP[wb, ab] else 'missed'}"
-           f" (target drop <= {TARGET_DROP[wb, ab]} pp)" for wb, ab in bits if (wb, ab) in TARGET_DROP]
+    target = TARGET_DROP_DEIT if model.startswith("deit") else TARGET_DROP
+    met = [f"W{wb}A{ab} {'met' if float_top1 - table['full recipe', (wb, ab)][0] <= target[wb, ab] else 'missed'}"
+           f" (target drop <= {target[wb, ab]} pp)" for wb, ab in bits if (wb, ab) in target]
     print("\nfull recipe: " + "; ".join(met))
 
 

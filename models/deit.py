@@ -15,8 +15,9 @@ patch embedding, the position embedding (with the class token folded into its fi
 token and the position embedding are one add of a constant), the token stream after each residual add,
 each LayerNorm's input and output, q, k and v, the attention logits, the softmax output (unsigned codes
 on the fixed power-of-two scale 2^-bits: the probabilities' own range), the attention output, the
-projections, and the GELU's input and output. With ``QuantScheme(enabled=False)`` every quantizer is an
-identity and the model is timm's float DeiT.
+projections, and the GELU's input and output. After calibration the softmax is integer (IntSoftmax), as
+the LayerNorms are (QuantLayerNorm). With ``QuantScheme(enabled=False)`` every quantizer is an identity
+and the model is timm's float DeiT.
 """
 
 import torch
@@ -47,7 +48,7 @@ def softmax_quant(scheme: QuantScheme) -> nn.Module:
 
 class IntSoftmax(nn.Module):
     """Softmax over the last axis, float until ``freeze_integer`` (after calibration), then integer on the
-    logits' codes, in int64 (so the exported graph, the integer program and the hardware compute it alike):
+    logits' codes (so the exported graph, the integer program and the hardware compute it alike):
 
         l = the row's logit codes (scale s_l),  t_j = max(l) - l_j  (0 .. 2^bits - 1)
         e_j = E[t_j],  E[t] = round(2^EXP_BITS exp(-t s_l))     (a table of 2^bits entries)

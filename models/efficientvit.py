@@ -424,4 +424,3 @@ class EfficientViT(nn.Module):
         x = self.input_quant(x)
         x = self.stages(self.stem(x))
         return value(self.head(x))
-

@@ -81,7 +81,8 @@ def lower_model(model: onnx.ModelProto, name: str = "model", acc_bits: int = DEF
         raise FlowError("cannot lower: the graph output must be an activation Quant")
     program = Program(name, ctx.inputs, [ctx.tensor_of(out)], ctx.tensors, ctx.layers,
                       meta={"acc_bits": acc_bits, "mult_bits": mult_bits, "rounding": "half to even",
-                            "layout": "batch dropped; C x H x W feature maps, vectors (C,), tokens (N, C), per head (heads, N, d)"})
+                            "layout": "batch dropped; C x H x W feature maps, vectors (C,), tokens (N, C), "
+                                      "per head (heads, N, d)"})
     program.check()
     analyse_ranges(program, acc_bits)
     return program

@@ -3,7 +3,8 @@
   Div(x, s_in) Round Cast(double) -> q;  d = Mul(q, C) - ReduceSum(q);  V = Squeeze(MatMul(Unsqueeze(d), Unsqueeze(d)));
   sigma = Max(Floor(Sqrt(V)), 1);  y = Round((d a + sigma b) / (sigma 2^k));  Clip;  Cast(float);  Mul(s_out)
 
--> layernorm with blobs a, b and attribute k, over a vector (C,) or each token of (N, C) (a DeiT's). In the program (all integers), q_c = x_c << in_shift_c
+-> layernorm with blobs a, b and attribute k, over a vector (C,) or each token of (N, C) (a DeiT's).
+In the program (all integers), q_c = x_c << in_shift_c
 (in_shift: TSPTQ's outlier-aware two scales, input scale s_in 2^in_shift_c; absent when all zero):
   S = sum(q), d = C q - S, V = sum(d^2), sigma = max(isqrt(V), 1),
   y = clamp(round_half_even((d a + sigma b) / (sigma 2^k)), lo, hi)            (2^k: k may be negative)
