@@ -1,8 +1,9 @@
 """Quantization-aware fine-tuning with distillation from the float teacher (Q-ViT's recipe, reduced to
 what a CPU affords): the calibrated quantized model trains its weights, biases and activation scales
 through Brevitas' straight-through estimators to match the float model's soft outputs (KL divergence at
-temperature T) on unlabelled images. The integer LayerNorm is thawed to float while training and frozen
-again from the final scales, so the result exports like any calibrated model."""
+temperature T) on unlabelled images. The integer forms (the LayerNorms, a DeiT's softmax) are thawed to
+float while training and frozen again from the final scales, so the result exports like any calibrated
+model."""
 
 import time
 
@@ -15,11 +16,12 @@ from flow.progress import progress, say
 def distill(model, teacher, images: torch.Tensor, steps: int, lr: float = 1e-4, batch_size: int = 32,
             temperature: float = 2.0, seed: int = 0) -> float:
     """Fine-tune ``model`` in place for ``steps`` steps; returns the last loss."""
+    from flow.models.deit import IntSoftmax
     from flow.models.efficientvit import QuantLayerNorm
 
     gen = torch.Generator().manual_seed(seed)
     for m in model.modules():
-        if isinstance(m, QuantLayerNorm):
+        if isinstance(m, (QuantLayerNorm, IntSoftmax)):  # their integer tables follow the scales being trained
             m.integer = False
     teacher.eval()
     model.eval()  # quantizers use their calibrated parameters; no statistics are collected

@@ -50,3 +50,19 @@ def test_generic_options_quantize_a_deit_that_lowers_exactly(tmp_path):
     path = export_clean_qonnx(q, tmp_path)
     result = check_against_qonnx(lower_qonnx(path), path, images[:2].numpy())
     assert result["tensors_exact"] == result["tensors"]
+
+
+def test_distillation_refreezes_the_integer_softmax_on_the_trained_scales():
+    """Distillation trains the activation scales: the softmax (like the LayerNorms) is thawed while it
+    trains and frozen again from the final logits scale, so its codes stay inside its exp table."""
+    from flow.data import load_fashion_mnist
+    from flow.models.deit import IntSoftmax
+
+    images = load_fashion_mnist("test", 32, count=16)[0]
+    qcfg = make_quant_config({"calib_images": 16, "qat_steps": 20, "qat_lr": 1e-2, "act_bits": 6})
+    q = quantize_model(_deit(), images, qcfg)
+    for m in q.modules():
+        if isinstance(m, IntSoftmax):
+            assert m.integer and float(m.in_scale) == float(m.logits_quant.act_quant.scale().reshape(()))
+    with torch.no_grad():
+        assert torch.isfinite(q(images[:4])).all()
