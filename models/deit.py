@@ -81,7 +81,10 @@ class IntSoftmax(nn.Module):
         self.integer = True
 
     def forward(self, x):
-        if not self.integer:
+        """``x``: the logits quantizer's output. With that quantizer disabled (as block reconstruction does
+        for its float targets) the values are not codes, and the float softmax runs."""
+        x = value(x)
+        if not self.integer or not self.logits_quant.act_quant.is_quant_enabled:
             return x.softmax(dim=-1)
         codes = torch.round(x / self.in_scale).long()
         t = codes.amax(dim=-1, keepdim=True) - codes
@@ -134,8 +137,8 @@ class Attention(nn.Module):
         qkv = value(self.qkv(x)).reshape(B, N, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         q, k, v = value(self.q_quant(q)), value(self.k_quant(k)), value(self.v_quant(v))
-        attn = value(self.logits_quant((q * self.scale) @ k.transpose(-2, -1)))
-        attn = value(self.softmax_quant(self.softmax(attn)))
+        attn = self.softmax(self.logits_quant((q * self.scale) @ k.transpose(-2, -1)))
+        attn = value(self.softmax_quant(attn))
         x = self.out_quant((attn @ v).transpose(1, 2).reshape(B, N, C))  # per tensor: the heads' order is free
         return value(self.proj_quant(value(self.proj(x))))
 

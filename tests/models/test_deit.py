@@ -112,3 +112,26 @@ def test_softmax_output_codes_are_unsigned_on_scale_two_to_minus_bits():
     assert float(out.scale) == 2.0 ** -6 and int(out.bit_width) == 6 and not out.signed
     codes = out.value / out.scale
     assert torch.equal(codes, torch.clamp(torch.round(p * 64), 0, 63))
+
+
+def test_softmax_is_float_when_the_quantizers_are_disabled():
+    """Block reconstruction takes its float targets with quantization disabled: the logits then are not
+    codes, and the integer softmax (an exp table over code differences) gives way to the float one; with
+    the quantizer on, the integer path."""
+    from brevitas.graph.calibrate import quantization_status_manager
+
+    from flow.models.deit import IntSoftmax
+    from flow.models.quant_layers import act_quant
+
+    quant = act_quant(QuantScheme())
+    quant.train()
+    quant(torch.randn(64, 10))  # calibrated to about +-3
+    quant.eval()
+    sm = IntSoftmax(quant, 8)
+    sm.freeze_integer()
+    logits = torch.randn(4, 10) * 100  # far past the calibrated range: codes past the table
+    with quantization_status_manager(quant, disable_act_quant=True, disable_weight_quant=True,
+                                     disable_bias_quant=True):
+        assert torch.allclose(sm(quant(logits)), logits.softmax(-1))
+    y = sm(quant(logits))
+    assert torch.equal(y * 256, torch.round(y * 256)) and float(y.max()) <= 255 / 256
