@@ -39,7 +39,7 @@ BITS = [(8, 8), (6, 6), (4, 8)]
 # rows outside the full recipe, measured with --extra-rows or --quick (the default run keeps within 30 minutes)
 EXTRA_ROWS = ("GPTQ (Brevitas)", "asymmetric post-Hardswish, one zero point in the bias (Q-HyViT)")
 TARGET_DROP = {(8, 8): 0.3, (6, 6): 1.0, (4, 8): 2.0}
-TARGET_DROP_DEIT = {(8, 8): 0.5, (6, 6): 1.5}  # issue 25's targets for the DeiT table
+TARGET_DROP_DEIT = {(8, 8): 0.5, (6, 6): 1.5}  # the DeiT table's targets (drop from float, pp)
 # distillation steps, and reconstruction steps per unit. With Brevitas' evaluation the default run took 28.2
 # minutes with 60 (session 7), and 24.5 (session 6) and 35.8 (session 7) with 100: this machine's speed varies
 # from run to run. Session 8's in-place evaluation (flow/quantize/inference.py) gives back the time for 100
