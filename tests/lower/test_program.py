@@ -59,4 +59,4 @@ def test_structure_checks():
     with pytest.raises(FlowError, match="not an integer type"):
         Layer("l", "relu", [], [], {}, {"w": np.zeros(2, np.float32)})
     with pytest.raises(FlowError, match="unknown kind"):
-        Layer("l", "softmax", [], [])
+        Layer("l", "fft", [], [])
