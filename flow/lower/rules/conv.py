@@ -35,6 +35,14 @@ def _fold_zero_point(ctx: Lowering, node, x: str, w: np.ndarray, b: np.ndarray, 
     return b.astype(np.int64) - (w2 * z_read).sum(1)
 
 
+def check_bias_scale(node, b_spec, s_in, s_w: np.ndarray) -> None:
+    """The bias is quantized at s_in x s_w (float32, as Brevitas computes it), so it adds to the accumulator
+    as is."""
+    expected = (np.float32(s_in) * s_w.astype(np.float32)).astype(np.float64)
+    if not np.allclose(b_spec.scale.reshape(-1).astype(np.float64), expected, rtol=1e-6, atol=0):
+        raise FlowError(f"cannot lower {node.name}: bias scale is not input scale x weight scale")
+
+
 def _weights_and_bias(ctx: Lowering, node, s_in: float, out_channels: int):
     g = ctx.g
     w, w_spec, w_node = g.quantized_const(node.input[1])
@@ -44,9 +52,7 @@ def _weights_and_bias(ctx: Lowering, node, s_in: float, out_channels: int):
     nodes = [w_node]
     if len(node.input) > 2 and node.input[2]:
         b, b_spec, b_node = g.quantized_const(node.input[2])
-        expected = (np.float32(s_in) * s_w.astype(np.float32)).astype(np.float64)
-        if not np.allclose(b_spec.scale.reshape(-1).astype(np.float64), expected, rtol=1e-6, atol=0):
-            raise FlowError(f"cannot lower {node.name}: bias scale is not input scale x weight scale")
+        check_bias_scale(node, b_spec, s_in, s_w)
         nodes.append(b_node)
     else:
         b = np.zeros(out_channels, dtype=np.int64)

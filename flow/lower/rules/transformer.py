@@ -26,46 +26,38 @@ from flow.errors import FlowError
 from ..context import Lowering, fit_blob, int_blob
 from ..lut import _quantize_f32, requant_lut
 from ..requant import int_range, requant_params_shared
-from .conv import lower_conv
+from .conv import check_bias_scale, lower_conv
 from .layernorm import _const_operand
 
 
-def _weights(ctx: Lowering, mm, add, s_in: float):
-    """(W (out, in) codes, spec, per-output weight scales, bias codes, nodes) of MatMul(x, Quant(W)) + Quant(b)."""
+def _token_linear(ctx: Lowering, add, outs: list, s_out: np.ndarray, nodes: list, **attrs) -> None:
+    """A linear layer on each token, from Add(MatMul(x, Quant(W)), Quant(b)) into ``outs`` at the output
+    scales ``s_out`` (one per output channel); ``nodes``: the layout nodes between the Add and the outputs'
+    Quants, which the layer also accounts for."""
     g = ctx.g
-    w, w_spec, w_node = g.quantized_const(mm.input[1])
-    b_name = next(t for t in add.input if t != mm.output[0])
-    b, b_spec, b_node = g.quantized_const(b_name)
-    s_w = w_spec.scale.reshape(-1).astype(np.float64)
-    if s_w.size == 1:
-        s_w = np.full(w.shape[1], s_w[0])
-    expected = (np.float32(s_in) * s_w.astype(np.float32)).astype(np.float64)
-    if not np.allclose(b_spec.scale.reshape(-1).astype(np.float64), expected, rtol=1e-6, atol=0):
-        raise FlowError(f"cannot lower {add.name}: bias scale is not input scale x weight scale")
-    return np.ascontiguousarray(w.T), w_spec, s_w, b.reshape(-1), [w_node, b_node]
-
-
-def _token_input(ctx: Lowering, mm) -> str:
+    mm = next(g.src(t) for t in add.input if g.src(t) is not None and g.src(t).op_type == "MatMul")
     x = ctx.tensor_of(mm.input[0])
     if len(ctx.tensors[x].shape) != 2:
         raise FlowError(f"cannot lower {mm.name}: a token linear takes (N, C) tokens, not {ctx.tensors[x].shape}")
-    return x
+    s_in = ctx.scale(x)
+    w, w_spec, w_node = g.quantized_const(mm.input[1])  # (in, out): MatMul's layout
+    b, b_spec, b_node = g.quantized_const(next(t for t in add.input if t != mm.output[0]))
+    s_w = w_spec.scale.reshape(-1).astype(np.float64)
+    if s_w.size == 1:
+        s_w = np.full(w.shape[1], s_w[0])
+    check_bias_scale(add, b_spec, s_in, s_w)
+    mult, shift = ctx.requant(s_in * s_w / s_out)
+    ctx.add_layer("linear", [x], outs, [mm, add, *nodes, w_node, b_node],
+                  attrs={"in_features": int(w.shape[0]), "out_features": int(w.shape[1]),
+                         "weight_bits": w_spec.bits, "tokens": int(ctx.tensors[x].shape[0]), **attrs},
+                  blobs={"weight": int_blob(np.ascontiguousarray(w.T), w_spec.bits), "bias": fit_blob(b.reshape(-1)),
+                         "mult": fit_blob(mult), "shift": shift})
 
 
 def lower_token_linear(ctx: Lowering, q) -> None:
-    g = ctx.g
-    add = g.expect(q.input[0], "Add")
-    mm = next(g.src(t) for t in add.input if g.src(t) is not None and g.src(t).op_type == "MatMul")
-    x = _token_input(ctx, mm)
-    s_in = ctx.scale(x)
+    add = ctx.g.expect(q.input[0], "Add")
     out = ctx.add_quant_output(q)
-    w, w_spec, s_w, b, nodes = _weights(ctx, mm, add, s_in)
-    mult, shift = ctx.requant(s_in * s_w / ctx.scale(out))
-    ctx.add_layer("linear", [x], [out], [mm, add, q] + nodes,
-                  attrs={"in_features": int(w.shape[1]), "out_features": int(w.shape[0]),
-                         "weight_bits": w_spec.bits, "tokens": int(ctx.tensors[x].shape[0])},
-                  blobs={"weight": int_blob(w, w_spec.bits), "bias": fit_blob(b), "mult": fit_blob(mult),
-                         "shift": shift})
+    _token_linear(ctx, add, [out], ctx.scale(out), [q])
 
 
 def lower_qkv(ctx: Lowering, q) -> None:
@@ -76,7 +68,6 @@ def lower_qkv(ctx: Lowering, q) -> None:
     tr = g.expect(sl.input[0], "Transpose")
     rs = g.expect(tr.input[0], "Reshape")
     add = g.expect(rs.input[0], "Add")
-    mm = next(g.src(t) for t in add.input if g.src(t) is not None and g.src(t).op_type == "MatMul")
     shape = g.shape(rs.output[0])
     if list(g.attr(tr, "perm")) != [2, 0, 3, 1, 4] or len(shape) != 5 or shape[2] != 3:
         raise FlowError(f"cannot lower {tr.name}: not the (B, N, 3, heads, d) -> (3, B, heads, N, d) split of qkv")
@@ -91,23 +82,13 @@ def lower_qkv(ctx: Lowering, q) -> None:
         parts[start] = (s, sq, quant)
     if sorted(parts) != [0, 1, 2]:
         raise FlowError(f"cannot lower {tr.name}: q, k and v slices not found ({sorted(parts)})")
-    x = _token_input(ctx, mm)
-    s_in = ctx.scale(x)
     outs = [ctx.add_quant_output(parts[i][2]) for i in range(3)]
     ranges = {ctx.tensors[o].range for o in outs}
     if len(ranges) != 1:
-        raise FlowError(f"cannot lower {mm.name}: q, k and v have different code ranges {sorted(ranges)}")
-    w, w_spec, s_w, b, nodes = _weights(ctx, mm, add, s_in)
-    c = w.shape[0] // 3
-    s_out = np.repeat([ctx.scale(o) for o in outs], c)
-    mult, shift = ctx.requant(s_in * s_w / s_out)
-    layout = [n for i in range(3) for n in parts[i]]
-    ctx.add_layer("linear", [x], outs, [mm, add, rs, tr] + layout + nodes,
-                  attrs={"in_features": int(w.shape[1]), "out_features": int(w.shape[0]),
-                         "weight_bits": w_spec.bits, "tokens": int(ctx.tensors[x].shape[0]),
-                         "split": 3, "heads": heads, "head_dim": d},
-                  blobs={"weight": int_blob(w, w_spec.bits), "bias": fit_blob(b), "mult": fit_blob(mult),
-                         "shift": shift})
+        raise FlowError(f"cannot lower {add.name}: q, k and v have different code ranges {sorted(ranges)}")
+    s_out = np.repeat([ctx.scale(o) for o in outs], heads * d)
+    _token_linear(ctx, add, outs, s_out, [rs, tr] + [n for i in range(3) for n in parts[i]],
+                  split=3, heads=heads, head_dim=d)
 
 
 def _scalar_mul(g, tensor):
@@ -235,10 +216,8 @@ def lower_gelu(ctx: Lowering, q) -> None:
                   blobs={"table": fit_blob(table)})
 
 
-def _const(g, node, op):
-    """The scalar constant operand of ``node`` (an ``op``) and its other input."""
-    if node.op_type != op:
-        raise FlowError(f"cannot lower {node.name}: expected {op}, found {node.op_type} (not the integer softmax)")
+def _const(g, node):
+    """The scalar constant operand of ``node`` and its other input."""
     value, other = _const_operand(g, node)
     return float(value.reshape(())), other
 
@@ -247,22 +226,22 @@ def lower_softmax(ctx: Lowering, q) -> None:
     """The integer softmax, walked back from its output quantizer (flow.models.deit.IntSoftmax)."""
     g = ctx.g
     mul_out = g.expect(q.input[0], "Mul")
-    s_out, t = _const(g, mul_out, "Mul")
+    s_out, t = _const(g, mul_out)
     cast_out = g.expect(t, "Cast")
-    top, t = _const(g, g.expect(cast_out.input[0], "Min"), "Min")
-    mn = g.src(cast_out.input[0])
+    mn = g.expect(cast_out.input[0], "Min")
+    top, t = _const(g, mn)
     floor = g.expect(t, "Floor")
     mul_k = g.expect(floor.input[0], "Mul")
-    inv_2k, t = _const(g, mul_k, "Mul")
+    inv_2k, t = _const(g, mul_k)
     add_half = g.expect(t, "Add")
-    half, t = _const(g, add_half, "Add")
+    half, t = _const(g, add_half)
     mul_er = g.expect(t, "Mul")
     e_t, r_t = mul_er.input
     if g.src(e_t).op_type == "Floor":
         e_t, r_t = r_t, e_t
     floor_r = g.expect(r_t, "Floor")
     mul_r = g.expect(floor_r.input[0], "Mul")
-    two_r, t = _const(g, mul_r, "Mul")
+    two_r, t = _const(g, mul_r)
     recip = g.expect(t, "Reciprocal")
     rsum = g.expect(recip.input[0], "ReduceSum")
     cast_e = g.expect(e_t, "Cast")
@@ -277,8 +256,8 @@ def lower_softmax(ctx: Lowering, q) -> None:
     if rmax.input[0] != cast_c.output[0]:
         raise FlowError(f"cannot lower {rmax.name}: the row max is not of the logits' codes")
     rnd = g.expect(cast_c.input[0], "Round")
-    s_in, x_t = _const(g, g.expect(rnd.input[0], "Div"), "Div")
-    div = g.src(rnd.input[0])
+    div = g.expect(rnd.input[0], "Div")
+    s_in, x_t = _const(g, div)
     x = ctx.tensor_of(x_t)
     out = ctx.add_quant_output(q)
     recip_bits, k = np.log2(two_r), -np.log2(inv_2k)
