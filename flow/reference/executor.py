@@ -5,7 +5,10 @@ import numpy as np
 from flow.errors import FlowError
 from flow.lower.program import Program
 
-from .kernels import KERNELS
+from .kernels import KERNELS as _BASE_KERNELS
+from .transformer_kernels import TRANSFORMER_KERNELS
+
+KERNELS = {**_BASE_KERNELS, **TRANSFORMER_KERNELS}
 
 
 def run_program(program: Program, inputs: dict, forced: dict | None = None, dump_internal: bool = True) -> dict:

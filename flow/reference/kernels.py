@@ -186,11 +186,3 @@ def linear_attention(layer, cat, out_info, given=None):
 KERNELS = {"conv": conv, "dwconv": conv, "linear": linear, "hardswish": hardswish, "relu": relu, "add": add,
            "concat": concat, "gap": gap, "layernorm": layernorm, "linear_attention": linear_attention}
 
-
-def _register_transformer_kernels():
-    from .transformer_kernels import TRANSFORMER_KERNELS
-
-    KERNELS.update(TRANSFORMER_KERNELS)
-
-
-_register_transformer_kernels()

@@ -5,11 +5,9 @@ import numpy as np
 
 from flow.lower.requant import requantize
 
+from .kernels import _lookup
+
 I64 = np.int64
-
-
-def _lookup(table, x, in_min):
-    return np.asarray(table, dtype=I64)[np.asarray(x, dtype=I64) - in_min]
 
 
 def matmul(layer, a, b, out_info):
