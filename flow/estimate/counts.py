@@ -205,8 +205,6 @@ def softmax_unit_counts(rows: int, n: int, lanes: int, entries: int, lat: dict |
     table's load (``entries``), the max, sum and output passes over rows x ceil(n / lanes) words, and one
     reciprocal per row. (The unit is not yet one of the accelerator's engines: its own C-simulation test,
     tests/hls/test_softmax_unit.py, holds these counts to the audit's.)"""
-    from .latencies import latencies
-
     lat = lat or latencies()
     c = Counts()
     words = rows * _ceil(n, lanes)
@@ -223,8 +221,6 @@ def token_layernorm_counts(tokens: int, ch: int, lanes: int, dividers: int, lat:
     ``ch`` channels: the coefficients (ch), the sum and variance passes (tokens x ch / lanes words), the
     square roots (32 steps per token) and the output pass (tokens x ch / dividers). Not yet one of the
     accelerator's engines: tests/hls/test_token_layernorm_unit.py holds these counts to the audit's."""
-    from .latencies import latencies
-
     lat = lat or latencies()
     c = Counts()
     run(c, lat, "tln_coef", ch)
@@ -240,8 +236,6 @@ def act_matmul_counts(na: int, nb: int, t_len: int, lanes: int, rows: int, lat: 
     ceil(t_len / lanes) words copied into the banks, then na x ceil(nb / rows) x ceil(t_len / lanes) MAC
     iterations. Not yet one of the accelerator's engines: tests/hls/test_act_matmul_unit.py holds these
     counts to the audit's."""
-    from .latencies import latencies
-
     lat = lat or latencies()
     c = Counts()
     tw = _ceil(t_len, lanes)

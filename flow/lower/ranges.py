@@ -45,6 +45,12 @@ def _product(acc: dict, mult) -> dict:
     return _entry(acc["min"] * m, acc["max"] * m)
 
 
+def _weighted_sum(ranges, mults) -> dict:
+    """Bounds of sum_i x_i m_i with each x_i in its range (lo, hi)."""
+    terms = [sorted((lo * int(m), hi * int(m))) for (lo, hi), m in zip(ranges, mults)]
+    return _entry(sum(t[0] for t in terms), sum(t[1] for t in terms))
+
+
 def _layer_ranges(layer, tensors) -> dict:
     ins = [tensors[t].range for t in layer.inputs]
     b = layer.blobs
@@ -57,9 +63,7 @@ def _layer_ranges(layer, tensors) -> dict:
         r["acc"] = _entry(min(bottom + bias), max(top + bias))
         r["product"] = _product(r["acc"], b["mult"])
     elif kind == "add":
-        m = b["mult"].astype(np.int64)
-        terms = [sorted((lo * int(mi), hi * int(mi))) for (lo, hi), mi in zip(ins, m)]
-        r["product"] = _entry(sum(t[0] for t in terms), sum(t[1] for t in terms))  # a m_a + b m_b
+        r["product"] = _weighted_sum(ins, b["mult"].astype(np.int64))  # a m_a + b m_b
     elif kind in ("relu", "concat"):
         lo, hi = min(i[0] for i in ins), max(i[1] for i in ins)
         r["product"] = _product(_entry(min(lo, 0), hi), b["mult"])
@@ -117,12 +121,10 @@ def _layer_ranges(layer, tensors) -> dict:
         r["row_sum"] = _entry(0, total)
         r["reciprocal"] = _entry(0, recip)
         r["product"] = _entry(0, e_max * recip + (1 << (layer.attrs["shift"] - 1)))
-    elif kind == "add_const":
-        m = b["mult"].astype(np.int64)
+    elif kind == "add_const":  # the tokens (and the zero rows before them) and the constant
         c = b["const"].astype(np.int64)
-        terms = [sorted((min(ins[0][0], 0) * int(m[0]), ins[0][1] * int(m[0]))),
-                 sorted((int(c.min()) * int(m[1]), int(c.max()) * int(m[1])))]
-        r["product"] = _entry(sum(t[0] for t in terms), sum(t[1] for t in terms))
+        r["product"] = _weighted_sum([(min(ins[0][0], 0), ins[0][1]), (int(c.min()), int(c.max()))],
+                                     b["mult"].astype(np.int64))
     else:
         raise FlowError(f"range analysis: unknown layer kind {kind}")
     return r
