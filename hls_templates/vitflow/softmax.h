@@ -119,7 +119,7 @@ void softmax_rows(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, int
     }
     {
         int row = 0, wd = 0;
-        const ap_uint<64> half = ap_uint<64>(1) << (shift - 1);
+        const ap_uint<43> half = ap_uint<43>(1) << (shift - 1);
         VITFLOW_LOOP(sm_out, VITFLOW_DEPTH_SOFTMAX);
         sm_out: for (int it = 0; it < total; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 10000
@@ -135,8 +135,8 @@ void softmax_rows(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, int
 #pragma HLS UNROLL
                 const int t = (m - int(int8_t(x.b[c]))) & (TAB_ENTRIES - 1);
                 const exp_t e = etab[c][t];
-                const ap_uint<64> p = ap_uint<64>(e) * r + half;  // 17 x 25 bits: one DSP per lane
-                const ap_uint<64> q = p >> shift;
+                const ap_uint<43> p = ap_uint<43>(e * r) + half;  // 17 x 25 bits: one DSP per lane
+                const ap_uint<43> q = p >> shift;
                 y.b[c] = c < valid ? uint8_t(q > ap_uint<64>(out_max) ? out_max : int(q)) : 0;
             }
             act[out0 + it] = y;

@@ -28,10 +28,18 @@
 
 namespace vitflow {
 
+// the operands' widths, so that each product binds to the DSPs the resource model counts: d = C q - S is
+// within +-2 x 128 C <= 2^17 for C <= 512 (18 bits); |a_c| < 2^15 (the model's LN_COEF_BITS: 16 bits);
+// sigma = isqrt(V) <= sqrt(C) 2^17 < 2^22
+typedef ap_int<18> ln_d_t;
+typedef ap_int<16> ln_a_t;
+typedef ap_uint<22> ln_sigma_t;
+
 template <int L, int DIV, int C_MAX, int TOKENS_MAX, int ACT_WORDS>
 void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, int out0, int tokens, int ch, int k,
                      int lo, int hi) {
     static_assert(L % DIV == 0 && L >= 8, "an input word feeds L / DIV output iterations; L / 8 pairs per word");
+    static_assert(C_MAX <= 512, "d fits 18 bits and sigma 22 bits up to C = 512");
     const int words = ch / L, total = tokens * words;  // once per call
     // a_c and b_c of DIV consecutive channels per cycle: DIV banks each
     VITFLOW_BUFFER2(int32_t, acoef, DIV, C_MAX / DIV);
@@ -89,11 +97,11 @@ void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, 
             VITFLOW_PIPELINE(tln_var, 1);
             const Word<L> x = act[in0 + it];
             const wide_t s = tsum[t];
-            wide_t v = 0;  // L products d^2 (d: 17 bits for C <= 256 at 8 bits), an adder tree
+            wide_t v = 0;  // L products d^2 (18 x 18 bits: one DSP each), an adder tree
             for (int c = 0; c < L; c++) {
 #pragma HLS UNROLL
-                const wide_t dc = wide_t(int8_t(x.b[c])) * ch - s;
-                v += dc * dc;
+                const ln_d_t dc = ln_d_t(wide_t(int8_t(x.b[c])) * ch - s);
+                v += wide_t(dc * dc);
             }
             run = (wd == 0 ? wide_t(0) : run) + v;
             if (wd == words - 1) tvar[t] = run;
@@ -137,12 +145,14 @@ void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, 
             VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (the memory plan)
             if (grp == 0) x = act[in0 + word];
             const wide_t s = tsum[t], sigma = tsig[t];
+            const ln_sigma_t sg = ln_sigma_t(sigma);
             const wide_t den = k >= 0 ? wide_t(sigma << k) : sigma;
             for (int j = 0; j < DIV; j++) {
 #pragma HLS UNROLL
                 const int32_t ac = acoef[j][idx], bc = bcoef[j][idx];
-                const wide_t a = ac, b = bc;
-                const wide_t num = (wide_t(int8_t(x.b[grp * DIV + j])) * ch - s) * a + sigma * b;
+                const ln_d_t d = ln_d_t(wide_t(int8_t(x.b[grp * DIV + j])) * ch - s);
+                // d a: 18 x 16 bits (one DSP); sigma b: 22 x 32 bits (two)
+                const wide_t num = wide_t(d * ln_a_t(ac)) + wide_t(sg * ap_int<32>(bc));
                 y.b[grp * DIV + j] = uint8_t(clamp(round_div(num << num_shift, den), lo, hi));  // DIV dividers
             }
             idx++;
