@@ -185,9 +185,31 @@ def _dma(c, op, plan, cfg, lat):
     run(c, lat, "dma_load" if op.kind == "load" else "dma_store", n, port="act", beats=n)
 
 
+def _add_const(c, op, plan, cfg, lat):
+    run(c, lat, "add_const", op.fields["WORDS"])
+
+
+def _softmax(c, op, plan, cfg, lat):
+    f = op.fields
+    c.add(softmax_unit_counts(f["ROWS"], f["N"], plan.lanes, f["ENTRIES"], lat))
+
+
+def _token_layernorm(c, op, plan, cfg, lat):
+    f = op.fields
+    c.add(token_layernorm_counts(f["TOKENS"], f["C"], plan.lanes, cfg.tln_div, lat))
+
+
+def _matmul(c, op, plan, cfg, lat):
+    f = op.fields
+    unit = act_matmul_counts if f["MODE"] == 0 else act_matmul_nn_counts
+    for _ in range(f["HEADS"]):  # head after head (transformer.h matmul_engine)
+        c.add(unit(f["NA"], f["NB"], f["T"], plan.lanes, cfg.mm_rows, lat))
+
+
 ENGINES = {"conv": _conv, "linear": _conv, "dwconv": _dwconv, "hardswish": _lut, "relu": _lut, "add": _add,
            "concat": _concat, "gap": _gap, "layernorm": _layernorm, "linear_attention": _attention,
-           "load": _dma, "store": _dma}
+           "load": _dma, "store": _dma, "gelu": _lut, "requant": _lut, "add_const": _add_const,
+           "softmax": _softmax, "token_layernorm": _token_layernorm, "matmul": _matmul}
 
 
 def layer_counts(plan, program, cfg, check: bool = False) -> dict:
@@ -203,8 +225,7 @@ def layer_counts(plan, program, cfg, check: bool = False) -> dict:
 def softmax_unit_counts(rows: int, n: int, lanes: int, entries: int, lat: dict | None = None) -> Counts:
     """The softmax unit's loops (hls_templates/vitflow/softmax.h) on ``rows`` rows of ``n`` codes: the exp
     table's load (``entries``), the max, sum and output passes over rows x ceil(n / lanes) words, and one
-    reciprocal per row. (The unit is not yet one of the accelerator's engines: its own C-simulation test,
-    tests/hls/test_softmax_unit.py, holds these counts to the audit's.)"""
+    reciprocal per row (tests/hls/test_softmax_unit.py holds them to the audit's on the unit alone)."""
     lat = lat or latencies()
     c = Counts()
     words = rows * _ceil(n, lanes)
@@ -219,8 +240,8 @@ def softmax_unit_counts(rows: int, n: int, lanes: int, entries: int, lat: dict |
 def token_layernorm_counts(tokens: int, ch: int, lanes: int, dividers: int, lat: dict | None = None) -> Counts:
     """The token LayerNorm unit's loops (hls_templates/vitflow/token_layernorm.h) on ``tokens`` tokens of
     ``ch`` channels: the coefficients (ch), the sum and variance passes (tokens x ch / lanes words), the
-    square roots (32 steps per token) and the output pass (tokens x ch / dividers). Not yet one of the
-    accelerator's engines: tests/hls/test_token_layernorm_unit.py holds these counts to the audit's."""
+    square roots (32 steps per token) and the output pass (tokens x ch / dividers)
+    (tests/hls/test_token_layernorm_unit.py holds them to the audit's on the unit alone)."""
     lat = lat or latencies()
     c = Counts()
     run(c, lat, "tln_coef", ch)
@@ -234,11 +255,24 @@ def token_layernorm_counts(tokens: int, ch: int, lanes: int, dividers: int, lat:
 def act_matmul_counts(na: int, nb: int, t_len: int, lanes: int, rows: int, lat: dict | None = None) -> Counts:
     """The activation-product unit's loops (hls_templates/vitflow/act_matmul.h): B's nb rows of
     ceil(t_len / lanes) words copied into the banks, then na x ceil(nb / rows) x ceil(t_len / lanes) MAC
-    iterations. Not yet one of the accelerator's engines: tests/hls/test_act_matmul_unit.py holds these
-    counts to the audit's."""
+    iterations (tests/hls/test_act_matmul_unit.py holds them to the audit's on the unit alone)."""
     lat = lat or latencies()
     c = Counts()
     tw = _ceil(t_len, lanes)
     run(c, lat, "mm_load", nb * tw)
     run(c, lat, "mm_mac", na * _ceil(nb, rows) * tw)
+    return c
+
+
+def act_matmul_nn_counts(na: int, d_len: int, t_len: int, lanes: int, rows: int,
+                         lat: dict | None = None) -> Counts:
+    """act_matmul_nn's loops (hls_templates/vitflow/act_matmul.h: attn v with v's rows the tokens): B's
+    t_len rows of ceil(d_len / lanes) words copied into the lanes banks, padded with zero rows to
+    ceil(t_len / lanes) x lanes, then na x ceil(d_len / rows) x ceil(t_len / lanes) MAC iterations.
+    tests/hls/test_act_matmul_unit.py holds these counts to the audit's."""
+    lat = lat or latencies()
+    c = Counts()
+    tw = _ceil(t_len, lanes)
+    run(c, lat, "mmv_load", tw * lanes * _ceil(d_len, lanes))
+    run(c, lat, "mmv_mac", na * _ceil(d_len, rows) * tw)
     return c

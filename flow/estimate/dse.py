@@ -13,11 +13,10 @@ from dataclasses import asdict, replace
 
 from flow.errors import FlowError
 from flow.hls.epilogues import fuse_epilogues
-from flow.hls.layout import require_supported
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
 
-from .fit import UNBOUNDED, fitted_config
+from .fit import UNBOUNDED, fitted_config, transformer_fit
 from .calibration import calibrated_resources
 from .latencies import latencies
 from .resources import KINDS, URAM_SHAPE, memory
@@ -25,7 +24,8 @@ from .timing import program_time
 
 DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "uram": 0.8, "lut": 0.85, "ff": 0.85}
 FAST_CLOCK_FILL = 0.7  # above the part's default clock, LUTs and FFs at most this full: routing gets harder
-SPACE = {"lanes": [8, 16, 32, 64], "att_rows": [1, 2, 4, 8, 16], "att_dividers": [1, 2, 4, 8, 16]}
+SPACE = {"lanes": [8, 16, 32, 64], "att_rows": [1, 2, 4, 8, 16], "att_dividers": [1, 2, 4, 8, 16],
+         "mm_rows": [2, 4, 8, 16], "tln_div": [1, 2, 4, 8]}
 
 
 def layer_macs(layer, program) -> int:
@@ -38,7 +38,9 @@ def layer_macs(layer, program) -> int:
     if kind == "linear_attention":
         return 2 * a["groups"] * a["tokens"] * a["dim"] * (a["dim"] + 1)  # k^T [v|1], then q [kv|ksum]
     if kind == "layernorm":
-        return a["features"]
+        return a["features"] * (math.prod(program.tensors[layer.inputs[0]].shape) // a["features"])
+    if kind == "matmul":  # per output, the inner dimension's products
+        return math.prod(program.tensors[layer.outputs[0]].shape) * a["inner"]
     return 0
 
 
@@ -110,7 +112,7 @@ def _cosim_words(cfg) -> int:
 
 # the configuration fields each operation's time depends on (the others time the same on any)
 KNOBS = {"conv": ("pe_rows", "pe_cols"), "linear": ("pe_rows", "pe_cols"), "dwconv": ("dw_lanes",),
-         "linear_attention": ("att_rows", "att_dividers")}
+         "linear_attention": ("att_rows", "att_dividers"), "matmul": ("mm_rows",), "token_layernorm": ("tln_div",)}
 
 
 def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibration=None) -> tuple:
@@ -134,7 +136,14 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
     units = [v for v in (lanes // 4, lanes // 2, lanes) if v >= 1]
     choices = {"pe_rows": units, "pe_cols": units, "dw_lanes": units,
                "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows],
-               "att_dividers": [v for v in div_space if v <= base.att_dividers]}
+               "att_dividers": [v for v in div_space if v <= base.att_dividers],
+               # a softmax transformer's products and token LayerNorm (one value each when it has none)
+               "mm_rows": [r for r in SPACE["mm_rows"] if r <= lanes] if base.tf else [base.mm_rows],
+               "tln_div": [v for v in SPACE["tln_div"] if v <= lanes] if base.tf else [base.tln_div]}
+
+    def design(par):  # the transformer engines' buffers follow their parallelism
+        cfg = replace(base, **par)
+        return replace(cfg, **transformer_fit(plan, lanes, cfg.mm_rows, cfg.tln_div)) if base.tf else cfg
     cpb = ddr_cycles_per_beat(part, clock_mhz, base.beat_bytes)
     lat = latencies(calibration)
     tables = {}  # knob names -> {values: cycles}
@@ -142,13 +151,13 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
         names = KNOBS.get(op.kind, ())
         table = tables.setdefault(names, {})
         for values in itertools.product(*(choices[n] for n in names)):
-            cfg = replace(base, **dict(zip(names, values)))
+            cfg = design(dict(zip(names, values)))
             table[values] = table.get(values, 0) + op_time(op, plan, cfg, cpb, lat)["cycles"]
     designs, smallest = [], None
     names = list(choices)
     for values in itertools.product(*choices.values()):
         par = dict(zip(names, values))
-        cfg = replace(base, **par)
+        cfg = design(par)
         res = calibrated_resources(cfg, calibration)
         over = fits(res, part, limits)
         if smallest is None or res["dsp"] < smallest[0]["dsp"]:
@@ -170,7 +179,6 @@ def explore(program, part, clock_mhz: float | None = None, limits: dict = DEFAUL
     may run a smaller design; it also gains less than its ratio where DDR bounds a layer (a beat takes more
     cycles). ``calibration``: a lab run's measured figures in place of the model's (estimate()). A FlowError
     names the overflowing resource if no design fits."""
-    require_supported(program)
     clocks = [clock_mhz] if clock_mhz else list(part.clocks_mhz or [part.default_clock_mhz])
     best, error = None, None
     for clock in clocks:

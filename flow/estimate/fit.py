@@ -11,6 +11,7 @@ from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
 from flow.hls.streams import conv_tiles
 from flow.hls.tensor_layout import plan_layouts
+from flow.hls.token_ops import TRANSFORMER_OPS, matmul_depth
 
 UNBOUNDED = 1 << 40
 
@@ -21,7 +22,8 @@ def _pow2(n: int) -> int:
 
 def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 4, att_dividers: int = 1,
                   capacity: int | None = None, beat_bytes: int = 16, act_uram: int = 0, pe_rows: int | None = None,
-                  pe_cols: int | None = None, dw_lanes: int | None = None) -> HwConfig:
+                  pe_cols: int | None = None, dw_lanes: int | None = None, mm_rows: int = 4,
+                  tln_div: int = 4) -> HwConfig:
     """A HwConfig for ``program`` with L = ``lanes`` (the PE array and depthwise lanes as wide as the word
     unless given); the activation memory holds the plan's high-water mark within ``capacity`` words (None:
     unbounded, every tensor on chip). The buffers also fit the project's co-simulation program
@@ -34,6 +36,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     wdepth, dw_k, entries, sh_words, dims = 1, 1, 2, 1, [1]
     dw_cols = latencies()["lbuf_distance"]  # the shortest row the depthwise engine streams
     act_words = 1
+    tf = {}
     for prog in (program, cosim):
         layouts = plan_layouts(prog, lanes)
         for layer in prog.layers:
@@ -62,10 +65,34 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
             if op.kind == "dwconv":
                 _, cols, sub = dw_stream(op.fields)
                 dw_cols = max(dw_cols, cols * sub)
+        if prog is program:
+            tf = transformer_fit(plan, lanes, mm_rows, tln_div)
     d_max = _pow2(max(dims))
     epi = epilogue_entries(program)
     return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
                     wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,
                     att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
                     acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram,
-                    epi_entries=_pow2(epi) if epi else 0)
+                    epi_entries=_pow2(epi) if epi else 0, **tf)
+
+
+def transformer_fit(plan, lanes: int, mm_rows: int, tln_div: int) -> dict:
+    """The softmax transformer's engine parameters (vitflow/transformer.h) for ``plan``'s operations: {}
+    when it has none (the engines are not built); MM_ROWS and TLN_DIV as asked, within the word."""
+    ops = [op for op in plan.ops if op.kind in TRANSFORMER_OPS]
+    if not ops:
+        return {}
+    rows, div = max(2, min(mm_rows, lanes)), max(1, min(tln_div, lanes))
+
+    def most(kind, key, default=1):
+        return max((op.fields[key] for op in ops if op.kind == kind), default=default)
+
+    def depth(mode):
+        return max([matmul_depth(op.fields, lanes, rows) for op in ops
+                    if op.kind == "matmul" and op.fields["MODE"] == mode] or [1])
+
+    c = most("token_layernorm", "C", div)
+    return {"tf": 1, "mm_rows": rows, "tln_div": div, "sm_rows": most("softmax", "ROWS"),
+            "sm_entries": _pow2(most("softmax", "ENTRIES", 2)), "tln_tokens": most("token_layernorm", "TOKENS"),
+            "tln_c": -(-c // div) * div,
+            "mm_depth": depth(0), "mmv_depth": depth(1)}

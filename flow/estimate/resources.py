@@ -112,6 +112,9 @@ def estimate_resources(cfg) -> dict:
     act = activation_memory(cfg)
     bram = sum(b["bram18"] for b in bufs.values()) + act["bram18"]
     lut += sum(b["lut"] for b in bufs.values()) + act["lut"]
+    if cfg.tf:
+        tf = transformer_resources(cfg)
+        dsp, bram, lut, ff = dsp + tf["dsp"], bram + tf["bram18"], lut + tf["lut"], ff + tf["ff"]
     return {"dsp": dsp, "bram18": bram, "uram": act["uram"], "lut": lut, "ff": ff,
             "activation_bram18": act["bram18"], "activation_uram": act["uram"],
             "buffer_bram18": bram - act["bram18"]}
@@ -121,8 +124,7 @@ def softmax_unit_resources(lanes: int, entries: int, rows_max: int) -> dict:
     """The softmax unit (hls_templates/vitflow/softmax.h) on its own: one DSP per lane (e r, 17 x 25 bits,
     fits a DSP48E2's 27 x 18), the row's pipelined 64-bit divider, the exp table in one distributed-RAM bank
     per lane, the three per-row buffers (max, sum, reciprocal), and per lane its table lookup, max and sum
-    tree share and output clamp. Not yet part of estimate_resources: the unit is not one of the
-    accelerator's engines."""
+    tree share and output clamp."""
     bufs = [memory(17, entries, lanes), memory(32, rows_max), memory(32, rows_max), memory(25, rows_max)]
     return {"dsp": lanes,
             "bram18": sum(b["bram18"] for b in bufs),
@@ -135,10 +137,34 @@ def token_layernorm_resources(lanes: int, dividers: int, c_max: int, tokens_max:
     """The token LayerNorm unit (hls_templates/vitflow/token_layernorm.h) on its own: L multipliers of the
     variance pass (18 x 18 bits: one DSP each), per output lane a 64-bit pipelined divider and the
     numerator's two products (d a: 18 x 16 bits, one DSP; sigma b: 22 x 32 bits, two), the coefficient
-    banks and the per-token sum, variance and sigma buffers. Not yet part of estimate_resources."""
+    banks and the per-token sum, variance and sigma buffers."""
     bufs = [memory(32, c_max // dividers, 2 * dividers)] + [memory(64, tokens_max)] * 3
     return {"dsp": lanes + 3 * dividers,
             "bram18": sum(b["bram18"] for b in bufs),
             "lut": LUT["mac"] * lanes + (LUT["divider"] + LUT["requant"]) * dividers + LUT["lane"] * lanes
                    + LUT["engine"] + sum(b["lut"] for b in bufs),
             "ff": FF["mac"] * lanes + (FF["divider"] + FF["requant"]) * dividers + FF["lane"] * lanes + FF["engine"]}
+
+
+def act_matmul_resources(lanes: int, rows: int, depth: int, banks: int) -> dict:
+    """One activation-product unit (hls_templates/vitflow/act_matmul.h): rows x L products, two per DSP
+    (dsp_pack.h), ``rows`` requantizers, and B's buffer in ``banks`` banks of ``depth`` L-byte words
+    (act_matmul: ``rows`` banks; act_matmul_nn: L)."""
+    macs = rows * lanes
+    buf = memory(8 * lanes, depth, banks)
+    return {"dsp": macs // 2 + DSP_PER_REQUANT * rows, "bram18": buf["bram18"],
+            "lut": LUT["mac"] * macs + LUT["packed"] * macs // 2 + LUT["requant"] * rows + LUT["engine"] + buf["lut"],
+            "ff": FF["mac"] * macs + FF["requant"] * rows + FF["engine"]}
+
+
+def transformer_resources(cfg) -> dict:
+    """The softmax transformer's engines (vitflow/transformer.h), built when cfg.tf: the softmax and token
+    LayerNorm units, the two activation-product units (A B^T and A B) and the position add (add.h's lane
+    arithmetic: two products of 16 x 31 bits per lane, two DSPs)."""
+    parts = [softmax_unit_resources(cfg.lanes, cfg.sm_entries, cfg.sm_rows),
+             token_layernorm_resources(cfg.lanes, cfg.tln_div, cfg.tln_c, cfg.tln_tokens),
+             act_matmul_resources(cfg.lanes, cfg.mm_rows, cfg.mm_depth, cfg.mm_rows),
+             act_matmul_resources(cfg.lanes, cfg.mm_rows, cfg.mmv_depth, cfg.lanes),
+             {"dsp": 2 * cfg.lanes, "bram18": 0, "lut": LUT["lane"] * cfg.lanes + LUT["engine"],
+              "ff": FF["lane"] * cfg.lanes + FF["engine"]}]
+    return {k: sum(p[k] for p in parts) for k in ("dsp", "bram18", "lut", "ff")}

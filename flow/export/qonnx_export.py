@@ -36,6 +36,7 @@ def clean_qonnx(model: ModelWrapper) -> ModelWrapper:
     for node in model.graph.node:
         if node.op_type in ("Quant", "Trunc", "BipolarQuant"):  # cleanup_model's domain fix
             node.domain = "qonnx.custom_op.general"
+    _default_opset_first(model.model)
     steps = [(InferShapes(), True), (GiveUniqueParameterTensors(), False),
              (FoldConstants(exclude_op_types=_QUANT_OPS), False), (FoldTransposeIntoQuantInit(), False),
              (RemoveUnusedTensors(), False), (RemoveStaticGraphInputs(), False), (GiveUniqueNodeNames(), True),
@@ -43,6 +44,19 @@ def clean_qonnx(model: ModelWrapper) -> ModelWrapper:
     for transformation, then_cleanup in steps:
         model = model.transform(transformation, cleanup=then_cleanup)
     return model
+
+
+def _default_opset_first(model) -> None:
+    """Put the standard ONNX domain first among the opset imports. qonnx's FoldConstants runs each constant
+    node in onnxruntime at the version of ``opset_import[0]``, whatever its domain: when the exporter lists
+    qonnx's custom domain (version 2) first, a folded Concat runs as Concat-1, which onnxruntime has no kernel
+    for (DeiT at its native resolution: the class token's row of the position constant)."""
+    imports = list(model.opset_import)
+    first = next((i for i, op in enumerate(imports) if op.domain in ("", "ai.onnx")), 0)
+    if first:
+        reordered = [imports[first]] + imports[:first] + imports[first + 1:]
+        del model.opset_import[:]
+        model.opset_import.extend(reordered)
 
 
 def export_clean_qonnx(model, out_dir: Path) -> Path:

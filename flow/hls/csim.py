@@ -169,15 +169,18 @@ def compare_layers(img: Path, meta: dict) -> dict:
     beat = meta["beat_bytes"]
     exact = 0
     for layer in meta["layers"]:
-        t = meta["tensors"][layer["output"]]
-        lay = TensorLayout(tuple(t["shape"]), t["eb"], t["signed"], tuple(t["segments"]), meta["lanes"])
-        start = t["beat"] * beat
-        got = lay.unpack(area[start:start + lay.words * lay.lanes].reshape(lay.words, lay.lanes))
-        want = lay.unpack(golden[start:start + lay.words * lay.lanes].reshape(lay.words, lay.lanes))
-        diff = np.flatnonzero(got.reshape(-1) != want.reshape(-1))
-        if diff.size:
-            i = int(diff[0])
-            return {"exact": exact, "mismatch": {"layer": layer["name"], "index": i, "csim": int(got.reshape(-1)[i]),
-                                                 "reference": int(want.reshape(-1)[i])}}
+        for name in layer["outputs"]:  # a q/k/v projection has three
+            t = meta["tensors"][name]
+            lay = TensorLayout(tuple(t["shape"]), t["eb"], t["signed"], tuple(t["segments"]), meta["lanes"],
+                               t["tokens"])
+            start = t["beat"] * beat
+            got = lay.unpack(area[start:start + lay.words * lay.lanes].reshape(lay.words, lay.lanes))
+            want = lay.unpack(golden[start:start + lay.words * lay.lanes].reshape(lay.words, lay.lanes))
+            diff = np.flatnonzero(got.reshape(-1) != want.reshape(-1))
+            if diff.size:
+                i = int(diff[0])
+                return {"exact": exact, "mismatch": {"layer": layer["name"], "tensor": name, "index": i,
+                                                     "csim": int(got.reshape(-1)[i]),
+                                                     "reference": int(want.reshape(-1)[i])}}
         exact += 1
     return {"exact": exact, "mismatch": None}

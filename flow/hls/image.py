@@ -51,8 +51,8 @@ def build_image(program, plan: MemoryPlan) -> Image:
         for op in ops:
             fields = dict(op.fields)
             fields["ROLE"] = ROLES.index(op.role)
-            if op.stream:
-                fields["W_OFF"] = offsets[op.stream]
+            if op.stream:  # a part of a stream (a q/k/v projection's head) starts op.stream_offset words in
+                fields["W_OFF"] = offsets[op.stream] + plan.beats(op.stream_offset) // (2 if split else 1)
             rows.append(encode(op.kind, fields))
         return np.asarray(rows, dtype=np.int64).astype(np.int32).reshape(-1, DESC_WORDS)
 

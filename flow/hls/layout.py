@@ -14,7 +14,7 @@ on-chip activation memory); OUT_LO, OUT_HI (output code range); EB_* (element by
 
 DESC_WORDS = 64
 KINDS = ["conv", "dwconv", "linear", "hardswish", "relu", "add", "concat", "gap", "layernorm", "linear_attention",
-         "load", "store"]
+         "load", "store", "gelu", "requant", "add_const", "softmax", "token_layernorm", "matmul"]
 ROLES = ["layer", "io", "check"]
 COMMON = ["KIND", "LAYER", "ROLE", "W_OFF", "W_WORDS", "IN0", "IN1", "OUT", "OUT_LO", "OUT_HI", "EB_IN0", "EB_IN1",
           "EB_OUT", "SGN_IN0", "SGN_IN1"]
@@ -25,7 +25,9 @@ FIELDS = {
     "conv": ["H_IN", "W_IN", "CW_IN", "IN_ROW0", "ROW_BEGIN", "ROW_END", "W_OUT", "CW_OUT", "OUT_ROW0", "KH", "KW",
              "SH", "SW", "PT", "PL", "TILES", "EPI_ENTRIES", "EPI_MIN"],
     "lut": ["PIXELS", "CW_IN", "CW_OUT", "IN_MIN", "ENTRIES", "PER_CHANNEL"],
-    "add": ["WORDS", "M0", "M1", "SHIFT"],
+    # add_const: the second operand is the weight stream (a constant tensor), the first is zero for the
+    # first PAD_WORDS output words (the class token's row, vitflow/eltwise.h)
+    "add": ["WORDS", "M0", "M1", "SHIFT", "PAD_WORDS"],
     "concat": ["PIXELS", "CW_A", "CW_B", "IN_MIN0", "IN_MIN1", "ENTRIES0", "ENTRIES1"],
     "gap": ["PIXELS", "CW_IN", "DIV", "DIV_LAST", "MULT", "SHIFT", "HW"],
     "layernorm": ["C", "K", "SH_WORDS"],
@@ -33,35 +35,19 @@ FIELDS = {
                          "BLOCK_LANES", "OUT_BLOCK_LANES", "TAB_EB", "TAB_SGN"] +
                         [f"{r}_{f}" for r in ("KV", "KSUM", "NUM", "DEN", "ATT") for f in ("MULT", "SHIFT", "LO", "HI")],
     "dma": ["DDR_OFF", "WORDS", "ADDR"],  # DDR_OFF in beats of the activation port, ADDR a word address
+    # a softmax transformer's units: ROWS rows of N codes (vitflow/softmax.h); TOKENS tokens of C channels
+    # (vitflow/token_layernorm.h); per head h of HEADS, rows of A at IN0 + h A_HEAD, of B at IN1 + h B_HEAD,
+    # output rows at OUT + h OUT_HEAD every OUT_STRIDE words; MODE 0: A B^T over T (q k^T, NB rows of B),
+    # MODE 1: A B with B's T rows of NB codes (attn v) (vitflow/act_matmul.h)
+    "softmax": ["ROWS", "N", "ENTRIES", "RECIP_BITS", "SHIFT", "OUT_MAX"],
+    "token_ln": ["TOKENS", "C", "K"],
+    "matmul": ["MODE", "HEADS", "NA", "NB", "T", "A_HEAD", "B_HEAD", "OUT_HEAD", "OUT_STRIDE", "MULT", "SHIFT"],
 }
 GROUP = {"conv": "conv", "dwconv": "conv", "linear": "conv", "hardswish": "lut", "relu": "lut", "add": "add",
          "concat": "concat", "gap": "gap", "layernorm": "layernorm", "linear_attention": "linear_attention",
-         "load": "dma", "store": "dma"}
+         "load": "dma", "store": "dma", "gelu": "lut", "requant": "lut", "add_const": "add", "softmax": "softmax",
+         "token_layernorm": "token_ln", "matmul": "matmul"}
 assert all(len(COMMON) + len(f) <= DESC_WORDS for f in FIELDS.values())
-
-
-def unsupported_layers(program) -> list:
-    """[(layer name, what)] of the program's layers the accelerator has no engine for: a kind outside
-    KINDS, or a token-layout form of a known kind (a softmax transformer's, flow/lower/rules/transformer.py)."""
-    found = []
-    for layer in program.layers:
-        if layer.kind not in KINDS:
-            found.append((layer.name, layer.kind))
-        elif (layer.kind == "linear" and layer.attrs.get("tokens")) or layer.attrs.get("tokens_out"):
-            found.append((layer.name, f"{layer.kind} on tokens"))
-    return found
-
-
-def require_supported(program) -> None:
-    """A FlowError naming what the accelerator cannot run, before any hardware stage plans it."""
-    from flow.errors import FlowError
-
-    missing = unsupported_layers(program)
-    if missing:
-        kinds = sorted({what for _, what in missing})
-        raise FlowError(f"the accelerator has no engine for {len(missing)} of the program's {len(program.layers)} "
-                        f"layers ({', '.join(kinds)}: a softmax transformer's); `flow lower` takes the model to its "
-                        f"checked integer program")
 
 
 def field_index(group: str, name: str) -> int:

@@ -20,21 +20,14 @@ from dataclasses import dataclass, field
 
 from flow.errors import FlowError
 
+from .ops import Op
 from .streams import conv_tiles, stream_words
 from .tensor_layout import plan_layouts
+from .token_ops import TOKEN_OPS, token_ops
 
 STRIPED = ("conv", "dwconv", "hardswish", "relu", "add", "concat")  # layers that can run in row stripes
 STRIPE_SHARE = 4  # stripe buffers of a layer take at most capacity / STRIPE_SHARE words
-
-
-@dataclass
-class Op:
-    kind: str                 # a descriptor kind (flow/hls/layout.py KINDS)
-    layer: int                # program layer index; -1 for the program's input and output transfers
-    role: str                 # "layer", "io" or "check"
-    fields: dict              # descriptor fields by name
-    stream: str | None = None  # the layer whose weight stream this operation reads
-    tiles: tuple = ()          # conv and linear: (first input word, input words) per output tile
+TABLE_KINDS = ("hardswish", "relu", "gelu", "requant")  # layers the table unit runs
 
 
 @dataclass
@@ -80,7 +73,7 @@ def plan_memory(program, lanes: int, capacity: int, beat_bytes: int = 16) -> Mem
 
     def spillable(t):
         lay = layouts[t]
-        return (lay.height > 1 and (t in program.inputs or kinds[t] in STRIPED)
+        return (lay.height > 1 and not lay.tokens and (t in program.inputs or kinds[t] in STRIPED)
                 and all(k in STRIPED for k in readers[t]))
 
     spill = []
@@ -164,7 +157,7 @@ def _ddr_regions(plan: MemoryPlan, program) -> None:
     align = max(1, 64 // plan.beat_bytes)
     off = 0
     names = list(dict.fromkeys(list(program.inputs) + list(program.outputs) + plan.spilled +
-                               [l.outputs[0] for l in program.layers]))
+                               [t for l in program.layers for t in l.outputs]))
     for t in names:
         beats = plan.beats(plan.layouts[t].words)
         plan.ddr[t] = (off, beats)
@@ -197,10 +190,11 @@ def _operations(plan: MemoryPlan, program) -> tuple:
     for i, layer in enumerate(program.layers):
         layer_ops = _layer_ops(plan, program, layer, i)
         ops += layer_ops
-        out = layer.outputs[0]
-        if out in plan.onchip and out not in program.outputs:
-            lay = plan.layouts[out]
-            checks.append((len(ops), dma("store", out, lay.words, plan.ddr[out][0], plan.onchip[out][0], i, "check")))
+        for out in layer.outputs:
+            if out in plan.onchip and out not in program.outputs:
+                lay = plan.layouts[out]
+                checks.append((len(ops), dma("store", out, lay.words, plan.ddr[out][0], plan.onchip[out][0], i,
+                                             "check")))
     for t in program.outputs:
         if t in plan.onchip:
             ops.append(dma("store", t, plan.layouts[t].words, plan.ddr[t][0], plan.onchip[t][0], -1, "io"))
@@ -220,9 +214,11 @@ def _layer_ops(plan: MemoryPlan, program, layer, index: int) -> list:
     f = _common(plan, program, layer, index)
     f["W_WORDS"] = plan.stream_words[layer.name]
     stream = layer.name if f["W_WORDS"] else None
+    if kind in TOKEN_OPS or (kind == "layernorm" and lay[x].tokens) or (kind == "linear" and layer.attrs.get("split")):
+        return token_ops(plan, layer, index, f)
     tiles = tuple(conv_tiles(layer, lay[x], lay[y])) if kind in ("conv", "linear") else ()
     if layer.name not in plan.stripes:
-        rows = lay[y].height
+        rows = layer.attrs["out_shape"][1] if layer.attrs.get("tokens_out") else lay[y].height
         stripes = [(0, rows)]
     else:
         rows = plan.stripes[layer.name]
@@ -271,8 +267,9 @@ def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1) -> dict:
             pt = pl = 0
         else:
             (kh, kw), (sh, sw), (pt, pl) = a["kernel"], a["stride"], a["pad"][:2]
+        w_out = a["out_shape"][2] if a.get("tokens_out") else y.width  # the patch embedding writes tokens
         f.update(H_IN=x.height, W_IN=x.width, CW_IN=x.words_per_pixel, IN_ROW0=in_addr[0][1], ROW_BEGIN=r0,
-                 ROW_END=r1, W_OUT=y.width, CW_OUT=y.words_per_pixel, OUT_ROW0=out_addr[1], KH=kh, KW=kw, SH=sh, SW=sw,
+                 ROW_END=r1, W_OUT=w_out, CW_OUT=y.words_per_pixel, OUT_ROW0=out_addr[1], KH=kh, KW=kw, SH=sh, SW=sw,
                  PT=pt, PL=pl, TILES=y.words_per_pixel)
         if "epilogue" in a:
             f.update(EPI_ENTRIES=a["epilogue"]["entries"], EPI_MIN=a["epilogue"]["in_min"])
@@ -282,13 +279,16 @@ def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1) -> dict:
         base, held = in_addr[k]
         return base + (r0 - held) * lay_t.width * lay_t.words_per_pixel
 
-    f["IN0"] = at(0, x) if kind in ("hardswish", "relu", "add", "concat") else f["IN0"]
+    f["IN0"] = at(0, x) if kind in TABLE_KINDS + ("add", "concat") else f["IN0"]
     if kind in ("add", "concat"):
         f["IN1"] = at(1, lay[layer.inputs[1]])
-    if kind in ("hardswish", "relu", "add", "concat"):
+    if kind in TABLE_KINDS + ("add", "concat"):
         f["OUT"] = out_addr[0] + (r0 - out_addr[1]) * y.width * y.words_per_pixel
     pixels = (r1 - r0) * y.width
-    if kind in ("hardswish", "relu"):
+    if a.get("token") is not None:  # a requantization of one token (a DeiT's class token)
+        f["IN0"] += a["token"] * x.words_per_pixel
+        pixels = 1
+    if kind in TABLE_KINDS:
         table = layer.blobs["table"]
         per_channel = int(table.ndim == 2 and table.shape[0] > 1)
         f.update(PIXELS=pixels, CW_IN=x.words_per_pixel, CW_OUT=y.words_per_pixel, IN_MIN=a["in_min"],

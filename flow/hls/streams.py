@@ -58,18 +58,52 @@ def _epilogue_words(layer, lout, lanes) -> int:
     return table_words(epi["entries"], lout.eb, lanes) if epi else 0
 
 
+def head_parts(layer, layouts: dict) -> list:
+    """A q/k/v projection (a token linear with ``split``) as the 1x1 convolutions the conv engine runs: one
+    per output (q, k, v) and head, each writing that head's (N, d) block of rows: [(part layer, output
+    tensor, head, the block's layout)]. The weight rows of output k and head h are (k heads + h) d .. + d
+    (the reference's channel order, flow/reference/kernels.linear)."""
+    from flow.lower.program import Layer
+
+    from .tensor_layout import TensorLayout
+
+    a = layer.attrs
+    d, heads = a["head_dim"], a["heads"]
+    parts = []
+    for k, t in enumerate(layer.outputs):
+        lout = layouts[t]
+        block = TensorLayout((lout.shape[1], d), lout.eb, lout.signed, lout.segments, lout.lanes, True)
+        for h in range(heads):
+            rows = slice((k * heads + h) * d, (k * heads + h + 1) * d)
+            blobs = {key: np.asarray(layer.blobs[key])[rows] for key in ("weight", "bias", "mult", "shift")}
+            attrs = {**a, "out_features": d, "split": 0}
+            parts.append((Layer(f"{layer.name}.{k}.{h}", "linear", layer.inputs, [t], attrs, blobs), t, h, block))
+    return parts
+
+
+def conv_words(layer, lin, lout, lanes) -> int:
+    kh, kw, _ = _geometry(layer)
+    tiles = conv_tiles(layer, lin, lout)
+    return _epilogue_words(layer, lout, lanes) + sum(1 + PARAM_WORDS + lout.per_word * nw * kh * kw for _, nw in tiles)
+
+
 def stream_words(layer, layouts: dict, lanes: int) -> int:
     """Words of ``layer``'s weight stream (0: the layer has none)."""
     kind, a = layer.kind, layer.attrs
     lin, lout = layouts[layer.inputs[0]], layouts[layer.outputs[0]]
+    if kind == "linear" and a.get("split"):
+        return sum(conv_words(part, lin, block, lanes) for part, _, _, block in head_parts(layer, layouts))
     if kind in ("conv", "linear"):
-        kh, kw, _ = _geometry(layer)
-        tiles = conv_tiles(layer, lin, lout)
-        return _epilogue_words(layer, lout, lanes) + sum(1 + PARAM_WORDS + lout.per_word * nw * kh * kw
-                                                         for _, nw in tiles)
+        return conv_words(layer, lin, lout, lanes)
     if kind == "dwconv":
         taps = a["kernel"][0] * a["kernel"][1]
         return _epilogue_words(layer, lout, lanes) + lout.words_per_pixel * (PARAM_WORDS + taps)
+    if kind in ("gelu", "requant"):
+        return table_words(layer.blobs["table"].shape[-1], lout.eb, lanes)
+    if kind == "add_const":
+        return lout.words
+    if kind == "softmax":
+        return math.ceil(4 * layer.blobs["table"].shape[-1] / lanes)
     if kind in ("hardswish", "relu"):
         table = layer.blobs["table"]
         if table.ndim == 2 and table.shape[0] > 1:  # a row per channel: per tile, one word per entry
@@ -137,8 +171,17 @@ def pack_stream(layer, layouts: dict, lanes: int) -> np.ndarray:
     """(words, L) uint8: ``layer``'s weight stream."""
     kind = layer.kind
     lin, lout = layouts[layer.inputs[0]], layouts[layer.outputs[0]]
-    if kind in ("conv", "linear"):
+    if kind == "linear" and layer.attrs.get("split"):
+        words = np.concatenate([_conv_stream(part, lin, block, lanes) for part, _, _, block in head_parts(layer, layouts)])
+    elif kind in ("conv", "linear"):
         words = _conv_stream(layer, lin, lout, lanes)
+    elif kind in ("gelu", "requant"):
+        words = _elements(layer.blobs["table"], lout.eb, lanes)
+    elif kind == "add_const":
+        words = _constant_stream(layer, lout)
+    elif kind == "softmax":
+        table = layer.blobs["table"]
+        words = _words(_ints(table, table.size), lanes)
     elif kind == "dwconv":
         words = _dw_stream(layer, lin, lout, lanes)
     elif kind in ("hardswish", "relu"):
@@ -225,3 +268,15 @@ def _rows_stream(table, lout, lanes) -> np.ndarray:
         raw = (vals & (0xFF if eb == 1 else 0xFFFF)).astype(np.uint8 if eb == 1 else "<u2").view(np.uint8)
         out.append(raw.reshape(table.shape[-1], lanes))
     return np.concatenate(out)
+
+
+def _constant_stream(layer, lout) -> np.ndarray:
+    """The position add's constant tensor in the output's word layout, as signed elements of the output's
+    width (vitflow/eltwise.h add_const_engine reads it so)."""
+    from dataclasses import replace
+
+    const = np.asarray(layer.blobs["const"], dtype=np.int64)
+    bits = 8 * lout.eb
+    if const.min() < -2 ** (bits - 1) or const.max() >= 2 ** (bits - 1):
+        raise FlowError(f"layer {layer.name}: its constant's codes do not fit the output's {bits}-bit elements")
+    return replace(lout, signed=True).pack(const)

@@ -10,6 +10,13 @@ That demand travels back through the layers that keep channels in place (concate
 convolution, tables, adds) to the convolutions that produce them, which write any layout (their weights
 are packed for it). The attention's output is dense when its heads pack into words the same way (several
 heads share a word, or a head is whole words), else one segment per head.
+
+A softmax transformer's tensors are tokens: the program's (N, C) or, per head, (heads, N, d) and (heads, N,
+N) (flow/lower/rules/transformer.py). They are stored channels last: each token (each row of a head) is a
+"pixel" of C (d, N) channels, in the program's order, so a head's rows are contiguous (the activation
+products read them row after row, vitflow/act_matmul.h) and a token linear is a 1x1 convolution over N
+pixels. Merging the heads back into tokens (attn v) writes head h's d channels at word h d / (L / EB) of
+each token: d must be whole words.
 """
 
 import math
@@ -21,6 +28,8 @@ from flow.errors import FlowError
 
 # layers whose output has the input's channels in the same places
 CHANNELWISE = ("dwconv", "hardswish", "relu", "add")
+# a softmax transformer's layers that write a dense tensor of their own shape
+TOKEN_KINDS = ("add_const", "matmul", "softmax", "gelu", "requant")
 
 
 def element_bytes(bits: int) -> int:
@@ -33,23 +42,26 @@ def element_bytes(bits: int) -> int:
 
 @dataclass(frozen=True)
 class TensorLayout:
-    shape: tuple      # the program's (C, H, W), or (C,) for a vector
+    shape: tuple      # the program's (C, H, W), or (C,) for a vector; tokens: (N, C) or (heads, N, d)
     eb: int           # bytes per element
     signed: bool
     segments: tuple   # channel counts, each from a word boundary
     lanes: int        # L, bytes per word
+    tokens: bool = False  # channels last: a pixel per token (per head and token), as a column of height N
 
     @property
     def channels(self) -> int:
-        return self.shape[0]
+        return self.shape[-1] if self.tokens else self.shape[0]
 
     @property
     def height(self) -> int:
+        if self.tokens:
+            return math.prod(self.shape[:-1])
         return self.shape[1] if len(self.shape) > 1 else 1
 
     @property
     def width(self) -> int:
-        return self.shape[2] if len(self.shape) > 2 else 1
+        return self.shape[2] if len(self.shape) > 2 and not self.tokens else 1
 
     @property
     def pixels(self) -> int:
@@ -81,16 +93,17 @@ class TensorLayout:
 
     def pack(self, codes) -> np.ndarray:
         """(words, L) uint8: the tensor's codes in this layout (padding lanes 0)."""
-        x = np.asarray(codes, dtype=np.int64).reshape(self.channels, self.pixels)
+        x = np.asarray(codes, dtype=np.int64)
+        x = x.reshape(self.pixels, self.channels) if self.tokens else x.reshape(self.channels, self.pixels).T
         elems = np.zeros((self.pixels, self.words_per_pixel * self.per_word), dtype=np.int64)
-        elems[:, self.slots()] = x.T
+        elems[:, self.slots()] = x
         return elems.astype(self._dtype()).view(np.uint8).reshape(self.words, self.lanes)
 
     def unpack(self, words: np.ndarray) -> np.ndarray:
         """The codes (shape of the program tensor) from (words, L) uint8 in this layout."""
         raw = np.ascontiguousarray(np.asarray(words, dtype=np.uint8).reshape(self.pixels, -1))
-        elems = raw.view(self._dtype()).astype(np.int64)
-        return elems[:, self.slots()].T.reshape(self.shape)
+        elems = raw.view(self._dtype()).astype(np.int64)[:, self.slots()]
+        return elems.reshape(self.shape) if self.tokens else elems.T.reshape(self.shape)
 
     def _dtype(self):
         """The elements' storage: little-endian, of the tensor's width and signedness."""
@@ -150,11 +163,15 @@ def _layouts(program, lanes: int, segmented: set) -> dict:
             for t in layer.inputs:
                 _demand(demand, t, demand[out], layer)
 
+    tokens = token_tensors(program)
+
     def make(name, segments_size):
         info = program.tensors[name]
         eb = element_bytes(info.bits)
-        return TensorLayout(tuple(info.shape), eb, info.signed, split(info.shape[0], segments_size, lanes // eb),
-                            lanes)
+        tok = name in tokens
+        channels = info.shape[-1] if tok else info.shape[0]
+        return TensorLayout(tuple(info.shape), eb, info.signed, split(channels, segments_size, lanes // eb), lanes,
+                            tok)
 
     layouts = {name: make(name, demand.get(name)) for name in program.inputs}
     for layer in program.layers:
@@ -164,7 +181,15 @@ def _layouts(program, lanes: int, segmented: set) -> dict:
         eb = element_bytes(info.bits)
         tag = f"layer {layer.name} ({layer.kind})"
         if layer.kind in ("conv", "linear"):
-            layouts[out] = make(out, demand.get(out))
+            for t in layer.outputs:  # a q/k/v projection has three
+                layouts[t] = make(t, demand.get(t))
+        elif layer.kind in TOKEN_KINDS:
+            if ins[0].tokens and not ins[0].dense:
+                raise FlowError(f"{tag}: its input is not dense")
+            layouts[out] = make(out, None)
+            if layer.kind == "matmul" and layer.attrs["merge_heads"] and layouts[layer.inputs[1]].channels % (lanes // eb):
+                raise FlowError(f"{tag}: heads of {layouts[layer.inputs[1]].channels} channels do not fill whole "
+                                f"{lanes}-byte words of the merged tokens")
         elif layer.kind == "linear_attention":
             d = layer.attrs["dim"]
             if layer.name in segmented and not _heads_fit(ins[0], d):
@@ -187,8 +212,22 @@ def _layouts(program, lanes: int, segmented: set) -> dict:
             if eb != ins[0].eb and not ins[0].dense:
                 raise FlowError(f"{tag}: changes the element width of a tensor laid out in segments")
             segs = ins[0].segments if eb == ins[0].eb else (ins[0].channels,)
-            layouts[out] = TensorLayout(tuple(info.shape), eb, info.signed, segs, lanes)
+            layouts[out] = TensorLayout(tuple(info.shape), eb, info.signed, segs, lanes, out in tokens)
     return layouts
+
+
+def token_tensors(program) -> set:
+    """The program's token tensors (stored channels last): what a token-producing layer writes (the patch
+    embedding's conv, the position add, token linears, activation products, the softmax), and what the
+    channelwise layers make of them; a requantization that picks one token gives a vector."""
+    found = set()
+    for layer in program.layers:
+        a = layer.attrs
+        if (a.get("tokens_out") or (layer.kind == "linear" and a.get("tokens")) or layer.kind in ("add_const", "matmul", "softmax")
+                or (layer.inputs[0] in found and layer.kind in ("add", "gelu", "layernorm", "requant")
+                    and a.get("token") is None)):
+            found.update(layer.outputs)
+    return found
 
 
 def _demand(demand: dict, tensor: str, size: int, layer) -> None:

@@ -22,6 +22,10 @@
 //   FIFO_DEPTH    words of the weight FIFO between the loader and an engine
 //   EPI           entries of the largest table fused into the conv and depthwise engines (epilogue.h); 0:
 //                 none (every activation runs on the table unit)
+//   TF            1: the softmax transformer's engines (transformer.h) are built; 0: their descriptors are
+//                 refused (a convolution network's accelerator spends nothing on them)
+//   MM_ROWS, MM_DEPTH, MMV_DEPTH, SM_ROWS, SM_ENTRIES, TLN_DIV, TLN_C, TLN_TOKENS  those engines' parameters
+//                 (transformer.h); with TF = 0 any valid values (they are not built)
 #pragma once
 #include "conv_pe.h"
 #include "dma.h"
@@ -29,11 +33,13 @@
 #include "eltwise.h"
 #include "layernorm.h"
 #include "linear_attention.h"
+#include "transformer.h"
 
 namespace vitflow {
 
 template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_K, int DW_COLS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
-          int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH, int EPI = 0>
+          int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH, int EPI = 0, int TF = 0, int MM_ROWS = 2, int MM_DEPTH = 1,
+          int MMV_DEPTH = 1, int SM_ROWS = 1, int SM_ENTRIES = 256, int TLN_DIV = 1, int TLN_C = 8, int TLN_TOKENS = 1>
 struct Accelerator {
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
 
@@ -68,6 +74,21 @@ struct Accelerator {
             linear_attention_engine<L, ATT_D_MAX, ATT_ROWS, ATT_DIVIDERS, ACC_BITS, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
         }
     };
+    struct AddConst {
+        static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
+            add_const_engine<L, ACT_WORDS>(d, ws, act);
+        }
+    };
+    struct Softmax {
+        static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
+            softmax_engine<L, SM_ROWS, SM_ENTRIES, ACT_WORDS>(d, ws, act);
+        }
+    };
+    struct TokenLayerNorm {
+        static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
+            token_layernorm_engine<L, TLN_DIV, TLN_C, TLN_TOKENS, ACT_WORDS>(d, ws, act);
+        }
+    };
 
     // A layer with a weight stream: the loader and the engine run concurrently (DATAFLOW), joined by a FIFO;
     // the stream's place and length come as scalars, the engine alone reads the descriptor registers. The
@@ -100,7 +121,9 @@ struct Accelerator {
             case KIND_LINEAR: streamed<Conv>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_DWCONV: streamed<DwConv>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_HARDSWISH:
-            case KIND_RELU: streamed<Lut>(d, w_off, w_off2, w_words, wgt, desc, act); break;
+            case KIND_RELU:
+            case KIND_GELU:
+            case KIND_REQUANT: streamed<Lut>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_ADD: add_engine<L, ACT_WORDS>(d, act); break;
             case KIND_CONCAT: streamed<Concat>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_GAP: gap_engine<L, ACC_BITS, ACT_WORDS>(d, act); break;
@@ -108,6 +131,22 @@ struct Accelerator {
             case KIND_LINEAR_ATTENTION: streamed<Attention>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_LOAD: dma_load<L, ACT_WORDS>(d, ddr, act); break;
             case KIND_STORE: dma_store<L, ACT_WORDS>(d, ddr, act); break;
+            case KIND_ADD_CONST:
+                if (!TF) return i;
+                streamed<AddConst>(d, w_off, w_off2, w_words, wgt, desc, act);
+                break;
+            case KIND_SOFTMAX:
+                if (!TF) return i;
+                streamed<Softmax>(d, w_off, w_off2, w_words, wgt, desc, act);
+                break;
+            case KIND_TOKEN_LAYERNORM:
+                if (!TF) return i;
+                streamed<TokenLayerNorm>(d, w_off, w_off2, w_words, wgt, desc, act);
+                break;
+            case KIND_MATMUL:
+                if (!TF) return i;
+                matmul_engine<L, MM_ROWS, MM_DEPTH, MMV_DEPTH, ACC_BITS, ACT_WORDS>(d, act);
+                break;
             default: return i;
             }
         }

@@ -19,6 +19,27 @@
 //   B_DEPTH    words per bank: the largest ceil(NB / ROWS) x ceil(T / L) of the program's products
 //   ACC_BITS   accumulator width (the range analysis proves it: T x 255 x 128 for attn v)
 //   ACT_WORDS  words of the on-chip activation memory
+//
+// act_matmul_nn: attn v with v in its natural layout (rows = tokens), so no one has to write v^T:
+//   C[i][j] = clamp(round_half_even((sum_t A[i][t] B[t][j]) MULT / 2^SHIFT), LO, HI)
+// A (NA rows, the softmax output: 8-bit codes, signed or not per A_SIGNED): row i is ceil(T / L) words at
+// A0 + i ceil(T / L). B (T rows, tokens; int8 codes): row t is ceil(D / L) words at B0 + t ceil(D / L), D the
+// head dimension (the output columns), lanes past D zero. Output row i: D codes in ceil(D / L) words at
+// OUT0 + i OUT_STRIDE (OUT_STRIDE >= ceil(D / L) interleaves heads into tokens, as act_matmul's), lanes past
+// D written 0.
+//
+// B is first copied into L banks (mmv_load, one word per cycle): token t into bank t % L at address
+// (t / L) ceil(D / L) + word, and the rows t in [T, ceil(T / L) L) zero-filled, so that a word of A (L lanes:
+// L tokens t0 .. t0 + L - 1) meets L tokens of B at one address, one per bank, and the last, partial block of
+// tokens multiplies zeros (A's lanes past T may then hold anything). The MAC loop (mmv_mac) runs
+// NA x ceil(D / ROWS) x ceil(T / L) iterations: per cycle one word of A and, from each of the L banks, the
+// word holding columns jb ROWS .. jb ROWS + ROWS - 1 of its token (ROWS divides L, so a block of ROWS
+// columns never straddles a word; the block's word and lane offset are the output word's counters); ROWS
+// accumulators, ROWS x L products on ROWS / 2 x L DSPs (dsp_pack.h: columns 2q and 2q+1 of one token share
+// A's lane). Per row i, ceil(D / ROWS) blocks of ROWS outputs, each after ceil(T / L) words. Every index is
+// a counter.
+//   act_matmul_nn's B_DEPTH: words per bank, the largest ceil(T / L) x ceil(D / L) of the program's products
+//   (its ROWS: columns per cycle, even, divides L; the others as act_matmul's)
 #pragma once
 #include "cycles.h"
 #include "dsp_pack.h"
@@ -91,6 +112,7 @@ void act_matmul(Mem<Word<L>, ACT_WORDS> &act, int a0, int b0, int out0, int na, 
             lane += ROWS;
             if (lane == L || blk == blocks - 1) {  // the word is full, or the row's last block
                 act[orow + ow] = y;
+                y = zero_word<L>();  // the next word's lanes past NB stay 0
                 ow++;
                 lane = 0;
             }
@@ -105,6 +127,100 @@ void act_matmul(Mem<Word<L>, ACT_WORDS> &act, int a0, int b0, int out0, int na, 
                 arow += tw;
                 orow += out_stride;
             }
+        }
+    }
+}
+
+// C = requant(A B), B in its rows-are-tokens layout (see the header's comment).
+template <int L, int ROWS, int B_DEPTH, int ACC_BITS, int ACT_WORDS>
+void act_matmul_nn(Mem<Word<L>, ACT_WORDS> &act, int a0, int b0, int out0, int na, int d_len, int t_len,
+                   int a_signed, int out_stride, int mult, int shift, int lo, int hi) {
+    static_assert(ROWS >= 2 && ROWS % 2 == 0 && L % ROWS == 0, "columns pair on a DSP; ROWS divides L");
+    typedef ap_int<ACC_BITS> acc_t;
+    const int tw = (t_len + L - 1) / L, dw = (d_len + L - 1) / L, blocks = (d_len + ROWS - 1) / ROWS;  // once
+    VITFLOW_BUFFER2(Word<L>, vbuf, L, B_DEPTH);
+    VITFLOW_PARTITION(vbuf, complete, 1);  // L banks: a cycle's L reads (L tokens), one per bank
+    VITFLOW_AGGREGATE(vbuf);               // one L-byte word per address
+    {
+        int c = 0, w = 0, blk = 0, t = 0, src = b0;
+        VITFLOW_LOOP(mmv_load, VITFLOW_DEPTH_COPY);
+        mmv_load: for (int it = 0; it < tw * L * dw; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 1024
+            VITFLOW_PIPELINE(mmv_load, 1);
+            Word<L> x = zero_word<L>();
+#pragma HLS AGGREGATE variable = x compact = bit
+            if (t < t_len) x = act[src++];  // rows past T: zeros
+            vbuf[c][blk + w] = x;           // token t = blk / dw * L + c, word w
+            if (++w == dw) {
+                w = 0;
+                t++;
+                if (++c == L) {
+                    c = 0;
+                    blk += dw;
+                }
+            }
+        }
+    }
+    acc_t acc[ROWS];
+#pragma HLS ARRAY_PARTITION variable = acc complete
+    Word<L> y = zero_word<L>();
+#pragma HLS AGGREGATE variable = y compact = bit
+    // blk: the column block; w: A's word (tokens w L ..); bidx = w dw; ow, lane: the block's word and first
+    // lane, in B's rows and in the output row alike
+    int blk = 0, w = 0, bidx = 0, ow = 0, lane = 0, arow = a0, orow = out0;
+    VITFLOW_LOOP(mmv_mac, VITFLOW_DEPTH_CONV);
+    mmv_mac: for (int it = 0; it < na * blocks * tw; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 200000
+        VITFLOW_PIPELINE(mmv_mac, 1);
+        VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps A (the memory plan)
+        const Word<L> aw = act[arow + w];
+        pack_b_t xa[L];
+#pragma HLS ARRAY_PARTITION variable = xa complete
+        Word<L> bw[L];  // token w L + c's word holding the block's columns, from bank c
+#pragma HLS ARRAY_PARTITION variable = bw complete
+        for (int c = 0; c < L; c++) {
+#pragma HLS UNROLL
+            xa[c] = a_signed ? int(int8_t(aw.b[c])) : int(aw.b[c]);
+            bw[c] = vbuf[c][bidx + ow];
+        }
+        for (int q = 0; q < ROWS / 2; q++) {
+#pragma HLS UNROLL
+            int s_hi = 0, s_lo = 0;  // two adder trees over the tokens
+            for (int c = 0; c < L; c++) {
+#pragma HLS UNROLL
+                prod_t p_hi, p_lo;
+                mul2(int8_t(bw[c].b[lane + 2 * q]), int8_t(bw[c].b[lane + 2 * q + 1]), xa[c], p_hi, p_lo);
+                s_hi += int(p_hi);
+                s_lo += int(p_lo);
+            }
+            acc[2 * q] = (w == 0 ? acc_t(0) : acc[2 * q]) + s_hi;
+            acc[2 * q + 1] = (w == 0 ? acc_t(0) : acc[2 * q + 1]) + s_lo;
+        }
+        if (w == tw - 1) {  // the block's ROWS outputs, into lanes lane .. lane + ROWS - 1 of the output word
+            for (int r = 0; r < ROWS; r++) {
+#pragma HLS UNROLL
+                const int j = blk * ROWS + r;
+                y.b[lane + r] = j < d_len ? uint8_t(requantize(wide_t(acc[r]), mult, shift, lo, hi)) : 0;
+            }
+            lane += ROWS;
+            if (lane == L || blk == blocks - 1) {  // the word is full, or the row's last block
+                act[orow + ow] = y;
+                y = zero_word<L>();  // the lanes a last, partial word leaves unwritten stay 0
+                ow++;
+                lane = 0;
+            }
+        }
+        if (++w == tw) {
+            w = 0;
+            bidx = 0;
+            if (++blk == blocks) {
+                blk = 0;
+                ow = 0;
+                arow += tw;
+                orow += out_stride;
+            }
+        } else {
+            bidx += dw;
         }
     }
 }

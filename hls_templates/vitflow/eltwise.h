@@ -7,6 +7,8 @@
 //                  scale or zero point per channel) go tile by tile: a tile is one output word, whose lanes
 //                  get their channels' rows (the stream word e holds entry e of every lane's row: one word
 //                  per entry fills all banks), the next tile's rows loading while this one's pixels run.
+//   add_const_engine  the position add of a softmax transformer: add_engine's arithmetic with the second
+//                  operand a constant from the weight stream (II = 1)
 //   add_engine     residual add: clamp(round_half_even((a M0 + b M1) / 2^SHIFT)) (ADD_* fields): two
 //                  activation reads and a write per word, three accesses to the dual-port memory: II = 2
 //   concat_engine  channel concatenation of two tensors, each through its requantization table (CONCAT_*):
@@ -158,6 +160,40 @@ void add_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
             if (eb == 1 || l < L / 2) set_element<L>(yw, l, eb, clamp(round_shift(acc, shift), lo, hi));
         }
         act[y0 + i] = yw;
+    }
+}
+
+// A softmax transformer's position add: clamp(round_half_even((x M0 + c M1) / 2^SHIFT)) with c the constant
+// tensor (class token and position embedding), read from the weight stream in the output's layout, and x
+// zero for the first PAD_WORDS output words (the class token's row: the input has one token fewer). One
+// activation read, one write and one stream word per word: II = 1. Codes of one width (EB_OUT).
+template <int L, int ACT_WORDS>
+void add_const_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
+    const int eb = d[FIELD_EB_OUT], sgn0 = d[FIELD_SGN_IN0];
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
+    const int a0 = d[FIELD_IN0], y0 = d[FIELD_OUT];
+    const int n = d[ADD_WORDS], pad = d[ADD_PAD_WORDS], m0 = d[ADD_M0], m1 = d[ADD_M1], shift = d[ADD_SHIFT];
+    int src = a0 - pad;  // the input word under way: valid from output word pad on
+    VITFLOW_LOOP(add_const, VITFLOW_DEPTH_ADD);
+    add_const: for (int i = 0; i < n; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 6272
+        VITFLOW_PIPELINE(add_const, 1);  // one read and one write of the dual-port activation memory
+        VITFLOW_NO_DEPENDENCE(act);      // the output never overlaps the input (memory plan)
+        int a[L], b[L];
+#pragma HLS ARRAY_PARTITION variable = a complete
+#pragma HLS ARRAY_PARTITION variable = b complete
+        const bool padded = i < pad;
+        const Word<L> xw = padded ? zero_word<L>() : Word<L>(act[src]);
+        unpack<L>(xw, eb, sgn0, a);
+        unpack<L>(ws.read(), eb, 1, b);  // the constant's codes are signed
+        Word<L> yw = zero_word<L>();
+        for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+            const wide_t acc = wide_t(a[l]) * m0 + wide_t(b[l]) * m1;
+            if (eb == 1 || l < L / 2) set_element<L>(yw, l, eb, clamp(round_shift(acc, shift), lo, hi));
+        }
+        act[y0 + i] = yw;
+        src++;
     }
 }
 

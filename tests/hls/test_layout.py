@@ -1,27 +1,20 @@
-"""The accelerator's layer kinds: a program with layers it has no engine for (a DeiT's) is refused in one
-line by the estimate and by project generation, before either plans anything."""
+"""The accelerator's descriptor kinds: every kind of layer a program can hold has a descriptor kind
+(flow/hls/layout.py), and every descriptor kind an engine in the cycle model (flow/estimate/counts.py) and a
+case in the top's dispatch (vitflow/accelerator.h)."""
 
-import pytest
+import re
 
-from flow.errors import FlowError
-from flow.hls.layout import unsupported_layers
+from flow.estimate.counts import ENGINES
+from flow.hls.layout import KINDS, layout_header
+from flow.hls.project import templates_dir
+from flow.lower.program import KINDS as PROGRAM_KINDS
 
 
-def test_deit_program_is_refused_by_the_hardware_stages(exported_deit, tmp_path):
-    from flow.estimate.dse import explore
-    from flow.hls.project import write_project
-    from flow.lower import lower_qonnx
-    from flow.parts import get_part
-
-    _, path, _ = exported_deit
-    program = lower_qonnx(path)
-    kinds = {what for _, what in unsupported_layers(program)}
-    assert kinds == {"add_const", "conv on tokens", "gelu", "linear on tokens", "matmul", "requant", "softmax"}
-    message = (r"the accelerator has no engine for 23 of the program's 33 layers \(add_const, conv on tokens, gelu, "
-               r"linear on tokens, matmul, requant, softmax: a softmax transformer's\)")
-    with pytest.raises(FlowError, match=message):
-        explore(program, get_part("xczu9eg"))
-    with pytest.raises(FlowError, match=message):
-        write_project(program, [], tmp_path / "hls", get_part("xczu9eg"), 200.0)
-    assert not (tmp_path / "hls").exists()
-
+def test_every_program_kind_has_a_descriptor_kind_and_an_engine():
+    assert set(PROGRAM_KINDS) <= set(KINDS)
+    assert set(KINDS) == set(ENGINES)
+    top = (templates_dir() / "vitflow" / "accelerator.h").read_text()
+    dispatched = set(re.findall(r"case KIND_(\w+):", top))
+    assert dispatched == {k.upper() for k in KINDS}
+    header = layout_header()
+    assert all(f"#define KIND_{k.upper()} {i}\n" in header for i, k in enumerate(KINDS))
