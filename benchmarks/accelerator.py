@@ -1,5 +1,5 @@
-"""The accelerator the estimate chooses for EfficientViT B0-B3 at 224x224 on xczu9eg and for B1 on every
-other part of the library (xck26, xczu7ev, xczu3eg, xc7z020): modeled frames per second, GOPS, GOPS per
+"""The accelerator the estimate chooses for EfficientViT B0-B3 and DeiT-Tiny at 224x224 on xczu9eg and for B1
+on every other part of the library (xck26, xczu7ev, xczu3eg, xc7z020): modeled frames per second, GOPS, GOPS per
 DSP, the resources of each kind, the on-chip activation memory, and where the cycles go: per engine, and
 per bound (engine work, waiting for DDR, pipeline fill and burst latency). Every figure comes from the cycle model, whose counts the C-simulation's II audit checks
 (`flow build` and --csim below require them equal on every layer), and from the resource model.
@@ -24,10 +24,11 @@ HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "accelerator"
 ROWS = [("efficientvit_b0", "xczu9eg"), ("efficientvit_b1", "xczu9eg"), ("efficientvit_b2", "xczu9eg"),
         ("efficientvit_b3", "xczu9eg"), ("efficientvit_b1", "xck26"), ("efficientvit_b1", "xczu7ev"),
-        ("efficientvit_b1", "xczu3eg"), ("efficientvit_b1", "xc7z020")]
+        ("efficientvit_b1", "xczu3eg"), ("efficientvit_b1", "xc7z020"), ("deit_tiny", "xczu9eg")]
 ENGINES = {"conv": "conv", "linear": "conv (linear layers)", "dwconv": "depthwise", "hardswish": "tables", "relu": "tables",
            "linear_attention": "attention", "add": "add", "concat": "concat", "gap": "pool+norm",
-           "layernorm": "pool+norm"}
+           "layernorm": "pool+norm", "gelu": "tables", "requant": "tables", "add_const": "add",
+           "softmax": "softmax", "matmul": "q k^T, attn v"}
 RESOLUTION = 224
 
 
@@ -105,7 +106,7 @@ def main():
         rows.append((model, part, est, fastest))
         if args.csim and part_name == "xczu9eg":
             checks.append(csim_check(model, est, program, qonnx, part))
-    print(f"\nEfficientViT at {RESOLUTION}x{RESOLUTION}, W8A8, the estimate's chosen design per part "
+    print(f"\nEfficientViT and DeiT-Tiny at {RESOLUTION}x{RESOLUTION}, W8A8, the estimate's chosen design per part "
           f"(flow/estimate/dse.py; {time.time() - t0:.0f} s):\n")
     head = (f"{'model':<16}{'part':<9}{'MHz':>5}{'FPS':>8}{'GOPS':>8}{'GOPS/DSP':>10}{'DSP':>12}{'BRAM18':>12}"
             f"{'URAM':>9}{'LUT':>15}{'FF':>15}  compute/DDR/fill")

@@ -33,8 +33,8 @@ def layer_macs(layer, program) -> int:
     if kind in ("conv", "dwconv"):
         w = layer.blobs["weight"]
         return int(w.shape[0] * math.prod(w.shape[1:]) * a["out_shape"][1] * a["out_shape"][2])
-    if kind == "linear":
-        return int(layer.blobs["weight"].size)
+    if kind == "linear":  # on a vector, or on each of a DeiT's tokens
+        return int(layer.blobs["weight"].size) * int(a.get("tokens") or 1)
     if kind == "linear_attention":
         return 2 * a["groups"] * a["tokens"] * a["dim"] * (a["dim"] + 1)  # k^T [v|1], then q [kv|ksum]
     if kind == "layernorm":

@@ -20,7 +20,7 @@ from flow.lower.program import Layer, Program
 
 MAX_ENTRIES = 256  # the engines' table banks are distributed RAM: 8-bit codes (2^8 entries) at most
 PRODUCERS = ("conv", "dwconv", "linear")
-TABLES = ("hardswish", "relu")
+TABLES = ("hardswish", "relu", "gelu")
 
 
 def _fusable(program: Program, layer: Layer, readers: dict) -> Layer | None:

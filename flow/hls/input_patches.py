@@ -19,7 +19,9 @@ MAX_PATCH = 64  # patch channels (C x k x k) up to which the first convolution r
 
 def patch_spec(program: Program) -> dict | None:
     """What to patch: the first layer, when it is a k x k (k > 1) ungrouped convolution reading a program
-    input that nothing else reads, with C x k x k <= MAX_PATCH; None otherwise."""
+    input that nothing else reads, with C x k x k <= MAX_PATCH or its windows not overlapping (stride k, no
+    padding: a vision transformer's patch embedding, whose patches are the image's codes rearranged, no
+    larger than the image); None otherwise."""
     layer = program.layers[0] if program.layers else None
     if layer is None or layer.kind != "conv" or layer.inputs[0] not in program.inputs:
         return None
@@ -27,7 +29,8 @@ def patch_spec(program: Program) -> dict | None:
     kh, kw = a["kernel"]
     cin = a["in_channels"]
     readers = [l for l in program.layers if layer.inputs[0] in l.inputs]
-    if a["groups"] != 1 or kh * kw == 1 or cin * kh * kw > MAX_PATCH or len(readers) != 1:
+    tiling = list(a["stride"]) == [kh, kw] and not any(a["pad"])
+    if a["groups"] != 1 or kh * kw == 1 or (cin * kh * kw > MAX_PATCH and not tiling) or len(readers) != 1:
         return None
     return {"input": layer.inputs[0], "patches": layer.inputs[0] + ":patches", "kernel": [kh, kw],
             "stride": list(a["stride"]), "pad": list(a["pad"]), "channels": cin, "out_hw": list(a["out_shape"][1:])}

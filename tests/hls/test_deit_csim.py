@@ -1,5 +1,6 @@
 """A two-block DeiT (tests/conftest.py's exported_deit, power-of-two and free scales) on the accelerator:
-the design the exploration picks for xczu9eg, its project C-simulated on real images under the II audit,
+the design the exploration picks for xczu9eg (the patch embedding on the image's patches, GELU fused into
+the first MLP linear), its project C-simulated on real images under the II audit,
 every layer's output (each of q, k and v too) equal to the integer reference's, and the audit's counts
 equal to the cycle model's, layer by layer."""
 
@@ -7,6 +8,7 @@ from flow.estimate.counts import layer_counts
 from flow.estimate.dse import explore, with_config
 from flow.hls.csim import compile_csim, run_csim
 from flow.hls.epilogues import as_configured
+from flow.hls.input_patches import on_patches, with_patches
 from flow.hls.project import write_project
 from flow.lower import lower_qonnx
 from flow.parts import get_part
@@ -18,14 +20,19 @@ def test_deit_runs_bit_exact_and_counted_on_the_accelerator(exported_deit, tmp_p
     _, path, images = exported_deit
     program = lower_qonnx(path)
     part = get_part("xczu9eg")
-    est = explore(program, part, 200)
+    # as `flow build` does (flow/steps/hls.py): the patch embedding on the image's patches, the activations
+    # fused into their producers as the estimate chose
+    patched, spec = on_patches(program)
+    assert spec is not None and patched.layers[0].attrs["kernel"] == [1, 1]
+    est = explore(patched, part, 200)
     cfg = with_config(est)
     assert cfg.tf == 1 and est["fps"] > 0
-    fused = as_configured(program, cfg)
+    fused = as_configured(patched, cfg)
+    assert [l.attrs["epilogue"]["kind"] for l in fused.layers if "epilogue" in l.attrs] == ["gelu"] * 2
     quant = activation_quants(path)[program.inputs[0]]
-    envs = [run_program(program, {program.inputs[0]: quant.codes(x.numpy())}, dump_internal=False)
-            for x in images[:2]]
-    image = write_project(fused, envs, tmp_path / "hls", part, 200, cfg)
+    envs = [with_patches(run_program(program, {program.inputs[0]: quant.codes(x.numpy())}, dump_internal=False),
+                         spec) for x in images[:2]]
+    image = write_project(fused, envs, tmp_path / "hls", part, 200, cfg, patches=spec)
     kinds = {op.kind for op in image.plan.ops}
     assert {"add_const", "softmax", "token_layernorm", "matmul", "requant", "linear"} <= kinds
     result = run_csim(tmp_path / "hls", compile_csim(tmp_path / "hls"))
