@@ -55,9 +55,15 @@ def techniques(qat_steps: int, rec_steps: int, model: str = MODEL) -> dict:
         return rows
     from flow.quantize.applicability import NOT_FOR_DEIT
 
-    rows = {n: v for n, v in rows.items() if n == "full recipe" or not any(v.get(k) for k in NOT_FOR_DEIT)}
+    rows = {DEIT_NAMES.get(n, n): v for n, v in rows.items()
+            if n == "full recipe" or not any(v.get(k) for k in NOT_FOR_DEIT)}
     rows["full recipe"] = {k: v for k, v in rows["full recipe"].items() if k not in NOT_FOR_DEIT}
     return rows
+
+
+# rows whose target is another tensor on a DeiT
+DEIT_NAMES = {"value-aware two scales for the depthwise inputs (TSPTQ-ViT)":
+              "value-aware two scales for the post-GELU tensor (TSPTQ-ViT)"}
 
 
 def _all_techniques(qat_steps: int, rec_steps: int) -> dict:

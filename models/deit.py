@@ -31,6 +31,7 @@ from flow.errors import FlowError
 from .efficientvit import QuantLayerNorm
 from .quant_layers import QuantScheme, act_quant, conv2d, linear, value
 from .specs import DeiTSpec, check_multiple
+from .two_scale_quant import TwoScaleQuant
 
 LN_EPS = 1e-6  # timm's ViT LayerNorm
 
@@ -152,6 +153,8 @@ class Mlp(nn.Module):
         self.gelu_in_quant = act_quant(scheme, signed=True)
         self.act = nn.GELU()
         self.gelu_out_quant = act_quant(scheme, signed=True)
+        if scheme.enabled and scheme.value_two_scale:  # TSPTQ's value-aware two scales: GELU's long positive tail
+            self.gelu_out_quant = TwoScaleQuant(self.gelu_out_quant, scheme.act_bits)
         self.fc2 = linear(scheme, hidden, dim, bias=True)
         self.out_quant = act_quant(scheme, signed=True)
 

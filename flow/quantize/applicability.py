@@ -18,8 +18,6 @@ NOT_FOR_DEIT = {
     "filter_shift": "Trio-ViT's filter-wise shift acts on EfficientViT's post-Hardswish tensors; a DeiT has no "
                     "Hardswish",
     "channel_migration": "Trio-ViT's channel-wise migration acts on the inputs of depthwise convs; a DeiT has none",
-    "value_two_scale": "TSPTQ's value-aware two scales are built for EfficientViT's depthwise-conv inputs; their "
-                       "DeiT targets (the post-softmax and post-GELU tensors) are not built yet",
     "outlier_two_scale": "TSPTQ's outlier-aware two scales on a token LayerNorm's input quantize and export, but the "
                          "lowering does not take a token tensor with a scale per channel yet",
 }

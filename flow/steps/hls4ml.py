@@ -13,6 +13,9 @@ def step_hls4ml_scope(st: BuildState) -> None:
     from flow.parts import get_part
 
     part = get_part(st.cfg.part)
+    if getattr(getattr(st.float_model, "spec", None), "family", "efficientvit") == "deit":
+        raise FlowError(f"--backend hls4ml has no layers for {st.cfg.model}'s softmax attention, GELU and token "
+                        f"LayerNorms; use the default backend (--backend vitflow)")
     module = st.float_model.get_submodule(st.cfg.block) if st.cfg.block else st.float_model
     need = sum(p.numel() for p in module.parameters()) * st.cfg.quant_config().scheme.weight_bits / 8
     budget = ON_CHIP_LIMIT * on_chip_bytes(part)

@@ -322,6 +322,8 @@ def test_hls4ml_backend_out_of_scope_fails_fast(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--backend", "nosuch"], "unknown backend 'nosuch'; valid backends: vitflow, hls4ml"),
+    (["--model", "deit_tiny", "--resolution", "32", "--backend", "hls4ml"],
+     "--backend hls4ml has no layers for deit_tiny's softmax attention"),
     (["--model", "efficientvit_b0", "--resolution", "32", "--block", "stages.9.blocks.0"],
      "unknown block 'stages.9.blocks.0'; valid blocks: stem.res0, stages.0.blocks.0"),
 ])

@@ -50,3 +50,31 @@ def test_deit_program_round_trips(exported_deit, tmp_path):
     for a, b in zip(program.layers, again.layers):
         assert a.kind == b.kind and a.attrs == b.attrs and a.blobs.keys() == b.blobs.keys()
         assert all(np.array_equal(a.blobs[k], b.blobs[k]) for k in a.blobs)
+
+
+def test_deit_post_gelu_two_scales_lower_exactly(tmp_path):
+    """TSPTQ's value-aware two scales on a DeiT's GELU output (W6A6, power-of-two scales): the GELU table's
+    entries are the fine-scale integers (wider than 6 bits: coarse codes shifted up), and the integer
+    program equals QONNX execution on every tensor."""
+    import torch
+
+    from flow.data import load_fashion_mnist
+    from flow.export import export_clean_qonnx
+    from flow.models import DeiTSpec, QuantScheme
+    from flow.models.two_scale_quant import TwoScaleQuant
+    from flow.models.zoo import build_from_spec
+    from flow.quantize import make_quant_config, quantize_model
+
+    torch.manual_seed(0)
+    spec = DeiTSpec("deit_test", embed_dim=64, depth=1, heads=2)
+    fp = build_from_spec(spec, num_classes=10, resolution=32, quant=QuantScheme.float_reference()).eval()
+    images = load_fashion_mnist("test", 32, count=8)[0]
+    q = quantize_model(fp, images, make_quant_config({"calib_images": 8, "po2_scales": True, "value_two_scale": True,
+                                                      "act_bits": 6, "weight_bits": 6}))
+    assert isinstance(q.blocks[0].mlp.gelu_out_quant, TwoScaleQuant)
+    path = export_clean_qonnx(q, tmp_path)
+    program = lower_qonnx(path)
+    gelu = next(l for l in program.layers if l.kind == "gelu")
+    assert program.tensors[gelu.outputs[0]].bits > 6
+    result = check_against_qonnx(program, path, images[:4].numpy(), verify_executor_images=1)
+    assert result["tensors_exact"] == result["tensors"] and result["output_max_lsb"] == 0

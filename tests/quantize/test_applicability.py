@@ -1,6 +1,7 @@
 """Every `quantization:` option either works on a DeiT or says why it does not apply: the EfficientViT-only
 ones are refused before any work, naming the option and the reason; the generic ones (GPTQ, block
-reconstruction over the DeiT's blocks, distillation, mixed precision) quantize a DeiT whose integer program
+reconstruction over the DeiT's blocks, distillation, mixed precision; the value-aware two scales in
+tests/lower/test_lower_deit.py) quantize a DeiT whose integer program
 still matches QONNX exactly (power-of-two scales)."""
 
 import pytest

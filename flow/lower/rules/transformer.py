@@ -206,13 +206,21 @@ def lower_gelu(ctx: Lowering, q) -> None:
     if g.attr(gelu, "approximate", "none") != "none":
         raise FlowError(f"cannot lower {gelu.name}: only the exact (erf) GELU")
     x = ctx.tensor_of(gelu.input[0])
-    out = ctx.add_quant_output(q)
-    ti, to = ctx.tensors[x], ctx.tensors[out]
+    ti = ctx.tensors[x]
     if ti.bits > 12:
         raise FlowError(f"cannot lower {q.name}: a {ti.bits}-bit GELU input needs a 2^{ti.bits}-entry table")
     y = gelu_values(ctx.scale(x), ti.bits, ti.signed, g.opsets.get("", 20))
-    table = _quantize_f32(y, np.float32(ctx.scale(out)), *int_range(to.bits, to.signed))
-    ctx.add_layer("gelu", [x], [out], [gelu, q], attrs={"in_min": ti.range[0], "entries": int(table.size)},
+    two_scale = g.two_scale_of(gelu.output[0])
+    if two_scale is not None:  # TSPTQ's value-aware two scales: the table's entries are fine-scale integers
+        spec, quantizer = two_scale
+        out = ctx.add_two_scale_output(spec, quantizer[-1])
+        table = spec.values(y)
+    else:
+        quantizer = [q]
+        out = ctx.add_quant_output(q)
+        to = ctx.tensors[out]
+        table = _quantize_f32(y, np.float32(ctx.scale(out)), *int_range(to.bits, to.signed))
+    ctx.add_layer("gelu", [x], [out], [gelu, *quantizer], attrs={"in_min": ti.range[0], "entries": int(table.size)},
                   blobs={"table": fit_blob(table)})
 
 
