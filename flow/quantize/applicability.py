@@ -6,8 +6,6 @@ that says why, instead of a build that silently ignores it."""
 from flow.errors import FlowError
 
 NOT_FOR_DEIT = {
-    "interval_search": "it searches the clipping intervals of EfficientViT's linear attention (LiteMLA); a DeiT's "
-                       "attention is softmax attention",
     "bridge_reconstruction": "it reconstructs the stages where EfficientViT's convolution blocks meet its attention "
                              "blocks, and a DeiT has no such boundary (block_reconstruction reconstructs its blocks)",
     "scheme_search": "Q-HyViT's search chooses the scheme of EfficientViT's post-Hardswish tensors; a DeiT has no "

@@ -46,7 +46,8 @@ def test_generic_options_quantize_a_deit_that_lowers_exactly(tmp_path):
 
     images = load_fashion_mnist("test", 32, count=16)[0]
     qcfg = make_quant_config({"calib_images": 16, "po2_scales": True, "gptq": True, "block_reconstruction": True,
-                              "reconstruction_steps": 2, "qat_steps": 2, "mixed_precision": True})
+                              "reconstruction_steps": 2, "qat_steps": 2, "mixed_precision": True,
+                              "interval_search": True})
     q = quantize_model(_deit(), images, qcfg)
     path = export_clean_qonnx(q, tmp_path)
     result = check_against_qonnx(lower_qonnx(path), path, images[:2].numpy())
@@ -68,6 +69,22 @@ def test_distillation_refreezes_the_integer_softmax_on_the_trained_scales(monkey
     qcfg = make_quant_config({"calib_images": 16, "qat_steps": 3, "act_bits": 6})
     q = quantize_model(_deit(), images, qcfg)
     assert {integer for training, integer in seen if training} == {False}
+    for m in q.modules():
+        if isinstance(m, IntSoftmax):
+            assert m.integer and float(m.in_scale) == float(m.logits_quant.act_quant.scale().reshape(()))
+
+
+def test_interval_search_ranks_a_deits_softmax_map():
+    """Liu's ranking-aware search on a DeiT: q, k, v, the logits and the attention output of every block
+    searched against the softmax map, and the integer softmax's table refrozen on the chosen logits scale."""
+    from flow.data import load_fashion_mnist
+    from flow.models.deit import IntSoftmax
+    from flow.quantize.interval_search import SOFTMAX_QUANTIZERS, search_attention_intervals
+
+    images = load_fashion_mnist("test", 32, count=8)[0]
+    q = quantize_model(_deit(), images, make_quant_config({"calib_images": 8, "act_bits": 6, "weight_bits": 6}))
+    chosen = search_attention_intervals(q, _deit(), images, 8)
+    assert set(chosen) == {f"blocks.{i}.attn.{n}" for i in range(2) for n in SOFTMAX_QUANTIZERS}
     for m in q.modules():
         if isinstance(m, IntSoftmax):
             assert m.integer and float(m.in_scale) == float(m.logits_quant.act_quant.scale().reshape(()))
