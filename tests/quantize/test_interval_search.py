@@ -61,5 +61,5 @@ def test_power_of_two_quantizers_are_searched_on_their_grid():
     mla = m.get_submodule("stages.2.blocks.1.context_module.main")
     assert not _is_po2(mla.q_quant) and _is_po2(mla.att_quant)  # the log2 divisor's quantizers are po2
     base = _threshold(mla.att_quant).detach().clone()
-    _set_factor(mla.att_quant, base, 0.5, True)
+    _set_factor(mla, "att_quant", base, 0.5, True)
     assert torch.allclose(_threshold(mla.att_quant), base - 1)  # log2 of the threshold, one octave down
