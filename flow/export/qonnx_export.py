@@ -36,6 +36,7 @@ def clean_qonnx(model: ModelWrapper) -> ModelWrapper:
     for node in model.graph.node:
         if node.op_type in ("Quant", "Trunc", "BipolarQuant"):  # cleanup_model's domain fix
             node.domain = "qonnx.custom_op.general"
+    imports = [(op.domain, op.version) for op in model.model.opset_import]
     _default_opset_first(model.model)
     steps = [(InferShapes(), True), (GiveUniqueParameterTensors(), False),
              (FoldConstants(exclude_op_types=_QUANT_OPS), False), (FoldTransposeIntoQuantInit(), False),
@@ -43,6 +44,7 @@ def clean_qonnx(model: ModelWrapper) -> ModelWrapper:
              (GiveReadableTensorNames(), True)]
     for transformation, then_cleanup in steps:
         model = model.transform(transformation, cleanup=then_cleanup)
+    _set_opsets(model.model, imports)  # the exporter's order again: the same file as cleanup_model's
     return model
 
 
@@ -51,12 +53,17 @@ def _default_opset_first(model) -> None:
     node in onnxruntime at the version of ``opset_import[0]``, whatever its domain: when the exporter lists
     qonnx's custom domain (version 2) first, a folded Concat runs as Concat-1, which onnxruntime has no kernel
     for (DeiT at its native resolution: the class token's row of the position constant)."""
-    imports = list(model.opset_import)
-    first = next((i for i, op in enumerate(imports) if op.domain in ("", "ai.onnx")), 0)
+    imports = [(op.domain, op.version) for op in model.opset_import]
+    first = next((i for i, (domain, _) in enumerate(imports) if domain in ("", "ai.onnx")), 0)
     if first:
-        reordered = [imports[first]] + imports[:first] + imports[first + 1:]
-        del model.opset_import[:]
-        model.opset_import.extend(reordered)
+        _set_opsets(model, [imports[first]] + imports[:first] + imports[first + 1:])
+
+
+def _set_opsets(model, imports: list) -> None:
+    """The model's opset imports, as (domain, version) pairs in this order."""
+    del model.opset_import[:]
+    for domain, version in imports:
+        model.opset_import.add(domain=domain, version=version)
 
 
 def export_clean_qonnx(model, out_dir: Path) -> Path:
