@@ -47,6 +47,18 @@
 
 namespace vitflow {
 
+// A block's ROWS outputs (columns first .. first + ROWS - 1, 0 from column n on), requantized into lanes
+// lane .. lane + ROWS - 1 of the output word y: ROWS requantizers, once per block.
+template <int L, int ROWS, class ACC>
+inline void put_block(Word<L> &y, const ACC acc[ROWS], int lane, int first, int n, int mult, int shift, int lo,
+                      int hi) {
+#pragma HLS INLINE
+    for (int r = 0; r < ROWS; r++) {
+#pragma HLS UNROLL
+        y.b[lane + r] = first + r < n ? uint8_t(requantize(wide_t(acc[r]), mult, shift, lo, hi)) : 0;
+    }
+}
+
 template <int L, int ROWS, int B_DEPTH, int ACC_BITS, int ACT_WORDS>
 void act_matmul(Mem<Word<L>, ACT_WORDS> &act, int a0, int b0, int out0, int na, int nb, int t_len, int a_signed,
                 int out_stride, int mult, int shift, int lo, int hi) {
@@ -104,11 +116,7 @@ void act_matmul(Mem<Word<L>, ACT_WORDS> &act, int a0, int b0, int out0, int na, 
             acc[2 * q + 1] = (w == 0 ? acc_t(0) : acc[2 * q + 1]) + s_lo;
         }
         if (w == tw - 1) {  // the block's ROWS outputs, into lanes lane .. lane + ROWS - 1 of the output word
-            for (int r = 0; r < ROWS; r++) {
-#pragma HLS UNROLL
-                const int j = blk * ROWS + r;
-                y.b[lane + r] = j < nb ? uint8_t(requantize(wide_t(acc[r]), mult, shift, lo, hi)) : 0;
-            }
+            put_block<L, ROWS>(y, acc, lane, blk * ROWS, nb, mult, shift, lo, hi);
             lane += ROWS;
             if (lane == L || blk == blocks - 1) {  // the word is full, or the row's last block
                 act[orow + ow] = y;
@@ -197,11 +205,7 @@ void act_matmul_nn(Mem<Word<L>, ACT_WORDS> &act, int a0, int b0, int out0, int n
             acc[2 * q + 1] = (w == 0 ? acc_t(0) : acc[2 * q + 1]) + s_lo;
         }
         if (w == tw - 1) {  // the block's ROWS outputs, into lanes lane .. lane + ROWS - 1 of the output word
-            for (int r = 0; r < ROWS; r++) {
-#pragma HLS UNROLL
-                const int j = blk * ROWS + r;
-                y.b[lane + r] = j < d_len ? uint8_t(requantize(wide_t(acc[r]), mult, shift, lo, hi)) : 0;
-            }
+            put_block<L, ROWS>(y, acc, lane, blk * ROWS, d_len, mult, shift, lo, hi);
             lane += ROWS;
             if (lane == L || blk == blocks - 1) {  // the word is full, or the row's last block
                 act[orow + ow] = y;

@@ -137,6 +137,19 @@ void lut_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WO
     }
 }
 
+// The add's lanes: clamp(round_half_even((a M0 + b M1) / 2^SHIFT)) per element (two products per lane).
+template <int L>
+inline Word<L> weighted_sum(const int a[L], const int b[L], int eb, int m0, int m1, int shift, int lo, int hi) {
+#pragma HLS INLINE
+    Word<L> yw = zero_word<L>();
+    for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+        const wide_t acc = wide_t(a[l]) * m0 + wide_t(b[l]) * m1;
+        if (eb == 1 || l < L / 2) set_element<L>(yw, l, eb, clamp(round_shift(acc, shift), lo, hi));
+    }
+    return yw;
+}
+
 template <int L, int ACT_WORDS>
 void add_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
     const int eb = d[FIELD_EB_OUT], sgn0 = d[FIELD_SGN_IN0], sgn1 = d[FIELD_SGN_IN1];
@@ -153,13 +166,7 @@ void add_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
 #pragma HLS ARRAY_PARTITION variable = b complete
         unpack<L>(act[a0 + i], eb, sgn0, a);
         unpack<L>(act[b0 + i], eb, sgn1, b);
-        Word<L> yw = zero_word<L>();
-        for (int l = 0; l < L; l++) {
-#pragma HLS UNROLL
-            const wide_t acc = wide_t(a[l]) * m0 + wide_t(b[l]) * m1;
-            if (eb == 1 || l < L / 2) set_element<L>(yw, l, eb, clamp(round_shift(acc, shift), lo, hi));
-        }
-        act[y0 + i] = yw;
+        act[y0 + i] = weighted_sum<L>(a, b, eb, m0, m1, shift, lo, hi);
     }
 }
 
@@ -186,13 +193,7 @@ void add_const_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, 
         const Word<L> xw = padded ? zero_word<L>() : Word<L>(act[src]);
         unpack<L>(xw, eb, sgn0, a);
         unpack<L>(ws.read(), eb, 1, b);  // the constant's codes are signed
-        Word<L> yw = zero_word<L>();
-        for (int l = 0; l < L; l++) {
-#pragma HLS UNROLL
-            const wide_t acc = wide_t(a[l]) * m0 + wide_t(b[l]) * m1;
-            if (eb == 1 || l < L / 2) set_element<L>(yw, l, eb, clamp(round_shift(acc, shift), lo, hi));
-        }
-        act[y0 + i] = yw;
+        act[y0 + i] = weighted_sum<L>(a, b, eb, m0, m1, shift, lo, hi);
         src++;
     }
 }
