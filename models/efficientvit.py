@@ -284,7 +284,8 @@ class QuantLayerNorm(nn.LayerNorm):
         y = clamp(round_half_even((d a_c + sigma b_c) / (sigma 2^k)), lo, hi)
 
     d / sigma = (x - mean) / std * C^(-1/2) exactly (without eps), so a_c = round(gamma_c sqrt(C) 2^k / s_out)
-    and b_c = round(beta_c 2^k / s_out), with k chosen so |a_c| < 2^LN_COEF_BITS. The graph computes this
+    and b_c = round(beta_c 2^k / s_out), with k chosen so |a_c| <= 2^LN_COEF_BITS (equal when the largest
+    |gamma_c sqrt(C) / s_out| is a power of two: 17 signed bits). The graph computes this
     in float64, where every step up to the final division is exact (|V| < 2^53 for C <= 2560 at 8 bits;
     checked) and the rounded quotient is the exact one (proof in flow.lower.layernorm).
     """

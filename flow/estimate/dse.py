@@ -206,7 +206,7 @@ def clock_limits(limits: dict, part, clock_mhz: float) -> dict:
 def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, calibration: dict | None) -> dict:
     """explore at one clock."""
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
-    best, best_plan, best_prog, smallest, tried = None, None, None, None, 0
+    best, best_plan, best_prog, smallest, tried, layout_error = None, None, None, None, 0, None
     variants = [program]
     fused = fuse_epilogues(program)
     if fused is not program:
@@ -215,13 +215,19 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, ca
         for lanes in SPACE["lanes"]:
             if lanes % part.beat_bytes:
                 continue
-            designs, small, plan = _word_space(prog, part, clock_mhz, limits, acc_bits, lanes, exact, calibration)
+            try:
+                designs, small, plan = _word_space(prog, part, clock_mhz, limits, acc_bits, lanes, exact, calibration)
+            except FlowError as exc:  # this word width cannot lay the program out (a DeiT's heads of d channels
+                layout_error = layout_error or exc  # must be whole words of the merged tokens)
+                continue
             tried += len(designs)
             if small and (smallest is None or small[0]["dsp"] < smallest[1][0]["dsp"]):
                 smallest = (lanes, small)
             for d in designs:
                 if best is None or d[:2] > best[:2]:
                     best, best_plan, best_prog = d, plan, prog
+    if best is None and smallest is None:
+        raise layout_error
     if best is None:
         lanes, (res, over) = smallest
         over = over or "bram18"

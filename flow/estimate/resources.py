@@ -136,7 +136,7 @@ def softmax_unit_resources(lanes: int, entries: int, rows_max: int) -> dict:
 def token_layernorm_resources(lanes: int, dividers: int, c_max: int, tokens_max: int) -> dict:
     """The token LayerNorm unit (hls_templates/vitflow/token_layernorm.h) on its own: L multipliers of the
     variance pass (18 x 18 bits: one DSP each), per output lane a 64-bit pipelined divider and the
-    numerator's two products (d a: 18 x 16 bits, one DSP; sigma b: 22 x 32 bits, two), the coefficient
+    numerator's two products (d a: 18 x 17 bits, one DSP; sigma b: 22 x 32 bits, two), the coefficient
     banks and the per-token sum, variance and sigma buffers."""
     bufs = [memory(32, c_max // dividers, 2 * dividers)] + [memory(64, tokens_max)] * 3
     return {"dsp": lanes + 3 * dividers,

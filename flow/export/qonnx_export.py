@@ -69,6 +69,7 @@ def _set_opsets(model, imports: list) -> None:
 def export_clean_qonnx(model, out_dir: Path) -> Path:
     """Export ``model`` (batch 1, its resolution) to ``out_dir``; return the cleaned QONNX file."""
     raw, clean = out_dir / RAW_NAME, out_dir / CLEAN_NAME
+    out_dir.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(1, model.in_chans, model.resolution, model.resolution)
     say("export", "export_qonnx (dynamo exporter)")
     log = io.StringIO()

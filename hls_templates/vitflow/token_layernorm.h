@@ -29,10 +29,11 @@
 namespace vitflow {
 
 // the operands' widths, so that each product binds to the DSPs the resource model counts: d = C q - S is
-// within +-2 x 128 C <= 2^17 for C <= 512 (18 bits); |a_c| < 2^15 (the model's LN_COEF_BITS: 16 bits);
+// within +-2 x 128 C <= 2^17 for C <= 512 (18 bits); |a_c| <= 2^15 (the model's LN_COEF_BITS; 2^15 itself
+// when the largest coefficient is a power of two: 17 bits);
 // sigma = isqrt(V) <= sqrt(C) 2^17 < 2^22
 typedef ap_int<18> ln_d_t;
-typedef ap_int<16> ln_a_t;
+typedef ap_int<17> ln_a_t;
 typedef ap_uint<22> ln_sigma_t;
 
 template <int L, int DIV, int C_MAX, int TOKENS_MAX, int ACT_WORDS>
@@ -151,7 +152,7 @@ void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, 
 #pragma HLS UNROLL
                 const int32_t ac = acoef[j][idx], bc = bcoef[j][idx];
                 const ln_d_t d = ln_d_t(wide_t(int8_t(x.b[grp * DIV + j])) * ch - s);
-                // d a: 18 x 16 bits (one DSP); sigma b: 22 x 32 bits (two)
+                // d a: 18 x 17 bits (one DSP); sigma b: 22 x 32 bits (two)
                 const wide_t num = wide_t(d * ln_a_t(ac)) + wide_t(sg * ap_int<32>(bc));
                 y.b[grp * DIV + j] = uint8_t(clamp(round_div(num << num_shift, den), lo, hi));  // DIV dividers
             }

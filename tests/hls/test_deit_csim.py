@@ -39,3 +39,34 @@ def test_deit_runs_bit_exact_and_counted_on_the_accelerator(exported_deit, tmp_p
     assert result["bit_exact"] and result["layers_exact"] == len(fused.layers) == result["layers"]
     model = layer_counts(image.plan, fused, cfg, check=True)
     assert model == result["counts"]
+
+
+def test_heads_narrower_than_a_word_choose_a_word_they_fill(tmp_path):
+    """Heads of 16 channels merge into tokens only in words of at most 16 lanes: the exploration skips the
+    wider words (whose layout it cannot make) and the design it picks runs bit-exact."""
+    import torch
+
+    from flow.data import load_fashion_mnist
+    from flow.export import export_clean_qonnx
+    from flow.models import DeiTSpec, QuantScheme
+    from flow.models.zoo import build_from_spec
+    from flow.quantize import make_quant_config, quantize_model
+
+    torch.manual_seed(0)
+    spec = DeiTSpec("deit_test", embed_dim=64, depth=1, heads=4)
+    fp = build_from_spec(spec, num_classes=10, resolution=32, quant=QuantScheme.float_reference()).eval()
+    images = load_fashion_mnist("test", 32, count=4)[0]
+    q = quantize_model(fp, images, make_quant_config({"calib_images": 4, "po2_scales": True}))
+    path = export_clean_qonnx(q, tmp_path / "q")
+    program = lower_qonnx(path)
+    part = get_part("xczu9eg")
+    patched, patches = on_patches(program)
+    est = explore(patched, part, 200)
+    cfg = with_config(est)
+    assert cfg.lanes <= 16
+    quant = activation_quants(path)[program.inputs[0]]
+    env = run_program(program, {program.inputs[0]: quant.codes(images[0].numpy())}, dump_internal=False)
+    hw = as_configured(patched, cfg)
+    write_project(hw, [with_patches(env, patches)], tmp_path / "hls", part, 200, cfg, patches=patches)
+    result = run_csim(tmp_path / "hls", compile_csim(tmp_path / "hls"))
+    assert result["bit_exact"] and result["layers_exact"] == len(hw.layers)

@@ -88,7 +88,8 @@ def _run(exe, x, a, b, k):
 def test_token_layernorm_unit_equals_the_reference_audited_and_counted(unit, tokens, ch, k):
     rng = np.random.default_rng(tokens * 1000 + ch)
     x = _tokens(max(tokens, 5), ch, rng)[:tokens]
-    a = rng.integers(-2 ** 14, 2 ** 14, ch)  # |a| < 2^15 (LN_COEF_BITS), as the model rounds them
+    a = rng.integers(-2 ** 14, 2 ** 14, ch)  # |a| <= 2^15 (LN_COEF_BITS), as the model rounds them
+    a[:2] = 2 ** 15, -2 ** 15  # the ends: a coefficient that is exactly a power of two rounds to 2^15
     b = rng.integers(-2 ** 12, 2 ** 12, ch)
     got, ref, counts = _run(unit, x, a, b, k)
     assert np.array_equal(got, ref)
