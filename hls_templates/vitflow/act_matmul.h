@@ -59,6 +59,34 @@ inline void put_block(Word<L> &y, const ACC acc[ROWS], int lane, int first, int 
     }
 }
 
+// A's word as the L multiplier operands (its 8-bit codes, signed or not).
+template <int L>
+inline void a_lanes(const Word<L> &aw, int a_signed, pack_b_t xa[L]) {
+#pragma HLS INLINE
+    for (int c = 0; c < L; c++) {
+#pragma HLS UNROLL
+        xa[c] = a_signed ? int(int8_t(aw.b[c])) : int(aw.b[c]);
+    }
+}
+
+// Two outputs' products over a word: hi[c] and lo[c] times A's lane c on one packed DSP per lane (dsp_pack.h),
+// two adder trees, added to acc_hi and acc_lo (restarted at the row's first word).
+template <int L, class ACC>
+inline void mac_pair(const int8_t hi[L], const int8_t lo[L], const pack_b_t xa[L], bool first, ACC &acc_hi,
+                     ACC &acc_lo) {
+#pragma HLS INLINE
+    int s_hi = 0, s_lo = 0;
+    for (int c = 0; c < L; c++) {
+#pragma HLS UNROLL
+        prod_t p_hi, p_lo;
+        mul2(hi[c], lo[c], xa[c], p_hi, p_lo);
+        s_hi += int(p_hi);
+        s_lo += int(p_lo);
+    }
+    acc_hi = (first ? ACC(0) : acc_hi) + s_hi;
+    acc_lo = (first ? ACC(0) : acc_lo) + s_lo;
+}
+
 template <int L, int ROWS, int B_DEPTH, int ACC_BITS, int ACT_WORDS>
 void act_matmul(Mem<Word<L>, ACT_WORDS> &act, int a0, int b0, int out0, int na, int nb, int t_len, int a_signed,
                 int out_stride, int mult, int shift, int lo, int hi) {
@@ -97,23 +125,19 @@ void act_matmul(Mem<Word<L>, ACT_WORDS> &act, int a0, int b0, int out0, int na, 
         const Word<L> aw = act[arow + w];
         pack_b_t xa[L];
 #pragma HLS ARRAY_PARTITION variable = xa complete
-        for (int c = 0; c < L; c++) {
-#pragma HLS UNROLL
-            xa[c] = a_signed ? int(int8_t(aw.b[c])) : int(aw.b[c]);  // A's lanes past T hold zeros
-        }
+        a_lanes<L>(aw, a_signed, xa);  // A's lanes past T hold zeros
         for (int q = 0; q < ROWS / 2; q++) {
 #pragma HLS UNROLL
             const Word<L> b_hi = bbuf[2 * q][bidx + w], b_lo = bbuf[2 * q + 1][bidx + w];
-            int s_hi = 0, s_lo = 0;  // two adder trees over the lanes
+            int8_t hi_l[L], lo_l[L];  // rows 2q and 2q + 1 of B, lane by lane (over the inner dimension)
+#pragma HLS ARRAY_PARTITION variable = hi_l complete
+#pragma HLS ARRAY_PARTITION variable = lo_l complete
             for (int c = 0; c < L; c++) {
 #pragma HLS UNROLL
-                prod_t p_hi, p_lo;
-                mul2(int8_t(b_hi.b[c]), int8_t(b_lo.b[c]), xa[c], p_hi, p_lo);
-                s_hi += int(p_hi);
-                s_lo += int(p_lo);
+                hi_l[c] = int8_t(b_hi.b[c]);
+                lo_l[c] = int8_t(b_lo.b[c]);
             }
-            acc[2 * q] = (w == 0 ? acc_t(0) : acc[2 * q]) + s_hi;
-            acc[2 * q + 1] = (w == 0 ? acc_t(0) : acc[2 * q + 1]) + s_lo;
+            mac_pair<L>(hi_l, lo_l, xa, w == 0, acc[2 * q], acc[2 * q + 1]);
         }
         if (w == tw - 1) {  // the block's ROWS outputs, into lanes lane .. lane + ROWS - 1 of the output word
             put_block<L, ROWS>(y, acc, lane, blk * ROWS, nb, mult, shift, lo, hi);
@@ -184,25 +208,24 @@ void act_matmul_nn(Mem<Word<L>, ACT_WORDS> &act, int a0, int b0, int out0, int n
         const Word<L> aw = act[arow + w];
         pack_b_t xa[L];
 #pragma HLS ARRAY_PARTITION variable = xa complete
+        a_lanes<L>(aw, a_signed, xa);
         Word<L> bw[L];  // token w L + c's word holding the block's columns, from bank c
 #pragma HLS ARRAY_PARTITION variable = bw complete
         for (int c = 0; c < L; c++) {
 #pragma HLS UNROLL
-            xa[c] = a_signed ? int(int8_t(aw.b[c])) : int(aw.b[c]);
             bw[c] = vbuf[c][bidx + ow];
         }
         for (int q = 0; q < ROWS / 2; q++) {
 #pragma HLS UNROLL
-            int s_hi = 0, s_lo = 0;  // two adder trees over the tokens
+            int8_t hi_l[L], lo_l[L];  // columns 2q and 2q + 1 of the block, token by token
+#pragma HLS ARRAY_PARTITION variable = hi_l complete
+#pragma HLS ARRAY_PARTITION variable = lo_l complete
             for (int c = 0; c < L; c++) {
 #pragma HLS UNROLL
-                prod_t p_hi, p_lo;
-                mul2(int8_t(bw[c].b[lane + 2 * q]), int8_t(bw[c].b[lane + 2 * q + 1]), xa[c], p_hi, p_lo);
-                s_hi += int(p_hi);
-                s_lo += int(p_lo);
+                hi_l[c] = int8_t(bw[c].b[lane + 2 * q]);
+                lo_l[c] = int8_t(bw[c].b[lane + 2 * q + 1]);
             }
-            acc[2 * q] = (w == 0 ? acc_t(0) : acc[2 * q]) + s_hi;
-            acc[2 * q + 1] = (w == 0 ? acc_t(0) : acc[2 * q + 1]) + s_lo;
+            mac_pair<L>(hi_l, lo_l, xa, w == 0, acc[2 * q], acc[2 * q + 1]);
         }
         if (w == tw - 1) {  // the block's ROWS outputs, into lanes lane .. lane + ROWS - 1 of the output word
             put_block<L, ROWS>(y, acc, lane, blk * ROWS, d_len, mult, shift, lo, hi);
