@@ -37,8 +37,8 @@ def layer_macs(layer, program) -> int:
         return int(layer.blobs["weight"].size) * int(a.get("tokens") or 1)
     if kind == "linear_attention":
         return 2 * a["groups"] * a["tokens"] * a["dim"] * (a["dim"] + 1)  # k^T [v|1], then q [kv|ksum]
-    if kind == "layernorm":
-        return a["features"] * (math.prod(program.tensors[layer.inputs[0]].shape) // a["features"])
+    if kind == "layernorm":  # over a vector, or over each of a DeiT's tokens
+        return math.prod(program.tensors[layer.inputs[0]].shape)
     if kind == "matmul":  # per output, the inner dimension's products
         return math.prod(program.tensors[layer.outputs[0]].shape) * a["inner"]
     return 0
@@ -141,9 +141,16 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
                "mm_rows": [r for r in SPACE["mm_rows"] if r <= lanes] if base.tf else [base.mm_rows],
                "tln_div": [v for v in SPACE["tln_div"] if v <= lanes] if base.tf else [base.tln_div]}
 
+    fitted = {}  # (mm_rows, tln_div) -> the transformer engines' buffers, fitted once per pair
+
     def design(par):  # the transformer engines' buffers follow their parallelism
         cfg = replace(base, **par)
-        return replace(cfg, **transformer_fit(plan, lanes, cfg.mm_rows, cfg.tln_div)) if base.tf else cfg
+        if not base.tf:
+            return cfg
+        key = (cfg.mm_rows, cfg.tln_div)
+        if key not in fitted:
+            fitted[key] = transformer_fit(plan, lanes, *key)
+        return replace(cfg, **fitted[key])
     cpb = ddr_cycles_per_beat(part, clock_mhz, base.beat_bytes)
     lat = latencies(calibration)
     tables = {}  # knob names -> {values: cycles}
