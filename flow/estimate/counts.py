@@ -12,6 +12,8 @@ from .latencies import latencies
 
 PORTS = ("desc", "wgt", "act")
 PARAM_WORDS = 12
+# the token LayerNorm's square root on 44 bits (token_layernorm.h SQRT_STEPS): its variance is < 2^43
+TLN_SQRT_STEPS = 22
 
 
 def _ceil(a, b):
@@ -240,14 +242,14 @@ def softmax_unit_counts(rows: int, n: int, lanes: int, entries: int, lat: dict |
 def token_layernorm_counts(tokens: int, ch: int, lanes: int, dividers: int, lat: dict | None = None) -> Counts:
     """The token LayerNorm unit's loops (hls_templates/vitflow/token_layernorm.h) on ``tokens`` tokens of
     ``ch`` channels: the coefficients (ch), the sum and variance passes (tokens x ch / lanes words), the
-    square roots (32 steps per token) and the output pass (tokens x ch / dividers)
+    square roots (22 steps per pair of tokens) and the output pass (tokens x ch / dividers)
     (tests/hls/test_token_layernorm_unit.py holds them to the audit's on the unit alone)."""
     lat = lat or latencies()
     c = Counts()
     run(c, lat, "tln_coef", ch)
     for loop in ("tln_sum", "tln_var"):
         run(c, lat, loop, tokens * (ch // lanes))
-    run(c, lat, "tln_sqrt", tokens * 32)
+    run(c, lat, "tln_sqrt", _ceil(tokens, 2) * TLN_SQRT_STEPS)
     run(c, lat, "tln_out", tokens * (ch // dividers))
     return c
 

@@ -10,7 +10,8 @@
 //             bank c % DIV), once per layer (every token uses them)
 //   tln_sum   tokens x C / L: S per token
 //   tln_var   tokens x C / L: V per token (L multipliers of 17-bit d)
-//   tln_sqrt  tokens x 32: the digit-by-digit integer square root, one compare-subtract per cycle
+//   tln_sqrt  ceil(tokens / 2) x 22: the digit-by-digit integer square root on 44 bits, two tokens at a
+//             time, one compare-subtract per token and cycle
 //   tln_out   tokens x C / DIV: DIV outputs per cycle, each an exact rounded division
 // Layout: token t's C codes (8-bit, signed) in C / L words from IN0 + t C / L; the output likewise at OUT0.
 // The weight stream: (a_c, b_c) as int32 pairs, L / 8 pairs per word. Every index is a counter.
@@ -35,6 +36,10 @@ namespace vitflow {
 typedef ap_int<18> ln_d_t;
 typedef ap_int<17> ln_a_t;
 typedef ap_uint<22> ln_sigma_t;
+// V = sum_c d_c^2 <= C (255 (C - 1))^2 < 512 x 2^34 = 2^43: the square root runs on 44 bits, 22 steps
+// (a 64-bit root would take 32), its result sigma < 2^22
+const int SQRT_BITS = 44, SQRT_STEPS = SQRT_BITS / 2;
+typedef ap_uint<SQRT_BITS> sqrt_t;
 
 template <int L, int DIV, int C_MAX, int TOKENS_MAX, int ACT_WORDS>
 void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, int out0, int tokens, int ch, int k,
@@ -113,24 +118,33 @@ void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, 
         }
     }
     {
-        // the square root's 32 steps (isqrt.h) flattened over the tokens: step i of token t at iteration 32 t + i
-        ap_uint<64> v = 0, res = 0, bit = 0;
+        // the square roots of two tokens at once (2 p and 2 p + 1 in lanes 0 and 1, two independent chains of
+        // isqrt.h's step, so the loop-carried path stays one subtract and a select), SQRT_STEPS steps each,
+        // flattened over the pairs: step i of pair p at iteration SQRT_STEPS p + i. tvar is read and tsig
+        // written twice in an iteration, once per lane: a RAM's two ports.
+        sqrt_t v[2], res[2], bit[2];
+#pragma HLS ARRAY_PARTITION variable = v complete
+#pragma HLS ARRAY_PARTITION variable = res complete
+#pragma HLS ARRAY_PARTITION variable = bit complete
         int t = 0, step = 0;
         VITFLOW_LOOP(tln_sqrt, VITFLOW_DEPTH_ISQRT);
-        tln_sqrt: for (int it = 0; it < tokens * 32; it++) {
-#pragma HLS LOOP_TRIPCOUNT min = 32 max = 80000
+        tln_sqrt: for (int it = 0; it < (tokens + 1) / 2 * SQRT_STEPS; it++) {
+#pragma HLS LOOP_TRIPCOUNT min = 22 max = 44000
             VITFLOW_PIPELINE(tln_sqrt, 1);
-            if (step == 0) {
-                const wide_t vt = tvar[t];
-                v = ap_uint<64>(vt);
-                res = 0;
-                bit = ap_uint<64>(1) << 62;
+            for (int j = 0; j < 2; j++) {
+#pragma HLS UNROLL
+                if (step == 0) {
+                    const wide_t vt = t + j < tokens ? wide_t(tvar[t + j]) : wide_t(0);  // 0: an odd count's last pair
+                    v[j] = sqrt_t(vt);
+                    res[j] = 0;
+                    bit[j] = sqrt_t(1) << (SQRT_BITS - 2);
+                }
+                isqrt_step(v[j], res[j], bit[j]);
+                if (step == SQRT_STEPS - 1 && t + j < tokens) tsig[t + j] = res[j] < 1 ? wide_t(1) : wide_t(res[j]);
             }
-            isqrt_step(v, res, bit);
-            if (step == 31) tsig[t] = res < 1 ? wide_t(1) : wide_t(res);
-            if (++step == 32) {
+            if (++step == SQRT_STEPS) {
                 step = 0;
-                t++;
+                t += 2;
             }
         }
     }
