@@ -63,7 +63,7 @@ def techniques(qat_steps: int, rec_steps: int, model: str = MODEL) -> dict:
 
 # rows whose target is another tensor on a DeiT
 DEIT_NAMES = {"value-aware two scales for the depthwise inputs (TSPTQ-ViT)":
-              "value-aware two scales for the post-GELU tensor (TSPTQ-ViT)"}
+              "value-aware two scales for the post-GELU and post-softmax tensors (TSPTQ-ViT)"}
 
 
 def _all_techniques(qat_steps: int, rec_steps: int) -> dict:

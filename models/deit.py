@@ -20,6 +20,8 @@ the LayerNorms are (QuantLayerNorm). With ``QuantScheme(enabled=False)`` every q
 and the model is timm's float DeiT.
 """
 
+import math
+
 import torch
 import torch.nn as nn
 import brevitas.nn as qnn
@@ -36,15 +38,25 @@ from .two_scale_quant import TwoScaleQuant
 LN_EPS = 1e-6  # timm's ViT LayerNorm
 
 
+# the widest softmax output the accelerator's attn v product reads: an unsigned byte
+SOFTMAX_VALUE_BITS = 8
+
+
 def softmax_quant(scheme: QuantScheme) -> nn.Module:
     """The softmax output's quantizer: unsigned codes on the constant scale 2^-bits (no calibration: a
-    probability is in [0, 1], and the largest code reads (2^bits - 1) / 2^bits)."""
+    probability is in [0, 1], and the largest code reads (2^bits - 1) / 2^bits). With value-aware two
+    scales (TSPTQ-ViT's, for the post-softmax tensor: most probabilities are near 0, a few near 1) it is a
+    TwoScaleQuant with unsigned fine codes, a power-of-two fine scale (the integer softmax rounds to it)
+    and its integers within SOFTMAX_VALUE_BITS, wrapping this one until fit."""
     if not scheme.enabled:
         return nn.Identity()
     bits = scheme.act_bits
     quant = Uint8ActPerTensorFixedPoint.let(scaling_impl_type=ScalingImplType.CONST,
                                             scaling_init=(2 ** bits - 1) / 2 ** bits)
-    return qnn.QuantIdentity(act_quant=quant, bit_width=bits, return_quant_tensor=True)
+    uniform = qnn.QuantIdentity(act_quant=quant, bit_width=bits, return_quant_tensor=True)
+    if scheme.value_two_scale:
+        return TwoScaleQuant(uniform, bits, signed_fine=False, po2=True, max_value_bits=SOFTMAX_VALUE_BITS)
+    return uniform
 
 
 class IntSoftmax(nn.Module):
@@ -81,10 +93,13 @@ class IntSoftmax(nn.Module):
         self.register_buffer("in_scale", torch.tensor(s_l, dtype=torch.float32), persistent=False)
         self.integer = True
 
-    def forward(self, x):
+    def forward(self, x, out_bits: int | None = None):
         """``x``: the logits quantizer's output. With that quantizer disabled (as block reconstruction does
-        for its float targets) the values are not codes, and the float softmax runs."""
+        for its float targets) the values are not codes, and the float softmax runs. ``out_bits``: the
+        output's precision (scale 2^-out_bits) when not ``self.out_bits`` (a two-scale output quantizer's
+        fine scale: Attention.softmax_bits)."""
         x = value(x)
+        out_bits = self.out_bits if out_bits is None else out_bits
         if not self.integer or not self.logits_quant.act_quant.is_quant_enabled:
             return x.softmax(dim=-1)
         codes = torch.round(x / self.in_scale).long()
@@ -95,9 +110,9 @@ class IntSoftmax(nn.Module):
         # is not, and float64's error on q < 2^40 is below 2^-13 <= 1/S); torch would export an int64
         # floor division as a float32 one
         r = torch.floor(2.0 ** self.RECIP_BITS / e.sum(dim=-1, keepdim=True))
-        k = self.RECIP_BITS - self.out_bits
-        y = torch.clamp(torch.floor((e * r + 2.0 ** (k - 1)) * 2.0 ** -k), max=2.0 ** self.out_bits - 1)
-        return y.float() * 2.0 ** -self.out_bits
+        k = self.RECIP_BITS - out_bits
+        y = torch.clamp(torch.floor((e * r + 2.0 ** (k - 1)) * 2.0 ** -k), max=2.0 ** out_bits - 1)
+        return y.float() * 2.0 ** -out_bits
 
 
 class PatchEmbed(nn.Module):
@@ -133,12 +148,22 @@ class Attention(nn.Module):
         self.proj = linear(scheme, dim, dim, bias=True)
         self.proj_quant = act_quant(scheme, signed=True)
 
+    @property
+    def softmax_bits(self) -> int:
+        """The integer softmax's output precision: its quantizer's scale 2^-bits, or a fitted two-scale
+        quantizer's fine scale (its values are integers at that scale), or 16 bits while one awaits its fit
+        (which then sees the probabilities, not bits-bit codes; its uniform quantizer rounds them as before)."""
+        q = self.softmax_quant
+        if isinstance(q, TwoScaleQuant):
+            return round(-math.log2(q.fine_scale_value)) if q.fitted else 16
+        return self.softmax.out_bits
+
     def forward(self, x):
         B, N, C = value(x).shape
         qkv = value(self.qkv(x)).reshape(B, N, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         q, k, v = value(self.q_quant(q)), value(self.k_quant(k)), value(self.v_quant(v))
-        attn = self.softmax(self.logits_quant((q * self.scale) @ k.transpose(-2, -1)))
+        attn = self.softmax(self.logits_quant((q * self.scale) @ k.transpose(-2, -1)), self.softmax_bits)
         attn = value(self.softmax_quant(attn))
         x = self.out_quant((attn @ v).transpose(1, 2).reshape(B, N, C))  # per tensor: the heads' order is free
         return value(self.proj_quant(value(self.proj(x))))

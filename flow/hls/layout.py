@@ -38,8 +38,9 @@ FIELDS = {
     # a softmax transformer's units: ROWS rows of N codes (vitflow/softmax.h); TOKENS tokens of C channels
     # (vitflow/token_layernorm.h); per head h of HEADS, rows of A at IN0 + h A_HEAD, of B at IN1 + h B_HEAD,
     # output rows at OUT + h OUT_HEAD every OUT_STRIDE words; MODE 0: A B^T over T (q k^T, NB rows of B),
-    # MODE 1: A B with B's T rows of NB codes (attn v) (vitflow/act_matmul.h)
-    "softmax": ["ROWS", "N", "ENTRIES", "RECIP_BITS", "SHIFT", "OUT_MAX"],
+    # MODE 1: A B with B's T rows of NB codes (attn v) (vitflow/act_matmul.h); the softmax's TWO_SHIFT > 0:
+    # two scales on its output, the codes above FINE_MAX rounded to the coarse scale (at most COARSE_MAX)
+    "softmax": ["ROWS", "N", "ENTRIES", "RECIP_BITS", "SHIFT", "OUT_MAX", "TWO_SHIFT", "FINE_MAX", "COARSE_MAX"],
     "token_ln": ["TOKENS", "C", "K"],
     "matmul": ["MODE", "HEADS", "NA", "NB", "T", "A_HEAD", "B_HEAD", "OUT_HEAD", "OUT_STRIDE", "MULT", "SHIFT"],
 }

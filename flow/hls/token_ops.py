@@ -72,7 +72,8 @@ def token_ops(plan, layer, index: int, common: dict) -> list:
         return [Op("matmul", index, "layer", f)]
     if kind == "softmax":
         f.update(ROWS=x.height, N=x.channels, ENTRIES=layer.blobs["table"].size, RECIP_BITS=a["recip_bits"],
-                 SHIFT=a["shift"], OUT_MAX=a["out_max"])
+                 SHIFT=a["shift"], OUT_MAX=a["out_max"], TWO_SHIFT=a.get("two_shift", 0),
+                 FINE_MAX=a.get("fine_max", 0), COARSE_MAX=a.get("coarse_max", 0))
         return [Op("softmax", index, "layer", f, stream)]
     if kind == "add_const":
         m = layer.blobs["mult"]

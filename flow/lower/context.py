@@ -42,12 +42,16 @@ class Lowering:
         return self.add_tensor(qnode.output[0], self.g.quant_spec(qnode), shape[1:])
 
     def add_two_scale_output(self, spec, where) -> str:
-        """Declare the output of a two-scale quantizer (its Where node): integers at the fine scale."""
+        """Declare the output of a two-scale quantizer (its Where node): integers at the fine scale, unsigned
+        when no value is negative."""
         shape = self.g.shape(where.output[0])
         if not shape or shape[0] != 1:
             raise FlowError(f"cannot lower {where.name}: expected batch 1, tensor shape {shape}")
         lo, hi = spec.range
-        values = QuantSpec(spec.fine.scale, signed_bits(lo, hi), True, False)
+        if lo >= 0:  # unsigned fine codes (a softmax output's): unsigned integers, as wide as the largest
+            values = QuantSpec(spec.fine.scale, max(int(hi).bit_length(), 1), False, False)
+        else:
+            values = QuantSpec(spec.fine.scale, signed_bits(lo, hi), True, False)
         return self.add_tensor(where.output[0], values, shape[1:])
 
     def tensor_of(self, qonnx_name: str, zero_point_ok: bool = False) -> str:

@@ -19,6 +19,7 @@ import math
 import torch
 
 from flow.models.two_scale_quant import ChannelTwoScaleQuant, TwoScaleQuant, code_ranges, quantize_two_scale
+from flow.errors import FlowError
 from flow.progress import say
 
 from .calibrate import batches
@@ -34,22 +35,27 @@ def _po2(s: float) -> float:
     return 2.0 ** round(math.log2(s))
 
 
-def search_two_scale(y: torch.Tensor, bits: int, po2: bool) -> tuple:
-    """(fine scale, shift, MSE) minimising the two-scale quantization error of the sample ``y``."""
-    _, hi_c = code_ranges(bits)
+def search_two_scale(y: torch.Tensor, bits: int, po2: bool, signed_fine: bool = True, allows=None) -> tuple:
+    """(fine scale, shift, MSE) minimising the two-scale quantization error of the sample ``y``, among the
+    (s, k) that ``allows(s, k)`` accepts (TwoScaleQuant.allows; None: all)."""
+    _, hi_c = code_ranges(bits, signed_fine)
     top = float(y.abs().max())
     if top == 0.0:
-        return 1.0, 1, 0.0
+        top = 1.0
     best = (math.inf, 1.0, 1)
     for k in SHIFTS:
         for frac in torch.linspace(0.1, 1.0, GRID).tolist():
             s = top * frac / (hi_c * (1 << k))
             if po2:
                 s = _po2(s)
-            err = float(((quantize_two_scale(y, torch.tensor(s), k, bits) - y) ** 2).mean())
+            if allows is not None and not allows(s, k):
+                continue
+            err = float(((quantize_two_scale(y, torch.tensor(s), k, bits, signed_fine) - y) ** 2).mean())
             if err < best[0]:
                 best = (err, s, k)
     err, s, k = best
+    if err == math.inf:
+        raise FlowError(f"no two-scale fit of {bits} bits within the quantizer's limits (shifts {SHIFTS})")
     return s, k, err
 
 
@@ -116,7 +122,7 @@ def fit_two_scale(model, images: torch.Tensor, batch_size: int, po2: bool, seed:
         if isinstance(m, ChannelTwoScaleQuant):
             s, k, err = search_channel_two_scale(torch.cat(seen[name]), m.bits, po2, m.shift_limit)
         else:
-            s, k, err = search_two_scale(torch.cat(seen[name]), m.bits, po2)
+            s, k, err = search_two_scale(torch.cat(seen[name]), m.bits, po2 or m.po2, m.signed_fine, m.allows)
         m.fit(s, k)
         fits[name] = (s, k, err)
     value = {n: k for n, (_, k, _) in fits.items() if isinstance(mods[n], TwoScaleQuant)}

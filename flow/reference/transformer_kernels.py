@@ -23,7 +23,8 @@ def matmul(layer, a, b, out_info):
 
 def softmax(layer, x, out_info):
     """t = max - code per row, e = table[t], S = sum e, r = floor(2^R / S), then
-    min(floor((e r + 2^(k-1)) / 2^k), out_max) (flow.models.deit.IntSoftmax)."""
+    min(floor((e r + 2^(k-1)) / 2^k), out_max) (flow.models.deit.IntSoftmax), then, with two scales, the
+    coarse rounding of the codes above the fine range (two_scale_codes)."""
     codes = np.asarray(x, dtype=I64)
     t = codes.max(axis=-1, keepdims=True) - codes
     e = np.asarray(layer.blobs["table"], dtype=I64)[t]
@@ -31,7 +32,19 @@ def softmax(layer, x, out_info):
     r = (I64(1) << layer.attrs["recip_bits"]) // total
     k = layer.attrs["shift"]
     y = np.minimum((e * r + (I64(1) << (k - 1))) >> k, layer.attrs["out_max"])
+    if layer.attrs.get("two_shift"):
+        y = two_scale_codes(y, layer.attrs["two_shift"], layer.attrs["fine_max"], layer.attrs["coarse_max"])
     return [y], {"exp": e, "row_sum": total, "reciprocal": r}
+
+
+def two_scale_codes(y, shift: int, fine_max: int, coarse_max: int):
+    """TSPTQ's two scales on unsigned fine-scale codes y: y itself up to fine_max, above it y / 2^shift
+    rounded half to even, at most coarse_max, back at the fine scale (<< shift): the graph's
+    Where(Less(y, T), Quant_fine(y), Quant_coarse(y)) on values already on the fine grid."""
+    y = np.asarray(y, dtype=I64)
+    q, rem, half = y >> shift, y & ((I64(1) << shift) - 1), I64(1) << (shift - 1)
+    coarse = np.minimum(q + ((rem > half) | ((rem == half) & (q & 1 == 1))), coarse_max) << shift
+    return np.where(y <= fine_max, y, coarse)
 
 
 def gelu(layer, x, out_info):

@@ -4,6 +4,10 @@
 //   m = max l,  e_j = E[m - l_j]  (E: the exp table, 2^bits entries of 17 bits, E[0] = 2^16),
 //   S = sum e_j,  r = floor(2^RECIP / S)  (one division per row),
 //   y_j = min((e_j r + 2^(K-1)) >> K, OUT_MAX)   (unsigned codes on the scale 2^-bits)
+// With TSPTQ's two scales on the output (TWO_SHIFT = k > 0; flow.models.two_scale_quant, unsigned fine
+// codes), 2^-bits is the fine scale and a code above FINE_MAX takes the coarse one, 2^k times larger:
+//   y_j <- min(round_half_even(y_j / 2^k), COARSE_MAX) << k        (still an integer at the fine scale)
+// a compare, a k-bit shift and an increment per lane (k <= 4), no multiplier.
 //
 // Layout: row i's N codes in W = ceil(N / L) words from IN0 + i W (lanes past N in the last word are
 // ignored and written 0); the output the same way from OUT0. A word of L codes per cycle, in four pipelined
@@ -32,7 +36,8 @@ typedef ap_uint<25> recip_t;  // floor(2^40 / S) with S >= 2^16 (the row's max c
 
 template <int L, int ROWS_MAX, int TAB_ENTRIES, int ACT_WORDS>
 void softmax_rows(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, int out0, int rows, int n,
-                  int entries, int recip_bits, int shift, int out_max) {
+                  int entries, int recip_bits, int shift, int out_max, int two_shift, int fine_max,
+                  int coarse_max) {
     static_assert(L >= 4 && (L & (L - 1)) == 0, "a word holds L / 4 table entries");
     const int words = (n + L - 1) / L, last_lanes = n - (words - 1) * L;  // once per call
     // the table, one bank per lane: L lookups per cycle, one per bank (distributed RAM: 2^8 x 17 bits)
@@ -120,6 +125,9 @@ void softmax_rows(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, int
     {
         int row = 0, wd = 0;
         const ap_uint<43> half = ap_uint<43>(1) << (shift - 1);
+        // the two-scale rounding's constants, once per call: without two scales no code exceeds fine_lim
+        const int fine_lim = two_shift > 0 ? fine_max : out_max;
+        const int tmask = (1 << two_shift) - 1, thalf = two_shift > 0 ? 1 << (two_shift - 1) : 0;
         VITFLOW_LOOP(sm_out, VITFLOW_DEPTH_SOFTMAX);
         sm_out: for (int it = 0; it < total; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 10000
@@ -137,7 +145,11 @@ void softmax_rows(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, int
                 const exp_t e = etab[c][t];
                 const ap_uint<43> p = ap_uint<43>(e * r) + half;  // 17 x 25 bits: one DSP per lane
                 const ap_uint<43> q = p >> shift;
-                y.b[c] = c < valid ? uint8_t(q > ap_uint<64>(out_max) ? out_max : int(q)) : 0;
+                const int code = q > ap_uint<64>(out_max) ? out_max : int(q);
+                const int cq = code >> two_shift, rem = code & tmask;
+                const int up = cq + int(rem > thalf || (rem == thalf && (cq & 1) && two_shift > 0));
+                const int coarse = (up > coarse_max ? coarse_max : up) << two_shift;
+                y.b[c] = c < valid ? uint8_t(code > fine_lim ? coarse : code) : 0;
             }
             act[out0 + it] = y;
             if (++wd == words) {

@@ -28,7 +28,8 @@ template <int L, int SM_ROWS, int SM_ENTRIES, int ACT_WORDS>
 void softmax_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     softmax_rows<L, SM_ROWS, SM_ENTRIES, ACT_WORDS>(ws, act, d[FIELD_IN0], d[FIELD_OUT], d[SOFTMAX_ROWS], d[SOFTMAX_N],
                                                     d[SOFTMAX_ENTRIES], d[SOFTMAX_RECIP_BITS], d[SOFTMAX_SHIFT],
-                                                    d[SOFTMAX_OUT_MAX]);
+                                                    d[SOFTMAX_OUT_MAX], d[SOFTMAX_TWO_SHIFT], d[SOFTMAX_FINE_MAX],
+                                                    d[SOFTMAX_COARSE_MAX]);
 }
 
 template <int L, int TLN_DIV, int TLN_C, int TLN_TOKENS, int ACT_WORDS>

@@ -70,3 +70,40 @@ def test_heads_narrower_than_a_word_choose_a_word_they_fill(tmp_path):
     write_project(hw, [with_patches(env, patches)], tmp_path / "hls", part, 200, cfg, patches=patches)
     result = run_csim(tmp_path / "hls", compile_csim(tmp_path / "hls"))
     assert result["bit_exact"] and result["layers_exact"] == len(hw.layers)
+
+
+def test_two_scale_softmax_and_gelu_run_bit_exact(tmp_path):
+    """TSPTQ's value-aware two scales (W6A6, power-of-two scales) on the GELU and softmax outputs: the
+    softmax unit rounds the codes above the fine range to the coarse scale, the attn v product reads
+    them as unsigned bytes, and the design runs bit-exact and counted."""
+    import torch
+
+    from flow.data import load_fashion_mnist
+    from flow.export import export_clean_qonnx
+    from flow.models import DeiTSpec, QuantScheme
+    from flow.models.zoo import build_from_spec
+    from flow.quantize import make_quant_config, quantize_model
+
+    torch.manual_seed(0)
+    spec = DeiTSpec("deit_test", embed_dim=64, depth=1, heads=2)
+    fp = build_from_spec(spec, num_classes=10, resolution=32, quant=QuantScheme.float_reference()).eval()
+    images = load_fashion_mnist("test", 32, count=4)[0]
+    q = quantize_model(fp, images, make_quant_config({"calib_images": 4, "po2_scales": True, "value_two_scale": True,
+                                                      "act_bits": 6, "weight_bits": 6}))
+    path = export_clean_qonnx(q, tmp_path / "q")
+    program = lower_qonnx(path)
+    softmax = next(l for l in program.layers if l.kind == "softmax")
+    assert softmax.attrs["two_shift"] >= 1
+    part = get_part("xczu9eg")
+    patched, patches = on_patches(program)
+    est = explore(patched, part, 200)
+    cfg = with_config(est)
+    quant = activation_quants(path)[program.inputs[0]]
+    env = run_program(program, {program.inputs[0]: quant.codes(images[0].numpy())}, dump_internal=False)
+    coded = env[softmax.outputs[0]]
+    assert (coded > softmax.attrs["fine_max"]).any()  # the coarse region is exercised
+    hw = as_configured(patched, cfg)
+    image = write_project(hw, [with_patches(env, patches)], tmp_path / "hls", part, 200, cfg, patches=patches)
+    result = run_csim(tmp_path / "hls", compile_csim(tmp_path / "hls"))
+    assert result["bit_exact"] and result["layers_exact"] == len(hw.layers)
+    assert layer_counts(image.plan, hw, cfg, check=True) == result["counts"]

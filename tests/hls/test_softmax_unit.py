@@ -23,8 +23,10 @@ using namespace vitflow;
 const int L = LANES, ROWS_MAX = ROWS, ACT_WORDS = WORDS;
 
 int main() {
-    int rows, n, entries, recip_bits, shift, out_max;
-    if (std::scanf("%d %d %d %d %d %d", &rows, &n, &entries, &recip_bits, &shift, &out_max) != 6) return 2;
+    int rows, n, entries, recip_bits, shift, out_max, two_shift, fine_max, coarse_max;
+    if (std::scanf("%d %d %d %d %d %d %d %d %d", &rows, &n, &entries, &recip_bits, &shift, &out_max, &two_shift,
+                   &fine_max, &coarse_max) != 9)
+        return 2;
     Fifo<Word<L> > ws;
     for (int e = 0; e < entries; e += L / 4) {  // the table: L / 4 int32 entries per word
         Word<L> w = zero_word<L>();
@@ -49,7 +51,8 @@ int main() {
             act[r * words + wd] = w;
         }
     }
-    softmax_rows<L, ROWS_MAX, 256, ACT_WORDS>(ws, act, 0, out0, rows, n, entries, recip_bits, shift, out_max);
+    softmax_rows<L, ROWS_MAX, 256, ACT_WORDS>(ws, act, 0, out0, rows, n, entries, recip_bits, shift, out_max,
+                                              two_shift, fine_max, coarse_max);
     for (int r = 0; r < rows; r++) {
         for (int j = 0; j < n; j++) {
             const Word<L> o = act[out0 + r * words + j / L];
@@ -81,16 +84,19 @@ def _rows(bits, n, rng, count=30):
     return np.stack(edge + [rng.integers(lo, hi + 1, n) for _ in range(count)])
 
 
-def _run(exe, codes, table, bits):
+def _run(exe, codes, table, bits, out_bits=None, two=(0, 0, 0)):
+    """The unit's codes, the reference's and the audit's counts; ``out_bits``: the output precision (the
+    logits' bits when None); ``two``: (shift, fine max, coarse max) of two output scales, shift 0 for one."""
     rows, n = codes.shape
-    recip_bits, shift, out_max = 40, 40 - bits, 2 ** bits - 1
-    got, counts = run_unit(exe, [rows, n, table.size, recip_bits, shift, out_max, *table.tolist(),
+    out_bits = out_bits or bits
+    recip_bits, shift, out_max = 40, 40 - out_bits, 2 ** out_bits - 1
+    got, counts = run_unit(exe, [rows, n, table.size, recip_bits, shift, out_max, *two, *table.tolist(),
                                  *codes.reshape(-1).tolist()])
-    layer = Layer("softmax0", "softmax", ["x"], ["y"],
-                  attrs={"recip_bits": recip_bits, "shift": shift, "out_max": out_max, "rows": rows,
-                         "row_length": n},
-                  blobs={"table": table})
-    (ref,), _ = softmax(layer, codes[None], TensorInfo((1, rows, n), bits, False, 2.0 ** -bits))
+    attrs = {"recip_bits": recip_bits, "shift": shift, "out_max": out_max, "rows": rows, "row_length": n}
+    if two[0]:
+        attrs.update(two_shift=two[0], fine_max=two[1], coarse_max=two[2])
+    layer = Layer("softmax0", "softmax", ["x"], ["y"], attrs=attrs, blobs={"table": table})
+    (ref,), _ = softmax(layer, codes[None], TensorInfo((1, rows, n), 8, False, 2.0 ** -out_bits))
     return got, ref[0], counts
 
 
@@ -110,3 +116,22 @@ def test_softmax_unit_equals_the_reference_audited_and_counted(unit, bits, s_l, 
 def test_softmax_unit_resources():
     r = softmax_unit_resources(32, 256, 2400)
     assert r["dsp"] == 32 and r["lut"] > 0 and r["ff"] > 0
+
+
+@pytest.mark.parametrize("bits,s_l,n,out_bits,two", [(6, 0.11, 50, 8, (3, 31, 31)), (8, 0.0371, 197, 9, (1, 127, 127)),
+                                                     (8, 0.09, 33, 10, (4, 15, 15))])
+def test_softmax_unit_two_scales_equal_the_reference(unit, bits, s_l, n, out_bits, two):
+    """TSPTQ's two output scales: codes at 2^-out_bits up to the fine range, above it rounded half to even
+    to 2^shift times that and shifted back, at most coarse max; both regions occur, every code is on its
+    region's grid, and the unit equals the reference bit for bit, audit-clean and counted."""
+    rng = np.random.default_rng(n * 7 + out_bits)
+    codes = _rows(bits, n, rng)
+    table = _table(bits, s_l)
+    got, ref, counts = _run(unit, codes, table, bits, out_bits, two)
+    assert np.array_equal(got, ref)
+    shift, fine_max, coarse_max = two
+    coarse = got[got > fine_max]
+    assert coarse.size and (got <= fine_max).any() and coarse.max() <= coarse_max << shift
+    assert not (coarse % (1 << shift)).any()
+    c = softmax_unit_counts(len(codes), n, L, table.size)
+    assert counts == (c.iterations, c.cycles, c.entries, c.fill)

@@ -52,10 +52,11 @@ def test_deit_program_round_trips(exported_deit, tmp_path):
         assert all(np.array_equal(a.blobs[k], b.blobs[k]) for k in a.blobs)
 
 
-def test_deit_post_gelu_two_scales_lower_exactly(tmp_path):
-    """TSPTQ's value-aware two scales on a DeiT's GELU output (W6A6, power-of-two scales): the GELU table's
-    entries are the fine-scale integers (wider than 6 bits: coarse codes shifted up), and the integer
-    program equals QONNX execution on every tensor."""
+def test_deit_two_scales_lower_exactly(tmp_path):
+    """TSPTQ's value-aware two scales on a DeiT's GELU and softmax outputs (W6A6, power-of-two scales): the
+    GELU table's entries are the fine-scale integers (wider than 6 bits: coarse codes shifted up); the
+    softmax rounds to its fine scale, then the codes above the fine range to the coarse one, unsigned
+    integers of 8 bits at most; the integer program equals QONNX execution on every tensor."""
     import torch
 
     from flow.data import load_fashion_mnist
@@ -72,9 +73,14 @@ def test_deit_post_gelu_two_scales_lower_exactly(tmp_path):
     q = quantize_model(fp, images, make_quant_config({"calib_images": 8, "po2_scales": True, "value_two_scale": True,
                                                       "act_bits": 6, "weight_bits": 6}))
     assert isinstance(q.blocks[0].mlp.gelu_out_quant, TwoScaleQuant)
+    sm = q.blocks[0].attn.softmax_quant
+    assert isinstance(sm, TwoScaleQuant) and sm.fitted and sm.value_bits <= 8
     path = export_clean_qonnx(q, tmp_path)
     program = lower_qonnx(path)
     gelu = next(l for l in program.layers if l.kind == "gelu")
     assert program.tensors[gelu.outputs[0]].bits > 6
+    softmax = next(l for l in program.layers if l.kind == "softmax")
+    out = program.tensors[softmax.outputs[0]]
+    assert softmax.attrs["two_shift"] == sm.coarse_shift and not out.signed and out.bits <= 8
     result = check_against_qonnx(program, path, images[:4].numpy(), verify_executor_images=1)
     assert result["tensors_exact"] == result["tensors"] and result["output_max_lsb"] == 0

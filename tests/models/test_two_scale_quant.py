@@ -22,6 +22,26 @@ def test_values_by_hand():
     assert got.tolist() == [-4, 0, 1, 3, 4, 4, 8, 28, 28]
 
 
+def test_unsigned_fine_values_by_hand():
+    # 4 bits, unsigned fine codes (a softmax output's): fine 0..7 at s = 1, coarse 0..7 at 2^2; T = 7.5
+    y = torch.tensor([-1.0, 0.4, 6.6, 7.4, 7.5, 9.9, 10.0, 14.0, 100.0])
+    got = quantize_two_scale(y, torch.tensor(1.0), 2, 4, signed_fine=False)
+    assert got.tolist() == [0, 0, 7, 7, 8, 8, 8, 16, 28]
+
+
+def test_limits_of_a_softmax_two_scale_quantizer():
+    """A power-of-two fine scale and integers of at most 8 bits: 6-bit codes take shifts up to 3
+    (31 << 3 = 248), and the fit refuses what the limits exclude."""
+    q = TwoScaleQuant(torch.nn.Identity(), 6, signed_fine=False, po2=True, max_value_bits=8)
+    assert q.allows(2.0 ** -8, 3) and not q.allows(2.0 ** -8, 4) and not q.allows(0.003, 1)
+    with pytest.raises(FlowError, match="within its limits"):
+        q.fit(2.0 ** -8, 4)
+    q.fit(2.0 ** -8, 3)
+    assert q.value_bits == 8 and q.fine_scale_value == 2.0 ** -8
+    out = q(torch.tensor([0.05, 0.5, 1.0]))
+    assert not out.signed and out.value.tolist() == [13 / 256, 128 / 256, 248 / 256]
+
+
 def test_fewer_than_three_bits_is_an_error():
     with pytest.raises(FlowError, match="at least 3 bits"):
         quantize_two_scale(torch.zeros(1), torch.tensor(1.0), 1, 2)

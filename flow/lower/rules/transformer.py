@@ -267,16 +267,30 @@ def lower_softmax(ctx: Lowering, q) -> None:
     div = g.expect(rnd.input[0], "Div")
     s_in, x_t = _const(g, div)
     x = ctx.tensor_of(x_t)
-    out = ctx.add_quant_output(q)
     recip_bits, k = np.log2(two_r), -np.log2(inv_2k)
+    two_scale = g.two_scale_of(mul_out.output[0])
+    if two_scale is not None:  # TSPTQ's value-aware two scales: codes on the fine scale, then the coarse rounding
+        spec, quantizer = two_scale
+        out = ctx.add_two_scale_output(spec, quantizer[-1])
+        (lo_f, hi_f), (lo_c, hi_c) = spec.fine.range, spec.coarse.range
+        grid = spec.fine.scalar_scale
+        two = {"two_shift": spec.shift, "fine_max": hi_f, "coarse_max": hi_c}
+        if lo_f != 0 or lo_c != 0 or spec.threshold != np.float32((hi_f + 0.5) * grid):
+            raise FlowError(f"cannot lower the softmax ending at {q.name}: its two-scale quantizer is not the "
+                            "unsigned one of a softmax output (fine codes from 0, threshold at the last fine code)")
+    else:
+        quantizer = [q]
+        out = ctx.add_quant_output(q)
+        grid, two = ctx.scale(out), {}
     ti, to = ctx.tensors[x], ctx.tensors[out]
-    if recip_bits != int(recip_bits) or k != int(k) or half != 2.0 ** (k - 1) or top != to.range[1] \
-            or not np.isclose(s_in, ctx.scale(x), rtol=1e-7) or s_out != ctx.scale(out) or to.signed \
+    top_ok = top == round(1 / grid) - 1 if two else top == to.range[1]
+    if recip_bits != int(recip_bits) or k != int(k) or half != 2.0 ** (k - 1) or not top_ok \
+            or not np.isclose(s_in, ctx.scale(x), rtol=1e-7) or s_out != grid or to.signed \
             or table.size != ti.range[1] - ti.range[0] + 1:
         raise FlowError(f"cannot lower the softmax ending at {q.name}: its constants are not the integer softmax's")
     nodes = [div, rnd, cast_c, rmax, sub, gather, cast_e, rsum, recip, mul_r, floor_r, mul_er, add_half, mul_k, floor,
-             mn, cast_out, mul_out, q] + ([unsq] if unsq.op_type == "Unsqueeze" else [])
+             mn, cast_out, mul_out, *quantizer] + ([unsq] if unsq.op_type == "Unsqueeze" else [])
     ctx.add_layer("softmax", [x], [out], nodes,
                   attrs={"recip_bits": int(recip_bits), "shift": int(k), "out_max": int(top), "rows": int(ti.shape[-2]),
-                         "row_length": int(ti.shape[-1])},
+                         "row_length": int(ti.shape[-1]), **two},
                   blobs={"table": fit_blob(table)})
