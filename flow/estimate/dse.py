@@ -25,7 +25,7 @@ from .timing import program_time
 DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "uram": 0.8, "lut": 0.85, "ff": 0.85}
 FAST_CLOCK_FILL = 0.7  # above the part's default clock, LUTs and FFs at most this full: routing gets harder
 SPACE = {"lanes": [8, 16, 32, 64], "att_rows": [1, 2, 4, 8, 16], "att_dividers": [1, 2, 4, 8, 16],
-         "mm_rows": [2, 4, 8, 16], "tln_div": [1, 2, 4, 8]}
+         "mm_rows": [2, 4, 8, 16], "tln_div": [2, 4, 8, 16, 32]}
 
 
 def layer_macs(layer, program) -> int:

@@ -21,10 +21,14 @@ URAM_SHAPE = (72, 4096)
 LUTRAM_BELOW = 4096      # bits: smaller buffers go to distributed RAM
 LUT_PER_LUTRAM_BIT = 1 / 32  # a dual-port 64 x 1 RAM (RAM64X1D) is two LUTs
 DSP_PER_REQUANT = 4
-LUT = {"mac": 30, "packed": 1, "requant": 320, "divider": 4500, "lane": 60, "axi_port": 1800, "control": 6000,
-       "engine": 900}
-FF = {"mac": 40, "packed": 0, "requant": 400, "divider": 6000, "lane": 80, "axi_port": 2500, "control": 6000,
-      "engine": 1100}
+LUT = {"mac": 30, "packed": 1, "requant": 320, "divider": 4500, "qdiv": 1100, "lane": 60, "axi_port": 1800,
+       "control": 6000, "engine": 900}
+FF = {"mac": 40, "packed": 0, "requant": 400, "divider": 6000, "qdiv": 700, "lane": 80, "axi_port": 2500,
+      "control": 6000, "engine": 1100}
+# requant.h's ClampedDiv (8 quotient bits, 48-bit divisor): 8 compare-subtract stages of 57 bits (about 2 LUTs
+# a bit with the select), the 68-bit numerator's shift-add and two range compares; a register per stage.
+# Its divisor's two products (lo E, (hi - lo + 1) E: 10 x 50 bits, two DSPs each) are shared by the lanes.
+DSP_PER_QDIV_DIVISOR = 4
 LUT_PER_DECODER = 12  # a 16-bit operand picked from 8-bit or 16-bit lanes, sign- or zero-extended
 AXI_PORTS = 3
 BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
@@ -135,15 +139,16 @@ def softmax_unit_resources(lanes: int, entries: int, rows_max: int) -> dict:
 
 def token_layernorm_resources(lanes: int, dividers: int, c_max: int, tokens_max: int) -> dict:
     """The token LayerNorm unit (hls_templates/vitflow/token_layernorm.h) on its own: L multipliers of the
-    variance pass (18 x 18 bits: one DSP each), per output lane a 64-bit pipelined divider and the
-    numerator's two products (d a: 18 x 17 bits, one DSP; sigma b: 22 x 32 bits, two), the coefficient
-    banks and the per-token sum, variance and sigma buffers."""
+    variance pass (18 x 18 bits: one DSP each), per output lane a clamped small-quotient divider
+    (requant.h ClampedDiv) and the numerator's two products (d a: 18 x 17 bits, one DSP; sigma b: 22 x 32
+    bits, two), the divisor's products, the coefficient banks and the per-token sum, variance and sigma
+    buffers."""
     bufs = [memory(32, c_max // dividers, 2 * dividers)] + [memory(64, tokens_max)] * 3
-    return {"dsp": lanes + 3 * dividers,
+    return {"dsp": lanes + 3 * dividers + DSP_PER_QDIV_DIVISOR,
             "bram18": sum(b["bram18"] for b in bufs),
-            "lut": LUT["mac"] * lanes + (LUT["divider"] + LUT["requant"]) * dividers + LUT["lane"] * lanes
+            "lut": LUT["mac"] * lanes + (LUT["qdiv"] + LUT["requant"]) * dividers + LUT["lane"] * lanes
                    + LUT["engine"] + sum(b["lut"] for b in bufs),
-            "ff": FF["mac"] * lanes + (FF["divider"] + FF["requant"]) * dividers + FF["lane"] * lanes + FF["engine"]}
+            "ff": FF["mac"] * lanes + (FF["qdiv"] + FF["requant"]) * dividers + FF["lane"] * lanes + FF["engine"]}
 
 
 def act_matmul_resources(lanes: int, rows: int, depth: int, banks: int) -> dict:

@@ -10,7 +10,8 @@ from flow.errors import FlowError
 from .ops import Op
 from .streams import conv_tiles, conv_words, head_parts
 
-TOKEN_OPS = ("add_const", "matmul", "softmax")  # and the split linear and the LayerNorm on tokens
+TOKEN_OPS = ("add_const", "matmul", "softmax")
+LN_MAX_K = 26  # the token LayerNorm's largest K: its divisor sigma 2^K within 48 bits (token_layernorm.h)  # and the split linear and the LayerNorm on tokens
 TRANSFORMER_OPS = ("add_const", "matmul", "softmax", "token_layernorm")  # the descriptors of transformer.h
 
 
@@ -86,6 +87,9 @@ def token_ops(plan, layer, index: int, common: dict) -> list:
         if x.eb != 1 or x.channels % plan.lanes:
             raise FlowError(f"layer {layer.name}: the token LayerNorm reads 8-bit tokens of whole {plan.lanes}-byte "
                             f"words; {x.channels} channels of {8 * x.eb} bits")
+        if a["k"] > LN_MAX_K or y.eb != 1:
+            raise FlowError(f"layer {layer.name}: the token LayerNorm divides by sigma 2^K with K <= {LN_MAX_K} into "
+                            f"8-bit codes (vitflow/token_layernorm.h); K = {a['k']}, {8 * y.eb}-bit output")
         f.update(TOKENS=x.height, C=x.channels, K=a["k"])
         return [Op("token_layernorm", index, "layer", f, stream)]
     raise FlowError(f"layer {layer.name}: no accelerator operation for {kind}")

@@ -4,7 +4,7 @@
 //   y_c = clamp(round_half_even((d_c a_c + sigma b_c) / (sigma 2^K)))     (K < 0: numerator times 2^-K)
 // layernorm.h serves a vector, one element per cycle (B1's head: 1,600 elements). A DeiT-Tiny at 224 has
 // 25 LayerNorms of 197 tokens x 192 channels, so this unit takes a word of L codes per cycle in the sum and
-// variance passes, and DIV outputs per cycle (DIV pipelined dividers) in the output pass. Each pass is one
+// variance passes, and DIV outputs per cycle (DIV pipelined small-quotient dividers) in the output pass. Each pass is one
 // pipelined loop over all tokens (one fill per pass, not per token):
 //   tln_coef  C iterations: the coefficients (a_c, b_c) from the weight stream into DIV banks (channel c in
 //             bank c % DIV), once per layer (every token uses them)
@@ -12,13 +12,14 @@
 //   tln_var   tokens x C / L: V per token (L multipliers of 17-bit d)
 //   tln_sqrt  ceil(tokens / 2) x 22: the digit-by-digit integer square root on 44 bits, two tokens at a
 //             time, one compare-subtract per token and cycle
-//   tln_out   tokens x C / DIV: DIV outputs per cycle, each an exact rounded division
+//   tln_out   tokens x C / DIV: DIV outputs per cycle, each an exact rounded division clamped to the
+//             output's byte (requant.h ClampedDiv: 8 compare-subtract stages, not a 64-bit divider)
 // Layout: token t's C codes (8-bit, signed) in C / L words from IN0 + t C / L; the output likewise at OUT0.
 // The weight stream: (a_c, b_c) as int32 pairs, L / 8 pairs per word. Every index is a counter.
 //
 // Template parameters:
 //   L           word bytes (C must be a multiple of L: a token is whole words)
-//   DIV         outputs per cycle of the output pass: pipelined 64-bit dividers (dividing L)
+//   DIV         outputs per cycle of the output pass: pipelined small-quotient dividers (dividing L)
 //   C_MAX       largest C: the coefficient banks hold C_MAX / DIV pairs each
 //   TOKENS_MAX  largest token count: the per-token sum, variance and sigma buffers
 //   ACT_WORDS   words of the on-chip activation memory
@@ -40,6 +41,8 @@ typedef ap_uint<22> ln_sigma_t;
 // (a 64-bit root would take 32), its result sigma < 2^22
 const int SQRT_BITS = 44, SQRT_STEPS = SQRT_BITS / 2;
 typedef ap_uint<SQRT_BITS> sqrt_t;
+// the output's divisor sigma 2^K < 2^(22 + K): K <= LN_MAX_K (flow/hls/token_ops.py refuses more)
+const int LN_MAX_K = 26, LN_DEN_BITS = 22 + LN_MAX_K;
 
 template <int L, int DIV, int C_MAX, int TOKENS_MAX, int ACT_WORDS>
 void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, int out0, int tokens, int ch, int k,
@@ -153,7 +156,7 @@ void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, 
         const int groups = L / DIV, num_shift = k >= 0 ? 0 : -k;
         Word<L> x = zero_word<L>(), y = zero_word<L>();
 #pragma HLS AGGREGATE variable = y compact = bit
-        VITFLOW_LOOP(tln_out, VITFLOW_DEPTH_DIV);
+        VITFLOW_LOOP(tln_out, VITFLOW_DEPTH_QDIV);
         tln_out: for (int it = 0; it < tokens * (ch / DIV); it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 80000
             VITFLOW_PIPELINE(tln_out, 1);
@@ -161,14 +164,15 @@ void token_layernorm(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, 
             if (grp == 0) x = act[in0 + word];
             const wide_t s = tsum[t], sigma = tsig[t];
             const ln_sigma_t sg = ln_sigma_t(sigma);
-            const wide_t den = k >= 0 ? wide_t(sigma << k) : sigma;
+            // the token's divisor sigma 2^K (< 2^LN_DEN_BITS), its two products shared by the DIV lanes
+            const ClampedDiv<8, LN_DEN_BITS> div(k >= 0 ? wide_t(sigma << k) : sigma, lo, hi);
             for (int j = 0; j < DIV; j++) {
 #pragma HLS UNROLL
                 const int32_t ac = acoef[j][idx], bc = bcoef[j][idx];
                 const ln_d_t d = ln_d_t(wide_t(int8_t(x.b[grp * DIV + j])) * ch - s);
                 // d a: 18 x 17 bits (one DSP); sigma b: 22 x 32 bits (two)
                 const wide_t num = wide_t(d * ln_a_t(ac)) + wide_t(sg * ap_int<32>(bc));
-                y.b[grp * DIV + j] = uint8_t(clamp(round_div(num << num_shift, den), lo, hi));  // DIV dividers
+                y.b[grp * DIV + j] = uint8_t(div(num << num_shift));  // DIV small-quotient dividers
             }
             idx++;
             if (++grp == groups) {
