@@ -14,20 +14,22 @@ region, the other bits are the region's code.
 (b = act_bits). Small values keep their low bits (the fine code), large values keep their high bits (the
 coarse code, k bits further up). Every value is an integer multiple of the fine scale s: f, or c << k.
 
+The downstream layer (a depthwise conv) takes that integer at scale s, so its bias and requantization see
+one scale. In the paper the tensor is stored as the b-bit code and decoded by a shift; here the Hardswish
+table emits the decoded integer (at most b + k bits), which the accelerator's 16-bit activation arena holds
+as it holds every tensor, so the storage saving is not taken.
+
 A tensor that is never negative (the post-softmax probabilities) takes unsigned fine codes instead
 (``signed_fine=False``): f = clamp(round(y / s), 0, 2^(b-1) - 1), T = (2^(b-1) - 1/2) s, so the flag's
 two regions each have b - 1 bits of magnitude. The post-softmax quantizer also needs its fine scale a
 power of two (the integer softmax rounds its probabilities to it by a shift: models.deit.IntSoftmax) and
 its integers within 8 bits, the width the accelerator's product unit reads (``po2``, ``max_value_bits``);
 the fit (flow.quantize.two_scale) searches only those.
-The downstream layer (a depthwise conv) takes that integer at scale s, so its bias and requantization see
-one scale. In the paper the tensor is stored as the b-bit code and decoded by a shift; here the Hardswish
-table emits the decoded integer (at most b + k bits), which the accelerator's 16-bit activation arena holds
-as it holds every tensor, so the storage saving is not taken.
 
 Exported, the quantizer is two QONNX Quant nodes and a select:
 Where(Less(y, T), Quant(y, s, 0, b-1, signed), Quant(y, 2^k s, 0, b-1, unsigned)). flow.lower turns it,
-together with the Hardswish before it, into one lookup table whose entries are those integers.
+together with the Hardswish (or GELU) before it, into one lookup table whose entries are those integers;
+after the integer softmax, into the softmax layer's coarse rounding of the codes above the fine range.
 
 Outlier-aware (ChannelTwoScaleQuant). A few LayerNorm input channels hold values many times larger than
 the rest; one scale for the tensor rounds the normal channels to a handful of codes. Here the outlier
