@@ -21,13 +21,14 @@ URAM_SHAPE = (72, 4096)
 LUTRAM_BELOW = 4096      # bits: smaller buffers go to distributed RAM
 LUT_PER_LUTRAM_BIT = 1 / 32  # a dual-port 64 x 1 RAM (RAM64X1D) is two LUTs
 DSP_PER_REQUANT = 4
-LUT = {"mac": 30, "packed": 1, "requant": 320, "divider": 4500, "qdiv": 1100, "lane": 60, "axi_port": 1800,
-       "control": 6000, "engine": 900}
-FF = {"mac": 40, "packed": 0, "requant": 400, "divider": 6000, "qdiv": 700, "lane": 80, "axi_port": 2500,
-      "control": 6000, "engine": 1100}
-# requant.h's ClampedDiv (8 quotient bits, 48-bit divisor): 8 compare-subtract stages of 57 bits (about 2 LUTs
-# a bit with the select), the 68-bit numerator's shift-add and two range compares; a register per stage.
-# Its divisor's two products (lo E, (hi - lo + 1) E: 10 x 50 bits, two DSPs each) are shared by the lanes.
+LUT = {"mac": 30, "packed": 1, "requant": 320, "divider": 4500, "qdiv": 1100, "qdiv16": 2300, "lane": 60,
+       "axi_port": 1800, "control": 6000, "engine": 900}
+FF = {"mac": 40, "packed": 0, "requant": 400, "divider": 6000, "qdiv": 700, "qdiv16": 1300, "lane": 80,
+      "axi_port": 2500, "control": 6000, "engine": 1100}
+# requant.h's ClampedDiv with a 48-bit divisor: QB compare-subtract stages of 49 + QB bits (about 2 LUTs a bit
+# with the select), the 68-bit numerator's shift-add and two range compares; a register per stage. "qdiv":
+# 8 quotient bits (the token LayerNorm's byte outputs), "qdiv16": 16 (the linear attention's outputs).
+# Its divisor's two products (lo E, (hi - lo + 1) E: two DSPs each) are shared by the lanes.
 DSP_PER_QDIV_DIVISOR = 4
 LUT_PER_DECODER = 12  # a 16-bit operand picked from 8-bit or 16-bit lanes, sign- or zero-extended
 AXI_PORTS = 3
@@ -89,20 +90,22 @@ def units(cfg) -> dict:
         "packed": cfg.pe_rows // 2 * cfg.pe_cols,  # the PE array's DSPs: each computes two of its products
         "requant": cfg.pe_rows + cfg.dw_lanes + 3 + att_outs + 2,  # + kv/ksum/den, num, gap, layernorm
         "add_lane": L,                            # two 16 x 31-bit products each, shared over the II = 2 cycles
-        "divider": 1 + 1 + cfg.att_dividers,      # gap, layernorm, attention
+        "divider": 1 + 1,                         # gap, layernorm: 64-bit dividers
+        "qdiv16": cfg.att_dividers,               # the attention's exact dividers (ClampedDiv<16, 48>)
         "lane": 4 * L,                            # lane muxes of the depthwise, table, add, concat units
     }
 
 
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
-    dsp = u["mac"] - u["packed"] + DSP_PER_REQUANT * u["requant"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's 3
+    dsp = (u["mac"] - u["packed"] + DSP_PER_REQUANT * u["requant"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's 3
+           + (DSP_PER_QDIV_DIVISOR if u["qdiv16"] else 0))
     lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * u["requant"]
-           + LUT["divider"] * u["divider"]
+           + LUT["divider"] * u["divider"] + LUT["qdiv16"] * u["qdiv16"]
            + LUT["lane"] * (u["lane"] + u["add_lane"]) + LUT["axi_port"] * AXI_PORTS + LUT["control"]
            + LUT["engine"] * ENGINES)
     ff = (FF["mac"] * u["mac"] + FF["packed"] * u["packed"] + FF["requant"] * u["requant"]
-          + FF["divider"] * u["divider"]
+          + FF["divider"] * u["divider"] + FF["qdiv16"] * u["qdiv16"]
           + FF["lane"] * (u["lane"] + u["add_lane"]) + FF["axi_port"] * AXI_PORTS + FF["control"]
           + FF["engine"] * ENGINES)
     # the depthwise engine's registers: two K x K windows and two K x K filter sets of L-byte words; the

@@ -150,6 +150,12 @@ def check_fits(program, cfg: HwConfig) -> None:
             if not cfg.att_dividers and a.get("divisor") != "log2":
                 raise FlowError(f"layer {layer.name} divides exactly, but the attention unit is shift-only "
                                 f"(ATT_DIVIDERS=0; quantize with log2_divisor: true)")
+            if a.get("divisor", "exact") == "exact":  # linear_attention.h's ClampedDiv<16, 48>
+                lo, hi = a["quant"]["att"]["range"]
+                divisor = (2 * a["quant"]["den"]["range"][1] + 1) << max(0, int(layer.blobs["att_shift"][0]))
+                if hi - lo >= 1 << 16 or divisor >= 1 << 48:
+                    raise FlowError(f"layer {layer.name}: the attention's exact division takes outputs of at most "
+                                    f"16 bits and divisors below 2^48; range [{lo}, {hi}], divisor up to {divisor}")
         if layer.kind in ("conv", "linear") and layer.blobs["weight"].dtype.itemsize != 1:
             raise FlowError(f"layer {layer.name}: {a.get('weight_bits')}-bit weights; the accelerator packs int8 weights")
         if layer.kind == "dwconv" and max(a["kernel"]) > cfg.dw_k:

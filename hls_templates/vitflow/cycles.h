@@ -21,6 +21,7 @@
 #define VITFLOW_DEPTH_MAC 8     // a short multiply-accumulate loop on registers (attention, LayerNorm): 3 + 1 + margin
 #define VITFLOW_DEPTH_DIV 76    // a loop that divides: the 64-bit divider 68 + operands and rounding 8
 #define VITFLOW_DEPTH_QDIV 20  // a loop that divides with requant.h's ClampedDiv: act read 3 + products 3 + numerator and range check 2 + 8 compare-subtract stages 8 + tie, clamp 1 + write 1, + 2
+#define VITFLOW_DEPTH_ATT_OUT 28  // the linear attention's output loop: operands and rounding 8 (as VITFLOW_DEPTH_DIV's) + range check 2 + ClampedDiv's 16 stages + tie, clamp 1 + write 1
 #define VITFLOW_DEPTH_ISQRT 2   // the square root's loop: one 64-bit compare-subtract per iteration
 #define VITFLOW_DEPTH_SOFTMAX 14  // act read 3 + per-row register read 2 + table read 2 + multiply 3 (or adder tree 3) + round, clamp 1 + write 1, + 2
 

@@ -28,7 +28,9 @@
 //   D_MAX      largest head dimension supported (kv is a D_MAX x D_MAX register file)
 //   ROWS       rows i of kv updated (loop 1) and of q kv accumulated (loop 3) per cycle
 //   DIVIDERS   exact dividers (outputs per cycle of an exact layer); 0: shift-only (every layer must use
-//              the log2 divisor, which flow's project generation checks)
+//              the log2 divisor, which flow's project generation checks). Each is requant.h's ClampedDiv:
+//              the output's range is at most 16 bits and the divisor (2 den + 1) 2^att_shift below 2^48
+//              (flow/hls/project.py checks both), so 16 compare-subtract stages give the clamped quotient
 //   ACC_BITS   accumulator width of the four products (proven by the range analysis)
 //   TAB_ENTRIES  entries of the q, k and exponent tables (2^bits of the widest)
 //   ACT_WORDS  words of the on-chip activation memory
@@ -36,6 +38,9 @@
 #include "conv_pe.h"
 
 namespace vitflow {
+
+// the exact division's operands (ClampedDiv): outputs of at most 16 bits, divisors below 2^48
+const int ATT_QUOTIENT_BITS = 16, ATT_DEN_BITS = 48;
 
 // Moves (word w, lane l) past one block of channels: `block` lanes when blocks share words (the next lanes
 // of this word, or the next word once `lanes` are used), else `words` whole words. A counter, once per block.
@@ -247,7 +252,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
             wide_t den = 1, denom = 1;
             int exp_shift = 0;
             Word<L> yw = zero_word<L>();
-            VITFLOW_LOOP(att_out, VITFLOW_DEPTH_DIV);
+            VITFLOW_LOOP(att_out, VITFLOW_DEPTH_ATT_OUT);
             att_out: for (int it = 0; it < it_n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 3332
                 VITFLOW_PIPELINE(att_out, 1);
@@ -314,10 +319,12 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                             att[u] = round_shift(numer[u], exp_shift);
                         }
                     } else {
+                        // the token's divisor's products once, shared by the DIVIDERS small-quotient dividers
+                        const ClampedDiv<ATT_QUOTIENT_BITS, ATT_DEN_BITS> div(denom, att_lo, att_hi);
                         for (int u = 0; u < DIVIDERS; u++) {
 #pragma HLS UNROLL
                             const wide_t n = att_shift < 0 ? wide_t(numer[u] << (-att_shift)) : numer[u];
-                            att[u] = round_div(n, denom);
+                            att[u] = div(n);  // clamp(round_div(n, denom), att_lo, att_hi)
                         }
                     }
                     for (int u = 0; u < NU; u++) {

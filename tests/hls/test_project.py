@@ -159,6 +159,11 @@ def test_programs_that_do_not_fit_are_errors(tmp_path):
         program = random_program("linear_attention", np.random.default_rng(2))
         program.layers[0].attrs["divisor"] = "exact"
         write_project(program, [], tmp_path / "p3", get_part("xczu9eg"), 200, HwConfig(att_dividers=0))
+    with pytest.raises(FlowError, match="exact division takes outputs of at most 16 bits and divisors below 2"):
+        program = random_program("linear_attention", np.random.default_rng(2))
+        program.layers[0].attrs["divisor"] = "exact"
+        program.layers[0].blobs["att_shift"] = np.array([40], np.int32)  # (2 den + 1) 2^40: past 48 bits
+        write_project(program, [], tmp_path / "p5", get_part("xczu9eg"), 200, HwConfig(att_dividers=1))
     with pytest.raises(FlowError, match="needs .*-bit accumulators, the accelerator is configured with 8"):
         program = random_program("conv", np.random.default_rng(1))
         program.meta["ranges"]["acc_bits_needed"] = 20
