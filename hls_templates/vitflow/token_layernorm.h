@@ -4,8 +4,8 @@
 //   y_c = clamp(round_half_even((d_c a_c + sigma b_c) / (sigma 2^K)))     (K < 0: numerator times 2^-K)
 // layernorm.h serves a vector, one element per cycle (B1's head: 1,600 elements). A DeiT-Tiny at 224 has
 // 25 LayerNorms of 197 tokens x 192 channels, so this unit takes a word of L codes per cycle in the sum and
-// variance passes, and DIV outputs per cycle (DIV pipelined small-quotient dividers) in the output pass. Each pass is one
-// pipelined loop over all tokens (one fill per pass, not per token):
+// variance passes, and DIV outputs per cycle (DIV pipelined small-quotient dividers) in the output pass.
+// Each pass is one pipelined loop over all tokens (one fill per pass, not per token):
 //   tln_coef  C iterations: the coefficients (a_c, b_c) from the weight stream into DIV banks (channel c in
 //             bank c % DIV), once per layer (every token uses them)
 //   tln_sum   tokens x C / L: S per token
