@@ -10,8 +10,8 @@ from flow.errors import FlowError
 from .ops import Op
 from .streams import conv_tiles, conv_words, head_parts
 
-TOKEN_OPS = ("add_const", "matmul", "softmax")
-LN_MAX_K = 26  # the token LayerNorm's largest K: its divisor sigma 2^K within 48 bits (token_layernorm.h)  # and the split linear and the LayerNorm on tokens
+TOKEN_OPS = ("add_const", "matmul", "softmax")  # and the split linear and the LayerNorm on tokens
+LN_MAX_K = 26  # the token LayerNorm's largest K: its divisor sigma 2^K within 48 bits (token_layernorm.h)
 TRANSFORMER_OPS = ("add_const", "matmul", "softmax", "token_layernorm")  # the descriptors of transformer.h
 
 

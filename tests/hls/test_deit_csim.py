@@ -107,3 +107,21 @@ def test_two_scale_softmax_and_gelu_run_bit_exact(tmp_path):
     result = run_csim(tmp_path / "hls", compile_csim(tmp_path / "hls"))
     assert result["bit_exact"] and result["layers_exact"] == len(hw.layers)
     assert layer_counts(image.plan, hw, cfg, check=True) == result["counts"]
+
+
+def test_a_layernorm_shift_past_the_dividers_width_is_refused(exported_deit):
+    """The token LayerNorm's small-quotient dividers take divisors sigma 2^K of at most 48 bits (K <= 26):
+    a larger K is a FlowError naming the layer, not a wrong code."""
+    import pytest
+
+    from flow.errors import FlowError
+    from flow.estimate.fit import UNBOUNDED
+    from flow.hls.memory_plan import plan_memory
+    from flow.hls.token_ops import LN_MAX_K
+
+    program = lower_qonnx(exported_deit[1])
+    ln = next(l for l in program.layers if l.kind == "layernorm")
+    plan_memory(program, 32, UNBOUNDED, 16)
+    ln.attrs["k"] = LN_MAX_K + 1
+    with pytest.raises(FlowError, match=f"layer {ln.name}: the token LayerNorm divides by sigma 2\\^K with K <= 26"):
+        plan_memory(program, 32, UNBOUNDED, 16)

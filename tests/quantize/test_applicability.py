@@ -63,8 +63,8 @@ def test_distillation_refreezes_the_integer_softmax_on_the_trained_scales(monkey
 
     seen = []
     forward = IntSoftmax.forward
-    monkeypatch.setattr(IntSoftmax, "forward", lambda self, x: seen.append((torch.is_grad_enabled(), self.integer))
-                        or forward(self, x))
+    monkeypatch.setattr(IntSoftmax, "forward", lambda self, x, *rest: seen.append((torch.is_grad_enabled(), self.integer))
+                        or forward(self, x, *rest))
     images = load_fashion_mnist("test", 32, count=16)[0]
     qcfg = make_quant_config({"calib_images": 16, "qat_steps": 3, "act_bits": 6})
     q = quantize_model(_deit(), images, qcfg)
