@@ -15,98 +15,64 @@ from flow.parts import get_part
 from flow.reference.compare import activation_quants
 from flow.reference.executor import run_program
 
+from ..models.deit_cases import quantized_deit
+
+
+def _on_chosen_design(program, path, images, folder) -> dict:
+    """As `flow build` does (flow/steps/hls.py): the patch embedding on the image's patches, the design the
+    exploration picks for xczu9eg at 200 MHz, the activations fused into their producers as it chose; the
+    project written for ``images`` and C-simulated. {patched, patches, est, cfg, hw, envs, image, result}."""
+    part = get_part("xczu9eg")
+    patched, patches = on_patches(program)
+    est = explore(patched, part, 200)
+    cfg = with_config(est)
+    hw = as_configured(patched, cfg)
+    quant = activation_quants(path)[program.inputs[0]]
+    envs = [run_program(program, {program.inputs[0]: quant.codes(x.numpy())}, dump_internal=False) for x in images]
+    image = write_project(hw, [with_patches(env, patches) for env in envs], folder, part, 200, cfg, patches=patches)
+    result = run_csim(folder, compile_csim(folder))
+    return {"patched": patched, "patches": patches, "est": est, "cfg": cfg, "hw": hw, "envs": envs,
+            "image": image, "result": result}
+
 
 def test_deit_runs_bit_exact_and_counted_on_the_accelerator(exported_deit, tmp_path):
     _, path, images = exported_deit
     program = lower_qonnx(path)
-    part = get_part("xczu9eg")
-    # as `flow build` does (flow/steps/hls.py): the patch embedding on the image's patches, the activations
-    # fused into their producers as the estimate chose
-    patched, spec = on_patches(program)
-    assert spec is not None and patched.layers[0].attrs["kernel"] == [1, 1]
-    est = explore(patched, part, 200)
-    cfg = with_config(est)
-    assert cfg.tf == 1 and est["fps"] > 0
-    fused = as_configured(patched, cfg)
+    run = _on_chosen_design(program, path, images[:2], tmp_path / "hls")
+    fused, cfg, result = run["hw"], run["cfg"], run["result"]
+    assert run["patches"] is not None and run["patched"].layers[0].attrs["kernel"] == [1, 1]
+    assert cfg.tf == 1 and run["est"]["fps"] > 0
     assert [l.attrs["epilogue"]["kind"] for l in fused.layers if "epilogue" in l.attrs] == ["gelu"] * 2
-    quant = activation_quants(path)[program.inputs[0]]
-    envs = [with_patches(run_program(program, {program.inputs[0]: quant.codes(x.numpy())}, dump_internal=False),
-                         spec) for x in images[:2]]
-    image = write_project(fused, envs, tmp_path / "hls", part, 200, cfg, patches=spec)
-    kinds = {op.kind for op in image.plan.ops}
+    kinds = {op.kind for op in run["image"].plan.ops}
     assert {"add_const", "softmax", "token_layernorm", "matmul", "requant", "linear"} <= kinds
-    result = run_csim(tmp_path / "hls", compile_csim(tmp_path / "hls"))
     assert result["bit_exact"] and result["layers_exact"] == len(fused.layers) == result["layers"]
-    model = layer_counts(image.plan, fused, cfg, check=True)
+    model = layer_counts(run["image"].plan, fused, cfg, check=True)
     assert model == result["counts"]
 
 
 def test_heads_narrower_than_a_word_choose_a_word_they_fill(tmp_path):
     """Heads of 16 channels merge into tokens only in words of at most 16 lanes: the exploration skips the
     wider words (whose layout it cannot make) and the design it picks runs bit-exact."""
-    import torch
-
-    from flow.data import load_fashion_mnist
-    from flow.export import export_clean_qonnx
-    from flow.models import DeiTSpec, QuantScheme
-    from flow.models.zoo import build_from_spec
-    from flow.quantize import make_quant_config, quantize_model
-
-    torch.manual_seed(0)
-    spec = DeiTSpec("deit_test", embed_dim=64, depth=1, heads=4)
-    fp = build_from_spec(spec, num_classes=10, resolution=32, quant=QuantScheme.float_reference()).eval()
-    images = load_fashion_mnist("test", 32, count=4)[0]
-    q = quantize_model(fp, images, make_quant_config({"calib_images": 4, "po2_scales": True}))
-    path = export_clean_qonnx(q, tmp_path / "q")
-    program = lower_qonnx(path)
-    part = get_part("xczu9eg")
-    patched, patches = on_patches(program)
-    est = explore(patched, part, 200)
-    cfg = with_config(est)
-    assert cfg.lanes <= 16
-    quant = activation_quants(path)[program.inputs[0]]
-    env = run_program(program, {program.inputs[0]: quant.codes(images[0].numpy())}, dump_internal=False)
-    hw = as_configured(patched, cfg)
-    write_project(hw, [with_patches(env, patches)], tmp_path / "hls", part, 200, cfg, patches=patches)
-    result = run_csim(tmp_path / "hls", compile_csim(tmp_path / "hls"))
-    assert result["bit_exact"] and result["layers_exact"] == len(hw.layers)
+    _, path, images = quantized_deit(tmp_path / "q", heads=4, po2_scales=True)
+    run = _on_chosen_design(lower_qonnx(path), path, images[:1], tmp_path / "hls")
+    assert run["cfg"].lanes <= 16
+    assert run["result"]["bit_exact"] and run["result"]["layers_exact"] == len(run["hw"].layers)
 
 
 def test_two_scale_softmax_and_gelu_run_bit_exact(tmp_path):
     """TSPTQ's value-aware two scales (W6A6, power-of-two scales) on the GELU and softmax outputs: the
     softmax unit rounds the codes above the fine range to the coarse scale, the attn v product reads
     them as unsigned bytes, and the design runs bit-exact and counted."""
-    import torch
-
-    from flow.data import load_fashion_mnist
-    from flow.export import export_clean_qonnx
-    from flow.models import DeiTSpec, QuantScheme
-    from flow.models.zoo import build_from_spec
-    from flow.quantize import make_quant_config, quantize_model
-
-    torch.manual_seed(0)
-    spec = DeiTSpec("deit_test", embed_dim=64, depth=1, heads=2)
-    fp = build_from_spec(spec, num_classes=10, resolution=32, quant=QuantScheme.float_reference()).eval()
-    images = load_fashion_mnist("test", 32, count=4)[0]
-    q = quantize_model(fp, images, make_quant_config({"calib_images": 4, "po2_scales": True, "value_two_scale": True,
-                                                      "act_bits": 6, "weight_bits": 6}))
-    path = export_clean_qonnx(q, tmp_path / "q")
+    _, path, images = quantized_deit(tmp_path / "q", po2_scales=True, value_two_scale=True, act_bits=6,
+                                     weight_bits=6)
     program = lower_qonnx(path)
     softmax = next(l for l in program.layers if l.kind == "softmax")
     assert softmax.attrs["two_shift"] >= 1
-    part = get_part("xczu9eg")
-    patched, patches = on_patches(program)
-    est = explore(patched, part, 200)
-    cfg = with_config(est)
-    quant = activation_quants(path)[program.inputs[0]]
-    env = run_program(program, {program.inputs[0]: quant.codes(images[0].numpy())}, dump_internal=False)
-    coded = env[softmax.outputs[0]]
-    assert (coded > softmax.attrs["fine_max"]).any()  # the coarse region is exercised
-    hw = as_configured(patched, cfg)
-    image = write_project(hw, [with_patches(env, patches)], tmp_path / "hls", part, 200, cfg, patches=patches)
-    result = run_csim(tmp_path / "hls", compile_csim(tmp_path / "hls"))
+    run = _on_chosen_design(program, path, images[:1], tmp_path / "hls")
+    assert (run["envs"][0][softmax.outputs[0]] > softmax.attrs["fine_max"]).any()  # the coarse region is exercised
+    result, hw = run["result"], run["hw"]
     assert result["bit_exact"] and result["layers_exact"] == len(hw.layers)
-    assert layer_counts(image.plan, hw, cfg, check=True) == result["counts"]
+    assert layer_counts(run["image"].plan, hw, run["cfg"], check=True) == result["counts"]
 
 
 def test_a_layernorm_shift_past_the_dividers_width_is_refused(exported_deit):

@@ -9,6 +9,8 @@ import onnx
 from flow.lower import load_program, lower_qonnx, save_program
 from flow.reference.compare import check_against_qonnx
 
+from ..models.deit_cases import quantized_deit
+
 
 def test_every_deit_node_is_lowered(exported_deit):
     _, path, _ = exported_deit
@@ -57,25 +59,13 @@ def test_deit_two_scales_lower_exactly(tmp_path):
     GELU table's entries are the fine-scale integers (wider than 6 bits: coarse codes shifted up); the
     softmax rounds to its fine scale, then the codes above the fine range to the coarse one, unsigned
     integers of 8 bits at most; the integer program equals QONNX execution on every tensor."""
-    import torch
-
-    from flow.data import load_fashion_mnist
-    from flow.export import export_clean_qonnx
-    from flow.models import DeiTSpec, QuantScheme
     from flow.models.two_scale_quant import TwoScaleQuant
-    from flow.models.zoo import build_from_spec
-    from flow.quantize import make_quant_config, quantize_model
 
-    torch.manual_seed(0)
-    spec = DeiTSpec("deit_test", embed_dim=64, depth=1, heads=2)
-    fp = build_from_spec(spec, num_classes=10, resolution=32, quant=QuantScheme.float_reference()).eval()
-    images = load_fashion_mnist("test", 32, count=8)[0]
-    q = quantize_model(fp, images, make_quant_config({"calib_images": 8, "po2_scales": True, "value_two_scale": True,
-                                                      "act_bits": 6, "weight_bits": 6}))
+    q, path, images = quantized_deit(tmp_path, images=8, po2_scales=True, value_two_scale=True, act_bits=6,
+                                     weight_bits=6)
     assert isinstance(q.blocks[0].mlp.gelu_out_quant, TwoScaleQuant)
     sm = q.blocks[0].attn.softmax_quant
     assert isinstance(sm, TwoScaleQuant) and sm.fitted and sm.value_bits <= 8
-    path = export_clean_qonnx(q, tmp_path)
     program = lower_qonnx(path)
     gelu = next(l for l in program.layers if l.kind == "gelu")
     assert program.tensors[gelu.outputs[0]].bits > 6
