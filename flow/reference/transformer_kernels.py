@@ -3,7 +3,7 @@ no float. Token tensors are (N, C), per-head ones (heads, N, d)."""
 
 import numpy as np
 
-from flow.lower.requant import requantize
+from flow.lower.requant import requantize, round_shift
 
 from .kernels import _lookup
 
@@ -42,9 +42,7 @@ def two_scale_codes(y, shift: int, fine_max: int, coarse_max: int):
     rounded half to even, at most coarse_max, back at the fine scale (<< shift): the graph's
     Where(Less(y, T), Quant_fine(y), Quant_coarse(y)) on values already on the fine grid."""
     y = np.asarray(y, dtype=I64)
-    q, rem, half = y >> shift, y & ((I64(1) << shift) - 1), I64(1) << (shift - 1)
-    coarse = np.minimum(q + ((rem > half) | ((rem == half) & (q & 1 == 1))), coarse_max) << shift
-    return np.where(y <= fine_max, y, coarse)
+    return np.where(y <= fine_max, y, np.minimum(round_shift(y, shift), coarse_max) << shift)
 
 
 def gelu(layer, x, out_info):

@@ -146,6 +146,8 @@ void softmax_rows(Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act, int in0, int
                 const ap_uint<43> p = ap_uint<43>(e * r) + half;  // 17 x 25 bits: one DSP per lane
                 const ap_uint<43> q = p >> shift;
                 const int code = q > ap_uint<64>(out_max) ? out_max : int(q);
+                // requant.h's round_shift (half to even) on an int: its wide_t form would put a 64-bit
+                // shifter in every lane for a code of at most 16 bits
                 const int cq = code >> two_shift, rem = code & tmask;
                 const int up = cq + int(rem > thalf || (rem == thalf && (cq & 1) && two_shift > 0));
                 const int coarse = (up > coarse_max ? coarse_max : up) << two_shift;
