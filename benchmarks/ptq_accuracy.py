@@ -5,6 +5,10 @@ this CPU).
     python3 benchmarks/ptq_accuracy.py            # 10,000 test images
     python3 benchmarks/ptq_accuracy.py --model deit_tiny   # the DeiT table: the techniques that apply to
                                                   # a DeiT (flow/quantize/applicability.py drops the others)
+    python3 benchmarks/ptq_accuracy.py --model deit_tiny --bits w6a6 --token-bits 8
+                                                  # W6A6 with the DeiT's token stream (embedding, residual
+                                                  # sums, LayerNorm inputs) at 8 bits: every multiplier's
+                                                  # operands still 6-bit
     python3 benchmarks/ptq_accuracy.py --quick    # CI-sized: a model trained for a minute, 200 test images,
                                                   # 16 calibration images, 10 distillation and 5
                                                   # reconstruction steps
@@ -98,16 +102,17 @@ def _all_techniques(qat_steps: int, rec_steps: int) -> dict:
     }
 
 
-def cells_for(rows: dict, bits: list, checkpoint: Path, calib: int, quick: bool, model: str = MODEL) -> list:
+def cells_for(rows: dict, bits: list, checkpoint: Path, calib: int, quick: bool, model: str = MODEL,
+              common: dict | None = None) -> list:
     """The sweep cells of the table: one accuracy task per row and bit width, each quantizing the trained
     model with NAIVE plus the row's settings on ``calib`` training images (seed 1) and evaluating it on the
     test split (all of it; 200 images with --quick). Each cell is seeded, so its result does not depend on
-    which cells ran before it. The full recipe's cells (the longest) first, so no worker is left running
+    which cells ran before it. ``common``: settings every cell takes (--token-bits). The full recipe's cells (the longest) first, so no worker is left running
     one alone at the end."""
     from flow.sweep.grid import Cell
 
     cells = [Cell(task="accuracy", model=model, resolution=RECIPES[model][0], bits=f"w{wb}a{ab}", recipe=name,
-                  part=None, quantization={**NAIVE, **extra}, weights=str(checkpoint), calib=calib, calib_seed=1,
+                  part=None, quantization={**NAIVE, **(common or {}), **extra}, weights=str(checkpoint), calib=calib, calib_seed=1,
                   eval_images=200 if quick else None, eval_seed=0 if quick else None)
              for name, extra in rows.items() for wb, ab in bits]
     return sorted(cells, key=lambda c: c.recipe != "full recipe")
@@ -126,6 +131,9 @@ def main(argv=None):
     ap.add_argument("--extra-rows", action="store_true",
                     help=f"also the rows outside the full recipe: {'; '.join(EXTRA_ROWS)}")
     ap.add_argument("--bits", default="w8a8,w6a6,w4a8", help="comma-separated bit widths (default all three)")
+    ap.add_argument("--token-bits", type=int,
+                    help="a DeiT's token stream (embedding, residual sums, LayerNorm inputs) at this width in "
+                         "every cell (quantization option token_bits; default: the activations' width)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="cells measured at once, as Ray tasks of one thread each (default: the cores, at most 2)")
     ap.add_argument("--out", help="keep the cells' results here, and skip the cells done there before "
@@ -135,6 +143,9 @@ def main(argv=None):
     qat_steps = args.qat_steps or (10 if args.quick else DEFAULT_STEPS)
     rec_steps = args.rec_steps or (5 if args.quick else DEFAULT_STEPS)
     bits = [parse_bits(b) for b in args.bits.split(",")]
+    if args.token_bits is not None and not args.model.startswith("deit"):
+        ap.error("--token-bits sets a DeiT's token stream; choose --model deit_tiny")
+    common = {} if args.token_bits is None else {"token_bits": args.token_bits}
     torch.manual_seed(0)
     t_start = time.monotonic()
     model, resolution = args.model, RECIPES[args.model][0]
@@ -150,7 +161,7 @@ def main(argv=None):
         rows = {n: v for n, v in rows.items() if any(n.startswith(p) for p in prefixes)}
         if not rows:
             ap.error(f"--only {args.only!r} matches no row; rows: {', '.join(techniques(qat_steps, rec_steps, model))}")
-    cells = cells_for(rows, bits, trained_checkpoint(quick=args.quick, model=model), calib, args.quick, model)
+    cells = cells_for(rows, bits, trained_checkpoint(quick=args.quick, model=model), calib, args.quick, model, common)
     jobs = max(1, min(args.jobs, len(cells)))
     # through `flow sweep`'s engine: each cell a task on a local Ray, one thread each
     with tempfile.TemporaryDirectory(prefix="ptq_accuracy.") as tmp:
@@ -161,7 +172,7 @@ def main(argv=None):
             sys.exit(f"ptq_accuracy: cell {cell.recipe} {cell.bits} failed: {r['error']}")
         table[cell.recipe, parse_bits(cell.bits)] = (r["top1"], r["seconds"])
     print(f"\n{model} r{resolution} on Fashion-MNIST: {len(x_test)} test images, {calib} calibration images, "
-          f"free scales; top-1 % (drop from float in pp), seconds to quantize and evaluate; {time.monotonic() - t_start:.0f} s in all "
+          f"free scales{f', token stream at {args.token_bits} bits' if common else ''}; top-1 % (drop from float in pp), seconds to quantize and evaluate; {time.monotonic() - t_start:.0f} s in all "
           f"({jobs} at a time)\n")
     heads = [f"W{wb}A{ab}" for wb, ab in bits]
     print("| technique | " + " | ".join(heads) + " |")

@@ -17,7 +17,8 @@ each LayerNorm's input and output, q, k and v, the attention logits, the softmax
 on the fixed power-of-two scale 2^-bits: the probabilities' own range), the attention output, the
 projections, and the GELU's input and output. After calibration the softmax is integer (IntSoftmax), as
 the LayerNorms are (QuantLayerNorm). With ``QuantScheme(enabled=False)`` every quantizer is an identity
-and the model is timm's float DeiT.
+and the model is timm's float DeiT. The token stream (the embedding, the residual sums and the
+LayerNorms' inputs) takes ``scheme.token_bits`` when that is set: no multiplier reads it.
 """
 
 import math
@@ -193,12 +194,13 @@ class Block(nn.Module):
 
     def __init__(self, scheme, dim, heads, mlp_ratio):
         super().__init__()
-        self.norm1 = QuantLayerNorm(scheme, dim, eps=LN_EPS)
+        stream = scheme.token_stream()  # the residual sums and the LayerNorms' inputs (token_bits)
+        self.norm1 = QuantLayerNorm(scheme, dim, eps=LN_EPS, in_scheme=stream)
         self.attn = Attention(scheme, dim, heads)
-        self.add1_quant = act_quant(scheme, signed=True)
-        self.norm2 = QuantLayerNorm(scheme, dim, eps=LN_EPS)
+        self.add1_quant = act_quant(stream, signed=True)
+        self.norm2 = QuantLayerNorm(scheme, dim, eps=LN_EPS, in_scheme=stream)
         self.mlp = Mlp(scheme, dim, dim * mlp_ratio)
-        self.add2_quant = act_quant(scheme, signed=True)
+        self.add2_quant = act_quant(stream, signed=True)
 
     def forward(self, x):
         x = value(self.add1_quant(x + self.attn(self.norm1(x))))
@@ -226,9 +228,9 @@ class DeiT(nn.Module):
         nn.init.normal_(self.cls_token, std=1e-6)
         self.pos_quant = act_quant(scheme, signed=True)
         self.pos_quant.quantizes_constant = True  # a constant in the graph (flow.models.two_scale_quant)
-        self.embed_quant = act_quant(scheme, signed=True)
+        self.embed_quant = act_quant(scheme.token_stream(), signed=True)  # the token stream's first tensor
         self.blocks = nn.Sequential(*[Block(scheme, dim, spec.heads, spec.mlp_ratio) for _ in range(spec.depth)])
-        self.norm = QuantLayerNorm(scheme, dim, eps=LN_EPS)
+        self.norm = QuantLayerNorm(scheme, dim, eps=LN_EPS, in_scheme=scheme.token_stream())
         self.head = linear(scheme, dim, num_classes, bias=True)
         self.out_quant = act_quant(scheme, signed=True)
         for mod in self.modules():  # timm's init for a from-scratch model: truncated normal, zero bias

@@ -292,12 +292,14 @@ class QuantLayerNorm(nn.LayerNorm):
 
     LN_COEF_BITS = 15
 
-    def __init__(self, scheme, features, eps=1e-5):
+    def __init__(self, scheme, features, eps=1e-5, in_scheme=None):
+        """``in_scheme``: the input quantizer's scheme when not ``scheme`` (a DeiT's token stream)."""
         super().__init__(features, eps=eps)
-        self.in_quant = act_quant(scheme, signed=True)
+        in_scheme = in_scheme or scheme
+        self.in_quant = act_quant(in_scheme, signed=True)
         if scheme.enabled and scheme.outlier_two_scale:  # TSPTQ's outlier-aware two scales on the channels
-            self.in_quant = ChannelTwoScaleQuant(self.in_quant, scheme.act_bits, features,
-                                                 self.exact_input_shift(scheme.act_bits, features))
+            self.in_quant = ChannelTwoScaleQuant(self.in_quant, in_scheme.act_bits, features,
+                                                 self.exact_input_shift(in_scheme.act_bits, features))
         self.out_quant = act_quant(scheme, signed=True)
         self.integer = False
 

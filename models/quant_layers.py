@@ -5,7 +5,7 @@ exported QONNX graph is integer-representable end to end. With ``QuantScheme(ena
 quantizer is an identity and the model is the float reference.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -50,6 +50,11 @@ class QuantScheme:
     enabled:           False builds the float reference (all quantizers are identities).
     weight_bits:       bit width of conv/linear weights (per-output-channel, symmetric).
     act_bits:          bit width of every activation tensor (per-tensor, symmetric; unsigned after ReLU).
+    token_bits:        a DeiT's token stream (the embedding, each residual sum and each LayerNorm's input) at
+                       this width instead of act_bits; None: act_bits. No multiplier reads these tensors (the
+                       residual adds and the integer LayerNorm do), so e.g. W6A6 with an 8-bit stream keeps
+                       every matmul's operands at 6 bits: the literature's W6A6 (PTQ4ViT, RepQ-ViT), which
+                       leaves the stream in float.
     po2_scales:        restrict every scale to a power of two (requantization becomes a pure shift);
                        False leaves scales free (requantized later by an integer multiplier and a shift).
     act_calibrator:    how activation ranges are set from calibration data: 'minmax' (abs max),
@@ -91,10 +96,13 @@ class QuantScheme:
     channel_migration: bool = False
     value_two_scale: bool = False
     outlier_two_scale: bool = False
+    token_bits: int | None = None
 
     def __post_init__(self):
-        for field in ("weight_bits", "act_bits"):
+        for field in ("weight_bits", "act_bits", "token_bits"):
             bits = getattr(self, field)
+            if field == "token_bits" and bits is None:
+                continue
             if not isinstance(bits, int) or isinstance(bits, bool) or not MIN_BITS <= bits <= MAX_BITS:
                 raise FlowError(f"{field}={bits!r} is out of range; supported bit widths are {MIN_BITS}..{MAX_BITS}")
         if self.act_calibrator not in ACT_CALIBRATORS:
@@ -110,6 +118,10 @@ class QuantScheme:
         if self.value_two_scale and self.act_bits < 3:
             raise FlowError(f"value_two_scale needs act_bits >= 3 (a flag bit and two per region), "
                             f"got {self.act_bits}")
+
+    def token_stream(self) -> "QuantScheme":
+        """The scheme of the token stream's quantizers: act_bits = token_bits when set."""
+        return self if self.token_bits is None else replace(self, act_bits=self.token_bits)
 
     @classmethod
     def float_reference(cls) -> "QuantScheme":

@@ -1,5 +1,5 @@
-"""Which `quantization:` options apply to a model family. Every option works on EfficientViT; on a DeiT
-the ones below would find nothing to act on (EfficientViT's linear attention, Hardswish, depthwise convs
+"""Which `quantization:` options apply to a model family. On EfficientViT every option but token_bits
+(a DeiT's token stream) works; on a DeiT the ones below would find nothing to act on (EfficientViT's linear attention, Hardswish, depthwise convs
 or conv/attention boundary), or are not built for its token tensors yet, so asking for one is an error
 that says why, instead of a build that silently ignores it."""
 
@@ -21,12 +21,17 @@ NOT_FOR_DEIT = {
 }
 
 
+NOT_FOR_EFFICIENTVIT = {
+    "token_bits": "it sets the width of a DeiT's token stream (embedding, residual sums, LayerNorm inputs); "
+                  "EfficientViT's residual sums take act_bits",
+}
+
+
 def check_applicable(model, options: dict) -> None:
     """A FlowError naming the first option in ``options`` (setting -> value, as QuantConfig.as_dict gives
     them) that is switched on and does not apply to ``model``'s family."""
     spec = getattr(model, "spec", None)
-    if getattr(spec, "family", "efficientvit") != "deit":
-        return
-    for key, why in NOT_FOR_DEIT.items():
+    family = getattr(spec, "family", "efficientvit")
+    for key, why in (NOT_FOR_DEIT if family == "deit" else NOT_FOR_EFFICIENTVIT).items():
         if options.get(key):
-            raise FlowError(f"quantization option {key} does not apply to {spec.name}: {why}")
+            raise FlowError(f"quantization option {key} does not apply to {getattr(spec, 'name', family)}: {why}")

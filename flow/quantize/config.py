@@ -37,7 +37,7 @@ _SCHEME_KEYS = {f.name for f in fields(QuantScheme)} - {"enabled"}
 _PROC_KEYS = ("bias_correction", "calib_images", "batch_size", "mixed_precision", "gptq", "qat_steps", "qat_lr",
               "interval_search", "block_reconstruction", "bridge_reconstruction", "reconstruction_steps",
               "scheme_search", "search_images")
-_TYPES = {"weight_bits": int, "act_bits": int, "po2_scales": bool, "act_calibrator": str, "percentile": (int, float),
+_TYPES = {"weight_bits": int, "act_bits": int, "token_bits": (int, type(None)), "po2_scales": bool, "act_calibrator": str, "percentile": (int, float),
           "weight_calibrator": str, "bias_correction": bool, "calib_images": int, "batch_size": int,
           "mixed_precision": bool, "gptq": bool, "qat_steps": int, "qat_lr": (int, float), "log2_divisor": bool,
           "interval_search": bool, "asym_post_act": bool, "filter_shift": bool, "channel_migration": bool,

@@ -75,6 +75,18 @@ def test_two_scale_softmax_and_gelu_run_bit_exact(tmp_path):
     assert layer_counts(run["image"].plan, hw, run["cfg"], check=True) == result["counts"]
 
 
+def test_an_eight_bit_token_stream_runs_bit_exact(tmp_path):
+    """W6A6 with the token stream at 8 bits (token_bits): the adds read a 6-bit addend and the 8-bit stream,
+    the token LayerNorms an 8-bit input, and the design runs bit-exact and counted."""
+    _, path, images = quantized_deit(tmp_path / "q", po2_scales=True, act_bits=6, weight_bits=6, token_bits=8)
+    program = lower_qonnx(path)
+    assert {program.tensors[l.inputs[0]].bits for l in program.layers if l.kind == "layernorm"} == {8}
+    run = _on_chosen_design(program, path, images[:1], tmp_path / "hls")
+    result, hw = run["result"], run["hw"]
+    assert result["bit_exact"] and result["layers_exact"] == len(hw.layers)
+    assert layer_counts(run["image"].plan, hw, run["cfg"], check=True) == result["counts"]
+
+
 def test_a_layernorm_shift_past_the_dividers_width_is_refused(exported_deit):
     """The token LayerNorm's small-quotient dividers take divisors sigma 2^K of at most 48 bits (K <= 26):
     a larger K is a FlowError naming the layer, not a wrong code."""

@@ -74,3 +74,18 @@ def test_deit_two_scales_lower_exactly(tmp_path):
     assert softmax.attrs["two_shift"] == sm.coarse_shift and not out.signed and out.bits <= 8
     result = check_against_qonnx(program, path, images[:4].numpy(), verify_executor_images=1)
     assert result["tensors_exact"] == result["tensors"] and result["output_max_lsb"] == 0
+
+
+def test_an_eight_bit_token_stream_lowers_exactly(tmp_path):
+    """W6A6 with token_bits=8: the embedding, the residual sums and the LayerNorms' input requantizations
+    are 8-bit tensors, every multiplier's operand (LayerNorm, GELU, softmax, q k v, linear outputs) 6-bit,
+    and the integer program equals QONNX execution on every tensor."""
+    _, path, images = quantized_deit(tmp_path, images=8, po2_scales=True, act_bits=6, weight_bits=6, token_bits=8)
+    program = lower_qonnx(path)
+    bits = {}
+    for layer in program.layers:
+        bits.setdefault(layer.kind, set()).add(program.tensors[layer.outputs[0]].bits)
+    assert bits["add"] == bits["add_const"] == bits["requant"] == {8}
+    assert bits["layernorm"] == bits["linear"] == bits["matmul"] == bits["softmax"] == bits["gelu"] == {6}
+    result = check_against_qonnx(program, path, images[:4].numpy(), verify_executor_images=1)
+    assert result["tensors_exact"] == result["tensors"] and result["output_max_lsb"] == 0

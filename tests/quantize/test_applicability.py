@@ -34,6 +34,13 @@ def test_efficientvit_takes_every_option():
     check_applicable(model, {option: True for option in NOT_FOR_DEIT})
 
 
+def test_token_bits_is_refused_on_efficientvit():
+    """token_bits sets a DeiT's token stream; an EfficientViT has none of those quantizers."""
+    model = build_model("efficientvit_b0", resolution=32, quant=QuantScheme.float_reference())
+    with pytest.raises(FlowError, match="quantization option token_bits does not apply to efficientvit_b0: "):
+        quantize_model(model, torch.zeros(2, 3, 32, 32), make_quant_config({"token_bits": 8}))
+
+
 def test_block_units_of_a_deit():
     assert block_units(_deit()) == ["patch_embed", "blocks.0", "blocks.1", "head"]
 
