@@ -104,10 +104,12 @@ def activation_capacity(cfg: HwConfig, part, limits: dict, need: int, calibratio
     return bram_words, 0
 
 
-def _cosim_words(cfg) -> int:
+def _cosim_plan(cfg):
+    """The memory plan of the co-simulation program the design with ``cfg`` carries (flow/hls/cosim.py)."""
     from flow.hls.cosim import cosim_program
 
-    return plan_memory(cosim_program(cfg.att_dividers, cfg.acc_bits)[0], cfg.lanes, UNBOUNDED, cfg.beat_bytes).act_words
+    return plan_memory(cosim_program(cfg.att_dividers, cfg.acc_bits, bool(cfg.tf))[0], cfg.lanes, UNBOUNDED,
+                       cfg.beat_bytes)
 
 
 # the configuration fields each operation's time depends on (the others time the same on any)
@@ -132,7 +134,8 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
         plan = plan_memory(program, lanes, min(capacity, base.act_words), base.beat_bytes)
     except FlowError:
         return [], (calibrated_resources(base, calibration), "uram" if in_uram else "bram18"), None
-    base = replace(base, act_words=max(plan.act_words, _cosim_words(base)), act_uram=in_uram)
+    cosim_plan = _cosim_plan(base)
+    base = replace(base, act_words=max(plan.act_words, cosim_plan.act_words), act_uram=in_uram)
     units = [v for v in (lanes // 4, lanes // 2, lanes) if v >= 1]
     choices = {"pe_rows": units, "pe_cols": units, "dw_lanes": units,
                "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows],
@@ -149,7 +152,7 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
             return cfg
         key = (cfg.mm_rows, cfg.tln_div)
         if key not in fitted:
-            fitted[key] = transformer_fit(plan, lanes, *key)
+            fitted[key] = transformer_fit(plan.ops + cosim_plan.ops, lanes, *key)
         return replace(cfg, **fitted[key])
     cpb = ddr_cycles_per_beat(part, clock_mhz, base.beat_bytes)
     lat = latencies(calibration)

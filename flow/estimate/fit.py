@@ -32,11 +32,12 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
 
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     att_dividers = att_dividers if exact else 0
-    cosim, _ = cosim_program(att_dividers, acc_bits)
+    tokens = any(layer.kind in ("softmax", "matmul", "add_const") for layer in program.layers)
+    cosim, _ = cosim_program(att_dividers, acc_bits, tokens)  # with its token branch when the engines are built
     wdepth, dw_k, entries, sh_words, dims = 1, 1, 2, 1, [1]
     dw_cols = latencies()["lbuf_distance"]  # the shortest row the depthwise engine streams
     act_words = 1
-    tf = {}
+    tf_ops = []  # the transformer engines' operations in the program and in the co-simulation program
     for prog in (program, cosim):
         layouts = plan_layouts(prog, lanes)
         for layer in prog.layers:
@@ -65,21 +66,22 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
             if op.kind == "dwconv":
                 _, cols, sub = dw_stream(op.fields)
                 dw_cols = max(dw_cols, cols * sub)
-        if prog is program:
-            tf = transformer_fit(plan, lanes, mm_rows, tln_div)
+        if tokens:
+            tf_ops += plan.ops
     d_max = _pow2(max(dims))
     epi = epilogue_entries(program)
     return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
                     wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,
                     att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
                     acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram,
-                    epi_entries=_pow2(epi) if epi else 0, **tf)
+                    epi_entries=_pow2(epi) if epi else 0, **transformer_fit(tf_ops, lanes, mm_rows, tln_div))
 
 
-def transformer_fit(plan, lanes: int, mm_rows: int, tln_div: int) -> dict:
-    """The softmax transformer's engine parameters (vitflow/transformer.h) for ``plan``'s operations: {}
-    when it has none (the engines are not built); MM_ROWS and TLN_DIV as asked, within the word."""
-    ops = [op for op in plan.ops if op.kind in TRANSFORMER_OPS]
+def transformer_fit(plan_ops: list, lanes: int, mm_rows: int, tln_div: int) -> dict:
+    """The softmax transformer's engine parameters (vitflow/transformer.h) for the memory plans' operations
+    ``plan_ops``: {} when they have none (the engines are not built); MM_ROWS and TLN_DIV as asked, within
+    the word."""
+    ops = [op for op in plan_ops if op.kind in TRANSFORMER_OPS]
     if not ops:
         return {}
     rows, div = max(2, min(mm_rows, lanes)), max(1, min(tln_div, lanes))

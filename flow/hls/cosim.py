@@ -8,6 +8,13 @@ x (3x8x8) -> conv 3x3/2 -> hardswish -> depthwise 3x3 -> hardswish (a table row 
   -> two 1x1 convs, concatenated (heads of D = 4) -> linear attention (2 heads) -> global average pool
   -> linear -> relu -> LayerNorm
 
+On an accelerator with the softmax transformer's engines (HwConfig.tf) the program also runs a token
+branch from the attention's output, so the RTL co-simulation covers those engines too: a patch
+embedding (2x2 conv to 4 tokens of 128 channels) -> position add (a class token row) -> one pre-norm
+block of two 64-wide heads (token LayerNorm, q k v linear, q k^T, softmax, attn v, projection, add;
+token LayerNorm, linear -> GELU -> linear, add) -> the class token -> LayerNorm -> linear, the second
+output.
+
 On an accelerator with fused activations (EPI_ENTRIES > 0) the project runs it fused
 (flow/hls/epilogues.py): the first convolution, the second depthwise and the linear layer then take
 their tables as epilogues, so the RTL co-simulation covers that path too; the other tables stay (a row
@@ -46,9 +53,10 @@ def _table(rng, x, y, name, kind, rows=1, lo=-128, hi=127):
     return Layer(name, kind, [x], [y], {"in_min": -128, "entries": 256, "rows": rows}, blobs)
 
 
-def cosim_program(att_dividers: int = 1, acc_bits: int = 32) -> tuple:
+def cosim_program(att_dividers: int = 1, acc_bits: int = 32, tokens: bool = False) -> tuple:
     """(program, reference tensors) of the co-simulation program for an accelerator with ``att_dividers``
-    exact dividers in its attention unit (0, shift-only: the attention layer divides by shifting)."""
+    exact dividers in its attention unit (0, shift-only: the attention layer divides by shifting);
+    ``tokens``: with the token branch (an accelerator with the transformer's engines)."""
     rng = np.random.default_rng(SEED)
     t = {"x": _t((3, 8, 8)), "c0": _t((8, 4, 4)), "h0": _t((8, 4, 4)), "d0": _t((8, 4, 4)), "h1": _t((8, 4, 4)),
          "c1": _t((8, 4, 4)), "a0": _t((8, 4, 4)), "r0": _t((8, 4, 4), signed=False), "d1": _t((8, 4, 4)),
@@ -82,7 +90,10 @@ def cosim_program(att_dividers: int = 1, acc_bits: int = 32) -> tuple:
               {"a": rng.integers(-(1 << 12), 1 << 12, 16).astype(np.int32),
                "b": rng.integers(-(1 << 10), 1 << 10, 16).astype(np.int32)}),
     ]
-    program = Program("cosim", ["x"], ["n0"], t, layers)
+    outputs = ["n0"]
+    if tokens:
+        outputs.append(_token_branch(np.random.default_rng(SEED + 1), "att", t, layers))  # x's draw unchanged
+    program = Program("cosim", ["x"], outputs, t, layers)
     program.check()
     analyse_ranges(program, acc_bits)
     x = rng.integers(-128, 128, size=(3, 8, 8))
@@ -102,3 +113,69 @@ def _attention(rng, log2: bool) -> Layer:
     if log2:
         blobs["den_exp"] = round_log2_odd(2 * np.arange(256) + 1).astype(np.int8)
     return Layer("attention0", "linear_attention", ["cat"], ["att"], attrs, blobs)
+
+
+# the token branch's sizes: 4 patch tokens and a class token, C channels in HEADS heads, an MLP of HIDDEN
+TOKENS, C, HEADS, HIDDEN = 5, 128, 2, 256
+
+
+def _dense(rng, name, x, ys, fan_in, fan_out, shift, **attrs) -> Layer:
+    """A linear layer on tokens (or a vector): weights in +-40, multipliers in [2^20, 2^22) under
+    ``shift``, which keeps its random outputs spread over the 8-bit range."""
+    blobs = {"weight": rng.integers(-40, 41, (fan_out, fan_in)).astype(np.int8),
+             "bias": rng.integers(-500, 500, fan_out).astype(np.int32),
+             "mult": rng.integers(1 << 20, 1 << 22, fan_out).astype(np.int32),
+             "shift": np.full(fan_out, shift, np.int32)}
+    return Layer(name, "linear", [x], ys, {"in_features": fan_in, "out_features": fan_out, "weight_bits": 8,
+                                           **attrs}, blobs)
+
+
+def _token_layernorm(rng, name, x, y, features) -> Layer:
+    return Layer(name, "layernorm", [x], [y], {"features": features, "k": 4},
+                 {"a": rng.integers(-(1 << 12), 1 << 12, features).astype(np.int32),
+                  "b": rng.integers(-(1 << 10), 1 << 10, features).astype(np.int32)})
+
+
+def _token_branch(rng, src: str, t: dict, layers: list) -> str:
+    """Append the token branch reading ``src`` (8 x 4 x 4) to ``layers`` (its tensors to ``t``); returns
+    its output tensor."""
+    d, n = C // HEADS, TOKENS
+    t.update({"p0": _t((n - 1, C)), "e0": _t((n, C)), "e1": _t((n, C)), "l0": _t((n, C)),
+              "qh": _t((HEADS, n, d)), "kh": _t((HEADS, n, d)), "vh": _t((HEADS, n, d)),
+              "lg": _t((HEADS, n, n)), "pr": _t((HEADS, n, n), signed=False), "av": _t((n, C)), "pj": _t((n, C)),
+              "s0": _t((n, C)), "s1": _t((n, C)), "l1": _t((n, C)), "m0": _t((n, HIDDEN)), "m1": _t((n, HIDDEN)),
+              "m2": _t((n, C)), "s2": _t((n, C)), "ct": _t((C,)), "cn": _t((C,)), "t_out": _t((16,))})
+    patch = _conv(rng, "patch0", src, "p0", 8, C, 2, 2, 0, 1, (4, 4), (2, 2))
+    patch.attrs["tokens_out"] = 1
+    patch.blobs["shift"][:] = 25  # the attention's small outputs, spread over the byte
+    exp = np.round(2.0 ** 16 * np.exp(-np.arange(256) * 0.05)).astype(np.int64)
+    layers += [
+        patch,
+        Layer("pos0", "add_const", ["p0"], ["e0"], {"shift": 10, "pad_tokens": 1},
+              {"mult": np.array([1 << 10, 1 << 9], np.int32),
+               "const": rng.integers(-100, 101, (n, C)).astype(np.int8)}),
+        _table(rng, "e0", "e1", "requant0", "requant"),
+        _token_layernorm(rng, "tln0", "e1", "l0", C),
+        _dense(rng, "qkv0", "l0", ["qh", "kh", "vh"], C, 3 * C, 30, tokens=n, split=3, heads=HEADS, head_dim=d),
+        Layer("qk0", "matmul", ["qh", "kh"], ["lg"], {"transpose_b": 1, "merge_heads": 0, "inner": d},
+              {"mult": np.array([1 << 30], np.int32), "shift": np.array([37], np.int32)}),
+        Layer("softmax0", "softmax", ["lg"], ["pr"],
+              {"recip_bits": 40, "shift": 32, "out_max": 255, "rows": n, "row_length": n}, {"table": exp}),
+        Layer("av0", "matmul", ["pr", "vh"], ["av"], {"transpose_b": 0, "merge_heads": 1, "inner": n},
+              {"mult": np.array([1 << 30], np.int32), "shift": np.array([38], np.int32)}),
+        _dense(rng, "proj0", "av", ["pj"], C, C, 30, tokens=n),
+        Layer("add1", "add", ["e1", "pj"], ["s0"], {"shift": 31},
+              {"mult": rng.integers(1 << 29, 1 << 30, 2).astype(np.int32)}),
+        _table(rng, "s0", "s1", "requant1", "requant"),
+        _token_layernorm(rng, "tln1", "s1", "l1", C),
+        _dense(rng, "fc0", "l1", ["m0"], C, HIDDEN, 30, tokens=n),
+        _table(rng, "m0", "m1", "gelu0", "gelu"),
+        _dense(rng, "fc1", "m1", ["m2"], HIDDEN, C, 31, tokens=n),
+        Layer("add2", "add", ["s0", "m2"], ["s2"], {"shift": 31},
+              {"mult": rng.integers(1 << 29, 1 << 30, 2).astype(np.int32)}),
+        Layer("cls0", "requant", ["s2"], ["ct"], {"in_min": -128, "token": 0, "entries": 256},
+              {"table": rng.integers(-128, 128, 256).astype(np.int16)}),
+        _token_layernorm(rng, "layernorm1", "ct", "cn", C),
+        _dense(rng, "head0", "cn", ["t_out"], C, 16, 30),
+    ]
+    return "t_out"

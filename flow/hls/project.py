@@ -223,7 +223,7 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
         cfg = replace(cfg, beat_bytes=part.beat_bytes)
     plan = plan_for(program, cfg)
     image = build_image(program, plan)
-    cosim_prog, cosim_env = cosim or cosim_program(cfg.att_dividers, cfg.acc_bits)
+    cosim_prog, cosim_env = cosim or cosim_program(cfg.att_dividers, cfg.acc_bits, bool(cfg.tf))
     cosim_prog = as_configured(cosim_prog, cfg)  # its activations fused as the design's are
     cosim_image = build_image(cosim_prog, plan_for(cosim_prog, cfg))
     out = Path(out)

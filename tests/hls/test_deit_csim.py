@@ -2,7 +2,8 @@
 the design the exploration picks for xczu9eg (the patch embedding on the image's patches, GELU fused into
 the first MLP linear), its project C-simulated on real images under the II audit,
 every layer's output (each of q, k and v too) equal to the integer reference's, and the audit's counts
-equal to the cycle model's, layer by layer."""
+equal to the cycle model's, layer by layer; the project's co-simulation program, token branch included, runs
+bit-exact too."""
 
 from flow.estimate.counts import layer_counts
 from flow.estimate.dse import explore, with_config
@@ -30,9 +31,9 @@ def _on_chosen_design(program, path, images, folder) -> dict:
     quant = activation_quants(path)[program.inputs[0]]
     envs = [run_program(program, {program.inputs[0]: quant.codes(x.numpy())}, dump_internal=False) for x in images]
     image = write_project(hw, [with_patches(env, patches) for env in envs], folder, part, 200, cfg, patches=patches)
-    result = run_csim(folder, compile_csim(folder))
+    exe = compile_csim(folder)
     return {"patched": patched, "patches": patches, "est": est, "cfg": cfg, "hw": hw, "envs": envs,
-            "image": image, "result": result}
+            "image": image, "result": run_csim(folder, exe), "exe": exe}
 
 
 def test_deit_runs_bit_exact_and_counted_on_the_accelerator(exported_deit, tmp_path):
@@ -48,6 +49,10 @@ def test_deit_runs_bit_exact_and_counted_on_the_accelerator(exported_deit, tmp_p
     assert result["bit_exact"] and result["layers_exact"] == len(fused.layers) == result["layers"]
     model = layer_counts(run["image"].plan, fused, cfg, check=True)
     assert model == result["counts"]
+    # the co-simulation program's token branch: Vitis' RTL co-simulation exercises the transformer engines
+    cosim = run_csim(tmp_path / "hls", run["exe"], data="cosim")
+    assert cosim["bit_exact"] and cosim["layers_exact"] == cosim["layers"]
+    assert {"patch0", "pos0", "tln0", "qkv0", "qk0", "softmax0", "av0", "add2", "cls0", "head0"} <= set(cosim["counts"])
 
 
 def test_heads_narrower_than_a_word_choose_a_word_they_fill(tmp_path):
