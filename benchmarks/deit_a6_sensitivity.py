@@ -2,8 +2,10 @@
 benchmarks/fashion_mnist_model.py, naive min-max calibration on 128 training images, the first 2,000 test
 images): weights or activations (W8A6 and W6A8 against float), then each activation quantizer group (the
 same quantizer in every block) put back at 8 bits inside the W8A6 model (its module from a W8A8 model
-calibrated alike; a LayerNorm as a whole, the logits with their integer softmax), and the softmax output
-left unquantized (the float softmax on the 6-bit logits).
+calibrated alike; a LayerNorm as a whole, the logits with their integer softmax), the softmax output
+left unquantized (the float softmax on the 6-bit logits), and the token stream (the embedding, the
+residual sums and the LayerNorms' inputs together) at 8 bits, calibrated so (quantization option
+token_bits): no group alone recovers much, the whole stream does.
 
     python3 benchmarks/deit_a6_sensitivity.py      # ~5 minutes once the model is cached
 """
@@ -50,8 +52,9 @@ def main():
     calib = load_fashion_mnist("train", RES, count=NAIVE["calib_images"])[0]
     x, y = load_fashion_mnist("test", RES, count=TEST_IMAGES)[:2]
 
-    def quantized(wb, ab):
-        return quantize_model(copy.deepcopy(fp), calib, make_quant_config({**NAIVE, "weight_bits": wb, "act_bits": ab}))
+    def quantized(wb, ab, **extra):
+        return quantize_model(copy.deepcopy(fp), calib,
+                              make_quant_config({**NAIVE, "weight_bits": wb, "act_bits": ab, **extra}))
 
     print(f"DeiT-Tiny r{RES}, first {TEST_IMAGES} test images, top-1 %")
     print(f"  float {evaluate_top1(fp, x, y):.2f}")
@@ -74,6 +77,8 @@ def main():
         if isinstance(m, deit.IntSoftmax):
             m.integer = False
     print(f"W8A6 with the float softmax, its output unquantized: {evaluate_top1(a6, x, y):.2f}")
+    print(f"W8A6 with the token stream at 8 bits: {evaluate_top1(quantized(8, 6, token_bits=8), x, y):.2f}, "
+          f"W6A6 so: {evaluate_top1(quantized(6, 6, token_bits=8), x, y):.2f}")
 
 
 if __name__ == "__main__":
