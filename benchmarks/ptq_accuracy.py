@@ -107,8 +107,8 @@ def cells_for(rows: dict, bits: list, checkpoint: Path, calib: int, quick: bool,
     """The sweep cells of the table: one accuracy task per row and bit width, each quantizing the trained
     model with NAIVE plus the row's settings on ``calib`` training images (seed 1) and evaluating it on the
     test split (all of it; 200 images with --quick). Each cell is seeded, so its result does not depend on
-    which cells ran before it. ``common``: settings every cell takes (--token-bits). The full recipe's cells (the longest) first, so no worker is left running
-    one alone at the end."""
+    which cells ran before it. ``common``: settings every cell takes (--token-bits). The full recipe's
+    cells (the longest) first, so no worker is left running one alone at the end."""
     from flow.sweep.grid import Cell
 
     cells = [Cell(task="accuracy", model=model, resolution=RECIPES[model][0], bits=f"w{wb}a{ab}", recipe=name,

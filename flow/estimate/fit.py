@@ -32,7 +32,10 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
 
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     att_dividers = att_dividers if exact else 0
-    tokens = any(layer.kind in ("softmax", "matmul", "add_const") for layer in program.layers)
+    # the transformer engines are built (TRANSFORMER_OPS: a token LayerNorm is a LayerNorm on (N, C))
+    tokens = any(layer.kind in ("softmax", "matmul", "add_const") or
+                 (layer.kind == "layernorm" and len(program.tensors[layer.inputs[0]].shape) == 2)
+                 for layer in program.layers)
     cosim, _ = cosim_program(att_dividers, acc_bits, tokens)  # with its token branch when the engines are built
     wdepth, dw_k, entries, sh_words, dims = 1, 1, 2, 1, [1]
     dw_cols = latencies()["lbuf_distance"]  # the shortest row the depthwise engine streams
@@ -66,7 +69,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
             if op.kind == "dwconv":
                 _, cols, sub = dw_stream(op.fields)
                 dw_cols = max(dw_cols, cols * sub)
-        if tokens:
+        if prog is program or tokens:
             tf_ops += plan.ops
     d_max = _pow2(max(dims))
     epi = epilogue_entries(program)

@@ -1,7 +1,7 @@
 """Which `quantization:` options apply to a model family. On EfficientViT every option but token_bits
-(a DeiT's token stream) works; on a DeiT the ones below would find nothing to act on (EfficientViT's linear attention, Hardswish, depthwise convs
-or conv/attention boundary), or are not built for its token tensors yet, so asking for one is an error
-that says why, instead of a build that silently ignores it."""
+(a DeiT's token stream) works; on a DeiT the ones below would find nothing to act on (EfficientViT's
+linear attention, Hardswish, depthwise convs or conv/attention boundary), or are not built for its token
+tensors yet, so asking for one is an error that says why, instead of a build that silently ignores it."""
 
 from flow.errors import FlowError
 
