@@ -313,14 +313,15 @@ class QuantLayerNorm(nn.LayerNorm):
         return k
 
     def _input_scale(self) -> tuple:
-        """(s_in, k): the input's codes are integers at s_in once shifted left by up to k bits (the
-        outlier-aware two scales; k = 0 otherwise)."""
+        """(s_in, k, bits): the input's codes are bits-bit integers at s_in once shifted left by up to k bits
+        (the outlier-aware two scales; k = 0 otherwise). Its width is the input quantizer's own, which
+        differs from the output's in a DeiT's token stream (QuantScheme.token_bits)."""
         quant = self.in_quant
         if isinstance(quant, ChannelTwoScaleQuant):
             if quant.fitted:
-                return quant.fine_scale.detach().double().reshape(()), quant.max_shift
+                return quant.fine_scale.detach().double().reshape(()), quant.max_shift, quant.bits
             quant = quant.uniform
-        return quant.act_quant.scale().detach().double().reshape(()), 0
+        return quant.act_quant.scale().detach().double().reshape(()), 0, int(quant.act_quant.bit_width())
 
     @torch.no_grad()
     def freeze_integer(self):
@@ -328,17 +329,17 @@ class QuantLayerNorm(nn.LayerNorm):
         if not isinstance(self.out_quant, QuantIdentity):
             return
         quant = self.out_quant.act_quant
-        s_in, in_shift = self._input_scale()
+        s_in, in_shift, in_bits = self._input_scale()
         s_out = quant.scale().detach().double().reshape(())
         bits, C = int(quant.bit_width()), self.normalized_shape[0]
         a = self.weight.detach().double() * math.sqrt(C) / s_out
         k = self.LN_COEF_BITS - math.ceil(math.log2(max(float(a.abs().max()), 1e-30)))
         a, b = torch.round(a * 2.0 ** k), torch.round(self.bias.detach().double() * 2.0 ** k / s_out)
-        d_max = (1 << (bits + in_shift)) * C  # |C q - S| <= C (max q - min q) < 2^bits C (input codes << k)
+        d_max = (1 << (in_bits + in_shift)) * C  # |C q - S| <= C (max q - min q) < 2^in_bits C (codes << k)
         v_max = C * d_max ** 2
         n_max = d_max * float(a.abs().max()) + math.isqrt(v_max) * float(b.abs().max())
         if max(v_max, n_max) >= 2 ** 53:
-            raise FlowError(f"integer LayerNorm over {C} features at {bits} bits leaves float64's exact range "
+            raise FlowError(f"integer LayerNorm over {C} features at {in_bits} bits leaves float64's exact range "
                             f"(worst-case |V| {v_max:.3g}, |N| {n_max:.3g}, limit 2^53)")
         self.register_buffer("ln_a", a, persistent=False)
         self.register_buffer("ln_b", b, persistent=False)
