@@ -32,16 +32,13 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
 
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     att_dividers = att_dividers if exact else 0
-    # the transformer engines are built (TRANSFORMER_OPS: a token LayerNorm is a LayerNorm on (N, C))
-    tokens = any(layer.kind in ("softmax", "matmul", "add_const") or
-                 (layer.kind == "layernorm" and len(program.tensors[layer.inputs[0]].shape) == 2)
-                 for layer in program.layers)
-    cosim, _ = cosim_program(att_dividers, acc_bits, tokens)  # with its token branch when the engines are built
+    cosim_dividers = att_dividers  # the co-simulation program's attention: exact or shift-only, as the program's
     wdepth, dw_k, entries, sh_words, dims = 1, 1, 2, 1, [1]
     dw_cols = latencies()["lbuf_distance"]  # the shortest row the depthwise engine streams
     act_words = 1
     tf_ops = []  # the transformer engines' operations in the program and in the co-simulation program
-    for prog in (program, cosim):
+    progs, tokens = [program], False
+    for prog in progs:  # the program, then the co-simulation program (appended once the program's plan is known)
         layouts = plan_layouts(prog, lanes)
         for layer in prog.layers:
             a, b = layer.attrs, layer.blobs
@@ -69,6 +66,9 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
             if op.kind == "dwconv":
                 _, cols, sub = dw_stream(op.fields)
                 dw_cols = max(dw_cols, cols * sub)
+        if prog is program:  # the transformer engines are built: the co-simulation runs its token branch too
+            tokens = any(op.kind in TRANSFORMER_OPS for op in plan.ops)
+            progs.append(cosim_program(cosim_dividers, acc_bits, tokens)[0])
         if prog is program or tokens:
             tf_ops += plan.ops
     d_max = _pow2(max(dims))
