@@ -81,14 +81,9 @@ def cosim_program(att_dividers: int = 1, acc_bits: int = 32, tokens: bool = Fals
         _attention(rng, log2=not att_dividers),
         Layer("gap0", "gap", ["att"], ["g0"], {"divisor": 16},
               {"mult": np.array([1 << 20], np.int32), "shift": np.array([20], np.int32)}),
-        Layer("linear0", "linear", ["g0"], ["f0"], {"in_features": 8, "out_features": 16, "weight_bits": 8},
-              {"weight": rng.integers(-60, 61, (16, 8)).astype(np.int8),
-               "bias": rng.integers(-500, 500, 16).astype(np.int32),
-               "mult": rng.integers(1 << 20, 1 << 22, 16).astype(np.int32), "shift": np.full(16, 28, np.int32)}),
+        _dense(rng, "linear0", "g0", ["f0"], 8, 16, 28, w_max=60),
         _table(rng, "f0", "f1", "relu1", "relu", lo=0, hi=255),
-        Layer("layernorm0", "layernorm", ["f1"], ["n0"], {"features": 16, "k": 6},
-              {"a": rng.integers(-(1 << 12), 1 << 12, 16).astype(np.int32),
-               "b": rng.integers(-(1 << 10), 1 << 10, 16).astype(np.int32)}),
+        _layernorm(rng, "layernorm0", "f1", "n0", 16, k=6),
     ]
     outputs = ["n0"]
     if tokens:
@@ -119,10 +114,10 @@ def _attention(rng, log2: bool) -> Layer:
 TOKENS, C, HEADS, HIDDEN = 5, 128, 2, 256
 
 
-def _dense(rng, name, x, ys, fan_in, fan_out, shift, **attrs) -> Layer:
-    """A linear layer on tokens (or a vector): weights in +-40, multipliers in [2^20, 2^22) under
+def _dense(rng, name, x, ys, fan_in, fan_out, shift, w_max=40, **attrs) -> Layer:
+    """A linear layer on a vector (or on tokens): weights in +-w_max, multipliers in [2^20, 2^22) under
     ``shift``, which keeps its random outputs spread over the 8-bit range."""
-    blobs = {"weight": rng.integers(-40, 41, (fan_out, fan_in)).astype(np.int8),
+    blobs = {"weight": rng.integers(-w_max, w_max + 1, (fan_out, fan_in)).astype(np.int8),
              "bias": rng.integers(-500, 500, fan_out).astype(np.int32),
              "mult": rng.integers(1 << 20, 1 << 22, fan_out).astype(np.int32),
              "shift": np.full(fan_out, shift, np.int32)}
@@ -130,8 +125,9 @@ def _dense(rng, name, x, ys, fan_in, fan_out, shift, **attrs) -> Layer:
                                            **attrs}, blobs)
 
 
-def _token_layernorm(rng, name, x, y, features) -> Layer:
-    return Layer(name, "layernorm", [x], [y], {"features": features, "k": 4},
+def _layernorm(rng, name, x, y, features, k=4) -> Layer:
+    """A LayerNorm (over a vector, or over each token) with random coefficients a, b and shift k."""
+    return Layer(name, "layernorm", [x], [y], {"features": features, "k": k},
                  {"a": rng.integers(-(1 << 12), 1 << 12, features).astype(np.int32),
                   "b": rng.integers(-(1 << 10), 1 << 10, features).astype(np.int32)})
 
@@ -155,7 +151,7 @@ def _token_branch(rng, src: str, t: dict, layers: list) -> str:
               {"mult": np.array([1 << 10, 1 << 9], np.int32),
                "const": rng.integers(-100, 101, (n, C)).astype(np.int8)}),
         _table(rng, "e0", "e1", "requant0", "requant"),
-        _token_layernorm(rng, "tln0", "e1", "l0", C),
+        _layernorm(rng, "tln0", "e1", "l0", C),
         _dense(rng, "qkv0", "l0", ["qh", "kh", "vh"], C, 3 * C, 30, tokens=n, split=3, heads=HEADS, head_dim=d),
         Layer("qk0", "matmul", ["qh", "kh"], ["lg"], {"transpose_b": 1, "merge_heads": 0, "inner": d},
               {"mult": np.array([1 << 30], np.int32), "shift": np.array([37], np.int32)}),
@@ -167,7 +163,7 @@ def _token_branch(rng, src: str, t: dict, layers: list) -> str:
         Layer("add1", "add", ["e1", "pj"], ["s0"], {"shift": 31},
               {"mult": rng.integers(1 << 29, 1 << 30, 2).astype(np.int32)}),
         _table(rng, "s0", "s1", "requant1", "requant"),
-        _token_layernorm(rng, "tln1", "s1", "l1", C),
+        _layernorm(rng, "tln1", "s1", "l1", C),
         _dense(rng, "fc0", "l1", ["m0"], C, HIDDEN, 30, tokens=n),
         _table(rng, "m0", "m1", "gelu0", "gelu"),
         _dense(rng, "fc1", "m1", ["m2"], HIDDEN, C, 31, tokens=n),
@@ -175,7 +171,7 @@ def _token_branch(rng, src: str, t: dict, layers: list) -> str:
               {"mult": rng.integers(1 << 29, 1 << 30, 2).astype(np.int32)}),
         Layer("cls0", "requant", ["s2"], ["ct"], {"in_min": -128, "token": 0, "entries": 256},
               {"table": rng.integers(-128, 128, 256).astype(np.int16)}),
-        _token_layernorm(rng, "layernorm1", "ct", "cn", C),
+        _layernorm(rng, "layernorm1", "ct", "cn", C),
         _dense(rng, "head0", "cn", ["t_out"], C, 16, 30),
     ]
     return "t_out"
