@@ -7,7 +7,7 @@ left unquantized (the float softmax on the 6-bit logits), and the token stream (
 residual sums and the LayerNorms' inputs together) at 8 bits, calibrated so (quantization option
 token_bits): no group alone recovers much, the whole stream does.
 
-    python3 benchmarks/deit_a6_sensitivity.py      # ~5 minutes once the model is cached
+    python3 benchmarks/deit_a6_sensitivity.py      # ~8 minutes once the model is cached
 """
 
 import copy

@@ -7,8 +7,8 @@ this CPU).
                                                   # a DeiT (flow/quantize/applicability.py drops the others)
     python3 benchmarks/ptq_accuracy.py --model deit_tiny --bits w6a6 --token-bits 8
                                                   # W6A6 with the DeiT's token stream (embedding, residual
-                                                  # sums, LayerNorm inputs) at 8 bits: every multiplier's
-                                                  # operands still 6-bit
+                                                  # sums, LayerNorm inputs) at 8 bits: every matmul's and
+                                                  # linear layer's operands still 6-bit
     python3 benchmarks/ptq_accuracy.py --quick    # CI-sized: a model trained for a minute, 200 test images,
                                                   # 16 calibration images, 10 distillation and 5
                                                   # reconstruction steps

@@ -17,8 +17,9 @@ each LayerNorm's input and output, q, k and v, the attention logits, the softmax
 on the fixed power-of-two scale 2^-bits: the probabilities' own range), the attention output, the
 projections, and the GELU's input and output. After calibration the softmax is integer (IntSoftmax), as
 the LayerNorms are (QuantLayerNorm). With ``QuantScheme(enabled=False)`` every quantizer is an identity
-and the model is timm's float DeiT. The token stream (the embedding, the residual sums and the
-LayerNorms' inputs) takes ``scheme.token_bits`` when that is set: no multiplier reads it.
+and the model is timm's float DeiT. The token stream (the embedding after the position add, the residual
+sums and the LayerNorms' inputs) takes ``scheme.token_bits`` when that is set: no matmul or linear layer
+reads it.
 """
 
 import math

@@ -50,9 +50,9 @@ class QuantScheme:
     enabled:           False builds the float reference (all quantizers are identities).
     weight_bits:       bit width of conv/linear weights (per-output-channel, symmetric).
     act_bits:          bit width of every activation tensor (per-tensor, symmetric; unsigned after ReLU).
-    token_bits:        a DeiT's token stream (the embedding, each residual sum and each LayerNorm's input) at
-                       this width instead of act_bits; None: act_bits. No multiplier reads these tensors (the
-                       residual adds and the integer LayerNorm do), so e.g. W6A6 with an 8-bit stream keeps
+    token_bits:        a DeiT's token stream (the embedding after the position add, each residual sum and each
+                       LayerNorm's input) at this width instead of act_bits; None: act_bits. No matmul or linear
+                       layer reads these tensors (the residual adds and the integer LayerNorm do), so e.g. W6A6 with an 8-bit stream keeps
                        every matmul's operands at 6 bits: the literature's W6A6 (PTQ4ViT, RepQ-ViT), which
                        leaves the stream in float.
     po2_scales:        restrict every scale to a power of two (requantization becomes a pure shift);

@@ -78,7 +78,7 @@ def test_deit_two_scales_lower_exactly(tmp_path):
 
 def test_an_eight_bit_token_stream_lowers_exactly(tmp_path):
     """W6A6 with token_bits=8: the embedding, the residual sums and the LayerNorms' input requantizations
-    are 8-bit tensors, every multiplier's operand (LayerNorm, GELU, softmax, q k v, linear outputs) 6-bit,
+    are 8-bit tensors, the LayerNorm, GELU, softmax, product and linear outputs (the matmul operands) 6-bit,
     and the integer program equals QONNX execution on every tensor."""
     _, path, images = quantized_deit(tmp_path, images=8, po2_scales=True, act_bits=6, weight_bits=6, token_bits=8)
     program = lower_qonnx(path)
