@@ -20,7 +20,7 @@ from flow.config import BuildConfig
 from flow.errors import FlowError
 from flow.steps.estimate import step_estimate, step_load_program
 from flow.steps.export import step_export
-from flow.steps.hls import step_csim, step_generate_hls
+from flow.steps.hls import check_accelerator_widths, step_csim, step_generate_hls
 from flow.steps.hls4ml import step_hls4ml, step_hls4ml_scope
 from flow.steps.lower import step_load_qonnx, step_lower
 from flow.steps.cached import step_front
@@ -45,6 +45,9 @@ ESTIMATE_STEPS = [step_load_program, step_estimate]
 
 def run_build(cfg: BuildConfig, steps=None) -> Path:
     """Run ``steps`` (default: build_steps(cfg)) in order; return the output folder, complete, or raise with nothing left behind."""
+    steps = steps or build_steps(cfg)
+    if step_generate_hls in steps:
+        check_accelerator_widths(cfg)
     out = cfg.output_dir()
     if out.exists() and not out.is_dir():
         raise FlowError(f"output path '{out}' exists and is not a folder")
@@ -56,7 +59,7 @@ def run_build(cfg: BuildConfig, steps=None) -> Path:
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
         try:
             st = BuildState(cfg=cfg, staging=staging)
-            for step in steps or build_steps(cfg):
+            for step in steps:
                 stop_signals.check()  # a stop signal a library swallowed still stops the build here
                 step(st)
             stop_signals.check()

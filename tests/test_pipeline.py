@@ -73,3 +73,21 @@ def test_a_refused_build_removes_nothing(tmp_path, monkeypatch):
         with pytest.raises(FlowError, match="another build"):
             run_build(make_config(out=str(out)), steps=[_writes])
         assert (out.parent / ".proj.other.partial").is_dir()
+
+
+@pytest.mark.parametrize("quant", [{"token_bits": 12}, {"act_bits": 10}])
+def test_a_deit_wider_than_the_token_units_is_refused_before_any_step(tmp_path, quant):
+    from flow.steps.hls import step_generate_hls
+
+    ran = []
+    cfg = make_config(model="deit_tiny", resolution=64, out=str(tmp_path / "proj"), quantization=quant)
+    with pytest.raises(FlowError, match=f"{next(iter(quant))}=.*token units read 8-bit codes"):
+        run_build(cfg, steps=[ran.append, step_generate_hls])
+    assert ran == [] and list(tmp_path.iterdir()) == []
+    assert run_build(cfg, steps=[_writes]).is_dir()  # without the generation step (e.g. `flow quantize`) it builds
+
+
+def test_an_8_bit_token_stream_passes_the_width_check():
+    from flow.steps.hls import check_accelerator_widths
+
+    check_accelerator_widths(make_config(model="deit_tiny", resolution=64, quantization={"token_bits": 8}))

@@ -6,6 +6,21 @@ from flow.progress import say
 from .state import BuildState
 
 CSIM_IMAGES = 2
+TOKEN_CODE_BITS = 8  # the token units (matmul, softmax, token LayerNorm, add) read byte codes
+
+
+def check_accelerator_widths(cfg) -> None:
+    """Before any step runs: a DeiT whose activations or token stream are wider than the token units'
+    byte codes is refused here, in one line, rather than after minutes of quantizing, at generation."""
+    from flow.models import DEIT_NAMES
+
+    if cfg.model not in DEIT_NAMES or cfg.qonnx or cfg.program:
+        return  # other programs (and a given QONNX or program) are checked layer by layer at generation
+    scheme = cfg.quant_config().scheme
+    for name, bits in (("act_bits", scheme.act_bits), ("token_bits", scheme.token_bits)):
+        if bits is not None and bits > TOKEN_CODE_BITS:
+            raise FlowError(f"{name}={bits}: the accelerator's token units read {TOKEN_CODE_BITS}-bit codes, so "
+                            f"{cfg.model} builds with {name} <= {TOKEN_CODE_BITS}")
 
 
 def step_generate_hls(st: BuildState) -> None:
