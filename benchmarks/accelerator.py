@@ -30,6 +30,8 @@ ENGINES = {"conv": "conv", "linear": "conv (linear layers)", "dwconv": "depthwis
            "layernorm": "pool+norm", "gelu": "tables", "requant": "tables", "add_const": "add",
            "softmax": "softmax", "matmul": "q k^T, attn v"}
 RESOLUTION = 224
+TARGET = ("efficientvit_b1", "xczu9eg")  # the design the published accelerators are compared with
+TARGET_GOPS = 780  # Shao et al. 2024 (arXiv 2403.20230): EfficientViT on a ZCU102 at 200 MHz
 
 
 def program_of(model: str):
@@ -87,6 +89,41 @@ def csim_check(model: str, est: dict, program, qonnx, part) -> str:
             f"{'equal' if equal else 'DIFFER FROM'} the audit's on every layer ({result['seconds_per_image']:.1f} s)")
 
 
+def print_bounds(model: str, part, est: dict) -> None:
+    """What bounds ``est``'s design: how far each parallelism knob is from the largest the word allows, and
+    the frame rate if one engine's cycles were halved (the rest as they are), which bounds what doubling
+    that engine alone can buy; and the frame time the published figure needs."""
+    from flow.estimate.dse import SPACE
+    from flow.estimate.fit import fitted_config
+
+    cfg, lanes = est["config"], est["config"]["lanes"]
+    per = {}
+    for r in est["layers"]:
+        per[ENGINES[r["kind"]]] = per.get(ENGINES[r["kind"]], 0) + r["cycles"]
+    cycles, clock = est["cycles"], est["clock_mhz"] * 1e6
+    # as the search bounds them (dse._word_space): the attention's rows and dividers fitted to the program
+    base = fitted_config(on_patches_of(model), cfg["acc_bits"], lanes=lanes, att_rows=max(SPACE["att_rows"]),
+                         att_dividers=max(SPACE["att_dividers"]))
+    largest = {"pe_rows": lanes, "pe_cols": lanes, "dw_lanes": lanes, "att_rows": base.att_rows,
+               "att_dividers": base.att_dividers}
+    knobs = ", ".join(f"{k} {cfg[k]} of {v}" for k, v in largest.items())
+    halved = ", ".join(f"{k} {clock / (cycles - v / 2):.1f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1])
+                       if v / cycles >= 0.02)
+    need = est["gops"] / TARGET_GOPS * cycles
+    print(f"\nWhat bounds {model} on {part.name} at {est['clock_mhz']:.0f} MHz ({est['fps']:.1f} FPS, "
+          f"{est['gops']:.1f} GOPS):")
+    print(f"  its knobs against the largest the {lanes}-byte word allows: {knobs}")
+    print(f"  FPS with one engine's cycles halved: {halved}")
+    print(f"  {TARGET_GOPS} GOPS needs a frame of {need:,.0f} cycles; this design's is {cycles:,} "
+          f"({cycles / need:.1f}x)")
+
+
+def on_patches_of(model: str):
+    from flow.hls.input_patches import on_patches
+
+    return on_patches(program_of(model)[0])[0]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--csim", action="store_true", help="C-simulate each model on xczu9eg's design")
@@ -141,6 +178,9 @@ def main():
             per["io"] = est["io"]["cycles"]
         shares = ", ".join(f"{k} {100 * v / est['cycles']:.0f}%" for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
         print(f"  {model} on {part.name}: {shares}")
+    for model, part, est, _ in rows:
+        if (model, part.name) == TARGET:
+            print_bounds(model, part, est)
     if checks:
         print("\nC-simulation of each model on xczu9eg's design (one Fashion-MNIST test image):")
         for line in checks:

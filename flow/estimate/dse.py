@@ -127,16 +127,17 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
     div_space = SPACE["att_dividers"] if exact else [0]
     base = fitted_config(program, acc_bits, lanes=lanes, att_rows=max(SPACE["att_rows"]), att_dividers=max(div_space),
                          beat_bytes=part.beat_bytes)
-    # the most room the smallest buffers leave (each design's own buffers are checked with its resources)
-    capacity, in_uram = activation_capacity(replace(base, att_rows=1, att_dividers=min(div_space)), part, limits,
-                                            base.act_words, calibration)
+    # the most room the smallest buffers leave (each design's own buffers are checked with its resources):
+    # the fewest PE rows (the fewest, deepest weight banks), one attention row, the fewest dividers
+    units = [v for v in (lanes // 4, lanes // 2, lanes) if v >= 1]
+    smallest = replace(base, pe_rows=min(units), att_rows=1, att_dividers=min(div_space))
+    capacity, in_uram = activation_capacity(smallest, part, limits, base.act_words, calibration)
     try:
         plan = plan_memory(program, lanes, min(capacity, base.act_words), base.beat_bytes)
     except FlowError:
         return [], (calibrated_resources(base, calibration), "uram" if in_uram else "bram18"), None
     cosim_plan = _cosim_plan(base)
     base = replace(base, act_words=max(plan.act_words, cosim_plan.act_words), act_uram=in_uram)
-    units = [v for v in (lanes // 4, lanes // 2, lanes) if v >= 1]
     choices = {"pe_rows": units, "pe_cols": units, "dw_lanes": units,
                "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows],
                "att_dividers": [v for v in div_space if v <= base.att_dividers],

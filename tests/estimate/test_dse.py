@@ -113,3 +113,13 @@ def test_estimate_reports_the_activation_memory(program):
     est = estimate(program, cfg, get_part("xczu9eg"), 200)
     assert est["activations"]["bram18"] == estimate_resources(cfg)["activation_bram18"] > 0
     assert est["ddr_beats"] == sum(r["beats"] for r in est["layers"]) + est["io"]["beats"]
+
+
+def test_the_weight_rows_are_a_bank_per_pe_row():
+    # conv_pe.h: ROWS banks of 2 x (L / ROWS) x WDEPTH words of L bytes; a bank of 256 bits is 8 BRAM18 wide,
+    # 512 deep, so fewer PE rows fill each bank's depth instead of adding width-bound banks
+    from flow.estimate.resources import buffers
+
+    cfg = HwConfig(lanes=32, pe_rows=32, pe_cols=32, dw_lanes=32, wdepth=64)
+    assert buffers(cfg)["weight rows"]["bram18"] == 32 * bram18(256, 2 * 64) == 256
+    assert buffers(dataclasses.replace(cfg, pe_rows=8))["weight rows"]["bram18"] == 8 * bram18(256, 2 * 4 * 64) == 64
