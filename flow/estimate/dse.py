@@ -108,7 +108,8 @@ def _cosim_plan(cfg):
     """The memory plan of the co-simulation program the design with ``cfg`` carries (flow/hls/cosim.py)."""
     from flow.hls.cosim import cosim_program
 
-    return plan_memory(cosim_program(cfg.att_dividers, cfg.acc_bits, bool(cfg.tf))[0], cfg.lanes, UNBOUNDED,
+    return plan_memory(cosim_program(cfg.att_dividers, cfg.acc_bits, bool(cfg.tf), bool(cfg.dw_engine),
+                                     bool(cfg.att_engine))[0], cfg.lanes, UNBOUNDED,
                        cfg.beat_bytes)
 
 
@@ -138,9 +139,10 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
         return [], (calibrated_resources(base, calibration), "uram" if in_uram else "bram18"), None
     cosim_plan = _cosim_plan(base)
     base = replace(base, act_words=max(plan.act_words, cosim_plan.act_words), act_uram=in_uram)
-    choices = {"pe_rows": units, "pe_cols": units, "dw_lanes": units,
-               "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows],
-               "att_dividers": [v for v in div_space if v <= base.att_dividers],
+    choices = {"pe_rows": units, "pe_cols": units, "dw_lanes": units if base.dw_engine else [base.dw_lanes],
+               "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows] if base.att_engine else [base.att_rows],
+               "att_dividers": [v for v in div_space if v <= base.att_dividers] if base.att_engine
+               else [base.att_dividers],  # an engine not built has no parallelism to choose
                # a softmax transformer's products and token LayerNorm (one value each when it has none)
                "mm_rows": [r for r in SPACE["mm_rows"] if r <= lanes] if base.tf else [base.mm_rows],
                "tln_div": [v for v in SPACE["tln_div"] if v <= lanes] if base.tf else [base.tln_div]}

@@ -23,16 +23,20 @@ def _pow2(n: int) -> int:
 def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 4, att_dividers: int = 1,
                   capacity: int | None = None, beat_bytes: int = 16, act_uram: int = 0, pe_rows: int | None = None,
                   pe_cols: int | None = None, dw_lanes: int | None = None, mm_rows: int = 4,
-                  tln_div: int = 4) -> HwConfig:
+                  tln_div: int = 4, dw_engine: bool | None = None, att_engine: bool | None = None) -> HwConfig:
     """A HwConfig for ``program`` with L = ``lanes`` (the PE array and depthwise lanes as wide as the word
     unless given); the activation memory holds the plan's high-water mark within ``capacity`` words (None:
-    unbounded, every tensor on chip). The buffers also fit the project's co-simulation program
-    (flow/hls/cosim.py)."""
+    unbounded, every tensor on chip). The depthwise and linear-attention engines are built when the program
+    has such layers, unless ``dw_engine`` / ``att_engine`` say otherwise. The buffers also fit the project's
+    co-simulation program (flow/hls/cosim.py), which runs a layer on every engine built."""
     from flow.hls.cosim import cosim_program
 
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     att_dividers = att_dividers if exact else 0
     cosim_dividers = att_dividers  # the co-simulation program's attention: exact or shift-only, as the program's
+    # the depthwise and linear-attention engines are built for a program that has such layers (a DeiT has none)
+    dw_engine = int(any(l.kind == "dwconv" for l in program.layers) if dw_engine is None else dw_engine)
+    att_engine = int(any(l.kind == "linear_attention" for l in program.layers) if att_engine is None else att_engine)
     wdepth, dw_k, entries, sh_words, dims = 1, 1, 2, 1, [1]
     dw_cols = latencies()["lbuf_distance"]  # the shortest row the depthwise engine streams
     act_words = 1
@@ -68,7 +72,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
                 dw_cols = max(dw_cols, cols * sub)
         if prog is program:  # the transformer engines are built: the co-simulation runs its token branch too
             tokens = any(op.kind in TRANSFORMER_OPS for op in plan.ops)
-            progs.append(cosim_program(cosim_dividers, acc_bits, tokens)[0])
+            progs.append(cosim_program(cosim_dividers, acc_bits, tokens, bool(dw_engine), bool(att_engine))[0])
         if prog is program or tokens:
             tf_ops += plan.ops
     d_max = _pow2(max(dims))
@@ -77,7 +81,8 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
                     wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,
                     att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
                     acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram,
-                    epi_entries=_pow2(epi) if epi else 0, **transformer_fit(tf_ops, lanes, mm_rows, tln_div))
+                    epi_entries=_pow2(epi) if epi else 0, dw_engine=dw_engine, att_engine=att_engine,
+                    **transformer_fit(tf_ops, lanes, mm_rows, tln_div))
 
 
 def transformer_fit(plan_ops: list, lanes: int, mm_rows: int, tln_div: int) -> dict:

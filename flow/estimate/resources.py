@@ -61,15 +61,16 @@ def buffers(cfg) -> dict:
     return {
         # conv_pe.h wbuf: a bank per PE row, each two tiles' passes (L / ROWS of them) x WDEPTH words deep
         "weight rows": memory(w, 2 * (cfg.lanes // cfg.pe_rows) * cfg.wdepth, cfg.pe_rows),
-        "depthwise line buffer": memory(w, cfg.dw_cols, cfg.dw_k),                  # dwconv.h lbuf
+        "depthwise line buffer": memory(w, cfg.dw_cols, cfg.dw_k * cfg.dw_engine),  # dwconv.h lbuf
         "tables": memory(16, 2 * cfg.tab_entries, cfg.lanes),                       # eltwise.h tab
         "concat tables": memory(16, cfg.tab_entries, 2 * cfg.lanes),                # eltwise.h tab0, tab1
-        "attention tables": memory(16, cfg.tab_entries, 2 * cfg.att_rows),         # qtab, ktab
-        "exponents": memory(8, cfg.tab_entries),                                    # etab
+        "attention tables": memory(16, cfg.tab_entries, 2 * cfg.att_rows * cfg.att_engine),  # qtab, ktab
+        "exponents": memory(8, cfg.tab_entries, cfg.att_engine),                    # linear_attention.h etab
         "layernorm shifts": memory(w, cfg.sh_words),                                # layernorm.h shbuf
         "weight fifo": memory(w, cfg.fifo_depth),
         # epilogue.h etab: a bank per PE row and depthwise lane, single-port distributed RAM (64 x 1 per LUT)
-        "epilogue tables": {"bram18": 0, "lut": (cfg.pe_rows + cfg.dw_lanes) * math.ceil(16 * cfg.epi_entries / 64)},
+        "epilogue tables": {"bram18": 0, "lut": (cfg.pe_rows + cfg.dw_lanes * cfg.dw_engine)
+                            * math.ceil(16 * cfg.epi_entries / 64)},
         "axi ports": {"bram18": AXI_PORTS * BRAM18_PER_AXI_PORT, "lut": 0},
     }
 
@@ -82,18 +83,21 @@ def activation_memory(cfg) -> dict:
 
 
 def units(cfg) -> dict:
-    L, rows, d = cfg.lanes, cfg.att_rows, cfg.att_d_max
-    att_outs = max(cfg.att_dividers, rows)
+    L, d = cfg.lanes, cfg.att_d_max
+    dw_lanes = cfg.dw_lanes if cfg.dw_engine else 0  # an engine not built (HwConfig.dw_engine, att_engine)
+    rows, att = (cfg.att_rows, 1) if cfg.att_engine else (0, 0)
+    att_outs = max(cfg.att_dividers, rows) if att else 0
     return {
         # products of the PE array, the depthwise window (lanes x K x K), attention loops 1 (rows x a word
         # of v) and 3 (rows x D_MAX, and ksum)
-        "mac": cfg.pe_rows * cfg.pe_cols + cfg.dw_lanes * cfg.dw_k ** 2 + rows * min(d, L) + rows * (d + 1),
+        "mac": cfg.pe_rows * cfg.pe_cols + dw_lanes * cfg.dw_k ** 2 + rows * min(d, L) + rows * (d + 1),
         "packed": cfg.pe_rows // 2 * cfg.pe_cols,  # the PE array's DSPs: each computes two of its products
-        "requant": cfg.pe_rows + cfg.dw_lanes + 3 + att_outs + 2,  # + kv/ksum/den, num, gap, layernorm
+        "requant": cfg.pe_rows + dw_lanes + 3 * att + att_outs + 2,  # + kv/ksum/den, num, gap, layernorm
         "add_lane": L,                            # two 16 x 31-bit products each, shared over the II = 2 cycles
         "divider": 1 + 1,                         # gap, layernorm: 64-bit dividers
-        "qdiv16": cfg.att_dividers,               # the attention's exact dividers (ClampedDiv<16, 48>)
-        "lane": 4 * L,                            # lane muxes of the depthwise, table, add, concat units
+        "qdiv16": cfg.att_dividers * att,         # the attention's exact dividers (ClampedDiv<16, 48>)
+        "lane": (3 + cfg.dw_engine) * L,          # lane muxes of the depthwise, table, add, concat units
+        "engine": ENGINES - (1 - cfg.dw_engine) - (1 - cfg.att_engine),  # each engine's control
     }
 
 
@@ -104,18 +108,19 @@ def estimate_resources(cfg) -> dict:
     lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * u["requant"]
            + LUT["divider"] * u["divider"] + LUT["qdiv16"] * u["qdiv16"]
            + LUT["lane"] * (u["lane"] + u["add_lane"]) + LUT["axi_port"] * AXI_PORTS + LUT["control"]
-           + LUT["engine"] * ENGINES)
+           + LUT["engine"] * u["engine"])
     ff = (FF["mac"] * u["mac"] + FF["packed"] * u["packed"] + FF["requant"] * u["requant"]
           + FF["divider"] * u["divider"] + FF["qdiv16"] * u["qdiv16"]
           + FF["lane"] * (u["lane"] + u["add_lane"]) + FF["axi_port"] * AXI_PORTS + FF["control"]
-          + FF["engine"] * ENGINES)
+          + FF["engine"] * u["engine"])
     # the depthwise engine's registers: two K x K windows and two K x K filter sets of L-byte words; the
     # selection of the window's new column from the K rotating line-buffer banks (K - 1 K:1 multiplexers of
     # a word: a LUT6 selects 4 inputs); the decoding of each product's operand
-    window_bits = 2 * cfg.dw_k ** 2 * 8 * cfg.lanes
-    ff += 2 * window_bits
-    lut += (cfg.dw_k - 1) * 8 * cfg.lanes * math.ceil(cfg.dw_k / 4)
-    lut += LUT_PER_DECODER * cfg.dw_lanes * cfg.dw_k ** 2  # each product's operand: width, sign and lane pick
+    if cfg.dw_engine:
+        window_bits = 2 * cfg.dw_k ** 2 * 8 * cfg.lanes
+        ff += 2 * window_bits
+        lut += (cfg.dw_k - 1) * 8 * cfg.lanes * math.ceil(cfg.dw_k / 4)
+        lut += LUT_PER_DECODER * cfg.dw_lanes * cfg.dw_k ** 2  # each product's operand: width, sign and lane pick
     bufs = buffers(cfg)
     act = activation_memory(cfg)
     bram = sum(b["bram18"] for b in bufs.values()) + act["bram18"]

@@ -7,6 +7,9 @@ x (3x8x8) -> conv 3x3/2 -> hardswish -> depthwise 3x3 -> hardswish (a table row 
   -> grouped 1x1 conv -> add (with the first hardswish's output) -> relu -> depthwise 3x3 -> hardswish
   -> two 1x1 convs, concatenated (heads of D = 4) -> linear attention (2 heads) -> global average pool
   -> linear -> relu -> LayerNorm
+(on an accelerator without the depthwise engine, HwConfig.dw_engine = 0, the same without the depthwise
+convs; without the linear-attention engine, att_engine = 0, a 1x1 conv in the attention's place: a DeiT's
+accelerator has neither)
 
 On an accelerator with the softmax transformer's engines (HwConfig.tf) the program also runs a token
 branch from the attention's output, so the RTL co-simulation covers those engines too: a patch
@@ -53,32 +56,41 @@ def _table(rng, x, y, name, kind, rows=1, lo=-128, hi=127):
     return Layer(name, kind, [x], [y], {"in_min": -128, "entries": 256, "rows": rows}, blobs)
 
 
-def cosim_program(att_dividers: int = 1, acc_bits: int = 32, tokens: bool = False) -> tuple:
+def cosim_program(att_dividers: int = 1, acc_bits: int = 32, tokens: bool = False, dw: bool = True,
+                  att: bool = True) -> tuple:
     """(program, reference tensors) of the co-simulation program for an accelerator with ``att_dividers``
     exact dividers in its attention unit (0, shift-only: the attention layer divides by shifting);
-    ``tokens``: with the token branch (an accelerator with the transformer's engines)."""
+    ``tokens``: with the token branch (an accelerator with the transformer's engines); ``dw``, ``att``: with
+    the depthwise convolutions, with the linear attention (an accelerator with those engines, HwConfig's
+    dw_engine and att_engine). Without the depthwise convs the per-channel table reads the first table, the
+    two 1x1 convs the ReLU; without the attention a 1x1 conv takes the concatenation to its output tensor."""
     rng = np.random.default_rng(SEED)
     t = {"x": _t((3, 8, 8)), "c0": _t((8, 4, 4)), "h0": _t((8, 4, 4)), "d0": _t((8, 4, 4)), "h1": _t((8, 4, 4)),
          "c1": _t((8, 4, 4)), "a0": _t((8, 4, 4)), "r0": _t((8, 4, 4), signed=False), "d1": _t((8, 4, 4)),
          "h2": _t((8, 4, 4)), "q0": _t((12, 4, 4)), "q1": _t((12, 4, 4)), "cat": _t((24, 4, 4)),
          "att": _t((8, 4, 4)), "g0": _t((8,)), "f0": _t((16,)), "f1": _t((16,), signed=False), "n0": _t((16,))}
+    if not dw:
+        for name in ("d0", "d1", "h2"):
+            del t[name]
+    h1_in, q_in = ("d0", "h2") if dw else ("h0", "r0")
     layers = [
         _conv(rng, "conv0", "x", "c0", 3, 8, 3, 2, 1, 1, (8, 8), (4, 4)),
         _table(rng, "c0", "h0", "hardswish0", "hardswish"),
-        _conv(rng, "dwconv0", "h0", "d0", 8, 8, 3, 1, 1, 8, (4, 4), (4, 4)),
-        _table(rng, "d0", "h1", "hardswish1", "hardswish", rows=8),
+        *([_conv(rng, "dwconv0", "h0", "d0", 8, 8, 3, 1, 1, 8, (4, 4), (4, 4))] if dw else []),
+        _table(rng, h1_in, "h1", "hardswish1", "hardswish", rows=8),
         _conv(rng, "conv1", "h1", "c1", 8, 8, 1, 1, 0, 2, (4, 4), (4, 4)),
         Layer("add0", "add", ["c1", "h0"], ["a0"], {"shift": 31},
               {"mult": rng.integers(1 << 29, 1 << 30, 2).astype(np.int32)}),
         _table(rng, "a0", "r0", "relu0", "relu", lo=0, hi=255),
-        _conv(rng, "dwconv1", "r0", "d1", 8, 8, 3, 1, 1, 8, (4, 4), (4, 4)),
-        _table(rng, "d1", "h2", "hardswish2", "hardswish"),
-        _conv(rng, "conv2", "h2", "q0", 8, 12, 1, 1, 0, 1, (4, 4), (4, 4)),
-        _conv(rng, "conv3", "h2", "q1", 8, 12, 1, 1, 0, 1, (4, 4), (4, 4)),
+        *([_conv(rng, "dwconv1", "r0", "d1", 8, 8, 3, 1, 1, 8, (4, 4), (4, 4)),
+           _table(rng, "d1", "h2", "hardswish2", "hardswish")] if dw else []),
+        _conv(rng, "conv2", q_in, "q0", 8, 12, 1, 1, 0, 1, (4, 4), (4, 4)),
+        _conv(rng, "conv3", q_in, "q1", 8, 12, 1, 1, 0, 1, (4, 4), (4, 4)),
         Layer("concat0", "concat", ["q0", "q1"], ["cat"], {"channels": [12, 12], "in_min": [-128, -128]},
               {"mult": np.ones(2, np.int32), "shift": np.zeros(2, np.int32),
                **{f"table{i}": rng.integers(-128, 128, 256).astype(np.int16) for i in range(2)}}),
-        _attention(rng, log2=not att_dividers),
+        _attention(rng, log2=not att_dividers) if att else _conv(rng, "conv4", "cat", "att", 24, 8, 1, 1, 0, 1,
+                                                                  (4, 4), (4, 4)),
         Layer("gap0", "gap", ["att"], ["g0"], {"divisor": 16},
               {"mult": np.array([1 << 20], np.int32), "shift": np.array([20], np.int32)}),
         _dense(rng, "linear0", "g0", ["f0"], 8, 16, 28, w_max=60),

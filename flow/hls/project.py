@@ -59,6 +59,8 @@ class HwConfig:
     beat_bytes: int = 16     # AXI beat: 16 on Zynq UltraScale+ (128-bit HP ports), 8 on Zynq-7000
     act_uram: int = 0        # 1: the activation memory in UltraRAM
     epi_entries: int = 0     # largest table fused into the conv/depthwise engines (epilogue.h); 0: no fusion
+    dw_engine: int = 1       # 1: the depthwise engine is built; 0: not (a program without depthwise convs)
+    att_engine: int = 1      # 1: the linear-attention engine is built; 0: not (a program without it)
     # a softmax transformer's engines (vitflow/transformer.h), built when tf = 1
     tf: int = 0              # 1: the program has token layers (softmax, token LayerNorm, products, position add)
     mm_rows: int = 2         # activation products: output columns per cycle (even, divides L)
@@ -98,7 +100,7 @@ typedef vitflow::Accelerator<VITFLOW_LANES, VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VI
                              VITFLOW_ATT_D_MAX, VITFLOW_ATT_ROWS, VITFLOW_ATT_DIVIDERS, VITFLOW_ACC_BITS,
                              VITFLOW_ACT_WORDS, VITFLOW_FIFO_DEPTH, VITFLOW_EPI_ENTRIES, VITFLOW_TF, VITFLOW_MM_ROWS,
                              VITFLOW_MM_DEPTH, VITFLOW_MMV_DEPTH, VITFLOW_SM_ROWS, VITFLOW_SM_ENTRIES, VITFLOW_TLN_DIV, VITFLOW_TLN_C,
-                             VITFLOW_TLN_TOKENS>
+                             VITFLOW_TLN_TOKENS, VITFLOW_DW_ENGINE, VITFLOW_ATT_ENGINE>
     Acc;
 
 int {TOP}(const vitflow::beat_t *desc, const vitflow::beat_t *wgt, vitflow::beat_t *ddr, int n_desc) {{
@@ -144,6 +146,10 @@ def check_fits(program, cfg: HwConfig) -> None:
                         f"the accelerator is configured with {cfg.acc_bits}")
     for layer in program.layers:
         a = layer.attrs
+        for kind, built in (("dwconv", cfg.dw_engine), ("linear_attention", cfg.att_engine)):
+            if layer.kind == kind and not built:
+                raise FlowError(f"layer {layer.name}: the accelerator is configured without the {kind} engine "
+                                f"({'DW' if kind == 'dwconv' else 'ATT'}_ENGINE=0)")
         if layer.kind == "linear_attention":
             if a["dim"] > cfg.att_d_max:
                 raise FlowError(f"layer {layer.name}: head dimension {a['dim']} exceeds ATT_D_MAX={cfg.att_d_max}")
@@ -223,7 +229,8 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
         cfg = replace(cfg, beat_bytes=part.beat_bytes)
     plan = plan_for(program, cfg)
     image = build_image(program, plan)
-    cosim_prog, cosim_env = cosim or cosim_program(cfg.att_dividers, cfg.acc_bits, bool(cfg.tf))
+    cosim_prog, cosim_env = cosim or cosim_program(cfg.att_dividers, cfg.acc_bits, bool(cfg.tf), bool(cfg.dw_engine),
+                                                   bool(cfg.att_engine))
     cosim_prog = as_configured(cosim_prog, cfg)  # its activations fused as the design's are
     cosim_image = build_image(cosim_prog, plan_for(cosim_prog, cfg))
     out = Path(out)

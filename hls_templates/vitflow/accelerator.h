@@ -26,6 +26,10 @@
 //                 refused (a convolution network's accelerator spends nothing on them)
 //   MM_ROWS, MM_DEPTH, MMV_DEPTH, SM_ROWS, SM_ENTRIES, TLN_DIV, TLN_C, TLN_TOKENS  those engines' parameters
 //                 (transformer.h); with TF = 0 any valid values (they are not built)
+//   DW_ENGINE     1: the depthwise engine is built; 0: its descriptors are refused, and DW_LANES, DW_K,
+//                 DW_COLS size nothing (a DeiT's accelerator spends no DSPs or line buffer on it)
+//   ATT_ENGINE    1: the linear-attention engine is built; 0: its descriptors are refused, and ATT_D_MAX,
+//                 ATT_ROWS, ATT_DIVIDERS size nothing
 #pragma once
 #include "conv_pe.h"
 #include "dma.h"
@@ -39,7 +43,8 @@ namespace vitflow {
 
 template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_K, int DW_COLS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
           int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH, int EPI = 0, int TF = 0, int MM_ROWS = 2, int MM_DEPTH = 1,
-          int MMV_DEPTH = 1, int SM_ROWS = 1, int SM_ENTRIES = 256, int TLN_DIV = 1, int TLN_C = 8, int TLN_TOKENS = 1>
+          int MMV_DEPTH = 1, int SM_ROWS = 1, int SM_ENTRIES = 256, int TLN_DIV = 1, int TLN_C = 8, int TLN_TOKENS = 1,
+          int DW_ENGINE = 1, int ATT_ENGINE = 1>
 struct Accelerator {
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
 
@@ -119,7 +124,10 @@ struct Accelerator {
             switch (d[FIELD_KIND]) {
             case KIND_CONV:
             case KIND_LINEAR: streamed<Conv>(d, w_off, w_off2, w_words, wgt, desc, act); break;
-            case KIND_DWCONV: streamed<DwConv>(d, w_off, w_off2, w_words, wgt, desc, act); break;
+            case KIND_DWCONV:
+                if (!DW_ENGINE) return i;  // a constant: the engine's code is not built
+                streamed<DwConv>(d, w_off, w_off2, w_words, wgt, desc, act);
+                break;
             case KIND_HARDSWISH:
             case KIND_RELU:
             case KIND_GELU:
@@ -128,7 +136,10 @@ struct Accelerator {
             case KIND_CONCAT: streamed<Concat>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_GAP: gap_engine<L, ACC_BITS, ACT_WORDS>(d, act); break;
             case KIND_LAYERNORM: streamed<LayerNorm>(d, w_off, w_off2, w_words, wgt, desc, act); break;
-            case KIND_LINEAR_ATTENTION: streamed<Attention>(d, w_off, w_off2, w_words, wgt, desc, act); break;
+            case KIND_LINEAR_ATTENTION:
+                if (!ATT_ENGINE) return i;
+                streamed<Attention>(d, w_off, w_off2, w_words, wgt, desc, act);
+                break;
             case KIND_LOAD: dma_load<L, ACT_WORDS>(d, ddr, act); break;
             case KIND_STORE: dma_store<L, ACT_WORDS>(d, ddr, act); break;
             case KIND_ADD_CONST:

@@ -3,7 +3,8 @@ the design the exploration picks for xczu9eg (the patch embedding on the image's
 the first MLP linear), its project C-simulated on real images under the II audit,
 every layer's output (each of q, k and v too) equal to the integer reference's, and the audit's counts
 equal to the cycle model's, layer by layer; the project's co-simulation program, token branch included, runs
-bit-exact too."""
+bit-exact too. The design has no depthwise or linear-attention engine, and its co-simulation program none of
+those layers."""
 
 from flow.estimate.counts import layer_counts
 from flow.estimate.dse import explore, with_config
@@ -43,6 +44,7 @@ def test_deit_runs_bit_exact_and_counted_on_the_accelerator(exported_deit, tmp_p
     fused, cfg, result = run["hw"], run["cfg"], run["result"]
     assert run["patches"] is not None and run["patched"].layers[0].attrs["kernel"] == [1, 1]
     assert cfg.tf == 1 and run["est"]["fps"] > 0
+    assert cfg.dw_engine == cfg.att_engine == 0  # a DeiT has no depthwise conv or linear attention
     assert [l.attrs["epilogue"]["kind"] for l in fused.layers if "epilogue" in l.attrs] == ["gelu"] * 2
     kinds = {op.kind for op in run["image"].plan.ops}
     assert {"add_const", "softmax", "token_layernorm", "matmul", "requant", "linear"} <= kinds
@@ -53,6 +55,7 @@ def test_deit_runs_bit_exact_and_counted_on_the_accelerator(exported_deit, tmp_p
     cosim = run_csim(tmp_path / "hls", run["exe"], data="cosim")
     assert cosim["bit_exact"] and cosim["layers_exact"] == cosim["layers"]
     assert {"patch0", "pos0", "tln0", "qkv0", "qk0", "softmax0", "av0", "add2", "cls0", "head0"} <= set(cosim["counts"])
+    assert not {"dwconv0", "dwconv1", "attention0"} & set(cosim["counts"]) and "conv4" in cosim["counts"]
 
 
 def test_heads_narrower_than_a_word_choose_a_word_they_fill(tmp_path):

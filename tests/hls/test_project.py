@@ -36,7 +36,8 @@ def _project(tmp_path, part="xczu9eg", kind="conv", cfg=None, seed=3, board=None
 @pytest.mark.parametrize("lanes,fused", [(16, False), (32, True)])  # words of one beat, and of two (weights
 def test_program_and_cosim_program_build_warning_free_and_run(tmp_path, lanes, fused):  # over two ports)
     assert {"-Wall", "-Werror"} <= set(CXXFLAGS)
-    cfg = fitted_config(random_program("conv", np.random.default_rng(3)), lanes=lanes)
+    # with the depthwise and attention engines the one-conv program does not need, so the cosim runs them
+    cfg = fitted_config(random_program("conv", np.random.default_rng(3)), lanes=lanes, dw_engine=True, att_engine=True)
     project = _project(tmp_path, cfg=dataclasses.replace(cfg, epi_entries=256 if fused else 0))
     exe = compile_csim(project)
     result = run_csim(project, exe)
@@ -148,6 +149,25 @@ def test_board_without_pins_and_wrong_board(tmp_path):
     assert not list((project / "vivado").glob("*.xdc"))
     with pytest.raises(FlowError, match="board zcu102 carries xczu9eg-ffvb1156-2-e, not xc7z020-clg400-1"):
         _project(tmp_path / "b", part="xc7z020", board="zcu102")
+
+
+def test_a_design_without_the_engines_a_program_lacks(tmp_path):
+    """A one-conv program's design builds no depthwise or attention engine: fewer DSPs, LUTs and buffers, its
+    co-simulation program (without those layers) bit-exact; a program with such a layer is refused on it."""
+    from flow.estimate.resources import estimate_resources
+
+    program = random_program("conv", np.random.default_rng(3))
+    lean, full = fitted_config(program), fitted_config(program, dw_engine=True, att_engine=True)
+    assert (lean.dw_engine, lean.att_engine, full.dw_engine, full.att_engine) == (0, 0, 1, 1)
+    r_lean, r_full = estimate_resources(lean), estimate_resources(full)
+    assert all(r_lean[k] < r_full[k] for k in ("dsp", "lut", "ff"))
+    project = _project(tmp_path, cfg=lean)
+    cosim = run_csim(project, compile_csim(project), data="cosim")
+    assert cosim["bit_exact"] and cosim["layers_exact"] == cosim["layers"] == 14
+    assert not {"dwconv0", "dwconv1", "attention0"} & set(cosim["counts"]) and "conv4" in cosim["counts"]
+    for kind, seed in (("dwconv", 4), ("linear_attention", 5)):
+        with pytest.raises(FlowError, match=f"configured without the {kind} engine"):
+            _project(tmp_path / kind, kind=kind, cfg=lean, seed=seed)
 
 
 def test_programs_that_do_not_fit_are_errors(tmp_path):
