@@ -8,7 +8,7 @@ from flow.estimate.counts import dw_stream
 from flow.estimate.latencies import latencies
 from flow.hls.epilogues import epilogue_entries
 from flow.hls.memory_plan import plan_memory
-from flow.hls.project import HwConfig
+from flow.hls.project import HwConfig, attention_packs
 from flow.hls.streams import conv_tiles
 from flow.hls.tensor_layout import plan_layouts
 from flow.hls.token_ops import TRANSFORMER_OPS, matmul_depth
@@ -38,6 +38,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     dw_engine = int(any(l.kind == "dwconv" for l in program.layers) if dw_engine is None else dw_engine)
     att_engine = int(any(l.kind == "linear_attention" for l in program.layers) if att_engine is None else att_engine)
     wdepth, dw_k, entries, sh_words, dims = 1, 1, 2, 1, [1]
+    att_pack = True  # every attention layer's products pack two per DSP (the program's and the co-simulation's)
     dw_cols = latencies()["lbuf_distance"]  # the shortest row the depthwise engine streams
     act_words = 1
     tf_ops = []  # the transformer engines' operations in the program and in the co-simulation program
@@ -60,6 +61,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
                 sh_words = max(sh_words, math.ceil(a["features"] / lanes))
             elif layer.kind == "linear_attention":
                 dims.append(a["dim"])
+                att_pack = att_pack and attention_packs(prog, layer)
                 entries = max(entries, b["q_table"].shape[-1], b["k_table"].shape[-1], b.get("den_exp", b["q_table"]).shape[-1])
                 lanes_io = min(lanes // lin.eb, lanes // lout.eb)
                 att_rows = min(att_rows, lanes_io)
@@ -76,12 +78,14 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
         if prog is program or tokens:
             tf_ops += plan.ops
     d_max = _pow2(max(dims))
+    att_pack = int(att_pack and att_engine and d_max >= 2)
     epi = epilogue_entries(program)
     return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
                     wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,
                     att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
                     acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram,
                     epi_entries=_pow2(epi) if epi else 0, dw_engine=dw_engine, att_engine=att_engine,
+                    att_pack=att_pack,
                     **transformer_fit(tf_ops, lanes, mm_rows, tln_div))
 
 

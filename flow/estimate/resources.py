@@ -2,7 +2,7 @@
 synthesis, to +-30% on LUTs and FFs; the DSP and memory counts follow from the templates' structure.
 
 DSP48: one per packed pair of the conv PE array's products (two int8 weights times one 9-bit operand,
-hls_templates/vitflow/dsp_pack.h), one per multiplier of the other MAC units (int8 or table codes by int8
+hls_templates/vitflow/dsp_pack.h) and of the linear attention's when it packs (HwConfig.att_pack), one per multiplier of the other MAC units (int8 or table codes by int8
 or int16 codes fit one 27 x 18 multiplier), four per requantization unit (a 32 x 31-bit product: 2 x 2
 DSP tiles) and per LayerNorm or pool product; the add unit's lane products (16 x 31 bits) take two each,
 shared by the II = 2 loop's two cycles (Vitis binds an II = 2 pipeline's operators to be used twice).
@@ -91,7 +91,9 @@ def units(cfg) -> dict:
         # products of the PE array, the depthwise window (lanes x K x K), attention loops 1 (rows x a word
         # of v) and 3 (rows x D_MAX, and ksum)
         "mac": cfg.pe_rows * cfg.pe_cols + dw_lanes * cfg.dw_k ** 2 + rows * min(d, L) + rows * (d + 1),
-        "packed": cfg.pe_rows // 2 * cfg.pe_cols,  # the PE array's DSPs: each computes two of its products
+        # products that share a DSP with another (each saves one): the PE array's, and with ATT_PACK the
+        # attention's rows x a word of v (loop 1) and rows x D_MAX of q kv (loop 3; q ksum is not packed)
+        "packed": cfg.pe_rows // 2 * cfg.pe_cols + att * cfg.att_pack * rows * (min(d, L) + d) // 2,
         "requant": cfg.pe_rows + dw_lanes + 3 * att + att_outs + 2,  # + kv/ksum/den, num, gap, layernorm
         "add_lane": L,                            # two 16 x 31-bit products each, shared over the II = 2 cycles
         "divider": 1 + 1,                         # gap, layernorm: 64-bit dividers

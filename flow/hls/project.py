@@ -61,6 +61,7 @@ class HwConfig:
     epi_entries: int = 0     # largest table fused into the conv/depthwise engines (epilogue.h); 0: no fusion
     dw_engine: int = 1       # 1: the depthwise engine is built; 0: not (a program without depthwise convs)
     att_engine: int = 1      # 1: the linear-attention engine is built; 0: not (a program without it)
+    att_pack: int = 0        # 1: the attention's products two per DSP (its v, kv codes int8, q, k tables 9-bit)
     # a softmax transformer's engines (vitflow/transformer.h), built when tf = 1
     tf: int = 0              # 1: the program has token layers (softmax, token LayerNorm, products, position add)
     mm_rows: int = 2         # activation products: output columns per cycle (even, divides L)
@@ -100,7 +101,7 @@ typedef vitflow::Accelerator<VITFLOW_LANES, VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VI
                              VITFLOW_ATT_D_MAX, VITFLOW_ATT_ROWS, VITFLOW_ATT_DIVIDERS, VITFLOW_ACC_BITS,
                              VITFLOW_ACT_WORDS, VITFLOW_FIFO_DEPTH, VITFLOW_EPI_ENTRIES, VITFLOW_TF, VITFLOW_MM_ROWS,
                              VITFLOW_MM_DEPTH, VITFLOW_MMV_DEPTH, VITFLOW_SM_ROWS, VITFLOW_SM_ENTRIES, VITFLOW_TLN_DIV, VITFLOW_TLN_C,
-                             VITFLOW_TLN_TOKENS, VITFLOW_DW_ENGINE, VITFLOW_ATT_ENGINE>
+                             VITFLOW_TLN_TOKENS, VITFLOW_DW_ENGINE, VITFLOW_ATT_ENGINE, VITFLOW_ATT_PACK>
     Acc;
 
 int {TOP}(const vitflow::beat_t *desc, const vitflow::beat_t *wgt, vitflow::beat_t *ddr, int n_desc) {{
@@ -125,6 +126,15 @@ int {TOP}(const vitflow::beat_t *desc, const vitflow::beat_t *wgt, vitflow::beat
     return h, cpp
 
 
+def attention_packs(program, layer) -> bool:
+    """Whether ``layer``'s products pack two per DSP (linear_attention.h PACK, dsp_pack.h): its v codes (the
+    input's) and kv codes signed 8-bit, its q and k tables within the shared operand's 9 bits."""
+    x, kv = program.tensors[layer.inputs[0]], layer.attrs["quant"]["kv"]["range"]
+    tables = np.concatenate([layer.blobs["q_table"].ravel(), layer.blobs["k_table"].ravel()]).astype(np.int64)
+    return (x.bits <= 8 and x.signed and -128 <= kv[0] and kv[1] <= 127
+            and -256 <= int(tables.min()) and int(tables.max()) <= 255)
+
+
 def check_fits(program, cfg: HwConfig) -> None:
     for name in ("pe_rows", "pe_cols", "dw_lanes"):
         v = getattr(cfg, name)
@@ -137,6 +147,8 @@ def check_fits(program, cfg: HwConfig) -> None:
         v = getattr(cfg, name)
         if v < 1 or v & (v - 1):
             raise FlowError(f"{name.upper()}={v} must be a power of two")
+    if cfg.att_pack and cfg.att_d_max < 2:
+        raise FlowError(f"ATT_PACK=1 pairs the attention's columns: ATT_D_MAX={cfg.att_d_max} must be at least 2")
     if cfg.tf and (cfg.mm_rows < 2 or cfg.mm_rows % 2 or cfg.lanes % cfg.mm_rows or cfg.lanes % cfg.tln_div
                    or cfg.lanes < 8 or cfg.tln_c > 512 or cfg.tln_c % cfg.tln_div):
         raise FlowError(f"MM_ROWS={cfg.mm_rows} must be even and divide the {cfg.lanes}-byte word (of at least 8), "
@@ -151,6 +163,9 @@ def check_fits(program, cfg: HwConfig) -> None:
                 raise FlowError(f"layer {layer.name}: the accelerator is configured without the {kind} engine "
                                 f"({'DW' if kind == 'dwconv' else 'ATT'}_ENGINE=0)")
         if layer.kind == "linear_attention":
+            if cfg.att_pack and not attention_packs(program, layer):
+                raise FlowError(f"layer {layer.name}: the attention packs two products per DSP (ATT_PACK=1), "
+                                f"which needs signed 8-bit v and kv codes and q, k tables within -256..255")
             if a["dim"] > cfg.att_d_max:
                 raise FlowError(f"layer {layer.name}: head dimension {a['dim']} exceeds ATT_D_MAX={cfg.att_d_max}")
             if not cfg.att_dividers and a.get("divisor") != "log2":

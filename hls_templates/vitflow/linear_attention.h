@@ -7,10 +7,12 @@
 // words, padded). Per group, three loops:
 //   1. k = K_TAB[x_k] (ReLU and requantization as one table); over the tokens accumulate
 //        kv[i][j] += k_i v_j   and   ksum[i] += k_i        (k^T [v | 1])
-//      ROWS rows i by one word of v columns j per cycle: ROWS x min(D_MAX, L) multipliers;
+//      ROWS rows i by one word of v columns j per cycle: ROWS x min(D_MAX, L) products (two per DSP with
+//      PACK);
 //   2. requantize kv (KV_*) and ksum (KSUM_*), one value per cycle, into registers;
 //   3. per token: q = Q_TAB[x_q]; num_j = sum_i q_i kv[i][j], den = sum_i q_i ksum[i] (ROWS rows per cycle,
-//      ROWS x D_MAX multipliers), requantized (NUM_*, DEN_*), then the outputs, OUTS per cycle:
+//      ROWS x D_MAX products, two per DSP with PACK, and ROWS for den), requantized (NUM_*, DEN_*), then
+//      the outputs, OUTS per cycle:
 //      att_j = clamp(round_half_even(2 num_j ATT_MULT / ((2 den + 1) 2^ATT_SHIFT)))   (ATT_*)
 //      an exact division by the odd divisor 2 den + 1 (never zero), one pipelined divider per output
 //      lane; or, when the layer has a divisor exponent table (EXP_WORDS > 0, Trio-ViT's log2 divisor), a
@@ -32,10 +34,16 @@
 //              the output's range is at most 16 bits and the divisor (2 den + 1) 2^att_shift below 2^48
 //              (flow/hls/project.py checks both), so 16 compare-subtract stages give the clamped quotient
 //   ACC_BITS   accumulator width of the four products (proven by the range analysis)
+//   PACK       1: the products of loops 1 and 3 two per DSP48E2 (dsp_pack.h): in loop 1 two v codes share
+//              a row's k, in loop 3 two kv codes of a row share its q. It needs every layer's v codes
+//              and kv codes signed 8-bit and its q and k tables within -256..255 (flow's project
+//              generation checks it); 0: one DSP per product, any width (q ksum is never packed: one
+//              product per row)
 //   TAB_ENTRIES  entries of the q, k and exponent tables (2^bits of the widest)
 //   ACT_WORDS  words of the on-chip activation memory
 #pragma once
 #include "conv_pe.h"
+#include "dsp_pack.h"
 
 namespace vitflow {
 
@@ -57,8 +65,9 @@ inline void next_block(int &w, int &l, int block, int lanes, int words) {
     }
 }
 
-template <int L, int D_MAX, int ROWS, int DIVIDERS, int ACC_BITS, int TAB_ENTRIES, int ACT_WORDS>
+template <int L, int D_MAX, int ROWS, int DIVIDERS, int ACC_BITS, int TAB_ENTRIES, int ACT_WORDS, int PACK = 0>
 void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
+    static_assert(!PACK || (D_MAX % 2 == 0 && L % 2 == 0), "packed products come in pairs of lanes");
     typedef ap_int<ACC_BITS> acc_t;
     const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
     const int in0 = d[FIELD_IN0], out0 = d[FIELD_OUT];
@@ -172,9 +181,19 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
 #pragma HLS ARRAY_PARTITION variable = prod complete dim = 0
                 for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
-                    for (int l = 0; l < PLANES; l++) {
+                    if (PACK) {  // lanes 2p + 1 and 2p share row r's k: one DSP (dsp_pack.h)
+                        for (int p = 0; p < PLANES / 2; p++) {
 #pragma HLS UNROLL
-                        prod[r][l] = kr[r] * vs[l];
+                            prod_t hi, lo;
+                            mul2(pack_a_t(vs[2 * p + 1]), pack_a_t(vs[2 * p]), pack_b_t(kr[r]), hi, lo);
+                            prod[r][2 * p + 1] = hi;
+                            prod[r][2 * p] = lo;
+                        }
+                    } else {
+                        for (int l = 0; l < PLANES; l++) {
+#pragma HLS UNROLL
+                            prod[r][l] = kr[r] * vs[l];
+                        }
                     }
                 }
                 for (int i = 0; i < D_MAX; i++) {
@@ -274,15 +293,36 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                         if (i < dim) dsum += qr[r] * ksum[i & (D_MAX - 1)];
                     }
                     den_acc = (st == 0 ? acc_t(0) : den_acc) + dsum;
+                    acc_t csum[D_MAX];
+#pragma HLS ARRAY_PARTITION variable = csum complete
                     for (int c = 0; c < D_MAX; c++) {
 #pragma HLS UNROLL
-                        acc_t csum = 0;
-                        for (int r = 0; r < ROWS; r++) {
+                        csum[c] = 0;
+                    }
+                    for (int r = 0; r < ROWS; r++) {
 #pragma HLS UNROLL
-                            const int i = st * ROWS + r;  // row i of kv: a (D_MAX / ROWS)-way choice by st
-                            if (i < dim) csum += qr[r] * kv[i & (D_MAX - 1)][c];
+                        const int i = st * ROWS + r;  // row i of kv: a (D_MAX / ROWS)-way choice by st
+                        if (i < dim) {
+                            if (PACK) {  // columns 2p + 1 and 2p share row r's q: one DSP (dsp_pack.h)
+                                for (int p = 0; p < D_MAX / 2; p++) {
+#pragma HLS UNROLL
+                                    prod_t hi, lo;
+                                    mul2(pack_a_t(kv[i & (D_MAX - 1)][2 * p + 1]), pack_a_t(kv[i & (D_MAX - 1)][2 * p]),
+                                         pack_b_t(qr[r]), hi, lo);
+                                    csum[2 * p + 1] += hi;
+                                    csum[2 * p] += lo;
+                                }
+                            } else {
+                                for (int c = 0; c < D_MAX; c++) {
+#pragma HLS UNROLL
+                                    csum[c] += qr[r] * kv[i & (D_MAX - 1)][c];
+                                }
+                            }
                         }
-                        num_acc[c] = (st == 0 ? acc_t(0) : num_acc[c]) + csum;
+                    }
+                    for (int c = 0; c < D_MAX; c++) {
+#pragma HLS UNROLL
+                        num_acc[c] = (st == 0 ? acc_t(0) : num_acc[c]) + csum[c];
                     }
                     klane += ROWS;
                     if (klane == lanes_in) {

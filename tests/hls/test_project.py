@@ -170,6 +170,23 @@ def test_a_design_without_the_engines_a_program_lacks(tmp_path):
             _project(tmp_path / kind, kind=kind, cfg=lean, seed=seed)
 
 
+def test_the_attention_packs_its_products_when_its_codes_fit(tmp_path):
+    """Two attention products per DSP (ATT_PACK) for signed 8-bit v and kv codes: half the DSPs of loops 1
+    and 3 at the same rows; a layer with 9-bit kv codes is fitted unpacked, and refused by a packed design."""
+    from flow.estimate.resources import estimate_resources
+
+    program = random_program("linear_attention", np.random.default_rng(5))
+    packed = fitted_config(program, lanes=16, att_rows=4)
+    unpacked = dataclasses.replace(packed, att_pack=0)
+    d, rows = packed.att_d_max, packed.att_rows
+    assert packed.att_pack == 1
+    assert estimate_resources(unpacked)["dsp"] - estimate_resources(packed)["dsp"] == rows * (min(d, 16) + d) // 2
+    program.layers[0].attrs["quant"]["kv"]["range"] = [-256, 255]
+    assert fitted_config(program, lanes=16, att_rows=4).att_pack == 0
+    with pytest.raises(FlowError, match="packs two products per DSP .ATT_PACK=1., which needs signed 8-bit v and kv"):
+        write_project(program, [], tmp_path / "p", get_part("xczu9eg"), 200, packed)
+
+
 def test_programs_that_do_not_fit_are_errors(tmp_path):
     with pytest.raises(FlowError, match="head dimension .* exceeds ATT_D_MAX=4"):
         _project(tmp_path, kind="linear_attention", cfg=HwConfig(att_d_max=4), seed=5)
