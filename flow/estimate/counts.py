@@ -178,7 +178,7 @@ def _attention(c, op, plan, cfg, lat):
     run(c, lat, "att_load", 2 * f["ENTRIES"] + f["EXP_ENTRIES"])
     for _ in range(f["G"]):
         run(c, lat, "att_kv", f["N"] * steps * f["WS_IN"])
-        run(c, lat, "att_kv_rq", f["D"] * (f["D"] + 1))
+        run(c, lat, "att_kv_rq", f["D"] * steps)  # a row of kv in row steps of ROWS columns
         run(c, lat, "att_out", f["N"] * (steps + outs))
 
 

@@ -28,7 +28,8 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     unless given); the activation memory holds the plan's high-water mark within ``capacity`` words (None:
     unbounded, every tensor on chip). The depthwise and linear-attention engines are built when the program
     has such layers, unless ``dw_engine`` / ``att_engine`` say otherwise. The buffers also fit the project's
-    co-simulation program (flow/hls/cosim.py), which runs a layer on every engine built."""
+    co-simulation program (flow/hls/cosim.py), which runs a layer on every engine built. The accumulators are
+    as wide as the two programs' range analyses need (ACC_BITS), ``acc_bits`` at most."""
     from flow.hls.cosim import cosim_program
 
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
@@ -77,6 +78,10 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
             progs.append(cosim_program(cosim_dividers, acc_bits, tokens, bool(dw_engine), bool(att_engine))[0])
         if prog is program or tokens:
             tf_ops += plan.ops
+    # the accumulators as wide as the range analysis proves they must be (FINN's accumulator minimization):
+    # the program's and the co-simulation program's need, within the configured width
+    need = max(p.meta.get("ranges", {}).get("acc_bits_needed", acc_bits) for p in progs)
+    acc_bits = need if need <= acc_bits else acc_bits  # a program that needs more is refused by check_fits
     d_max = _pow2(max(dims))
     att_pack = int(att_pack and att_engine and d_max >= 2)
     epi = epilogue_entries(program)

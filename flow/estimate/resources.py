@@ -2,9 +2,12 @@
 synthesis, to +-30% on LUTs and FFs; the DSP and memory counts follow from the templates' structure.
 
 DSP48: one per packed pair of the conv PE array's products (two int8 weights times one 9-bit operand,
-hls_templates/vitflow/dsp_pack.h) and of the linear attention's when it packs (HwConfig.att_pack), one per multiplier of the other MAC units (int8 or table codes by int8
-or int16 codes fit one 27 x 18 multiplier), four per requantization unit (a 32 x 31-bit product: 2 x 2
-DSP tiles) and per LayerNorm or pool product; the add unit's lane products (16 x 31 bits) take two each,
+hls_templates/vitflow/dsp_pack.h) and of the linear attention's when it packs (HwConfig.att_pack), one per
+multiplier of the other MAC units (int8 or table codes by int8 or int16 codes fit one 27 x 18 multiplier);
+per requantization unit of an accumulator (acc x mult, mult an int32 below 2^31) two when the accumulator
+has at most 27 bits (ACC_BITS, fitted to the range analysis' need: the A port takes it, the multiplier
+splits into 17 low bits and 15 high ones over two DSPs cascaded through the 17-bit shift of PCIN, UG579)
+and four above (2 x 2 tiles); four per LayerNorm or pool product; the add unit's lane products (16 x 31 bits) take two each,
 shared by the II = 2 loop's two cycles (Vitis binds an II = 2 pipeline's operators to be used twice).
 Memory, per buffer of the templates: block RAM (BRAM18, the best of its aspect ratios 16K x 1 .. 512 x 36)
 for anything of 4 Kib or more, distributed RAM (LUTs) below; the activation memory in UltraRAM (4K x 72)
@@ -20,7 +23,13 @@ BRAM18_SHAPES = [(1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 5
 URAM_SHAPE = (72, 4096)
 LUTRAM_BELOW = 4096      # bits: smaller buffers go to distributed RAM
 LUT_PER_LUTRAM_BIT = 1 / 32  # a dual-port 64 x 1 RAM (RAM64X1D) is two LUTs
-DSP_PER_REQUANT = 4
+DSP_PER_REQUANT = 4  # a requantizer of a wide operand (the LayerNorm's), or of an accumulator above 27 bits
+
+
+def dsp_per_requant(acc_bits: int) -> int:
+    """DSPs of one requantizer of an ACC_BITS-bit accumulator (acc x an int32 multiplier)."""
+    return 2 if acc_bits <= 27 else 4
+
 LUT = {"mac": 30, "packed": 1, "requant": 320, "divider": 4500, "qdiv": 1100, "qdiv16": 2300, "lane": 60,
        "axi_port": 1800, "control": 6000, "engine": 900}
 FF = {"mac": 40, "packed": 0, "requant": 400, "divider": 6000, "qdiv": 700, "qdiv16": 1300, "lane": 80,
@@ -94,7 +103,10 @@ def units(cfg) -> dict:
         # products that share a DSP with another (each saves one): the PE array's, and with ATT_PACK the
         # attention's rows x a word of v (loop 1) and rows x D_MAX of q kv (loop 3; q ksum is not packed)
         "packed": cfg.pe_rows // 2 * cfg.pe_cols + att * cfg.att_pack * rows * (min(d, L) + d) // 2,
-        "requant": cfg.pe_rows + dw_lanes + 3 * att + att_outs + 2,  # + kv/ksum/den, num, gap, layernorm
+        # requantizers of accumulators: the PE rows, depthwise lanes, the attention's kv (a row's rows columns
+        # per cycle), ksum, den and num, the pool
+        "requant": cfg.pe_rows + dw_lanes + att * (rows + 2) + att_outs + 1,
+        "requant_wide": 1,                        # the LayerNorm's
         "add_lane": L,                            # two 16 x 31-bit products each, shared over the II = 2 cycles
         "divider": 1 + 1,                         # gap, layernorm: 64-bit dividers
         "qdiv16": cfg.att_dividers * att,         # the attention's exact dividers (ClampedDiv<16, 48>)
@@ -105,13 +117,14 @@ def units(cfg) -> dict:
 
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
-    dsp = (u["mac"] - u["packed"] + DSP_PER_REQUANT * u["requant"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's 3
+    dsp = (u["mac"] - u["packed"] + dsp_per_requant(cfg.acc_bits) * u["requant"]
+           + DSP_PER_REQUANT * u["requant_wide"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's 3
            + (DSP_PER_QDIV_DIVISOR if u["qdiv16"] else 0))
-    lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * u["requant"]
+    lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * (u["requant"] + u["requant_wide"])
            + LUT["divider"] * u["divider"] + LUT["qdiv16"] * u["qdiv16"]
            + LUT["lane"] * (u["lane"] + u["add_lane"]) + LUT["axi_port"] * AXI_PORTS + LUT["control"]
            + LUT["engine"] * u["engine"])
-    ff = (FF["mac"] * u["mac"] + FF["packed"] * u["packed"] + FF["requant"] * u["requant"]
+    ff = (FF["mac"] * u["mac"] + FF["packed"] * u["packed"] + FF["requant"] * (u["requant"] + u["requant_wide"])
           + FF["divider"] * u["divider"] + FF["qdiv16"] * u["qdiv16"]
           + FF["lane"] * (u["lane"] + u["add_lane"]) + FF["axi_port"] * AXI_PORTS + FF["control"]
           + FF["engine"] * u["engine"])
@@ -162,13 +175,13 @@ def token_layernorm_resources(lanes: int, dividers: int, c_max: int, tokens_max:
             "ff": FF["mac"] * lanes + (FF["qdiv"] + FF["requant"]) * dividers + FF["lane"] * lanes + FF["engine"]}
 
 
-def act_matmul_resources(lanes: int, rows: int, depth: int, banks: int) -> dict:
+def act_matmul_resources(lanes: int, rows: int, depth: int, banks: int, acc_bits: int = 32) -> dict:
     """One activation-product unit (hls_templates/vitflow/act_matmul.h): rows x L products, two per DSP
     (dsp_pack.h), ``rows`` requantizers, and B's buffer in ``banks`` banks of ``depth`` L-byte words
     (act_matmul: ``rows`` banks; act_matmul_nn: L)."""
     macs = rows * lanes
     buf = memory(8 * lanes, depth, banks)
-    return {"dsp": macs // 2 + DSP_PER_REQUANT * rows, "bram18": buf["bram18"],
+    return {"dsp": macs // 2 + dsp_per_requant(acc_bits) * rows, "bram18": buf["bram18"],
             "lut": LUT["mac"] * macs + LUT["packed"] * macs // 2 + LUT["requant"] * rows + LUT["engine"] + buf["lut"],
             "ff": FF["mac"] * macs + FF["requant"] * rows + FF["engine"]}
 
@@ -179,8 +192,8 @@ def transformer_resources(cfg) -> dict:
     arithmetic: two products of 16 x 31 bits per lane, two DSPs)."""
     parts = [softmax_unit_resources(cfg.lanes, cfg.sm_entries, cfg.sm_rows),
              token_layernorm_resources(cfg.lanes, cfg.tln_div, cfg.tln_c, cfg.tln_tokens),
-             act_matmul_resources(cfg.lanes, cfg.mm_rows, cfg.mm_depth, cfg.mm_rows),
-             act_matmul_resources(cfg.lanes, cfg.mm_rows, cfg.mmv_depth, cfg.lanes),
+             act_matmul_resources(cfg.lanes, cfg.mm_rows, cfg.mm_depth, cfg.mm_rows, cfg.acc_bits),
+             act_matmul_resources(cfg.lanes, cfg.mm_rows, cfg.mmv_depth, cfg.lanes, cfg.acc_bits),
              {"dsp": 2 * cfg.lanes, "bram18": 0, "lut": LUT["lane"] * cfg.lanes + LUT["engine"],
               "ff": FF["lane"] * cfg.lanes + FF["engine"]}]
     return {k: sum(p[k] for p in parts) for k in ("dsp", "bram18", "lut", "ff")}

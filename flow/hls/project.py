@@ -147,6 +147,8 @@ def check_fits(program, cfg: HwConfig) -> None:
         v = getattr(cfg, name)
         if v < 1 or v & (v - 1):
             raise FlowError(f"{name.upper()}={v} must be a power of two")
+    if cfg.att_engine and cfg.att_rows > cfg.att_d_max:  # kv's rows and columns go in ATT_ROWS-wide steps
+        raise FlowError(f"ATT_ROWS={cfg.att_rows} exceeds ATT_D_MAX={cfg.att_d_max}")
     if cfg.att_pack and cfg.att_d_max < 2:
         raise FlowError(f"ATT_PACK=1 pairs the attention's columns: ATT_D_MAX={cfg.att_d_max} must be at least 2")
     if cfg.tf and (cfg.mm_rows < 2 or cfg.mm_rows % 2 or cfg.lanes % cfg.mm_rows or cfg.lanes % cfg.tln_div

@@ -9,7 +9,8 @@
 //        kv[i][j] += k_i v_j   and   ksum[i] += k_i        (k^T [v | 1])
 //      ROWS rows i by one word of v columns j per cycle: ROWS x min(D_MAX, L) products (two per DSP with
 //      PACK);
-//   2. requantize kv (KV_*) and ksum (KSUM_*), one value per cycle, into registers;
+//   2. requantize kv (KV_*) and ksum (KSUM_*) into registers: ROWS values of a row of kv per cycle, and
+//      its ksum with the first (ROWS + 1 requantizers);
 //   3. per token: q = Q_TAB[x_q]; num_j = sum_i q_i kv[i][j], den = sum_i q_i ksum[i] (ROWS rows per cycle,
 //      ROWS x D_MAX products, two per DSP with PACK, and ROWS for den), requantized (NUM_*, DEN_*), then
 //      the outputs, OUTS per cycle:
@@ -68,6 +69,7 @@ inline void next_block(int &w, int &l, int block, int lanes, int words) {
 template <int L, int D_MAX, int ROWS, int DIVIDERS, int ACC_BITS, int TAB_ENTRIES, int ACT_WORDS, int PACK = 0>
 void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     static_assert(!PACK || (D_MAX % 2 == 0 && L % 2 == 0), "packed products come in pairs of lanes");
+    static_assert(ROWS <= D_MAX && (ROWS & (ROWS - 1)) == 0, "kv's rows and columns go in ROWS-wide steps");
     typedef ap_int<ACC_BITS> acc_t;
     const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
     const int in0 = d[FIELD_IN0], out0 = d[FIELD_OUT];
@@ -226,42 +228,48 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                 }
             }
         }
-        {  // 2. requantize kv and ksum, (i, j) with j == dim for ksum[i]: the accumulators are read out through
-           // position [0][0] (row 0 rotates left each cycle, every row moves up at a row's end), one requantizer
-           // and no D_MAX^2-way multiplexer
-            int i = 0, j = 0;
-            const int it_n = dim * (dim + 1);
+        {  // 2. requantize kv and ksum, row i's columns ROWS per cycle (ROWS + 1 requantizers: ksum[i] with the
+           // row's first columns): the accumulators are read out through row 0 (its first ROWS positions; row
+           // 0 rotates left by ROWS each cycle, every row moves up at a row's end), no D_MAX-way multiplexer
+            int i = 0, cbase = 0;  // the row, and the first column of this cycle's ROWS
+            const int it_n = dim * row_steps;  // row_steps = ceil(dim / ROWS): the column steps of a row too
             VITFLOW_LOOP(att_kv_rq, VITFLOW_DEPTH_MAC);
             att_kv_rq: for (int it = 0; it < it_n; it++) {
-#pragma HLS LOOP_TRIPCOUNT min = 6 max = 1056
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 1024
                 VITFLOW_PIPELINE(att_kv_rq, 1);
-                // one requantizer: ksum's operands at a row's end, kv's otherwise
-                const bool ks = j == dim;
-                const int v = requantize(wide_t(ks ? ks_acc[0] : kv_acc[0][0]), ks ? ks_m : kv_m, ks ? ks_s : kv_s,
-                                         ks ? ks_lo : kv_lo, ks ? ks_hi : kv_hi);
-                if (ks) {
+                int v[ROWS];
+#pragma HLS ARRAY_PARTITION variable = v complete
+                for (int u = 0; u < ROWS; u++) {
+#pragma HLS UNROLL
+                    v[u] = requantize(wide_t(kv_acc[0][u]), kv_m, kv_s, kv_lo, kv_hi);
+                }
+                const int ks = requantize(wide_t(ks_acc[0]), ks_m, ks_s, ks_lo, ks_hi);
+                for (int r = 0; r < D_MAX; r++) {
+#pragma HLS UNROLL
+                    if (r == i && cbase == 0) ksum[r] = ks;
+                    for (int c = 0; c < D_MAX; c++) {
+#pragma HLS UNROLL
+                        if (r == i && (c & ~(ROWS - 1)) == cbase) kv[r][c] = v[c & (ROWS - 1)];
+                    }
+                }
+                const bool row_end = cbase + ROWS >= dim;
+                if (row_end) {  // every row up one (row 0's rotation is dropped with it)
                     for (int r = 0; r < D_MAX; r++) {
 #pragma HLS UNROLL
-                        if (r == i) ksum[r] = v;
                         for (int c = 0; c < D_MAX; c++) {
 #pragma HLS UNROLL
                             kv_acc[r][c] = kv_acc[(r + 1) & (D_MAX - 1)][c];
                         }
                         ks_acc[r] = ks_acc[(r + 1) & (D_MAX - 1)];
                     }
-                } else {
+                    cbase = 0;
+                    i++;
+                } else {  // row 0 left by ROWS: its next columns at positions 0 .. ROWS - 1
                     for (int c = 0; c < D_MAX; c++) {
 #pragma HLS UNROLL
-                        for (int r = 0; r < D_MAX; r++) {
-#pragma HLS UNROLL
-                            if (r == i && c == j) kv[r][c] = v;
-                        }
-                        kv_acc[0][c] = kv_acc[0][(c + 1) & (D_MAX - 1)];
+                        kv_acc[0][c] = kv_acc[0][(c + ROWS) & (D_MAX - 1)];
                     }
-                }
-                if (++j == dim + 1) {
-                    j = 0;
-                    i++;
+                    cbase += ROWS;
                 }
             }
         }

@@ -4,7 +4,7 @@ data/hls4ml_vivado/ (see its README): what `flow report` would find in a project
 How each is derived (the figures are chosen, not measured: they exercise the comparison):
 - vitflow_prj/solution1/syn/report/vitflow_top_csynth.xml: myproject_csynth.xml with the top, part,
   family and clock of the co-simulation project on xczu9eg at 200 MHz, a non-dataflow top, and
-  resources near the model's for that project (DSP 530, BRAM18 80, FF 90,000, LUT 61,000); the top's own
+  resources near the model's for that project (DSP 440, BRAM18 80, FF 90,000, LUT 61,000); the top's own
   loops added in Vitis' <SummaryOfLoopLatency> form: desc_fetch, and one unlabelled loop
   (VITIS_LOOP_88_1, as Vitis names a loop without a label);
 - one <module>_csynth.xml per engine, the same file with the module's name, resources and loops: every
@@ -17,7 +17,7 @@ How each is derived (the figures are chosen, not measured: they exercise the com
   written in the table form Vitis writes and hls4ml's reader parses, latency 10,800 cycles;
 - reports/vivado_utilization_routed.rpt: vivado_synth.rpt's tables with UltraScale+ site types and
   section numbers (1. CLB Logic, 3. BLOCKRAM, 4. ARITHMETIC), 60,000 LUTs, 88,000 FFs, 40 block RAM
-  tiles (80 BRAM18), 528 DSPs;
+  tiles (80 BRAM18), 436 DSPs;
 - reports/vivado_timing_summary_routed.rpt: hls4ml's set has none; report_timing_summary's Design
   Timing Summary table, WNS +0.412 ns.
 """
@@ -31,7 +31,7 @@ PART, CLOCK_NS = "xczu9eg-ffvb1156-2-e", "5.00"
 AVAILABLE = {"BRAM_18K": 1824, "DSP": 2520, "FF": 548160, "LUT": 274080, "URAM": 0}
 # module -> (resources BRAM_18K, DSP, FF, LUT; loops (label, II, depth, trip count))
 MODULES = {
-    "vitflow_top": ((80, 530, 90000, 61000), [("desc_fetch", 1, 4, 8), ("VITIS_LOOP_88_1", 1, 3, 16)]),
+    "vitflow_top": ((80, 440, 90000, 61000), [("desc_fetch", 1, 4, 8), ("VITIS_LOOP_88_1", 1, 3, 16)]),
     "conv_engine_16_16_16_9_32_192_0_s": ((18, 136, 30000, 18000), [("table_load", 1, 4, 256),
                                                                      ("VITIS_LOOP_117_1", None, None, 5,
                                                                       [("conv_tile", 1, 27, 4096)])]),
@@ -130,7 +130,7 @@ def _utilization() -> str:
     text = text.replace("1. Slice Logic\n", "1. CLB Logic\n").replace("2. Memory\n", "3. BLOCKRAM\n")
     text = text.replace("3. DSP\n", "4. ARITHMETIC\n")
     rows = {"Slice LUTs*": ("CLB LUTs", 60000, 274080), "Slice Registers": ("CLB Registers", 88000, 548160),
-            "Block RAM Tile": ("Block RAM Tile", 40, 912), "DSPs": ("DSPs", 528, 2520)}
+            "Block RAM Tile": ("Block RAM Tile", 40, 912), "DSPs": ("DSPs", 436, 2520)}
     for old, (new, used, avail) in rows.items():
         text = re.sub(rf"\| {re.escape(old)}\s*\|\s*\d+ \|\s*\d+ \|\s*\d+ \|\s*[\d.]+ \|",
                       f"| {new:<14} | {used:>6} |     0 | {avail:>9} | {100 * used / avail:5.2f} |", text, count=1)

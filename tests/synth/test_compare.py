@@ -22,11 +22,11 @@ def test_derived_run_flags_the_loop_at_ii_4(project, capsys):
     assert [l["name"] for l in cmp["outer_loops"]] == ["VITIS_LOOP_117_1"]  # around conv_tile: listed, no flag
     assert cmp["loops"]["table_load"]["instances"] == 5  # table_load_1 is the label inlined twice
     assert cmp["flags"] == 2
-    # resources within 20% of the model (520 DSP, 76 BRAM18, 64,328 LUT, 80,448 FF): none flagged
-    assert {k: r["measured"] for k, r in cmp["resources"].items()} == {"dsp": 528, "bram18": 80, "uram": 0,
+    # resources within 20% of the model (430 DSP, 76 BRAM18, 65,304 LUT, 81,648 FF): none flagged
+    assert {k: r["measured"] for k, r in cmp["resources"].items()} == {"dsp": 436, "bram18": 80, "uram": 0,
                                                                        "lut": 60000, "ff": 88000}
     assert not any(r["flag"] for r in cmp["resources"].values())
-    assert cmp["latency"]["model"] == 9880 and cmp["latency"]["cosim_max"] == 10800 and not cmp["latency"]["flag"]
+    assert cmp["latency"]["model"] == 9848 and cmp["latency"]["cosim_max"] == 10800 and not cmp["latency"]["flag"]
     assert round(cmp["clock"]["achieved_mhz"], 1) == 218.0  # 1000 / (5 - 0.412)
     assert cmp["engines"]["depthwise"]["flags"] == 1 and cmp["engines"]["conv"]["resources"]["dsp"] == 136
 
@@ -42,10 +42,10 @@ def test_real_files_compare_and_exit_0(project, capsys):
     place_real(project)  # hls4ml's 16 -> 5 dense layer: another design, so its resources are flagged
     assert main(["report", "--project", str(project)]) == 0
     out = capsys.readouterr().out
-    assert "| dsp | 520 | 73 | 66 | -87% | -87% from the model |" in out
+    assert "| dsp | 430 | 73 | 66 | -85% | -85% from the model |" in out
     assert "| conv_tile | conv | 1 | - | 25 | - | 0 | not in the reports |" in out
     cal = load_calibration(project / "reports" / "synthesis_report.json")
-    assert cal["loops"] == {} and round(cal["resources"]["dsp"], 4) == round(66 / 520, 4)
+    assert cal["loops"] == {} and round(cal["resources"]["dsp"], 4) == round(66 / 430, 4)
 
 
 def test_not_a_project_or_no_reports(tmp_path, project, capsys):
