@@ -104,7 +104,7 @@ def print_bounds(model: str, part, est: dict) -> None:
     # as the search bounds them (dse._word_space): the attention's rows and dividers fitted to the program
     base = fitted_config(on_patches_of(model), cfg["acc_bits"], lanes=lanes, att_rows=max(SPACE["att_rows"]),
                          att_dividers=max(SPACE["att_dividers"]))
-    largest = {"pe_rows": lanes, "pe_cols": lanes, "dw_lanes": lanes, "att_rows": base.att_rows,
+    largest = {"pe_rows": 2 * lanes, "pe_cols": lanes, "dw_lanes": lanes, "att_rows": base.att_rows,
                "att_dividers": base.att_dividers}
     knobs = ", ".join(f"{k} {cfg[k]} of {v}" for k, v in largest.items())
     halved = ", ".join(f"{k} {clock / (cycles - v / 2):.1f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1])

@@ -88,15 +88,22 @@ def op_counts(op, plan, cfg, lat: dict | None = None) -> Counts:
 
 def _conv(c, op, plan, cfg, lat):
     f = op.fields
-    rows = plan.lanes // f["EB_OUT"]
+    tw = plan.tile_words  # output words per tile (conv_pe.h TW)
+    rows = tw * (plan.lanes // f["EB_OUT"])
     passes, splits = _ceil(rows, cfg.pe_rows), _ceil(plan.lanes, cfg.pe_cols)  # byte lanes (conv_pe.h)
     taps = f["KH"] * f["KW"]
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     tiles = [nw for _, nw in op.tiles]
     run(c, lat, "table_load", f.get("EPI_ENTRIES", 0))  # the epilogue table's load (epilogue.h)
     for t in range(-1, len(tiles)):
-        compute = pixels * passes * tiles[t] * taps * splits if t >= 0 else 0
-        load = PARAM_WORDS + rows * tiles[t + 1] * taps if t + 1 < len(tiles) else 0
+        compute = 0
+        if t >= 0:
+            per_pixel = passes * tiles[t] * taps * splits
+            # two output words a pixel: the second written an iteration after the first, so a pixel of one
+            # iteration takes two, and the last pixel's second word one more iteration otherwise
+            stall = tw > 1 and per_pixel == 1
+            compute = pixels * (per_pixel + stall) + (tw - 1 if not stall else 0)
+        load = tw * PARAM_WORDS + rows * tiles[t + 1] * taps if t + 1 < len(tiles) else 0
         run(c, lat, "conv_tile", max(compute, load))
 
 

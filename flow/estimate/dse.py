@@ -48,7 +48,7 @@ def estimate(program, cfg: HwConfig, part, clock_mhz: float, plan=None, calibrat
     """The cycle model and resources of ``program`` on ``cfg`` (its plan recomputed unless given); with
     ``calibration`` (flow/estimate/calibration.py), a lab run's measured loop depths, IIs and resource
     ratios in place of the model's."""
-    plan = plan or plan_memory(program, cfg.lanes, cfg.act_words, cfg.beat_bytes)
+    plan = plan or plan_memory(program, cfg.lanes, cfg.act_words, cfg.beat_bytes, cfg.tile_words)
     timing = program_time(plan, program, cfg, part, clock_mhz, latencies(calibration))
     rows = []
     for i, layer in enumerate(program.layers):
@@ -110,7 +110,7 @@ def _cosim_plan(cfg):
 
     return plan_memory(cosim_program(cfg.att_dividers, cfg.acc_bits, bool(cfg.tf), bool(cfg.dw_engine),
                                      bool(cfg.att_engine))[0], cfg.lanes, UNBOUNDED,
-                       cfg.beat_bytes)
+                       cfg.beat_bytes, cfg.tile_words)
 
 
 # the configuration fields each operation's time depends on (the others time the same on any)
@@ -133,13 +133,14 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
     units = [v for v in (lanes // 4, lanes // 2, lanes) if v >= 1]
     smallest = replace(base, pe_rows=min(units), att_rows=1, att_dividers=min(div_space))
     capacity, in_uram = activation_capacity(smallest, part, limits, base.act_words, calibration)
-    try:
-        plan = plan_memory(program, lanes, min(capacity, base.act_words), base.beat_bytes)
+    try:  # a plan per tile width of the PE array (its conv streams differ, its activations do not)
+        plans = {tw: plan_memory(program, lanes, min(capacity, base.act_words), base.beat_bytes, tw) for tw in (1, 2)}
     except FlowError:
         return [], (calibrated_resources(base, calibration), "uram" if in_uram else "bram18"), None
+    plan = plans[1]
     cosim_plan = _cosim_plan(base)
     base = replace(base, act_words=max(plan.act_words, cosim_plan.act_words), act_uram=in_uram)
-    choices = {"pe_rows": units, "pe_cols": units, "dw_lanes": units if base.dw_engine else [base.dw_lanes],
+    choices = {"pe_rows": units + [2 * lanes], "pe_cols": units, "dw_lanes": units if base.dw_engine else [base.dw_lanes],
                "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows] if base.att_engine else [base.att_rows],
                "att_dividers": [v for v in div_space if v <= base.att_dividers] if base.att_engine
                else [base.att_dividers],  # an engine not built has no parallelism to choose
@@ -160,12 +161,13 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
     cpb = ddr_cycles_per_beat(part, clock_mhz, base.beat_bytes)
     lat = latencies(calibration)
     tables = {}  # knob names -> {values: cycles}
-    for op in plan.ops:
-        names = KNOBS.get(op.kind, ())
+    for ops in zip(plans[1].ops, plans[2].ops):
+        names = KNOBS.get(ops[0].kind, ())
         table = tables.setdefault(names, {})
         for values in itertools.product(*(choices[n] for n in names)):
             cfg = design(dict(zip(names, values)))
-            table[values] = table.get(values, 0) + op_time(op, plan, cfg, cpb, lat)["cycles"]
+            tw = cfg.tile_words
+            table[values] = table.get(values, 0) + op_time(ops[tw - 1], plans[tw], cfg, cpb, lat)["cycles"]
     designs, smallest = [], None
     names = list(choices)
     for values in itertools.product(*choices.values()):
@@ -179,7 +181,7 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
             continue
         cycles = sum(t[tuple(par[n] for n in knobs)] for knobs, t in tables.items())
         designs.append((clock_mhz * 1e6 / cycles, -res["dsp"], cfg))
-    return designs, smallest, plan
+    return designs, smallest, plans
 
 
 def explore(program, part, clock_mhz: float | None = None, limits: dict = DEFAULT_LIMITS, acc_bits: int = 32,
@@ -229,7 +231,7 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, ca
             if lanes % part.beat_bytes:
                 continue
             try:
-                designs, small, plan = _word_space(prog, part, clock_mhz, limits, acc_bits, lanes, exact, calibration)
+                designs, small, plans = _word_space(prog, part, clock_mhz, limits, acc_bits, lanes, exact, calibration)
             except FlowError as exc:  # this word width cannot lay the program out (a DeiT's heads of d channels
                 layout_error = layout_error or exc  # must be whole words of the merged tokens)
                 continue
@@ -238,7 +240,7 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, ca
                 smallest = (lanes, small)
             for d in designs:
                 if best is None or d[:2] > best[:2]:
-                    best, best_plan, best_prog = d, plan, prog
+                    best, best_plan, best_prog = d, plans[d[2].tile_words], prog
     if best is None and smallest is None:
         raise layout_error
     if best is None:

@@ -9,7 +9,7 @@ from flow.estimate.latencies import latencies
 from flow.hls.epilogues import epilogue_entries
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig, attention_packs
-from flow.hls.streams import conv_tiles
+from flow.hls.streams import conv_tiles, tile_words
 from flow.hls.tensor_layout import plan_layouts
 from flow.hls.token_ops import TRANSFORMER_OPS, matmul_depth
 
@@ -42,6 +42,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     att_pack = True  # every attention layer's products pack two per DSP (the program's and the co-simulation's)
     dw_cols = latencies()["lbuf_distance"]  # the shortest row the depthwise engine streams
     act_words = 1
+    tw = tile_words(pe_rows or lanes, lanes)  # output words per PE array tile: the tiles' input words
     tf_ops = []  # the transformer engines' operations in the program and in the co-simulation program
     progs, tokens = [program], False
     for prog in progs:  # the program, then the co-simulation program (appended once the program's plan is known)
@@ -51,7 +52,8 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
             lin, lout = layouts[layer.inputs[0]], layouts[layer.outputs[0]]
             if layer.kind in ("conv", "linear"):
                 k = 1 if layer.kind == "linear" else a["kernel"][0] * a["kernel"][1]
-                wdepth = max(wdepth, k * max(nw for _, nw in conv_tiles(layer, lin, lout)))
+                # a tile of one output word or of two (the search may double the PE rows): its input words
+                wdepth = max(wdepth, k * max(nw for t in (1, 2) for _, nw in conv_tiles(layer, lin, lout, t)))
             elif layer.kind == "dwconv":
                 dw_k = max(dw_k, *a["kernel"])
             elif layer.kind in ("hardswish", "relu"):
@@ -67,7 +69,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
                 lanes_io = min(lanes // lin.eb, lanes // lout.eb)
                 att_rows = min(att_rows, lanes_io)
                 att_dividers = min(att_dividers, lanes // lout.eb)  # an output word's lanes take whole steps
-        plan = plan_memory(prog, lanes, capacity or UNBOUNDED, beat_bytes)
+        plan = plan_memory(prog, lanes, capacity or UNBOUNDED, beat_bytes, tw)
         act_words = max(act_words, plan.act_words)
         for op in plan.ops:  # the depthwise line buffer: the longest row streamed (row stripes stream whole rows)
             if op.kind == "dwconv":

@@ -68,8 +68,8 @@ def buffers(cfg) -> dict:
     """Every on-chip buffer of the templates but the activation memory: name -> {"bram18", "lut"}."""
     w = 8 * cfg.lanes
     return {
-        # conv_pe.h wbuf: a bank per PE row, each two tiles' passes (L / ROWS of them) x WDEPTH words deep
-        "weight rows": memory(w, 2 * (cfg.lanes // cfg.pe_rows) * cfg.wdepth, cfg.pe_rows),
+        # conv_pe.h wbuf: a bank per PE row, each two tiles' passes (TW L / ROWS of them) x WDEPTH words deep
+        "weight rows": memory(w, 2 * max(1, cfg.lanes // cfg.pe_rows) * cfg.wdepth, cfg.pe_rows),
         "depthwise line buffer": memory(w, cfg.dw_cols, cfg.dw_k * cfg.dw_engine),  # dwconv.h lbuf
         "tables": memory(16, 2 * cfg.tab_entries, cfg.lanes),                       # eltwise.h tab
         "concat tables": memory(16, cfg.tab_entries, 2 * cfg.lanes),                # eltwise.h tab0, tab1

@@ -39,7 +39,7 @@ def build_image(program, plan: MemoryPlan) -> Image:
     parts, offsets, off = [], {}, 0
     for layer in program.layers:
         if plan.stream_words[layer.name]:
-            words = pack_stream(layer, plan.layouts, lanes)
+            words = pack_stream(layer, plan.layouts, lanes, plan.tile_words)
             offsets[layer.name] = off
             parts.append(words.reshape(-1, beat))
             off += plan.beats(len(words)) // (2 if split else 1)

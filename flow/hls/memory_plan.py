@@ -44,6 +44,7 @@ class MemoryPlan:
     stripes: dict = field(default_factory=dict)   # layer name -> output rows per stripe
     ddr_beats: int = 0       # size of the DDR activation area
     stream_words: dict = field(default_factory=dict)  # layer name -> words of its weight stream
+    tile_words: int = 1      # output words per conv PE array tile (conv_pe.h: 2 with an array of 2 L rows)
 
     def beats(self, words: int) -> int:
         return words * (self.lanes // self.beat_bytes)
@@ -53,8 +54,9 @@ def _ceil(a, b):
     return -(-a // b)
 
 
-def plan_memory(program, lanes: int, capacity: int, beat_bytes: int = 16) -> MemoryPlan:
-    """Place ``program`` in an activation memory of ``capacity`` words of ``lanes`` bytes."""
+def plan_memory(program, lanes: int, capacity: int, beat_bytes: int = 16, tile_words: int = 1) -> MemoryPlan:
+    """Place ``program`` in an activation memory of ``capacity`` words of ``lanes`` bytes; its conv layers'
+    weight streams in tiles of ``tile_words`` output words (streams.tile_words)."""
     if lanes % beat_bytes:
         raise FlowError(f"{lanes}-byte words are not a whole number of {beat_bytes}-byte AXI beats")
     layouts = plan_layouts(program, lanes)
@@ -95,8 +97,8 @@ def plan_memory(program, lanes: int, capacity: int, beat_bytes: int = 16) -> Mem
                             f"available, with {len(spill)} tensors in DDR and nothing more to move there (pooling, "
                             f"LayerNorm, attention and linear layers keep their tensors on chip)")
         spill.append(candidates[0])
-    plan = MemoryPlan(lanes, beat_bytes, layouts, onchip, {}, high, [], [], spill, stripes)
-    plan.stream_words = {l.name: stream_words(l, layouts, lanes) for l in program.layers}
+    plan = MemoryPlan(lanes, beat_bytes, layouts, onchip, {}, high, [], [], spill, stripes, tile_words=tile_words)
+    plan.stream_words = {l.name: stream_words(l, layouts, lanes, tile_words) for l in program.layers}
     _ddr_regions(plan, program)
     plan.ops, plan.check_ops = _operations(plan, program)
     return plan
@@ -216,7 +218,7 @@ def _layer_ops(plan: MemoryPlan, program, layer, index: int) -> list:
     stream = layer.name if f["W_WORDS"] else None
     if kind in TOKEN_OPS or (kind == "layernorm" and lay[x].tokens) or (kind == "linear" and layer.attrs.get("split")):
         return token_ops(plan, layer, index, f)
-    tiles = tuple(conv_tiles(layer, lay[x], lay[y])) if kind in ("conv", "linear") else ()
+    tiles = tuple(conv_tiles(layer, lay[x], lay[y], plan.tile_words)) if kind in ("conv", "linear") else ()
     if layer.name not in plan.stripes:
         rows = layer.attrs["out_shape"][1] if layer.attrs.get("tokens_out") else lay[y].height
         stripes = [(0, rows)]

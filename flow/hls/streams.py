@@ -15,6 +15,11 @@ from flow.errors import FlowError
 PARAM_WORDS = 12  # conv_pe.h: bias, multiplier and shift of L channels, 3 x L int32
 
 
+def tile_words(pe_rows: int, lanes: int) -> int:
+    """Output words per conv PE array tile (conv_pe.h): two when the array has 2 L rows, else one."""
+    return 2 if pe_rows > lanes else 1
+
+
 def _weight4(layer) -> np.ndarray:
     w = np.asarray(layer.blobs["weight"], dtype=np.int64)
     return w.reshape(w.shape[0], -1, 1, 1) if layer.kind == "linear" else w
@@ -27,17 +32,19 @@ def _geometry(layer):
     return a["kernel"][0], a["kernel"][1], a["groups"]
 
 
-def conv_tiles(layer, lin, lout) -> list:
-    """(first input word, input words) of each output tile (output word) of a conv or linear layer: the
-    words holding the input channels of the tile's output channels."""
+def conv_tiles(layer, lin, lout, tw: int = 1) -> list:
+    """(first input word, input words) of each output tile of a conv or linear layer: ``tw`` output words
+    (conv_pe.h), and the words holding the input channels of their output channels (the union of the two
+    words' input words when a grouped convolution's differ)."""
     kh, kw, groups = _geometry(layer)
     cin, cout = lin.channels, lout.channels
-    tiles = lout.words_per_pixel
+    words = lout.words_per_pixel
+    tiles = -(-words // tw)
     if groups == 1:
         return [(0, lin.words_per_pixel)] * tiles
     ci_g, co_g = cin // groups, cout // groups
     in_word = lin.slots() // lin.per_word
-    out_tile = lout.slots() // lout.per_word
+    out_tile = lout.slots() // lout.per_word // tw
     first, last = [None] * tiles, [None] * tiles
     for o in range(cout):
         g = o // co_g
@@ -81,20 +88,21 @@ def head_parts(layer, layouts: dict) -> list:
     return parts
 
 
-def conv_words(layer, lin, lout, lanes) -> int:
+def conv_words(layer, lin, lout, lanes, tw: int = 1) -> int:
     kh, kw, _ = _geometry(layer)
-    tiles = conv_tiles(layer, lin, lout)
-    return _epilogue_words(layer, lout, lanes) + sum(1 + PARAM_WORDS + lout.per_word * nw * kh * kw for _, nw in tiles)
+    tiles = conv_tiles(layer, lin, lout, tw)
+    return _epilogue_words(layer, lout, lanes) + sum(1 + tw * PARAM_WORDS + tw * lout.per_word * nw * kh * kw
+                                                     for _, nw in tiles)
 
 
-def stream_words(layer, layouts: dict, lanes: int) -> int:
-    """Words of ``layer``'s weight stream (0: the layer has none)."""
+def stream_words(layer, layouts: dict, lanes: int, tw: int = 1) -> int:
+    """Words of ``layer``'s weight stream (0: the layer has none); ``tw``: output words per conv tile."""
     kind, a = layer.kind, layer.attrs
     lin, lout = layouts[layer.inputs[0]], layouts[layer.outputs[0]]
     if kind == "linear" and a.get("split"):
-        return sum(conv_words(part, lin, block, lanes) for part, _, _, block in head_parts(layer, layouts))
+        return sum(conv_words(part, lin, block, lanes, tw) for part, _, _, block in head_parts(layer, layouts))
     if kind in ("conv", "linear"):
-        return conv_words(layer, lin, lout, lanes)
+        return conv_words(layer, lin, lout, lanes, tw)
     if kind == "dwconv":
         taps = a["kernel"][0] * a["kernel"][1]
         return _epilogue_words(layer, lout, lanes) + lout.words_per_pixel * (PARAM_WORDS + taps)
@@ -167,14 +175,15 @@ def _slot_params(layer, lout, tile: int) -> list:
     return out
 
 
-def pack_stream(layer, layouts: dict, lanes: int) -> np.ndarray:
-    """(words, L) uint8: ``layer``'s weight stream."""
+def pack_stream(layer, layouts: dict, lanes: int, tw: int = 1) -> np.ndarray:
+    """(words, L) uint8: ``layer``'s weight stream; ``tw``: output words per conv tile."""
     kind = layer.kind
     lin, lout = layouts[layer.inputs[0]], layouts[layer.outputs[0]]
     if kind == "linear" and layer.attrs.get("split"):
-        words = np.concatenate([_conv_stream(part, lin, block, lanes) for part, _, _, block in head_parts(layer, layouts)])
+        words = np.concatenate([_conv_stream(part, lin, block, lanes, tw)
+                                for part, _, _, block in head_parts(layer, layouts)])
     elif kind in ("conv", "linear"):
-        words = _conv_stream(layer, lin, lout, lanes)
+        words = _conv_stream(layer, lin, lout, lanes, tw)
     elif kind in ("gelu", "requant"):
         words = _elements(layer.blobs["table"], lout.eb, lanes)
     elif kind == "add_const":
@@ -210,30 +219,35 @@ def pack_stream(layer, layouts: dict, lanes: int) -> np.ndarray:
         words = np.zeros((0, lanes), np.uint8)
     if kind in ("conv", "linear", "dwconv") and "epilogue" in layer.attrs:
         words = np.concatenate([_elements(layer.blobs["epilogue_table"], lout.eb, lanes), words])
-    expected = stream_words(layer, layouts, lanes)
+    expected = stream_words(layer, layouts, lanes, tw)
     if len(words) != expected:  # the closed form and the packing must describe the same stream
         raise AssertionError(f"{layer.name}: packed {len(words)} stream words, the closed form says {expected}")
     return words
 
 
-def _conv_stream(layer, lin, lout, lanes) -> np.ndarray:
+def _conv_stream(layer, lin, lout, lanes, tw: int = 1) -> np.ndarray:
     kh, kw, groups = _geometry(layer)
     w = _weight4(layer)
     cout, ci_g = w.shape[:2]
     co_g = cout // groups
     pwi, pwo = lin.per_word, lout.per_word
     si, so = lin.slots(), lout.slots()
-    # the weights by (output slot, input slot, tap): zero where no channel, or another group's
-    full = np.zeros((lout.words_per_pixel * pwo, lin.words_per_pixel * pwi, kh, kw), dtype=np.int64)
+    tiles = conv_tiles(layer, lin, lout, tw)
+    # the weights by (output slot, input slot, tap): zero where no channel, another group's, or past the
+    # last output word (a tile of two words whose second is not the layer's)
+    full = np.zeros((len(tiles) * tw * pwo, lin.words_per_pixel * pwi, kh, kw), dtype=np.int64)
     groups_of = np.arange(cout) // co_g
     in_ch = groups_of[:, None] * ci_g + np.arange(ci_g)[None, :]
     full[so[:, None], si[in_ch]] = w
+    no_params = [np.zeros((PARAM_WORDS // 3, lanes), np.uint8)] * 3
     out = []
-    for t, (w0, nw) in enumerate(conv_tiles(layer, lin, lout)):
+    for t, (w0, nw) in enumerate(tiles):
         out.append(_words(_ints([w0, nw], lanes // 4).view(np.uint8), lanes))
-        out.extend(_slot_params(layer, lout, t))
-        block = full[t * pwo:(t + 1) * pwo, w0 * pwi:(w0 + nw) * pwi]          # rows, nw * pwi, kh, kw
-        block = block.reshape(pwo, nw, pwi, kh, kw).transpose(3, 4, 1, 0, 2)   # kh, kw, nw, rows, lanes
+        for word in range(t * tw, (t + 1) * tw):  # each output word's 12 parameter words
+            out.extend(_slot_params(layer, lout, word) if word < lout.words_per_pixel else no_params)
+        rows = tw * pwo
+        block = full[t * rows:(t + 1) * rows, w0 * pwi:(w0 + nw) * pwi]         # rows, nw * pwi, kh, kw
+        block = block.reshape(rows, nw, pwi, kh, kw).transpose(3, 4, 1, 0, 2)   # kh, kw, nw, rows, lanes
         lanes_block = np.zeros(block.shape[:-1] + (lanes,), dtype=np.int64)
         if lin.eb == 2:  # the PE array takes a 16-bit code as two byte lanes: its weight in both (conv_pe.h)
             lanes_block[..., :2 * pwi] = np.repeat(block, 2, axis=-1)

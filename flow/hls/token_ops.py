@@ -101,11 +101,11 @@ def _head_projections(plan, layer, index: int, f: dict) -> list:
     x = plan.layouts[layer.inputs[0]]
     ops, offset = [], 0
     for part, tensor, head, block in head_parts(layer, plan.layouts):
-        words = conv_words(part, x, block, plan.lanes)
+        words = conv_words(part, x, block, plan.lanes, plan.tile_words)
         g = dict(f, W_WORDS=words, OUT=plan.onchip[tensor][0] + head * block.words, H_IN=x.height, W_IN=1,
                  CW_IN=x.words_per_pixel, IN_ROW0=0, ROW_BEGIN=0, ROW_END=x.height, W_OUT=1,
                  CW_OUT=block.words_per_pixel, OUT_ROW0=0, KH=1, KW=1, SH=1, SW=1, PT=0, PL=0,
                  TILES=block.words_per_pixel)
-        ops.append(Op("linear", index, "layer", g, layer.name, tuple(conv_tiles(part, x, block)), offset))
+        ops.append(Op("linear", index, "layer", g, layer.name, tuple(conv_tiles(part, x, block, plan.tile_words)), offset))
         offset += words
     return ops

@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 from flow.hls.layout import encode
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
-from flow.hls.streams import pack_stream
+from flow.hls.streams import pack_stream, tile_words
 from flow.lower.program import Program
 
 DOMAIN = "vitflow"
@@ -48,9 +48,9 @@ def _count(program: Program, tensor: str) -> int:
 def layer_image(program: Program, layer, hw: HwConfig) -> dict:
     """The layer alone on the accelerator: its compute descriptor, stream, memory size and tensor geometry."""
     alone = single_layer(program, layer)
-    plan = plan_memory(alone, hw.lanes, UNBOUNDED, hw.beat_bytes)
+    plan = plan_memory(alone, hw.lanes, UNBOUNDED, hw.beat_bytes, tile_words(hw.pe_rows, hw.lanes))
     op = next(op for op in plan.ops if op.kind == layer.kind)
-    stream = pack_stream(layer, plan.layouts, hw.lanes)
+    stream = pack_stream(layer, plan.layouts, hw.lanes, plan.tile_words)
     geo = {}
     for role, t in list(zip(("in0", "in1"), layer.inputs)) + [("out", layer.outputs[0])]:
         lay = plan.layouts[t]

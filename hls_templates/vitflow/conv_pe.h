@@ -2,35 +2,40 @@
 // linear layer is a 1 x 1 convolution on a 1 x 1 map). ROWS x COLS multiply-accumulates per cycle: ROWS
 // output channels of a word times COLS byte lanes of one input word (one pixel at one kernel tap), on
 // ROWS / 2 x COLS DSPs: each DSP multiplies one lane's operand by the weights of two rows (dsp_pack.h).
+// An output tile is one output word, or two when the array has 2 L rows (TW = 2): the input word each cycle
+// reads then feeds twice the rows, and a pixel's two output words leave on the write port an iteration apart.
 // The operand is a 9-bit value: an 8-bit code, or one byte of a 16-bit code (such an input takes two
 // byte lanes per code, so twice the cycles; its high bytes' products are weighted 2^8).
 //
 // Template parameters:
-//   L          word bytes (an output tile is one output word: L / EB_OUT channels)
-//   ROWS       PE rows: output channels per cycle (even, divides L: rows pair up on the DSPs); a tile's
-//              rows go in L / EB_OUT / ROWS passes
+//   L          word bytes (an output tile is TW output words: TW L / EB_OUT channels)
+//   ROWS       PE rows: output channels per cycle (even, rows pair up on the DSPs; divides L, a tile of one
+//              output word, or 2 L, a tile of two: TW = 2); a tile's rows go in TW L / EB_OUT / ROWS passes
 //   COLS       PE columns: input byte lanes per cycle (even, divides L: a 16-bit code's two bytes are an
 //              even and an odd column); an input word goes in L / COLS splits
 //   WDEPTH     weight words per row of one tile: the largest (input words x taps) of the program's tiles
 //              (flow/estimate/fit.py fits it). Row r of a tile lives in bank r % ROWS, at pass r / ROWS: ROWS
-//              banks of 2 x (L / ROWS) x WDEPTH words (two tiles, ping-pong), so each cycle's ROWS reads hit
-//              ROWS different banks at a constant bank index
+//              banks of 2 x (TW L / ROWS) x WDEPTH words (two tiles, ping-pong), so each cycle's ROWS reads
+//              hit ROWS different banks at a constant bank index
 //   ACC_BITS   accumulator width; the lowering's range analysis proves every accumulator fits
 //   ACT_WORDS  words of the on-chip activation memory
 //   EPI        entries of the largest epilogue table (epilogue.h): ROWS banks of it; 0: no epilogue
 //              hardware (a descriptor with EPI_ENTRIES > 0 needs EPI >= EPI_ENTRIES: project.check_plan)
 //
 // The weight stream (flow/hls/streams.py packs it, the loader bursts it from DDR into `ws`): the epilogue
-// table when EPI_ENTRIES > 0 (epilogue.h), then per output tile t:
+// table when EPI_ENTRIES > 0 (epilogue.h), then per output tile t (CONV_TILES output words, TW a tile):
 //   header word  (first input word w0, input words nw: the input words this tile's channels read)
-//   12 words     bias, multiplier and shift of the tile's L rows (int32, L per 4 words)
-//   nw x taps x rows words, step-major: for each step s = (tap, input word), the L weights of row r
+//   TW x 12 words  per output word, bias, multiplier and shift of its L rows (int32, L per 4 words)
+//   nw x taps x rows words, step-major: for each step s = (tap, input word), the L weights of row r (rows:
+//                the tile's channels, TW L / EB_OUT; a second word past the layer's last has zero weights)
 // Weight-stationary, with the next tile's load overlapping this tile's compute: the loop of tile t runs
-// max(pixels x passes x nw x taps x splits, 12 + rows x nw(t+1) x taps) iterations at II = 1. An iteration
+// max(pixels x passes x nw x taps x splits, TW x 12 + rows x nw(t+1) x taps) iterations at II = 1 (TW = 2:
+// a pixel of one iteration takes two, else one more iteration after the last pixel; a pixel's second
+// output word is written an iteration after its first, the write port's one access). An iteration
 // multiplies COLS byte lanes of one input word (zero outside the padded input) by the pass's ROWS row words at
 // that step, and, while tile t+1's words arrive, writes one of them into the other half of the row
 // buffers. At a pass's last step its ROWS accumulators are requantized (each code through the epilogue
-// table when the layer has one) into the output word, written after the last pass. The input and output
+// table when the layer has one) into the output words, written after the last pass. The input and output
 // row ranges let a layer run in row stripes (IN_ROW0: the input row at IN0; ROW_BEGIN..ROW_END: output
 // rows computed; OUT_ROW0: the output row at OUT).
 // Every index is a counter: no division or modulo in the loop.
@@ -46,11 +51,15 @@ namespace vitflow {
 
 const int PARAM_WORDS = 12;  // bias, multiplier, shift of L channels: 3 x L int32 = 12 words of L bytes
 
-// Store stream word k (< PARAM_WORDS) of a tile's parameters into the bias / multiplier / shift registers.
-template <int L>
-inline void put_param_word(const Word<L> &w, int k, int32_t bias[L], int32_t mult[L], int32_t shift[L]) {
+// Store stream word k (< TW x PARAM_WORDS) of a tile's parameters into the bias / multiplier / shift
+// registers: output word k / 12's L slots (TW <= 2).
+template <int L, int TW>
+inline void put_param_word(const Word<L> &w, int k, int32_t bias[TW * L], int32_t mult[TW * L],
+                           int32_t shift[TW * L]) {
 #pragma HLS INLINE
-    const int arr = k >> 2, base = (k & 3) * (L / 4);
+    const bool second = TW > 1 && k >= PARAM_WORDS;
+    const int kk = second ? k - PARAM_WORDS : k;
+    const int arr = kk >> 2, base = (second ? L : 0) + (kk & 3) * (L / 4);
     for (int j = 0; j < L / 4; j++) {
 #pragma HLS UNROLL
         const int32_t v = word_int(w, j);
@@ -60,12 +69,12 @@ inline void put_param_word(const Word<L> &w, int k, int32_t bias[L], int32_t mul
     }
 }
 
-// The next tile's parameters become the current tile's (registers).
-template <int L>
-inline void take_params(int32_t bias[L], int32_t mult[L], int32_t shift[L], const int32_t nbias[L],
-                        const int32_t nmult[L], const int32_t nshift[L]) {
+// The next tile's parameters become the current tile's (registers; N = TW L slots).
+template <int N>
+inline void take_params(int32_t bias[N], int32_t mult[N], int32_t shift[N], const int32_t nbias[N],
+                        const int32_t nmult[N], const int32_t nshift[N]) {
 #pragma HLS INLINE
-    for (int j = 0; j < L; j++) {
+    for (int j = 0; j < N; j++) {
 #pragma HLS UNROLL
         bias[j] = nbias[j];
         mult[j] = nmult[j];
@@ -76,22 +85,27 @@ inline void take_params(int32_t bias[L], int32_t mult[L], int32_t shift[L], cons
 template <int L, int ROWS, int COLS, int WDEPTH, int ACC_BITS, int ACT_WORDS, int EPI = 0>
 void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     static_assert(L > 0 && (L & (L - 1)) == 0, "words are indexed with & (L - 1)");
-    static_assert(ROWS >= 2 && ROWS % 2 == 0 && L % ROWS == 0, "rows pair on a DSP; PASSES = L / ROWS");
+    static_assert(ROWS >= 2 && ROWS % 2 == 0 && (L % ROWS == 0 || ROWS == 2 * L),
+                  "rows pair on a DSP; a tile is one output word (ROWS divides L) or two (2 L rows)");
     static_assert(COLS >= 2 && COLS % 2 == 0 && L % COLS == 0 && COLS <= 64,
                   "a 16-bit code's bytes are an even and an odd column; splits = L / COLS; psum_t holds 32 products");
     typedef ap_int<ACC_BITS> acc_t;
     const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
-    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], tiles = d[CONV_TILES];
-    const int rows = eb_out == 1 ? L : L / 2;  // output channels per tile (one output word)
+    const int TW = ROWS > L ? 2 : 1;  // output words per tile
+    const int TL = TW * L;            // a tile's parameter slots
+    const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI], in0 = d[FIELD_IN0], words = d[CONV_TILES];
+    const int tiles = TW > 1 ? (words + 1) >> 1 : words;  // CONV_TILES: the output words per pixel
+    const int rpw = eb_out == 1 ? L : L / 2;  // output channels per output word
+    const int rows = TW * rpw;                // output channels per tile
     // passes over a tile's rows, and splits of an input word's L byte lanes (16-bit codes: two per code)
     const int passes = (rows + ROWS - 1) / ROWS, splits = L / COLS;
     const int taps = d[CONV_KH] * d[CONV_KW], pixels = (d[CONV_ROW_END] - d[CONV_ROW_BEGIN]) * d[CONV_W_OUT];
 
-    const int PASSES = L / ROWS;
+    const int PASSES = TL / ROWS;
     VITFLOW_BUFFER2(Word<L>, wbuf, ROWS, 2 * PASSES * WDEPTH);  // bank rr: rows rr, ROWS + rr, ..., two tiles
     VITFLOW_PARTITION(wbuf, complete, 1);  // ROWS banks: a pass's ROWS reads per cycle, one per bank
     VITFLOW_AGGREGATE(wbuf);               // one L-byte word per address
-    int32_t bias[L], mult[L], shift[L], nbias[L], nmult[L], nshift[L];
+    int32_t bias[TL], mult[TL], shift[TL], nbias[TL], nmult[TL], nshift[TL];
 #pragma HLS ARRAY_PARTITION variable = bias complete
 #pragma HLS ARRAY_PARTITION variable = mult complete
 #pragma HLS ARRAY_PARTITION variable = shift complete
@@ -113,16 +127,28 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
     // t = -1 only loads tile 0; tile t computes from half `half` while tile t+1 loads into the other
     for (int t = -1; t < tiles; t++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 65
-        const int compute_n = t < 0 ? 0 : pixels * passes * nw * taps * splits;
-        const int load_n = t + 1 < tiles ? PARAM_WORDS + rows * nw_next * taps : 0;
+        // a pixel's iterations; with two output words, one more when it has one (its second word's write),
+        // or else one after the last pixel
+        const int per_pixel = passes * nw * taps * splits;
+        const bool stall = TW > 1 && per_pixel == 1;
+        const int compute_n = t < 0 ? 0 : pixels * (stall ? 2 : per_pixel) + (TW > 1 && !stall ? 1 : 0);
+        const int load_n = t + 1 < tiles ? TW * PARAM_WORDS + rows * nw_next * taps : 0;
         const int n = compute_n > load_n ? compute_n : load_n;
+        const bool second = TW > 1 && t * TW + 1 < words;  // the tile's second word is the layer's
         const int steps = nw * taps, load_half = (1 - half) * PASSES * WDEPTH, read_half = half * PASSES * WDEPTH;
         // compute counters, fastest first: split j, step s = (tap, word s_w), pass p, pixel (the window)
         int j = 0, s = 0, s_w = 0, p = 0;
         Window win;
-        win.start(d, w0, t);
-        Word<L> yw = zero_word<L>();
-#pragma HLS AGGREGATE variable = yw compact = bit  // the output word: one register, its lanes set by muxes
+        win.start(d, w0, t * TW);
+        Word<L> yw[TW], pend_w = zero_word<L>();  // the output words; a second word waiting for the port
+#pragma HLS ARRAY_PARTITION variable = yw complete
+#pragma HLS AGGREGATE variable = yw compact = bit  // each output word one register, its lanes set by muxes
+        for (int u = 0; u < TW; u++) {
+#pragma HLS UNROLL
+            yw[u] = zero_word<L>();
+        }
+        bool pend = false, phase = false;  // a second word to write; a stall's turn (a pixel of one iteration)
+        int pend_a = 0;
         // load counters: word k of the tile's stream; a weight word's row (bank lr, pass lp) and step ls
         int k = 0, lr = 0, lp = 0, lrow = 0, ls = 0, read_pass = read_half;
         {
@@ -132,7 +158,12 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                 VITFLOW_PIPELINE(conv_tile, 1);
                 VITFLOW_NO_DEPENDENCE(wbuf);  // the load writes the half the MACs do not read
                 VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the input (memory plan)
-                if (it < compute_n) {
+                bool wr = false;  // this iteration's output write: the write port's one access
+                int wr_a = 0;
+                Word<L> wr_w = zero_word<L>();
+                // no MAC: a stall (a one-iteration pixel's second) or the iteration after the last pixel
+                const bool hold = (stall && phase) || (TW > 1 && !stall && it == compute_n - 1);
+                if (it < compute_n && !hold) {
                     const bool inside = win.inside();
                     // one read every iteration, inside the input (padding reads its first word, then zero)
                     const Word<L> held = act[inside ? win.addr(s_w) : in0];
@@ -175,15 +206,27 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                             else even += prod[rr][c];
                         }
                         const int sum = int(even) + (eb_in == 1 ? int(odd) : int(odd) * 256);  // < 2^29
-                        const acc_t a = (first ? acc_t(bias[row & (L - 1)]) : acc[rr]) + sum;
+                        // the row's output word (the second from the word's channels on) and parameter slot
+                        const int u = TW > 1 && row >= rpw ? 1 : 0, el = u ? row - rpw : row;
+                        const int slot = ((u ? L : 0) + el) & (TL - 1);
+                        const acc_t a = (first ? acc_t(bias[slot]) : acc[rr]) + sum;
                         acc[rr] = a;
                         if (last && row < rows) {
-                            const int code = requantize(wide_t(a), mult[row & (L - 1)], shift[row & (L - 1)], lo, hi);
-                            set_element<L>(yw, row & (L - 1), eb_out,
+                            const int code = requantize(wide_t(a), mult[slot], shift[slot], lo, hi);
+                            set_element<L>(yw[u], el & (L - 1), eb_out,
                                            epilogue_code(etab, rr, code, epi_entries, epi_min));
                         }
                     }
-                    if (last && p == passes - 1) act[win.out_addr] = yw;  // rows elements of eb_out bytes fill it
+                    if (last && p == passes - 1) {  // rows elements of eb_out bytes fill the words
+                        wr = true;
+                        wr_a = win.out_addr;
+                        wr_w = yw[0];
+                        if (TW > 1) {  // the second word, the next iteration
+                            pend = second;
+                            pend_a = win.out_addr + 1;
+                            pend_w = yw[TW - 1];
+                        }
+                    }
                     // advance: split, word, tap, pass, pixel
                     if (++j == splits) {
                         j = 0;
@@ -206,10 +249,18 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                         }
                     }
                 }
+                if (!wr && pend) {  // the waiting second word: the iteration after its first (a hold, or a
+                    wr = true;      // step that writes nothing)
+                    wr_a = pend_a;
+                    wr_w = pend_w;
+                    pend = false;
+                }
+                if (it < compute_n) phase = stall && !phase;
+                if (wr) act[wr_a] = wr_w;
                 if (it < load_n) {
                     const Word<L> w = ws.read();
-                    if (k < PARAM_WORDS) {
-                        put_param_word<L>(w, k, nbias, nmult, nshift);
+                    if (k < TW * PARAM_WORDS) {
+                        put_param_word<L, TW>(w, k, nbias, nmult, nshift);
                     } else {
                         wbuf[lr][load_half + lp * WDEPTH + ls] = w;
                         if (++lrow == rows) {  // the step's last row: next step
@@ -226,7 +277,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                 }
             }
         }
-        take_params<L>(bias, mult, shift, nbias, nmult, nshift);
+        take_params<TL>(bias, mult, shift, nbias, nmult, nshift);
         half = 1 - half;
         nw = nw_next;
         w0 = w0_next;

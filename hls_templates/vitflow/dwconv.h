@@ -244,7 +244,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
                 if (it < load_n) {
                     const Word<L> w = ws.read();
                     if (k < PARAM_WORDS) {
-                        put_param_word<L>(w, k, nbias, nmult, nshift);
+                        put_param_word<L, 1>(w, k, nbias, nmult, nshift);
                     } else {
                         for (int q = 0; q < K * K; q++) {
 #pragma HLS UNROLL

@@ -39,7 +39,7 @@ ACCELERATORS = {  # id: (part, configuration fitting every random layer)
                                 att_dividers=2, act_words=8192, epi_entries=256, att_pack=1)),
     "L32": ("xczu9eg", HwConfig(lanes=32, pe_rows=32, pe_cols=16, dw_lanes=32, wdepth=512, tab_entries=4096, sh_words=4, att_d_max=16, att_rows=8,
                                 att_dividers=16, act_words=8192, epi_entries=256, att_pack=1)),
-    "L8": ("xc7z020", HwConfig(lanes=8, pe_rows=8, pe_cols=8, dw_lanes=2, wdepth=2048, tab_entries=4096, sh_words=16, att_d_max=16, att_rows=2,
+    "L8": ("xc7z020", HwConfig(lanes=8, pe_rows=16, pe_cols=8, dw_lanes=2, wdepth=2048, tab_entries=4096, sh_words=16, att_d_max=16, att_rows=2,
                                att_dividers=1, act_words=16384, beat_bytes=8, epi_entries=256)),
 }
 
