@@ -1,6 +1,6 @@
 """Performance estimate of a program on a part, and the design-space exploration that picks the
-parallelism. For each candidate (activation word L, PE array, depthwise lanes, attention rows and
-dividers, activations fused into the convolution engines or not) the buffers are fitted to
+parallelism. For each candidate (activation word L, PE array, depthwise lanes and multipliers per lane,
+attention rows and dividers, activations fused into the convolution engines or not) the buffers are fitted to
 the program, the activation memory gets what the part's block RAM (or UltraRAM) has left within the
 limits, the memory plan places the activations in it (moving to DDR what does not fit), and the cycle
 model times the plan's operations. The search keeps the fastest design within the utilisation limits
@@ -114,7 +114,7 @@ def _cosim_plan(cfg):
 
 
 # the configuration fields each operation's time depends on (the others time the same on any)
-KNOBS = {"conv": ("pe_rows", "pe_cols"), "linear": ("pe_rows", "pe_cols"), "dwconv": ("dw_lanes",),
+KNOBS = {"conv": ("pe_rows", "pe_cols"), "linear": ("pe_rows", "pe_cols"), "dwconv": ("dw_lanes", "dw_taps"),
          "linear_attention": ("att_rows", "att_dividers"), "matmul": ("mm_rows",), "token_layernorm": ("tln_div",)}
 
 
@@ -140,7 +140,10 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
     plan = plans[1]
     cosim_plan = _cosim_plan(base)
     base = replace(base, act_words=max(plan.act_words, cosim_plan.act_words), act_uram=in_uram)
+    # the depthwise multipliers per lane: the program's kernels' m x m (each such layer in one fold)
+    sides = {max(l.attrs["kernel"]) for l in program.layers if l.kind == "dwconv"}
     choices = {"pe_rows": units + [2 * lanes], "pe_cols": units, "dw_lanes": units if base.dw_engine else [base.dw_lanes],
+               "dw_taps": sorted({m * m for m in sides}) if base.dw_engine else [base.dw_taps],
                "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows] if base.att_engine else [base.att_rows],
                "att_dividers": [v for v in div_space if v <= base.att_dividers] if base.att_engine
                else [base.att_dividers],  # an engine not built has no parallelism to choose

@@ -9,7 +9,9 @@ def design_line(est: dict) -> str:
     div = f"{c['att_dividers']} attention dividers" if c["att_dividers"] else "shift-only attention"
     fused = (f", {est['fused_epilogues']} activations fused into their producers' engines"
              if est.get("fused_epilogues") else "")
-    dw = (f"{c['dw_lanes']} depthwise lanes x {c['dw_k']}x{c['dw_k']} taps" if c.get("dw_engine", 1)
+    taps = c.get("dw_taps") or c["dw_k"] ** 2
+    dw = (f"{c['dw_lanes']} depthwise lanes x {c['dw_k']}x{c['dw_k']} taps"
+          + (f" in folds of {taps}" if taps < c["dw_k"] ** 2 else "") if c.get("dw_engine", 1)
           else "no depthwise engine")
     att = f"{c['att_rows']} attention rows, {div}" if c.get("att_engine", 1) else "no linear-attention engine"
     return f"L={c['lanes']}: {c['pe_rows']}x{c['pe_cols']} PE array, {dw}, {c['lanes']} element lanes, {att}{fused}"

@@ -48,6 +48,7 @@ class HwConfig:
     dw_lanes: int = 16       # depthwise channels per cycle (divides L)
     wdepth: int = 64         # weight words per PE row and tile: the largest input words x taps
     dw_k: int = 5            # largest depthwise kernel side: a dw_k x dw_k window, dw_k line-buffer rows
+    dw_taps: int = 0         # depthwise multipliers per lane (a k x k filter in ceil(k^2 / dw_taps) folds); 0: dw_k^2
     dw_cols: int = 64        # words per depthwise line-buffer row: the largest streamed row (dwconv.h)
     tab_entries: int = 256   # largest lookup table (2^bits of its input)
     sh_words: int = 1        # words of the LayerNorm's channel shifts
@@ -107,7 +108,8 @@ typedef vitflow::Accelerator<VITFLOW_LANES, VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VI
                              VITFLOW_ATT_D_MAX, VITFLOW_ATT_ROWS, VITFLOW_ATT_DIVIDERS, VITFLOW_ACC_BITS,
                              VITFLOW_ACT_WORDS, VITFLOW_FIFO_DEPTH, VITFLOW_EPI_ENTRIES, VITFLOW_TF, VITFLOW_MM_ROWS,
                              VITFLOW_MM_DEPTH, VITFLOW_MMV_DEPTH, VITFLOW_SM_ROWS, VITFLOW_SM_ENTRIES, VITFLOW_TLN_DIV, VITFLOW_TLN_C,
-                             VITFLOW_TLN_TOKENS, VITFLOW_DW_ENGINE, VITFLOW_ATT_ENGINE, VITFLOW_ATT_PACK>
+                             VITFLOW_TLN_TOKENS, VITFLOW_DW_ENGINE, VITFLOW_ATT_ENGINE, VITFLOW_ATT_PACK,
+                             VITFLOW_DW_TAPS>
     Acc;
 
 int {TOP}(const vitflow::beat_t *desc, const vitflow::beat_t *wgt, vitflow::beat_t *ddr, int n_desc) {{
@@ -156,6 +158,8 @@ def check_fits(program, cfg: HwConfig) -> None:
         v = getattr(cfg, name)
         if v < 1 or v & (v - 1):
             raise FlowError(f"{name.upper()}={v} must be a power of two")
+    if cfg.dw_engine and not 0 <= cfg.dw_taps <= cfg.dw_k ** 2:
+        raise FlowError(f"DW_TAPS={cfg.dw_taps} must be 0 (DW_K^2) or at most DW_K^2 = {cfg.dw_k ** 2}")
     if cfg.att_engine and cfg.att_rows > cfg.att_d_max:  # kv's rows and columns go in ATT_ROWS-wide steps
         raise FlowError(f"ATT_ROWS={cfg.att_rows} exceeds ATT_D_MAX={cfg.att_d_max}")
     if cfg.att_pack and cfg.att_d_max < 2:

@@ -30,6 +30,8 @@
 //                 DW_COLS size nothing (a DeiT's accelerator spends no DSPs or line buffer on it)
 //   ATT_ENGINE    1: the linear-attention engine is built; 0: its descriptors are refused, and ATT_D_MAX,
 //                 ATT_ROWS, ATT_DIVIDERS size nothing
+//   DW_TAPS       depthwise multipliers per lane (dwconv.h TAPS: a k x k filter in ceil(k^2 / DW_TAPS) folds);
+//                 0: DW_K x DW_K, every layer in one fold
 //   ATT_PACK      1: the linear attention's products two per DSP (linear_attention.h PACK: every attention
 //                 layer's v and kv codes signed 8-bit, its q and k tables within -256..255); 0: one per DSP
 #pragma once
@@ -46,7 +48,7 @@ namespace vitflow {
 template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_K, int DW_COLS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
           int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH, int EPI = 0, int TF = 0, int MM_ROWS = 2, int MM_DEPTH = 1,
           int MMV_DEPTH = 1, int SM_ROWS = 1, int SM_ENTRIES = 256, int TLN_DIV = 1, int TLN_C = 8, int TLN_TOKENS = 1,
-          int DW_ENGINE = 1, int ATT_ENGINE = 1, int ATT_PACK = 0>
+          int DW_ENGINE = 1, int ATT_ENGINE = 1, int ATT_PACK = 0, int DW_TAPS = 0>
 struct Accelerator {
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
 
@@ -58,7 +60,8 @@ struct Accelerator {
     };
     struct DwConv {
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
-            dwconv_engine<L, DW_LANES, DW_K, DW_COLS, ACC_BITS, ACT_WORDS, EPI>(d, ws, act);
+            dwconv_engine<L, DW_LANES, DW_K, DW_COLS, ACC_BITS, ACT_WORDS, EPI,
+                          DW_TAPS ? DW_TAPS : DW_K * DW_K>(d, ws, act);
         }
     };
     struct Lut {

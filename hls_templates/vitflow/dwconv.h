@@ -1,6 +1,7 @@
 // vitflow: the depthwise convolution engine (groups == channels, one k x k filter per channel): a
 // line-buffered sliding window (the idiom of finn-hlslib's ConvolutionInputGenerator), LANES channels x
-// K x K taps multiply-accumulated per cycle, each input word read from the activation memory once.
+// TAPS taps multiply-accumulated per cycle (a k x k filter in ceil(k^2 / TAPS) folds), each input word
+// read from the activation memory once.
 //
 // Template parameters:
 //   L          word bytes (an output tile is one output word: L / EB_OUT channels)
@@ -12,6 +13,11 @@
 //   ACC_BITS   accumulator width (proven sufficient by the range analysis)
 //   ACT_WORDS  words of the on-chip activation memory
 //   EPI        entries of the largest epilogue table (epilogue.h): LANES banks of it; 0: no epilogue hardware
+//   TAPS       multipliers per lane (1 .. K x K): the window's positions in rings from its bottom-right
+//              corner (the m x m corner's m^2 positions first, for every m), TAPS of them per fold, so a
+//              layer whose kernel fits m x m takes FOLDS = ceil(m^2 / TAPS) folds per pass, its products
+//              accumulated (an m x m filter sits in that corner: the positions after its m^2 are zero).
+//              With TAPS = 9 a 3 x 3 layer takes one fold and a 5 x 5 three, on 9 of 25 multipliers
 //
 // The stream (flow/hls/streams.py) starts with the epilogue table when EPI_ENTRIES > 0 (epilogue.h: each
 // output code becomes table[code - EPI_MIN]). A tile is one output word (L / EB_OUT channels). Its stream: 12
@@ -29,19 +35,28 @@
 // vitflow/cycles.h), SUB iterations per column. An iteration reads one input word (zero in the padding),
 // writes it into line-buffer row r % K and shifts the window one column left, the new column being the line
 // buffer's K - 1 older rows above the new word. Where the window holds an output pixel's taps (every SH-th
-// row and SW-th column after the first KH - 1 and KW - 1), it computes LANES channels; PASSES - 1 more
-// iterations compute the others (no read), and the output word is written. So a tile's loop runs max(rows x
-// columns x SUB + pixels x (PASSES - 1), 12 + KH x KW) iterations at II = 1, and loads tile t+1's words
-// meanwhile. Row stripes as in the conv PE array.
+// row and SW-th column after the first KH - 1 and KW - 1), it computes fold 0 of LANES channels; PASSES x
+// FOLDS - 1 more iterations compute the other folds and channels (no read), and the output word is
+// written. So a tile's loop runs max(rows x columns x SUB + pixels x (PASSES x FOLDS - 1), 12 + KH x KW)
+// iterations at II = 1, and loads tile t+1's words meanwhile. Row stripes as in the conv PE array.
 #pragma once
 #include "conv_pe.h"
 
 namespace vitflow {
 
-template <int L, int LANES, int K, int COLS, int ACC_BITS, int ACT_WORDS, int EPI = 0>
+// Position (i, j) of a K x K window in ring order from its bottom-right corner: with a = K-1-i, b = K-1-j
+// and ring r = max(a, b), the ring starts at r^2 (the r x r corner before it), its row part (a == r) first.
+constexpr int ring_rank(int K, int i, int j) {
+    return (K - 1 - i > K - 1 - j ? (K - 1 - i) * (K - 1 - i) + (K - 1 - j)                  // a > b: row part
+                                  : (K - 1 - j) * (K - 1 - j) + (K - 1 - i == K - 1 - j ? K - 1 - j  // the corner
+                                                                                       : K - j + (K - 1 - i)));
+}
+
+template <int L, int LANES, int K, int COLS, int ACC_BITS, int ACT_WORDS, int EPI = 0, int TAPS = K * K>
 void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     static_assert(L > 0 && (L & (L - 1)) == 0 && L % LANES == 0, "lanes are indexed with & (L - 1)");
     static_assert(K >= 1 && COLS >= VITFLOW_LBUF_DISTANCE, "a line-buffer row holds the shortest row streamed");
+    static_assert(TAPS >= 1 && TAPS <= K * K, "a fold multiplies TAPS of the window's K x K positions");
     typedef ap_int<ACC_BITS> acc_t;
     const int PASSES = L / LANES;  // the most passes (8-bit outputs); a pass's lanes are known up to it
     const int eb_in = d[FIELD_EB_IN0], sgn_in = d[FIELD_SGN_IN0], eb_out = d[FIELD_EB_OUT];
@@ -54,11 +69,13 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
     const int rows = eb_out == 1 ? L : L / 2;          // channels of an output word
     const int passes = (rows + LANES - 1) / LANES;
     const int taps = kh * kw;
+    const int side = kh > kw ? kh : kw, folds = (side * side + TAPS - 1) / TAPS;  // once per layer
+    const int steps = passes * folds;  // a pixel's compute iterations: pass p, fold f (fastest)
     // the stream: input rows and columns (the padded window span), a row at least the dependence distance long
     const int in_rows = (out_rows - 1) * sh + kh, cols = (wout - 1) * sw + kw;
     const int min_cols = (VITFLOW_LBUF_DISTANCE + sub_n - 1) / sub_n;
     const int row_cols = cols > min_cols ? cols : min_cols, row_last = row_cols - 1;
-    const int compute_n = in_rows * row_cols * sub_n + out_rows * wout * (passes - 1);
+    const int compute_n = in_rows * row_cols * sub_n + out_rows * wout * (steps - 1);
     const int ih_first = row_begin * sh - d[CONV_PT], rs = win * cw_in;
     const int out_first = d[FIELD_OUT] + (row_begin - d[CONV_OUT_ROW0]) * wout * cw_out;
 
@@ -110,7 +127,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
         // the stream's counters: input row ih, column c (input column iw, line-buffer word lw),
         // the input word's sub, the pass p; which rows and columns end an output window (r_wait, c_wait
         // count down to it); the line-buffer bank of this row and those of the K - 1 rows above it
-        int ih = ih_first, c = 0, iw = -d[CONV_PL], lw = 0, sub = 0, p = 0;
+        int ih = ih_first, c = 0, iw = -d[CONV_PL], lw = 0, sub = 0, p = 0, f = 0;
         int r_wait = kh - 1, c_wait = kw - 1;
         int row_addr = in0 + (ih_first - d[CONV_IN_ROW0]) * rs - d[CONV_PL] * cw_in + in_word, col_addr = row_addr;
         int out_addr = out_first + t;
@@ -122,6 +139,8 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
         }
         Word<L> yw = zero_word<L>();
 #pragma HLS AGGREGATE variable = yw compact = bit  // the output word: one register, its lanes set by muxes
+        acc_t part[LANES];  // the pass's sums over the folds before this one
+#pragma HLS ARRAY_PARTITION variable = part complete
         // the next tile's load: word k; a filter word's place in the window (register fpos, column fc)
         int k = 0, fpos = (K - kh) * K + K - kw, fc = K - kw;
         {
@@ -132,7 +151,7 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
                 VITFLOW_DEPENDENCE_DISTANCE(lbuf, VITFLOW_LBUF_DISTANCE);  // read back a row later (audited)
                 VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the input (memory plan)
                 if (it < comp_n) {
-                    const bool streaming = p == 0;  // a pass after the first only computes
+                    const bool streaming = p == 0 && f == 0;  // a pass or fold after the first only computes
                     if (streaming) {
                         const bool inside = ih >= 0 && ih < hin && iw >= 0 && iw < win && c < cols && sub < subs_held;
                         Word<L> x = zero_word<L>();
@@ -186,39 +205,62 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
                             const int s = sub_n == 2 && l >= L / 2 ? 1 : 0;
                             const int xl = sub_n == 2 ? l - s * (L / 2) : l + lane_off;
                             const bool mine = xl < L / eb_in;
-                            dw_sum_t sum = 0;  // K x K products of int8 weights and 8/16-bit codes (dsp_pack.h)
+                            // fold f's TAPS operands: multiplier u takes the window position of ring rank
+                            // f TAPS + u (a FOLDS:1 choice of constant positions), zero past the window's
+                            code_t xs[TAPS];
+                            pack_a_t wv[TAPS];
+#pragma HLS ARRAY_PARTITION variable = xs complete
+#pragma HLS ARRAY_PARTITION variable = wv complete
+                            for (int u = 0; u < TAPS; u++) {
+#pragma HLS UNROLL
+                                xs[u] = 0;
+                                wv[u] = 0;
+                            }
                             for (int i = 0; i < K; i++) {
 #pragma HLS UNROLL
                                 for (int j = 0; j < K; j++) {
 #pragma HLS UNROLL
-                                    const code_t xv = mine ? element<L>(window[s][i][j], xl & (L - 1), eb_in, sgn_in) : 0;
-                                    const pack_a_t wv = int8_t(filt[i * K + j].b[l & (L - 1)]);
-                                    const dw_prod_t pr = wv * xv;
-#pragma HLS BIND_OP variable = pr op = mul impl = dsp  // one DSP per tap and lane (the resource model's count)
-                                    sum += pr;
+                                    const int rk = ring_rank(K, i, j);
+                                    if (TAPS == K * K || rk / TAPS == f) {  // one fold: every position, no choice
+                                        xs[rk % TAPS] = mine ? element<L>(window[s][i][j], xl & (L - 1), eb_in, sgn_in) : 0;
+                                        wv[rk % TAPS] = int8_t(filt[i * K + j].b[l & (L - 1)]);
+                                    }
                                 }
                             }
-                            const acc_t a = acc_t(bias[l & (L - 1)]) + sum;
-                            if (l < rows) {
+                            dw_sum_t sum = 0;  // TAPS products of int8 weights and 8/16-bit codes (dsp_pack.h)
+                            for (int u = 0; u < TAPS; u++) {
+#pragma HLS UNROLL
+                                const dw_prod_t pr = wv[u] * xs[u];
+#pragma HLS BIND_OP variable = pr op = mul impl = dsp  // one DSP per tap and lane (the resource model's count)
+                                sum += pr;
+                            }
+                            const acc_t a = (f == 0 ? acc_t(bias[l & (L - 1)]) : part[ll]) + sum;
+                            part[ll] = a;
+                            if (f == folds - 1 && l < rows) {
                                 const int code = requantize(wide_t(a), mult[l & (L - 1)], shift[l & (L - 1)], lo, hi);
                                 set_element<L>(yw, l & (L - 1), eb_out,
                                                epilogue_code(etab, ll, code, epi_entries, epi_min));
                             }
                         }
-                        if (p == passes - 1) {
+                        if (p == passes - 1 && f == folds - 1) {
                             act[out_addr] = yw;
                             out_addr += cw_out;
                         }
                     }
-                    // advance: another pass at this window, or the sub, the column, the row
-                    if (at_output && p < passes - 1) {
+                    // advance: another fold or pass at this window, or the sub, the column, the row
+                    if (at_output && f < folds - 1) {
+                        f++;
+                    } else if (at_output && p < passes - 1) {
+                        f = 0;
                         p++;
                     } else if (sub < sub_n - 1) {
                         p = 0;
+                        f = 0;
                         sub++;
                         lw++;
                     } else {
                         p = 0;
+                        f = 0;
                         sub = 0;
                         lw++;
                         col_addr += cw_in;

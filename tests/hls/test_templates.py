@@ -5,7 +5,8 @@ DDR beats and bursts per port) equal to the cycle model's (flow/estimate/counts.
 L = 16 and 32 bytes per word with 16-byte AXI beats (a word is one and two beats), and L = 8 with the
 8-byte beats of Zynq-7000; PE arrays and depthwise lanes narrower than the word (rows in passes, input
 lanes in splits) on each; the linear attention's products two per DSP on the first two, one per DSP on
-the third.
+the third; depthwise filters in folds of 9 and 4 window positions on the first and the third; a PE array of
+2 L rows (tiles of two output words) on the third.
 
 Fuzzing: each case has its own fixed seed (from its kind, case number and the test), printed with the kind
 and case in every failure message, so one case reruns alone. VITFLOW_FUZZ_CASES=N sets the cases per kind
@@ -35,11 +36,11 @@ CASES = int(os.environ.get("VITFLOW_FUZZ_CASES", "10"))  # per kind and accelera
 SLOW_CASES = 500  # per kind, over the three accelerators
 STRIPED = ("conv", "dwconv", "hardswish", "relu", "add", "concat")
 ACCELERATORS = {  # id: (part, configuration fitting every random layer)
-    "L16": ("xczu9eg", HwConfig(lanes=16, pe_rows=4, pe_cols=8, dw_lanes=8, wdepth=1024, tab_entries=4096, sh_words=8, att_d_max=16, att_rows=4,
+    "L16": ("xczu9eg", HwConfig(lanes=16, pe_rows=4, pe_cols=8, dw_lanes=8, dw_taps=9, wdepth=1024, tab_entries=4096, sh_words=8, att_d_max=16, att_rows=4,
                                 att_dividers=2, act_words=8192, epi_entries=256, att_pack=1)),
     "L32": ("xczu9eg", HwConfig(lanes=32, pe_rows=32, pe_cols=16, dw_lanes=32, wdepth=512, tab_entries=4096, sh_words=4, att_d_max=16, att_rows=8,
                                 att_dividers=16, act_words=8192, epi_entries=256, att_pack=1)),
-    "L8": ("xc7z020", HwConfig(lanes=8, pe_rows=16, pe_cols=8, dw_lanes=2, wdepth=2048, tab_entries=4096, sh_words=16, att_d_max=16, att_rows=2,
+    "L8": ("xc7z020", HwConfig(lanes=8, pe_rows=16, pe_cols=8, dw_lanes=2, dw_taps=4, wdepth=2048, tab_entries=4096, sh_words=16, att_d_max=16, att_rows=2,
                                att_dividers=1, act_words=16384, beat_bytes=8, epi_entries=256)),
 }
 
