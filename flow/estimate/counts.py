@@ -99,10 +99,11 @@ def _conv(c, op, plan, cfg, lat):
         compute = 0
         if t >= 0:
             per_pixel = passes * tiles[t] * taps * splits
-            # two output words a pixel: the second written an iteration after the first, so a pixel of one
-            # iteration takes two, and the last pixel's second word one more iteration otherwise
-            stall = tw > 1 and per_pixel == 1
-            compute = pixels * (per_pixel + stall) + (tw - 1 if not stall else 0)
+            # a second output word (the tile's, if the layer has it) is written an iteration after the
+            # first: a pixel of one iteration takes two, else one more iteration follows the last pixel
+            second = tw > 1 and t * tw + 1 < f["TILES"]
+            stall = second and per_pixel == 1
+            compute = pixels * (per_pixel + stall) + (second and not stall)
         load = tw * PARAM_WORDS + rows * tiles[t + 1] * taps if t + 1 < len(tiles) else 0
         run(c, lat, "conv_tile", max(compute, load))
 

@@ -29,12 +29,12 @@
 //   nw x taps x rows words, step-major: for each step s = (tap, input word), the L weights of row r (rows:
 //                the tile's channels, TW L / EB_OUT; a second word past the layer's last has zero weights)
 // Weight-stationary, with the next tile's load overlapping this tile's compute: the loop of tile t runs
-// max(pixels x passes x nw x taps x splits, TW x 12 + rows x nw(t+1) x taps) iterations at II = 1 (TW = 2:
-// a pixel of one iteration takes two, else one more iteration after the last pixel; a pixel's second
-// output word is written an iteration after its first, the write port's one access). An iteration
-// multiplies COLS byte lanes of one input word (zero outside the padded input) by the pass's ROWS row words at
-// that step, and, while tile t+1's words arrive, writes one of them into the other half of the row
-// buffers. At a pass's last step its ROWS accumulators are requantized (each code through the epilogue
+// max(pixels x passes x nw x taps x splits, TW x 12 + rows x nw(t+1) x taps) iterations at II = 1 (a tile
+// with a second output word: a pixel of one iteration takes two, else one more iteration follows the last
+// pixel; a pixel's second word is written an iteration after its first, the write port's one access).
+// An iteration multiplies COLS byte lanes of one input word (zero outside the padded input) by the pass's
+// ROWS row words at that step, and, while tile t+1's words arrive, writes one of them into the other half
+// of the row buffers. At a pass's last step its ROWS accumulators are requantized (each code through the epilogue
 // table when the layer has one) into the output words, written after the last pass. The input and output
 // row ranges let a layer run in row stripes (IN_ROW0: the input row at IN0; ROW_BEGIN..ROW_END: output
 // rows computed; OUT_ROW0: the output row at OUT).
@@ -127,14 +127,14 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
     // t = -1 only loads tile 0; tile t computes from half `half` while tile t+1 loads into the other
     for (int t = -1; t < tiles; t++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 65
-        // a pixel's iterations; with two output words, one more when it has one (its second word's write),
-        // or else one after the last pixel
+        // a pixel's iterations; with a second output word, one more when it has one (that word's write), or
+        // else one after the last pixel
+        const bool second = TW > 1 && t * TW + 1 < words;  // the tile's second word is the layer's
         const int per_pixel = passes * nw * taps * splits;
-        const bool stall = TW > 1 && per_pixel == 1;
-        const int compute_n = t < 0 ? 0 : pixels * (stall ? 2 : per_pixel) + (TW > 1 && !stall ? 1 : 0);
+        const bool stall = second && per_pixel == 1;
+        const int compute_n = t < 0 ? 0 : pixels * (stall ? 2 : per_pixel) + (second && !stall ? 1 : 0);
         const int load_n = t + 1 < tiles ? TW * PARAM_WORDS + rows * nw_next * taps : 0;
         const int n = compute_n > load_n ? compute_n : load_n;
-        const bool second = TW > 1 && t * TW + 1 < words;  // the tile's second word is the layer's
         const int steps = nw * taps, load_half = (1 - half) * PASSES * WDEPTH, read_half = half * PASSES * WDEPTH;
         // compute counters, fastest first: split j, step s = (tap, word s_w), pass p, pixel (the window)
         int j = 0, s = 0, s_w = 0, p = 0;
@@ -162,7 +162,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                 int wr_a = 0;
                 Word<L> wr_w = zero_word<L>();
                 // no MAC: a stall (a one-iteration pixel's second) or the iteration after the last pixel
-                const bool hold = (stall && phase) || (TW > 1 && !stall && it == compute_n - 1);
+                const bool hold = (stall && phase) || (second && !stall && it == compute_n - 1);
                 if (it < compute_n && !hold) {
                     const bool inside = win.inside();
                     // one read every iteration, inside the input (padding reads its first word, then zero)
