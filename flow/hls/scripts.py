@@ -35,7 +35,7 @@ def run_hls_tcl(top: str, part: str, clock_mhz: float, family: str = "zynquplus"
 # Usage: vitis_hls -f run_hls.tcl          (all steps)
 #        VITFLOW_STEPS="csim csynth" vitis_hls -f run_hls.tcl
 # csim runs the whole program (data/, the layer-by-layer check program) through the II-audited C model;
-# cosim runs the co-simulation program (cosim/: one small layer of each kind, the m_axi depths' size).
+# cosim runs the co-simulation program (cosim/: one small layer of each kind the design runs, the m_axi depths' size).
 # A run without csim or csynth (VITFLOW_STEPS="cosim export") reopens the last run's solution, whose
 # synthesis cosim and export need; `flow synth` prints a progress line at each "vitflow: step" line.
 set steps [expr {{[info exists ::env(VITFLOW_STEPS)] ? $::env(VITFLOW_STEPS) : "csim csynth cosim export"}}]

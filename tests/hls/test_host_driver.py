@@ -64,7 +64,7 @@ def test_driver_on_the_csim_library_equals_the_integer_reference(b0_r64):
 
 @pytest.fixture
 def small(tmp_path):
-    """The co-simulation program's project (one small layer of each kind), its library and driver."""
+    """The co-simulation program's project (one small layer of each kind the design runs), its library and driver."""
     prog, env = cosim_program(1, 32)
     out = tmp_path / "hls"
     write_project(prog, [env], out, get_part("xczu9eg"), 200, fitted_config(prog, lanes=32, att_dividers=1))

@@ -42,7 +42,7 @@ def test_program_and_cosim_program_build_warning_free_and_run(tmp_path, lanes, f
     exe = compile_csim(project)
     result = run_csim(project, exe)
     assert result["bit_exact"] and result["layers"] == 1 and result["layers_exact"] == 1
-    cosim = run_csim(project, exe, data="cosim")  # one small layer of every kind, its own vectors
+    cosim = run_csim(project, exe, data="cosim")  # one small layer of every kind it runs, its own vectors
     # fused: the first conv, the second depthwise and the linear layer take their tables as epilogues
     assert cosim["bit_exact"] and cosim["layers_exact"] == cosim["layers"] == (14 if fused else 17)
     assert {"conv0", "dwconv0", "hardswish1", "add0", "concat0", "attention0", "gap0", "layernorm0"} <= set(cosim["counts"])
@@ -185,6 +185,13 @@ def test_the_attention_packs_its_products_when_its_codes_fit(tmp_path):
     assert fitted_config(program, lanes=16, att_rows=4).att_pack == 0
     with pytest.raises(FlowError, match="packs two products per DSP .ATT_PACK=1., which needs signed 8-bit v and kv"):
         write_project(program, [], tmp_path / "p", get_part("xczu9eg"), 200, packed)
+
+
+def test_config_header_writes_flags_as_integers():
+    """A flag given as a bool still compiles: vitflow_config.h takes 0 and 1, not Python's True."""
+    header = HwConfig(dw_engine=True, att_engine=False).header()
+    assert "#define VITFLOW_DW_ENGINE 1\n" in header and "#define VITFLOW_ATT_ENGINE 0\n" in header
+    assert "True" not in header and "False" not in header
 
 
 def test_programs_that_do_not_fit_are_errors(tmp_path):
