@@ -2,8 +2,9 @@
 // linear layer is a 1 x 1 convolution on a 1 x 1 map). ROWS x COLS multiply-accumulates per cycle: ROWS
 // output channels of a word times COLS byte lanes of one input word (one pixel at one kernel tap), on
 // ROWS / 2 x COLS DSPs: each DSP multiplies one lane's operand by the weights of two rows (dsp_pack.h).
-// An output tile is one output word, or two when the array has 2 L rows (TW = 2): the input word each cycle
-// reads then feeds twice the rows, and a pixel's two output words leave on the write port an iteration apart.
+// An output tile is one output word, or two when the array has 2 L rows (TW = 2): the input word each
+// cycle reads then feeds twice the rows, and a pixel's two output words leave on the write port an
+// iteration apart.
 // The operand is a 9-bit value: an 8-bit code, or one byte of a 16-bit code (such an input takes two
 // byte lanes per code, so twice the cycles; its high bytes' products are weighted 2^8).
 //
@@ -34,9 +35,9 @@
 // pixel; a pixel's second word is written an iteration after its first, the write port's one access).
 // An iteration multiplies COLS byte lanes of one input word (zero outside the padded input) by the pass's
 // ROWS row words at that step, and, while tile t+1's words arrive, writes one of them into the other half
-// of the row buffers. At a pass's last step its ROWS accumulators are requantized (each code through the epilogue
-// table when the layer has one) into the output words, written after the last pass. The input and output
-// row ranges let a layer run in row stripes (IN_ROW0: the input row at IN0; ROW_BEGIN..ROW_END: output
+// of the row buffers. At a pass's last step its ROWS accumulators are requantized (each code through the
+// epilogue table when the layer has one) into the output words, written after the last pass. The input and
+// output row ranges let a layer run in row stripes (IN_ROW0: the input row at IN0; ROW_BEGIN..ROW_END: output
 // rows computed; OUT_ROW0: the output row at OUT).
 // Every index is a counter: no division or modulo in the loop.
 #pragma once
