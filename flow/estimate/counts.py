@@ -89,6 +89,7 @@ def op_counts(op, plan, cfg, lat: dict | None = None) -> Counts:
 def _conv(c, op, plan, cfg, lat):
     f = op.fields
     tw = plan.tile_words  # output words per tile (conv_pe.h TW)
+    assert tw == cfg.tile_words, f"a plan of {tw}-word tiles timed on a {cfg.pe_rows}-row PE array"
     rows = tw * (plan.lanes // f["EB_OUT"])
     passes, splits = _ceil(rows, cfg.pe_rows), _ceil(plan.lanes, cfg.pe_cols)  # byte lanes (conv_pe.h)
     taps = f["KH"] * f["KW"]

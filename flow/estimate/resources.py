@@ -7,7 +7,7 @@ multiplier of the other MAC units (int8 or table codes by int8 or int16 codes fi
 per requantization unit of an accumulator (acc x mult, mult an int32 below 2^31) two when the accumulator
 has at most 27 bits (ACC_BITS, fitted to the range analysis' need: the A port takes it, the multiplier
 splits into 17 low bits and 15 high ones over two DSPs cascaded through the 17-bit shift of PCIN, UG579)
-and four above (2 x 2 tiles); four per LayerNorm or pool product; the add unit's lane products (16 x 31 bits) take two each,
+and four above (2 x 2 tiles) (the pool's requantizer among them); four per LayerNorm product; the add unit's lane products (16 x 31 bits) take two each,
 shared by the II = 2 loop's two cycles (Vitis binds an II = 2 pipeline's operators to be used twice).
 Memory, per buffer of the templates: block RAM (BRAM18, the best of its aspect ratios 16K x 1 .. 512 x 36)
 for anything of 4 Kib or more, distributed RAM (LUTs) below; the activation memory in UltraRAM (4K x 72)
@@ -102,7 +102,7 @@ def units(cfg) -> dict:
     rows, att = (cfg.att_rows, 1) if cfg.att_engine else (0, 0)
     att_outs = max(cfg.att_dividers, rows) if att else 0
     return {
-        # products of the PE array, the depthwise window (lanes x K x K), attention loops 1 (rows x a word
+        # products of the PE array, the depthwise window (lanes x taps), attention loops 1 (rows x a word
         # of v) and 3 (rows x D_MAX, and ksum)
         "mac": cfg.pe_rows * cfg.pe_cols + dw_lanes * dw_taps(cfg) + rows * min(d, L) + rows * (d + 1),
         # products that share a DSP with another (each saves one): the PE array's, and with ATT_PACK the
@@ -112,6 +112,7 @@ def units(cfg) -> dict:
         # per cycle), ksum, den and num, the pool
         "requant": cfg.pe_rows + dw_lanes + att * (rows + 2) + att_outs + 1,
         "requant_wide": 1,                        # the LayerNorm's
+        "att_numer": att_outs,                    # the attention's 2 num ATT_MULT: 17 x 32 bits, two DSPs each
         "add_lane": L,                            # two 16 x 31-bit products each, shared over the II = 2 cycles
         "divider": 1 + 1,                         # gap, layernorm: 64-bit dividers
         "qdiv16": cfg.att_dividers * att,         # the attention's exact dividers (ClampedDiv<16, 48>)
@@ -123,7 +124,7 @@ def units(cfg) -> dict:
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
     dsp = (u["mac"] - u["packed"] + dsp_per_requant(cfg.acc_bits) * u["requant"]
-           + DSP_PER_REQUANT * u["requant_wide"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's 3
+           + DSP_PER_REQUANT * u["requant_wide"] + 2 * u["att_numer"] + 2 * u["add_lane"] + 3 * 4  # + LayerNorm's 3
            + (DSP_PER_QDIV_DIVISOR if u["qdiv16"] else 0))
     lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * (u["requant"] + u["requant_wide"])
            + LUT["divider"] * u["divider"] + LUT["qdiv16"] * u["qdiv16"]

@@ -94,10 +94,15 @@ def _layer_ranges(layer, tensors) -> dict:
         lo, hi = ins[0]
         N, d = a["tokens"], a["dim"]
         peak = lambda rng: max(abs(rng[0]), abs(rng[1]))  # noqa: E731
-        r["kv_acc"] = _entry(N * qr["k"][1] * min(lo, 0), N * qr["k"][1] * hi)
-        r["ksum_acc"] = _entry(0, N * qr["k"][1])
-        r["num_acc"] = _entry(-d * qr["q"][1] * peak(qr["kv"]), d * qr["q"][1] * peak(qr["kv"]))
-        r["den_acc"] = _entry(0, d * qr["q"][1] * qr["ksum"][1])
+
+        # a sum of n products x y, x and y in their ranges (the tables' codes may be signed: every corner)
+        def sums(n, xr, yr):
+            corners = [x * y for x in (min(xr[0], 0), max(xr[1], 0)) for y in (min(yr[0], 0), max(yr[1], 0))]
+            return _entry(n * min(corners), n * max(corners))
+        r["kv_acc"] = sums(N, qr["k"], (lo, hi))
+        r["ksum_acc"] = sums(N, qr["k"], (1, 1))
+        r["num_acc"] = sums(d, qr["q"], qr["kv"])
+        r["den_acc"] = sums(d, qr["q"], qr["ksum"])
         for role in ("q", "k", "kv", "ksum", "num", "den"):
             src = {"q": (min(lo, 0), hi), "k": (min(lo, 0), hi)}.get(role)
             acc = _entry(*src) if src else r[f"{role}_acc"]

@@ -7,7 +7,8 @@
 // Template parameters (the generated vitflow_config.h sets them as VITFLOW_<NAME>):
 //   L             activation word bytes; element units have L lanes (word.h)
 //   PE_ROWS, PE_COLS  the conv PE array: output channels x input byte lanes per cycle, each even and dividing
-//                 L; two products per DSP (conv_pe.h, dsp_pack.h)
+//                 L (PE_ROWS may be 2 L: tiles of two output words); two products per DSP (conv_pe.h,
+//                 dsp_pack.h)
 //   DW_LANES      depthwise channels per cycle, dividing L (dwconv.h)
 //   WDEPTH        weight words per PE row and tile (conv_pe.h)
 //   DW_K          largest depthwise kernel side (dwconv.h: a DW_K x DW_K window, DW_K line-buffer rows)
@@ -15,7 +16,8 @@
 //   TAB_ENTRIES   entries of the largest lookup table (2^bits of its input) (eltwise.h, linear_attention.h)
 //   SH_WORDS      words of the LayerNorm's channel shifts (layernorm.h)
 //   ATT_D_MAX     largest attention head dimension (linear_attention.h)
-//   ATT_ROWS      attention rows per cycle (linear_attention.h)
+//   ATT_ROWS      attention rows per cycle, and kv columns requantized per cycle (linear_attention.h: a power
+//                 of two, at most ATT_D_MAX)
 //   ATT_DIVIDERS  exact dividers of the attention unit; 0: shift-only (linear_attention.h)
 //   ACC_BITS      accumulator width (the program's range analysis must prove it sufficient)
 //   ACT_WORDS     words of the on-chip activation memory

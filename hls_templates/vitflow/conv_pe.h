@@ -197,7 +197,9 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                     }
                     for (int rr = 0; rr < ROWS; rr++) {
 #pragma HLS UNROLL
-                        const int row = p * ROWS + rr;  // this pass's row rr: bank rr, one read per bank
+                        // this pass's row rr: bank rr, one read per bank (a constant with one pass, so the
+                        // row's parameter slot and output lane are wiring)
+                        const int row = (PASSES == 1 ? 0 : p * ROWS) + rr;
                         // the row's COLS products: two adder trees, even and odd byte lanes (the high bytes
                         // of 16-bit codes, weighted 2^8)
                         psum_t even = 0, odd = 0;

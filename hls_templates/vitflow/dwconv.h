@@ -206,7 +206,8 @@ void dwconv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT
                             const int xl = sub_n == 2 ? l - s * (L / 2) : l + lane_off;
                             const bool mine = xl < L / eb_in;
                             // fold f's TAPS operands: multiplier u takes the window position of ring rank
-                            // f TAPS + u (a FOLDS:1 choice of constant positions), zero where no rank is
+                            // f TAPS + u (a FOLDS:1 choice of constant positions), or zero when no position has
+                            // that rank (the last fold of a K x K window that TAPS does not divide)
                             code_t xs[TAPS];
                             pack_a_t wv[TAPS];
 #pragma HLS ARRAY_PARTITION variable = xs complete

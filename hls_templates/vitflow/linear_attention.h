@@ -29,7 +29,8 @@
 // Template parameters:
 //   L          word bytes (ROWS must divide the input's lanes per word, L / EB_IN)
 //   D_MAX      largest head dimension supported (kv is a D_MAX x D_MAX register file)
-//   ROWS       rows i of kv updated (loop 1) and of q kv accumulated (loop 3) per cycle
+//   ROWS       rows i of kv updated (loop 1) and of q kv accumulated (loop 3) per cycle, and columns of a kv
+//              row requantized per cycle (loop 2); a power of two, at most D_MAX
 //   DIVIDERS   exact dividers (outputs per cycle of an exact layer); 0: shift-only (every layer must use
 //              the log2 divisor, which flow's project generation checks). Each is requant.h's ClampedDiv:
 //              the output's range is at most 16 bits and the divisor (2 den + 1) 2^att_shift below 2^48
@@ -238,7 +239,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 1024
                 VITFLOW_PIPELINE(att_kv_rq, 1);
                 int v[ROWS];
-#pragma HLS ARRAY_PARTITION variable = v complete
+#pragma HLS ARRAY_PARTITION variable = v complete  // ROWS requantizers' outputs, all written each cycle
                 for (int u = 0; u < ROWS; u++) {
 #pragma HLS UNROLL
                     v[u] = requantize(wide_t(kv_acc[0][u]), kv_m, kv_s, kv_lo, kv_hi);
@@ -302,7 +303,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                     }
                     den_acc = (st == 0 ? acc_t(0) : den_acc) + dsum;
                     acc_t csum[D_MAX];
-#pragma HLS ARRAY_PARTITION variable = csum complete
+#pragma HLS ARRAY_PARTITION variable = csum complete  // a column sum per output column, all at once
                     for (int c = 0; c < D_MAX; c++) {
 #pragma HLS UNROLL
                         csum[c] = 0;
@@ -357,8 +358,9 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                     for (int u = 0; u < NU; u++) {
 #pragma HLS UNROLL
                         const int j = (o * outs + u) & (D_MAX - 1);
-                        const wide_t num = requantize(wide_t(num_acc[j]), num_m, num_s, num_lo, num_hi);
-                        numer[u] = 2 * num * wide_t(att_mult);
+                        // a code of up to 16 bits (as kv's): 2 num ATT_MULT is a 17 x 32-bit product, two DSPs
+                        const ap_int<17> num = requantize(wide_t(num_acc[j]), num_m, num_s, num_lo, num_hi);
+                        numer[u] = 2 * wide_t(num) * wide_t(att_mult);
                         att[u] = 0;
                     }
                     if (shifts) {
