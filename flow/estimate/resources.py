@@ -7,8 +7,9 @@ multiplier of the other MAC units (int8 or table codes by int8 or int16 codes fi
 per requantization unit of an accumulator (acc x mult, mult an int32 below 2^31) two when the accumulator
 has at most 27 bits (ACC_BITS, fitted to the range analysis' need: the A port takes it, the multiplier
 splits into 17 low bits and 15 high ones over two DSPs cascaded through the 17-bit shift of PCIN, UG579)
-and four above (2 x 2 tiles) (the pool's requantizer among them); four per LayerNorm product; the add unit's lane products (16 x 31 bits) take two each,
-shared by the II = 2 loop's two cycles (Vitis binds an II = 2 pipeline's operators to be used twice).
+and four above (2 x 2 tiles), the pool's requantizer among them; four per LayerNorm product; two per
+product of the attention's numerator (17 x 32 bits); the add unit's lane products (16 x 31 bits) take two
+each, shared by the II = 2 loop's two cycles (Vitis binds an II = 2 pipeline's operators to be used twice).
 Memory, per buffer of the templates: block RAM (BRAM18, the best of its aspect ratios 16K x 1 .. 512 x 36)
 for anything of 4 Kib or more, distributed RAM (LUTs) below; the activation memory in UltraRAM (4K x 72)
 where the part has it and it holds more.
@@ -24,12 +25,6 @@ URAM_SHAPE = (72, 4096)
 LUTRAM_BELOW = 4096      # bits: smaller buffers go to distributed RAM
 LUT_PER_LUTRAM_BIT = 1 / 32  # a dual-port 64 x 1 RAM (RAM64X1D) is two LUTs
 DSP_PER_REQUANT = 4  # a requantizer of a wide operand (the LayerNorm's), or of an accumulator above 27 bits
-
-
-def dsp_per_requant(acc_bits: int) -> int:
-    """DSPs of one requantizer of an ACC_BITS-bit accumulator (acc x an int32 multiplier)."""
-    return 2 if acc_bits <= 27 else 4
-
 LUT = {"mac": 30, "packed": 1, "requant": 320, "divider": 4500, "qdiv": 1100, "qdiv16": 2300, "lane": 60,
        "axi_port": 1800, "control": 6000, "engine": 900}
 FF = {"mac": 40, "packed": 0, "requant": 400, "divider": 6000, "qdiv": 700, "qdiv16": 1300, "lane": 80,
@@ -89,6 +84,11 @@ def activation_memory(cfg) -> dict:
     if cfg.act_uram:
         return {"bram18": 0, "uram": uram(w, cfg.act_words), "lut": 0}
     return {**memory(w, cfg.act_words), "uram": 0}
+
+
+def dsp_per_requant(acc_bits: int) -> int:
+    """DSPs of one requantizer of an ACC_BITS-bit accumulator (acc x an int32 multiplier)."""
+    return 2 if acc_bits <= 27 else 4
 
 
 def dw_taps(cfg) -> int:

@@ -1,7 +1,8 @@
 """The co-simulation program: one small layer of every kind the design's engines run, chained, with its
 own random weights and input, so that Vitis' C/RTL co-simulation of the accelerator finishes in minutes
-(the whole network's frame would take hours of RTL simulation). The top's m_axi depths are this program's buffer sizes,
-exactly (flow/hls/project.py), and its testbench vectors are written to cosim/ beside data/.
+(the whole network's frame would take hours of RTL simulation). The top's m_axi depths are this
+program's buffer sizes, exactly (flow/hls/project.py), and its testbench vectors are written to cosim/
+beside data/.
 
 x (3x8x8) -> conv 3x3/2 -> hardswish -> depthwise 3x3 -> hardswish (a table row per channel)
   -> grouped 1x1 conv -> add (with the first hardswish's output) -> relu -> depthwise 3x3 -> hardswish

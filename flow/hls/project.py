@@ -178,6 +178,10 @@ def check_fits(program, cfg: HwConfig) -> None:
                 raise FlowError(f"layer {layer.name}: the accelerator is configured without the {kind} engine "
                                 f"({'DW' if kind == 'dwconv' else 'ATT'}_ENGINE=0)")
         if layer.kind == "linear_attention":
+            for role in ("kv", "ksum", "num"):  # linear_attention.h holds them in 17-bit registers
+                lo, hi = a["quant"][role]["range"]
+                if lo < -(1 << 16) or hi >= 1 << 16:
+                    raise FlowError(f"layer {layer.name}: the attention's {role} codes [{lo}, {hi}] exceed 16 bits")
             if cfg.att_pack and not attention_packs(program, layer):
                 raise FlowError(f"layer {layer.name}: the attention packs two products per DSP (ATT_PACK=1), "
                                 f"which needs signed 8-bit v and kv codes and q, k tables within -256..255")

@@ -208,6 +208,10 @@ def test_programs_that_do_not_fit_are_errors(tmp_path):
         program.layers[0].attrs["divisor"] = "exact"
         program.layers[0].blobs["att_shift"] = np.array([40], np.int32)  # (2 den + 1) 2^40: past 48 bits
         write_project(program, [], tmp_path / "p5", get_part("xczu9eg"), 200, HwConfig(att_dividers=1))
+    with pytest.raises(FlowError, match=r"the attention's num codes \[-131072, 131071\] exceed 16 bits"):
+        program = random_program("linear_attention", np.random.default_rng(2))
+        program.layers[0].attrs["quant"]["num"]["range"] = [-131072, 131071]
+        write_project(program, [], tmp_path / "p6", get_part("xczu9eg"), 200, HwConfig())
     with pytest.raises(FlowError, match="needs .*-bit accumulators, the accelerator is configured with 8"):
         program = random_program("conv", np.random.default_rng(1))
         program.meta["ranges"]["acc_bits_needed"] = 20
