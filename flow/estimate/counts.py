@@ -128,7 +128,7 @@ def _dwconv(c, op, plan, cfg, lat):
     in_rows, cols, sub = dw_stream(f)
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     side = max(f["KH"], f["KW"])  # the filter's folds of dw_taps window positions (dwconv.h)
-    passes = _ceil(plan.lanes // f["EB_OUT"], cfg.dw_lanes) * _ceil(side * side, cfg.dw_taps or cfg.dw_k ** 2)
+    passes = _ceil(plan.lanes // f["EB_OUT"], cfg.dw_lanes) * _ceil(side * side, cfg.dw_multipliers)
     tiles = f["TILES"]
     run(c, lat, "table_load", f.get("EPI_ENTRIES", 0))  # the epilogue table's load (epilogue.h)
     for t in range(-1, tiles):

@@ -91,11 +91,6 @@ def dsp_per_requant(acc_bits: int) -> int:
     return 2 if acc_bits <= 27 else 4
 
 
-def dw_taps(cfg) -> int:
-    """Depthwise multipliers per lane (HwConfig.dw_taps; 0: the whole dw_k x dw_k window)."""
-    return cfg.dw_taps or cfg.dw_k ** 2
-
-
 def units(cfg) -> dict:
     L, d = cfg.lanes, cfg.att_d_max
     dw_lanes = cfg.dw_lanes if cfg.dw_engine else 0  # an engine not built (HwConfig.dw_engine, att_engine)
@@ -104,7 +99,7 @@ def units(cfg) -> dict:
     return {
         # products of the PE array, the depthwise window (lanes x taps), attention loops 1 (rows x a word
         # of v) and 3 (rows x D_MAX, and ksum)
-        "mac": cfg.pe_rows * cfg.pe_cols + dw_lanes * dw_taps(cfg) + rows * min(d, L) + rows * (d + 1),
+        "mac": cfg.pe_rows * cfg.pe_cols + dw_lanes * cfg.dw_multipliers + rows * min(d, L) + rows * (d + 1),
         # products that share a DSP with another (each saves one): the PE array's, and with ATT_PACK the
         # attention's rows x a word of v (loop 1) and rows x D_MAX of q kv (loop 3; q ksum is not packed)
         "packed": cfg.pe_rows // 2 * cfg.pe_cols + att * cfg.att_pack * rows * (min(d, L) + d) // 2,
@@ -143,8 +138,8 @@ def estimate_resources(cfg) -> dict:
         lut += (cfg.dw_k - 1) * 8 * cfg.lanes * math.ceil(cfg.dw_k / 4)
         lut += LUT_PER_DECODER * cfg.dw_lanes * cfg.dw_k ** 2  # each product's operand: width, sign and lane pick
         # with folds, each multiplier's operands (a 17-bit code, an 8-bit weight) chosen among its positions
-        folds = math.ceil(cfg.dw_k ** 2 / dw_taps(cfg))
-        lut += cfg.dw_lanes * dw_taps(cfg) * 25 * math.ceil((folds - 1) / 3)
+        folds = math.ceil(cfg.dw_k ** 2 / cfg.dw_multipliers)
+        lut += cfg.dw_lanes * cfg.dw_multipliers * 25 * math.ceil((folds - 1) / 3)
         ff += cfg.dw_lanes * cfg.acc_bits * (folds > 1)  # the folds' partial sums
     bufs = buffers(cfg)
     act = activation_memory(cfg)

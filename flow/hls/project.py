@@ -76,6 +76,11 @@ class HwConfig:
     tln_tokens: int = 1      # largest token count of a token LayerNorm
 
     @property
+    def dw_multipliers(self) -> int:
+        """Depthwise multipliers per lane (dwconv.h TAPS): dw_taps, or the whole dw_k x dw_k window."""
+        return self.dw_taps or self.dw_k ** 2
+
+    @property
     def tile_words(self) -> int:
         """Output words per conv PE array tile (conv_pe.h TW)."""
         return tile_words(self.pe_rows, self.lanes)

@@ -17,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 from flow.hls.layout import encode
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig
-from flow.hls.streams import pack_stream, tile_words
+from flow.hls.streams import pack_stream
 from flow.lower.program import Program
 
 DOMAIN = "vitflow"
@@ -48,7 +48,7 @@ def _count(program: Program, tensor: str) -> int:
 def layer_image(program: Program, layer, hw: HwConfig) -> dict:
     """The layer alone on the accelerator: its compute descriptor, stream, memory size and tensor geometry."""
     alone = single_layer(program, layer)
-    plan = plan_memory(alone, hw.lanes, UNBOUNDED, hw.beat_bytes, tile_words(hw.pe_rows, hw.lanes))
+    plan = plan_memory(alone, hw.lanes, UNBOUNDED, hw.beat_bytes, hw.tile_words)
     op = next(op for op in plan.ops if op.kind == layer.kind)
     stream = pack_stream(layer, plan.layouts, hw.lanes, plan.tile_words)
     geo = {}
