@@ -4,7 +4,7 @@ attention rows and dividers, activations fused into the convolution engines or n
 the program, the activation memory gets what the part's block RAM (or UltraRAM) has left within the
 limits, the memory plan places the activations in it (moving to DDR what does not fit), and the cycle
 model times the plan's operations. The search keeps the fastest design within the utilisation limits
-(default 80% of DSP, BRAM and URAM, and 85% of LUTs and FFs: a design packed fuller than that rarely
+(default 80% of every kind: DSP, BRAM, URAM, LUTs and FFs; a design packed fuller than that rarely
 routes at the target clock)."""
 
 import itertools
@@ -22,7 +22,7 @@ from .latencies import latencies
 from .resources import KINDS, URAM_SHAPE, memory
 from .timing import program_time
 
-DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "uram": 0.8, "lut": 0.85, "ff": 0.85}
+DEFAULT_LIMITS = {"dsp": 0.8, "bram18": 0.8, "uram": 0.8, "lut": 0.8, "ff": 0.8}
 FAST_CLOCK_FILL = 0.7  # above the part's default clock, LUTs and FFs at most this full: routing gets harder
 SPACE = {"lanes": [8, 16, 32, 64], "att_rows": [1, 2, 4, 8, 16], "att_dividers": [1, 2, 4, 8, 16],
          "mm_rows": [2, 4, 8, 16], "tln_div": [2, 4, 8, 16, 32]}
