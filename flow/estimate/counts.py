@@ -101,9 +101,10 @@ def _conv(c, op, plan, cfg, lat):
         if t >= 0:
             per_pixel = passes * tiles[t] * taps * splits
             # a second output word (the tile's, if the layer has it) is written an iteration after the
-            # first: a pixel of one iteration takes two, else one more iteration follows the last pixel
+            # first: a pixel of one iteration takes two, else one more iteration follows the last pixel; a
+            # residual add's pixel of one iteration takes two as well
             second = tw > 1 and t * tw + 1 < f["TILES"]
-            stall = second and per_pixel == 1
+            stall = (second or bool(f.get("RES"))) and per_pixel == 1  # or a residual word to read first
             compute = pixels * (per_pixel + stall) + (second and not stall)
         load = tw * PARAM_WORDS + rows * tiles[t + 1] * taps if t + 1 < len(tiles) else 0
         run(c, lat, "conv_tile", max(compute, load))

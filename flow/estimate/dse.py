@@ -1,6 +1,7 @@
 """Performance estimate of a program on a part, and the design-space exploration that picks the
 parallelism. For each candidate (activation word L, PE array, depthwise lanes and multipliers per lane,
-attention rows and dividers, activations fused into the convolution engines or not) the buffers are fitted to
+attention rows and dividers, activations fused into the convolution engines or not, residual adds as the PE
+array's epilogue or not) the buffers are fitted to
 the program, the activation memory gets what the part's block RAM (or UltraRAM) has left within the
 limits, the memory plan places the activations in it (moving to DDR what does not fit), and the cycle
 model times the plan's operations. The search keeps the fastest design within the utilisation limits
@@ -14,6 +15,7 @@ from dataclasses import asdict, replace
 from flow.errors import FlowError
 from flow.hls.epilogues import fuse_epilogues
 from flow.hls.memory_plan import plan_memory
+from flow.hls.residual_epilogues import fuse_residual_adds
 from flow.hls.project import HwConfig
 
 from .fit import UNBOUNDED, fitted_config, transformer_fit
@@ -191,7 +193,8 @@ def explore(program, part, clock_mhz: float | None = None, limits: dict = DEFAUL
             calibration: dict | None = None) -> dict:
     """The fastest design within ``limits``, over the parallelism, over fusion (``program`` with its
     activations fused into the engines that produce their inputs, flow/hls/epilogues.py: the design has
-    the engines' tables, EPI_ENTRIES > 0; or as it is) and over the clock: ``clock_mhz``, or each clock the
+    the engines' tables, EPI_ENTRIES > 0; or as it is), over its residual adds as the PE array's epilogue
+    (flow/hls/residual_epilogues.py: RES = 1) or not, and over the clock: ``clock_mhz``, or each clock the
     part's speed grade allows (constraints/parts: clocks_mhz). The resource model does not depend on the
     clock, but a clock above the part's default keeps the logic emptier (clock_limits), so a faster clock
     may run a smaller design; it also gains less than its ratio where DDR bounds a layer (a beat takes more
@@ -229,14 +232,19 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, ca
     fused = fuse_epilogues(program)
     if fused is not program:
         variants.insert(0, fused)
-    for prog in variants:
-        for lanes in SPACE["lanes"]:
-            if lanes % part.beat_bytes:
-                continue
+    for lanes, unfused in itertools.product(SPACE["lanes"], variants):
+        if lanes % part.beat_bytes:
+            continue
+        try:  # the residual adds as the PE array's epilogue, where the word lets them fuse, or not
+            res = fuse_residual_adds(unfused, lanes)
+        except FlowError as exc:  # this word width cannot lay the program out (a DeiT's heads of d channels
+            layout_error = layout_error or exc  # must be whole words of the merged tokens)
+            continue
+        for prog in ([res] if res is not unfused else []) + [unfused]:
             try:
                 designs, small, plans = _word_space(prog, part, clock_mhz, limits, acc_bits, lanes, exact, calibration)
-            except FlowError as exc:  # this word width cannot lay the program out (a DeiT's heads of d channels
-                layout_error = layout_error or exc  # must be whole words of the merged tokens)
+            except FlowError as exc:
+                layout_error = layout_error or exc
                 continue
             tried += len(designs)
             if small and (smallest is None or small[0]["dsp"] < smallest[1][0]["dsp"]):
@@ -256,6 +264,7 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, ca
     est["candidates"] = tried
     est["limits"] = limits
     est["fused_epilogues"] = sum("epilogue" in l.attrs for l in best_prog.layers)
+    est["fused_residual_adds"] = sum("residual" in l.attrs for l in best_prog.layers)
     return est
 
 

@@ -1,12 +1,14 @@
 """An accelerator configuration fitted to a program: the parallelism chosen, the buffers sized for what the
 program needs (weight words per PE row, depthwise kernel side and line-buffer row, table entries, head
-dimension, LayerNorm shifts, fused epilogue tables, on-chip activation words)."""
+dimension, LayerNorm shifts, fused epilogue tables, on-chip activation words), and the engines it needs
+built."""
 
 import math
 
 from flow.estimate.counts import dw_stream
 from flow.estimate.latencies import latencies
-from flow.hls.epilogues import epilogue_entries
+from flow.hls.epilogues import epilogue_entries, fuse_epilogues
+from flow.hls.residual_epilogues import fuse_residual_adds, residual_adds
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig, attention_packs
 from flow.hls.streams import conv_tiles, tile_words
@@ -87,12 +89,18 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     d_max = _pow2(max(dims))
     att_pack = int(att_pack and att_engine and d_max >= 2)
     epi = epilogue_entries(program)
+    # residual adds as the PE array's epilogue when the program fused any; the add engine is built while an
+    # add is left, in the program or in the co-simulation program as the design fuses it
+    res = int(residual_adds(program) > 0)
+    cosim_runs = fuse_epilogues(progs[-1], _pow2(epi)) if epi else progs[-1]
+    cosim_runs = fuse_residual_adds(cosim_runs, lanes) if res else cosim_runs
+    add_engine = int(any(l.kind == "add" for p in (program, cosim_runs) for l in p.layers))
     return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
                     wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,
                     att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
                     acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram,
                     epi_entries=_pow2(epi) if epi else 0, dw_engine=dw_engine, att_engine=att_engine,
-                    att_pack=att_pack,
+                    att_pack=att_pack, res=res, add_engine=add_engine,
                     **transformer_fit(tf_ops, lanes, mm_rows, tln_div))
 
 

@@ -9,6 +9,8 @@ def design_line(est: dict) -> str:
     div = f"{c['att_dividers']} attention dividers" if c["att_dividers"] else "shift-only attention"
     fused = (f", {est['fused_epilogues']} activations fused into their producers' engines"
              if est.get("fused_epilogues") else "")
+    fused += (f", {est['fused_residual_adds']} residual adds fused into the PE array"
+              if est.get("fused_residual_adds") else "")
     taps = c.get("dw_taps") or c["dw_k"] ** 2
     dw = (f"{c['dw_lanes']} depthwise lanes x {c['dw_k']}x{c['dw_k']} taps"
           + (f" in folds of {taps}" if taps < c["dw_k"] ** 2 else "") if c.get("dw_engine", 1)

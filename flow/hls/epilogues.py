@@ -90,5 +90,9 @@ def check_fused(original: Program, fused: Program, envs: list) -> None:
 
 def as_configured(program: Program, cfg) -> Program:
     """``program`` as an accelerator ``cfg`` runs it: its epilogues fused when cfg has the engines' tables
-    (EPI_ENTRIES > 0, the design-space exploration's choice), else unchanged."""
-    return fuse_epilogues(program, cfg.epi_entries) if cfg.epi_entries else program
+    (EPI_ENTRIES > 0, the design-space exploration's choice), then its residual adds when cfg has them
+    (RES = 1, flow/hls/residual_epilogues.py); else unchanged."""
+    from .residual_epilogues import fuse_residual_adds
+
+    program = fuse_epilogues(program, cfg.epi_entries) if cfg.epi_entries else program
+    return fuse_residual_adds(program, cfg.lanes) if cfg.res else program

@@ -21,9 +21,13 @@ COMMON = ["KIND", "LAYER", "ROLE", "W_OFF", "W_WORDS", "IN0", "IN1", "OUT", "OUT
 FIELDS = {
     # conv PE array and depthwise engine; ROW_BEGIN..ROW_END: the output rows this descriptor computes,
     # IN_ROW0 / OUT_ROW0: the rows held at IN0 / OUT (a row stripe); TILES: output words per pixel;
-    # EPI_ENTRIES, EPI_MIN: the epilogue table's entries (0: none) and first code (vitflow/epilogue.h)
+    # EPI_ENTRIES, EPI_MIN: the epilogue table's entries (0: none) and first code (vitflow/epilogue.h);
+    # RES = 1: a residual add as epilogue (vitflow/conv_pe.h): each output word of codes c in OUT_LO..OUT_HI
+    # becomes clamp(round_half_even((c RES_MC + r RES_MR) / 2^RES_SHIFT), RES_LO, RES_HI), r the residual's
+    # word RES_DELTA words past the output's (IN1's element width and signedness: EB_IN1, SGN_IN1)
     "conv": ["H_IN", "W_IN", "CW_IN", "IN_ROW0", "ROW_BEGIN", "ROW_END", "W_OUT", "CW_OUT", "OUT_ROW0", "KH", "KW",
-             "SH", "SW", "PT", "PL", "TILES", "EPI_ENTRIES", "EPI_MIN"],
+             "SH", "SW", "PT", "PL", "TILES", "EPI_ENTRIES", "EPI_MIN", "RES", "RES_DELTA", "RES_MC", "RES_MR",
+             "RES_SHIFT", "RES_LO", "RES_HI"],
     "lut": ["PIXELS", "CW_IN", "CW_OUT", "IN_MIN", "ENTRIES", "PER_CHANNEL"],
     # add_const: the second operand is the weight stream (a constant tensor), the first is zero for the
     # first PAD_WORDS output words (the class token's row, vitflow/eltwise.h)

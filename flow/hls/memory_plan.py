@@ -121,9 +121,10 @@ def _first_fit(items) -> tuple:
     return where, high
 
 
-def _in_rows(layer, r0: int, r1: int, h_in: int) -> tuple:
-    """Input rows [a, b) that output rows [r0, r1) of ``layer`` read."""
-    if layer.kind in ("conv", "dwconv"):
+def _in_rows(layer, r0: int, r1: int, h_in: int, k: int = 0) -> tuple:
+    """Input rows [a, b) that output rows [r0, r1) of ``layer`` read from its input ``k`` (a convolution's
+    second input is a residual: the output's rows, flow/hls/residual_epilogues.py)."""
+    if layer.kind in ("conv", "dwconv") and k == 0:
         a = layer.attrs
         kh, sh, pt = a["kernel"][0], a["stride"][0], a["pad"][0]
         return max(0, r0 * sh - pt), min(h_in, (r1 - 1) * sh - pt + kh)
@@ -140,7 +141,7 @@ def _stripe(layer, layouts, spill, budget) -> tuple:
             if t in spill:
                 lay = layouts[t]
                 h = rows
-                if layer.kind in ("conv", "dwconv"):
+                if layer.kind in ("conv", "dwconv") and k == 0:
                     h = min(lay.height, (rows - 1) * layer.attrs["stride"][0] + layer.attrs["kernel"][0])
                 bufs.append((f"{layer.name}:in{k}", h * lay.width * lay.words_per_pixel))
         if layer.outputs[0] in spill:
@@ -172,10 +173,16 @@ def _common(plan, program, layer, index) -> dict:
     lo, hi = program.tensors[layer.outputs[0]].range
     if "epilogue" in layer.attrs:  # the requantization's codes are the epilogue table's input (epilogue.h)
         lo, hi = layer.attrs["epilogue"]["code_range"]
+    res_range = None
+    if "residual" in layer.attrs:  # the requantization's codes are the residual add's input (conv_pe.h RES);
+        res_range = (lo, hi)       # the add's output, the layer's, in RES_LO..RES_HI
+        lo, hi = layer.attrs["residual"]["code_range"]
     f = {"LAYER": index, "ROLE": 0, "OUT_LO": lo, "OUT_HI": hi, "EB_OUT": plan.layouts[layer.outputs[0]].eb,
          "EB_IN0": ins[0].eb, "SGN_IN0": int(ins[0].signed)}
     if len(ins) > 1:
         f.update(EB_IN1=ins[1].eb, SGN_IN1=int(ins[1].signed))
+    if res_range is not None:
+        f.update(RES_LO=res_range[0], RES_HI=res_range[1])
     return f
 
 
@@ -228,7 +235,7 @@ def _layer_ops(plan: MemoryPlan, program, layer, index: int) -> list:
     ops = []
     for r0, r1 in stripes:
         g = dict(f)
-        in_rows = [_in_rows(layer, r0, r1, lay[t].height) for t in layer.inputs]
+        in_rows = [_in_rows(layer, r0, r1, lay[t].height, k) for k, t in enumerate(layer.inputs)]
         in_addr = []
         for k, t in enumerate(layer.inputs):
             a, b = in_rows[k]
@@ -275,6 +282,12 @@ def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1) -> dict:
                  PT=pt, PL=pl, TILES=y.words_per_pixel)
         if "epilogue" in a:
             f.update(EPI_ENTRIES=a["epilogue"]["entries"], EPI_MIN=a["epilogue"]["in_min"])
+        if "residual" in a:  # the residual's word of a pixel: RES_DELTA words past the output's (one layout)
+            res, row_words = a["residual"], y.width * y.words_per_pixel
+            first_out = out_addr[0] - out_addr[1] * row_words
+            first_res = in_addr[1][0] - in_addr[1][1] * row_words
+            f.update(RES=1, RES_DELTA=first_res - first_out, RES_MC=res["mult_conv"], RES_MR=res["mult_res"],
+                     RES_SHIFT=res["shift"])
         return f
     # row-wise layers address their stripe directly: the first row's words
     def at(k, lay_t):

@@ -64,6 +64,8 @@ class HwConfig:
     dw_engine: int = 1       # 1: the depthwise engine is built; 0: not (a program without depthwise convs)
     att_engine: int = 1      # 1: the linear-attention engine is built; 0: not (a program without it)
     att_pack: int = 0        # 1: the attention's products two per DSP (its v, kv codes int8, q, k tables 9-bit)
+    res: int = 0             # 1: residual adds run as the conv PE array's epilogue (conv_pe.h RES)
+    add_engine: int = 1      # 1: the add engine is built; 0: not (every add runs as a convolution's epilogue)
     # a softmax transformer's engines (vitflow/transformer.h), built when tf = 1
     tf: int = 0              # 1: the program has token layers (softmax, token LayerNorm, products, position add)
     mm_rows: int = 2         # activation products: output columns per cycle (even, divides L)
@@ -114,7 +116,7 @@ typedef vitflow::Accelerator<VITFLOW_LANES, VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VI
                              VITFLOW_ACT_WORDS, VITFLOW_FIFO_DEPTH, VITFLOW_EPI_ENTRIES, VITFLOW_TF, VITFLOW_MM_ROWS,
                              VITFLOW_MM_DEPTH, VITFLOW_MMV_DEPTH, VITFLOW_SM_ROWS, VITFLOW_SM_ENTRIES, VITFLOW_TLN_DIV, VITFLOW_TLN_C,
                              VITFLOW_TLN_TOKENS, VITFLOW_DW_ENGINE, VITFLOW_ATT_ENGINE, VITFLOW_ATT_PACK,
-                             VITFLOW_DW_TAPS>
+                             VITFLOW_DW_TAPS, VITFLOW_RES, VITFLOW_ADD_ENGINE>
     Acc;
 
 int {TOP}(const vitflow::beat_t *desc, const vitflow::beat_t *wgt, vitflow::beat_t *ddr, int n_desc) {{
@@ -178,10 +180,13 @@ def check_fits(program, cfg: HwConfig) -> None:
                         f"the accelerator is configured with {cfg.acc_bits}")
     for layer in program.layers:
         a = layer.attrs
-        for kind, built in (("dwconv", cfg.dw_engine), ("linear_attention", cfg.att_engine)):
+        for kind, built, flag in (("dwconv", cfg.dw_engine, "DW_ENGINE"), ("linear_attention", cfg.att_engine, "ATT_ENGINE"),
+                                  ("add", cfg.add_engine, "ADD_ENGINE")):
             if layer.kind == kind and not built:
                 raise FlowError(f"layer {layer.name}: the accelerator is configured without the {kind} engine "
-                                f"({'DW' if kind == 'dwconv' else 'ATT'}_ENGINE=0)")
+                                f"({flag}=0)")
+        if "residual" in a and not cfg.res:
+            raise FlowError(f"layer {layer.name}: a residual add as epilogue, on an accelerator without it (RES=0)")
         if layer.kind == "linear_attention":
             for role in ("kv", "ksum", "num"):  # linear_attention.h holds them in 17-bit registers
                 lo, hi = a["quant"][role]["range"]
@@ -216,6 +221,8 @@ def check_plan(program, cfg: HwConfig, plan) -> None:
             if need > cfg.wdepth:
                 raise FlowError(f"layer {program.layers[op.layer].name}: {need} weight words per PE row exceed "
                                 f"the on-chip weight buffer (WDEPTH={cfg.wdepth})")
+        if op.fields.get("RES"):
+            _check_residual(program.layers[op.layer].name, op, cfg, plan)
         if op.kind == "dwconv":
             _, cols, sub = dw_stream(op.fields)
             if cols * sub > cfg.dw_cols:
@@ -242,6 +249,20 @@ def check_plan(program, cfg: HwConfig, plan) -> None:
                             f"SH_WORDS={cfg.sh_words}")
     if plan.act_words > cfg.act_words:
         raise FlowError(f"the activations need {plan.act_words} words on chip, the accelerator has {cfg.act_words}")
+
+
+def _check_residual(name: str, op, cfg: HwConfig, plan) -> None:
+    """A residual add as epilogue reads the pixel's residual words in iterations that write nothing
+    (conv_pe.h): a tile with a second output word must take at least 4 iterations per pixel (a tile of one
+    word stalls a pixel of one iteration)."""
+    f, tw = op.fields, plan.tile_words
+    rows = tw * (plan.lanes // f["EB_OUT"])
+    per = -(-rows // cfg.pe_rows) * f["KH"] * f["KW"] * -(-plan.lanes // cfg.pe_cols)
+    for t, (_, nw) in enumerate(op.tiles):
+        need = 4 if tw > 1 and t * tw + 1 < f["TILES"] else 1
+        if per * nw < need:
+            raise FlowError(f"layer {name}: a residual add as epilogue needs {need} iterations per pixel, tile {t} "
+                            f"takes {per * nw}")
 
 
 def plan_for(program, cfg: HwConfig):

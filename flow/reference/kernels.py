@@ -62,20 +62,29 @@ def _range(info) -> tuple:
     return info.range
 
 
-def _requantize_out(layer, acc, mult, shift, out_info) -> tuple:
+def _requantize_out(layer, acc, mult, shift, out_info, residual=None) -> tuple:
     """(output, dumps): the requantized accumulators, through the epilogue table when the layer has one
-    (flow/hls/epilogues.py: the codes then also come back, as the table's input tensor)."""
-    epi = layer.attrs.get("epilogue")
+    (flow/hls/epilogues.py), or added to ``residual`` when the layer has a residual add as epilogue
+    (flow/hls/residual_epilogues.py: the add's arithmetic on the codes); the codes then also come back, as
+    the dropped tensor's."""
+    epi, res = layer.attrs.get("epilogue"), layer.attrs.get("residual")
+    if res is not None:
+        codes = requantize(acc, mult, shift, *res["code_range"])
+        total = codes * np.int64(res["mult_conv"]) + np.asarray(residual, dtype=I64) * np.int64(res["mult_res"])
+        return requantize(total, 1, res["shift"], *_range(out_info)), {"acc": acc, "residual_codes": codes}
     if epi is None:
         return requantize(acc, mult, shift, *_range(out_info)), {"acc": acc}
     codes = requantize(acc, mult, shift, *epi["code_range"])
     return _lookup(layer.blobs["epilogue_table"], codes, epi["in_min"]), {"acc": acc, "epilogue_codes": codes}
 
 
-def conv(layer, x, out_info):
+def conv(layer, x, *rest):
+    """``rest``: the residual (a layer with a residual add as epilogue), then the output's TensorInfo."""
+    *residual, out_info = rest
     a = layer.attrs
     acc = conv_acc(x, layer.blobs["weight"], layer.blobs["bias"], a["stride"], a["pad"], a["groups"])
-    y, dumps = _requantize_out(layer, acc, _col(layer.blobs["mult"]), _col(layer.blobs["shift"]), out_info)
+    y, dumps = _requantize_out(layer, acc, _col(layer.blobs["mult"]), _col(layer.blobs["shift"]), out_info,
+                               *residual)
     if a.get("tokens_out"):  # a patch embedding: the (C, H, W) map as H W tokens of C channels
         y = y.reshape(y.shape[0], -1).T
     return [y], dumps

@@ -53,8 +53,10 @@ def step_generate_hls(st: BuildState) -> None:
     on_board = f" on {board.name}" if board else ""
     in_ddr = f"; {len(plan.spilled)} tensors in DDR, in row stripes" if plan.spilled else ""
     fused = sum("epilogue" in l.attrs for l in program.layers)
+    adds = sum("residual" in l.attrs for l in program.layers)
     say("hls", f"project for {part.part}{on_board} at {clock:g} MHz: {len(st.program.layers)} layers "
-               f"({fused} activations fused into their producers: {len(program.layers)} on the accelerator), "
+               f"({fused} activations fused into their producers, {adds} residual adds into the PE array: "
+               f"{len(program.layers)} on the accelerator), "
                f"{len(plan.ops)} descriptors, {(image.weights.size + image.weights_desc.size) / 1e6:.2f} MB of weight streams, "
                f"{plan.act_words * plan.lanes / 1e6:.2f} MB of activations on chip ({plan.act_words:,} words of "
                f"{plan.lanes} bytes){in_ddr}; {len(envs)} test images")

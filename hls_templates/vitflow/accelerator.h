@@ -36,6 +36,9 @@
 //                 0: DW_K x DW_K, every layer in one fold
 //   ATT_PACK      1: the linear attention's products two per DSP (linear_attention.h PACK: every attention
 //                 layer's v and kv codes signed 8-bit, its q and k tables within -256..255); 0: one per DSP
+//   RES           1: the conv PE array runs residual adds as its epilogue (conv_pe.h RES); 0: not built
+//   ADD_ENGINE    1: the add engine is built (eltwise.h); 0: its descriptors are refused (every add of the
+//                 program runs as a convolution's epilogue, and its L lanes of products are not spent)
 #pragma once
 #include "conv_pe.h"
 #include "dma.h"
@@ -50,14 +53,14 @@ namespace vitflow {
 template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_K, int DW_COLS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
           int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH, int EPI = 0, int TF = 0, int MM_ROWS = 2, int MM_DEPTH = 1,
           int MMV_DEPTH = 1, int SM_ROWS = 1, int SM_ENTRIES = 256, int TLN_DIV = 1, int TLN_C = 8, int TLN_TOKENS = 1,
-          int DW_ENGINE = 1, int ATT_ENGINE = 1, int ATT_PACK = 0, int DW_TAPS = 0>
+          int DW_ENGINE = 1, int ATT_ENGINE = 1, int ATT_PACK = 0, int DW_TAPS = 0, int RES = 0, int ADD_ENGINE = 1>
 struct Accelerator {
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
 
     // The engines that read a weight stream, each as a type for `streamed`.
     struct Conv {
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
-            conv_engine<L, PE_ROWS, PE_COLS, WDEPTH, ACC_BITS, ACT_WORDS, EPI>(d, ws, act);
+            conv_engine<L, PE_ROWS, PE_COLS, WDEPTH, ACC_BITS, ACT_WORDS, EPI, RES>(d, ws, act);
         }
     };
     struct DwConv {
@@ -140,7 +143,10 @@ struct Accelerator {
             case KIND_RELU:
             case KIND_GELU:
             case KIND_REQUANT: streamed<Lut>(d, w_off, w_off2, w_words, wgt, desc, act); break;
-            case KIND_ADD: add_engine<L, ACT_WORDS>(d, act); break;
+            case KIND_ADD:
+                if (!ADD_ENGINE) return i;
+                add_engine<L, ACT_WORDS>(d, act);
+                break;
             case KIND_CONCAT: streamed<Concat>(d, w_off, w_off2, w_words, wgt, desc, act); break;
             case KIND_GAP: gap_engine<L, ACC_BITS, ACT_WORDS>(d, act); break;
             case KIND_LAYERNORM: streamed<LayerNorm>(d, w_off, w_off2, w_words, wgt, desc, act); break;

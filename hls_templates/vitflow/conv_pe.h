@@ -22,6 +22,8 @@
 //   ACT_WORDS  words of the on-chip activation memory
 //   EPI        entries of the largest epilogue table (epilogue.h): ROWS banks of it; 0: no epilogue
 //              hardware (a descriptor with EPI_ENTRIES > 0 needs EPI >= EPI_ENTRIES: project.check_plan)
+//   RES        1: the residual add as epilogue is built (residual.h: L lanes of two products on the write
+//              path); 0: not (a descriptor with RES = 1 is refused: project.check_plan)
 //
 // The weight stream (flow/hls/streams.py packs it, the loader bursts it from DDR into `ws`): the epilogue
 // table when EPI_ENTRIES > 0 (epilogue.h), then per output tile t (CONV_TILES output words, TW a tile):
@@ -39,11 +41,22 @@
 // epilogue table when the layer has one) into the output words, written after the last pass. The input and
 // output row ranges let a layer run in row stripes (IN_ROW0: the input row at IN0; ROW_BEGIN..ROW_END: output
 // rows computed; OUT_ROW0: the output row at OUT).
+// A residual add as epilogue (RES = 1, flow/hls/residual_epilogues.py): each output word, on its way to the
+// write port, becomes clamp(round_half_even((c RES_MC + r RES_MR) / 2^RES_SHIFT)) of its codes c and the
+// residual's word r (RES_DELTA words past it, same layout). The pixel's residual words are read through
+// the memory's second port in iterations that write nothing: its first iteration's (the second's, with a
+// tile of two output words, whose first iteration may write the previous pixel's second word), and the
+// next. A read iteration multiplies the word by RES_MR and keeps the products; a write iteration
+// multiplies the codes by RES_MC on the same multipliers (one per lane) and adds the two. A tile of two
+// output words needs at least 4 iterations per pixel (project.check_plan checks it); a tile of one word
+// whose pixel takes one iteration stalls, as a second word does: the pixel's first iteration reads the
+// residual, its second computes.
 // Every index is a counter: no division or modulo in the loop.
 #pragma once
 #include "cycles.h"
 #include "dsp_pack.h"
 #include "epilogue.h"
+#include "residual.h"
 #include "vitflow_layout.h"
 #include "window.h"
 #include "word.h"
@@ -83,7 +96,7 @@ inline void take_params(int32_t bias[N], int32_t mult[N], int32_t shift[N], cons
     }
 }
 
-template <int L, int ROWS, int COLS, int WDEPTH, int ACC_BITS, int ACT_WORDS, int EPI = 0>
+template <int L, int ROWS, int COLS, int WDEPTH, int ACC_BITS, int ACT_WORDS, int EPI = 0, int RES = 0>
 void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     static_assert(L > 0 && (L & (L - 1)) == 0, "words are indexed with & (L - 1)");
     static_assert(ROWS >= 2 && ROWS % 2 == 0 && (L % ROWS == 0 || ROWS == 2 * L),
@@ -121,6 +134,11 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
     VITFLOW_PARTITION(etab, complete, 1);  // ROWS banks: one lookup per bank per cycle
     VITFLOW_STORAGE(etab, ram_1p, lutram, 1);  // 2^8 x 16 bits: distributed RAM; loaded, then only read
     if (epi_entries > 0) load_table<L, ROWS>(ws, etab, epi_entries, eb_out);
+    // the residual add (RES): its operands' signedness, multipliers, shift and output range
+    const bool res = RES && d[CONV_RES];
+    const int res_delta = d[CONV_RES_DELTA], res_mc = d[CONV_RES_MC], res_mr = d[CONV_RES_MR];
+    const int res_shift = d[CONV_RES_SHIFT], res_lo = d[CONV_RES_LO], res_hi = d[CONV_RES_HI];
+    const int sgn_c = lo < 0, sgn_r = d[FIELD_SGN_IN1];
 
     Word<L> hdr = ws.read();  // tile 0's header
     int w0 = 0, nw = 0, half = 1;
@@ -132,7 +150,8 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
         // else one after the last pixel
         const bool second = TW > 1 && t * TW + 1 < words;  // the tile's second word is the layer's
         const int per_pixel = passes * nw * taps * splits;
-        const bool stall = second && per_pixel == 1;
+        // a pixel of one iteration takes two: with a second word to write, or a residual word to read first
+        const bool stall = (second || (RES && res)) && per_pixel == 1;
         const int compute_n = t < 0 ? 0 : pixels * (stall ? 2 : per_pixel) + (second && !stall ? 1 : 0);
         const int load_n = t + 1 < tiles ? TW * PARAM_WORDS + rows * nw_next * taps : 0;
         const int n = compute_n > load_n ? compute_n : load_n;
@@ -148,8 +167,16 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
 #pragma HLS UNROLL
             yw[u] = zero_word<L>();
         }
-        bool pend = false, phase = false;  // a second word to write; a stall's turn (a pixel of one iteration)
+        // a second word to write; a stall's turn (a pixel of one iteration: its MAC, then a hold that writes the
+        // second word; with the residual add, a hold that reads the residual word, then the MAC)
+        bool pend = false, phase = RES && res && stall;
         int pend_a = 0;
+        // the residual add: the products r RES_MR of the pixel's residual words (word u read at its iteration
+        // rd0 + u), kept until the word's codes are written; pi counts the pixel's iterations
+        wide_t rprod[TW][L];
+#pragma HLS ARRAY_PARTITION variable = rprod complete dim = 0
+        const int rd0 = second ? 1 : 0;
+        int pi = 0;
         // load counters: word k of the tile's stream; a weight word's row (bank lr, pass lp) and step ls
         int k = 0, lr = 0, lp = 0, lrow = 0, ls = 0, read_pass = read_half;
         {
@@ -159,11 +186,22 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                 VITFLOW_PIPELINE(conv_tile, 1);
                 VITFLOW_NO_DEPENDENCE(wbuf);  // the load writes the half the MACs do not read
                 VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the input (memory plan)
-                bool wr = false;  // this iteration's output write: the write port's one access
-                int wr_a = 0;
+                bool wr = false, wr_second = false;  // this iteration's output write (the write port's one
+                int wr_a = 0;                        // access), and whether it is a tile's second word
                 Word<L> wr_w = zero_word<L>();
-                // no MAC: a stall (a one-iteration pixel's second) or the iteration after the last pixel
+                bool rd = false;  // a residual word read (the other port, an iteration that writes nothing)
+                int rd_u = 0;
+                Word<L> rd_w = zero_word<L>();
+                // no MAC: a stall's hold or the iteration after the last pixel
                 const bool hold = (stall && phase) || (second && !stall && it == compute_n - 1);
+                // the residual's words, through the second port in iterations that write nothing: a stalled
+                // pixel's hold, or else the pixel's iterations rd0 and rd0 + 1
+                if (RES && res && it < compute_n &&
+                    (stall ? hold : !hold && (pi == rd0 || (TW > 1 && second && pi == rd0 + 1)))) {
+                    rd = true;
+                    rd_u = stall || pi == rd0 ? 0 : TW - 1;
+                    rd_w = act[win.out_addr + res_delta + rd_u];
+                }
                 if (it < compute_n && !hold) {
                     const bool inside = win.inside();
                     // one read every iteration, inside the input (padding reads its first word, then zero)
@@ -231,6 +269,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                         }
                     }
                     // advance: split, word, tap, pass, pixel
+                    pi++;
                     if (++j == splits) {
                         j = 0;
                         if (++s < steps) {
@@ -244,6 +283,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                             read_pass += WDEPTH;
                             if (++p == passes) {
                                 p = 0;
+                                pi = 0;
                                 read_pass = read_half;
                                 win.next_pixel();
                             } else {
@@ -256,10 +296,29 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                     wr = true;      // step that writes nothing)
                     wr_a = pend_a;
                     wr_w = pend_w;
+                    wr_second = true;
                     pend = false;
                 }
                 if (it < compute_n) phase = stall && !phase;
-                if (wr) act[wr_a] = wr_w;
+                if (RES && res) {
+                    // one multiplier per lane: the residual word's products where it is read, the codes' where
+                    // they are written (never the same iteration), summed with the word's residual products
+                    wide_t prod[L];
+#pragma HLS ARRAY_PARTITION variable = prod complete
+                    lane_products<L>(rd ? rd_w : wr_w, eb_out, rd ? sgn_r : sgn_c, rd ? res_mr : res_mc, prod);
+                    if (wr) act[wr_a] = sum_products<L>(prod, rprod[wr_second ? TW - 1 : 0], eb_out, res_shift, res_lo, res_hi);
+                    for (int u = 0; u < TW; u++) {
+#pragma HLS UNROLL
+                        if (rd && rd_u == u) {
+                            for (int l = 0; l < L; l++) {
+#pragma HLS UNROLL
+                                rprod[u][l] = prod[l];
+                            }
+                        }
+                    }
+                } else if (wr) {
+                    act[wr_a] = wr_w;
+                }
                 if (it < load_n) {
                     const Word<L> w = ws.read();
                     if (k < TW * PARAM_WORDS) {

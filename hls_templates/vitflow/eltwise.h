@@ -137,19 +137,6 @@ void lut_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WO
     }
 }
 
-// The add's lanes: clamp(round_half_even((a M0 + b M1) / 2^SHIFT)) per element (two products per lane).
-template <int L>
-inline Word<L> weighted_sum(const int a[L], const int b[L], int eb, int m0, int m1, int shift, int lo, int hi) {
-#pragma HLS INLINE
-    Word<L> yw = zero_word<L>();
-    for (int l = 0; l < L; l++) {
-#pragma HLS UNROLL
-        const wide_t acc = wide_t(a[l]) * m0 + wide_t(b[l]) * m1;
-        if (eb == 1 || l < L / 2) set_element<L>(yw, l, eb, clamp(round_shift(acc, shift), lo, hi));
-    }
-    return yw;
-}
-
 template <int L, int ACT_WORDS>
 void add_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
     const int eb = d[FIELD_EB_OUT], sgn0 = d[FIELD_SGN_IN0], sgn1 = d[FIELD_SGN_IN1];

@@ -12,6 +12,7 @@ from flow.estimate.fit import fitted_config
 from flow.estimate.report import write_report
 from flow.estimate.resources import bram18, estimate_resources
 from flow.hls.epilogues import fuse_epilogues
+from flow.hls.residual_epilogues import fuse_residual_adds
 from flow.hls.project import HwConfig
 from flow.lower import lower_qonnx
 from flow.parts import get_part
@@ -32,14 +33,19 @@ def test_chosen_design_fits_and_is_the_fastest_that_does(program, part, tmp_path
     chosen = fused if best["fused_epilogues"] else program
     assert best["fused_epilogues"] in (0, len(program.layers) - len(fused.layers))
     assert (best["config"]["epi_entries"] > 0) == (best["fused_epilogues"] > 0)
+    with_adds = fuse_residual_adds(chosen, best["config"]["lanes"])  # and the residual adds, if chosen
+    chosen = with_adds if best["fused_residual_adds"] else chosen
+    assert best["fused_residual_adds"] in (0, with_adds.meta.get("fused_residual_adds", 0))
+    assert best["config"]["res"] == (best["fused_residual_adds"] > 0)
     assert best["fps"] > 0 and best["gops"] > 0 and len(best["layers"]) == len(chosen.layers)
     assert sum(best["bounds"].values()) == len(chosen.layers)
     assert abs(sum(best["cycle_share"].values()) - 1) < 1e-9
     for variant in (program, fused):  # every other fitting point of the space, fused or not, is no faster
         for lanes in (8, 16, 32):
             if lanes % p.beat_bytes == 0:
-                designs, _, _ = _word_space(variant, p, p.default_clock_mhz, DEFAULT_LIMITS, 32, lanes, True)
-                assert all(fps <= best["fps"] * (1 + 1e-9) for fps, _, _ in designs)
+                for v in (variant, fuse_residual_adds(variant, lanes)):
+                    designs, _, _ = _word_space(v, p, p.default_clock_mhz, DEFAULT_LIMITS, 32, lanes, True)
+                    assert all(fps <= best["fps"] * (1 + 1e-9) for fps, _, _ in designs)
     assert best["candidates"] > 5  # the search weighed several designs (few fit xc7z020's 220 DSPs)
     act = best["activations"]
     assert act["words"] == best["config"]["act_words"] and act["bytes"] == act["words"] * best["config"]["lanes"]

@@ -223,3 +223,30 @@ def random_mbconv(rng) -> Program:
     program.check()
     analyse_ranges(program, 32)
     return program
+
+
+def random_residual_conv(rng) -> Program:
+    """A random convolution (k x k, grouped one time in four) whose output a residual add takes, as its first
+    or second operand, with a second program input: the shapes span one to several output words on any
+    word, and from one input word per pixel (a pixel of one iteration) to many. One element width for the
+    add's operands and output (8-bit, or 12-bit codes in 16-bit elements one time in four)."""
+    k, groups = int(rng.choice([1, 1, 3])), int(rng.choice([1, 1, 1, 2]))
+    most = (9, 9) if rng.random() < 0.3 else (40, 24)  # one word per pixel, or several
+    cin, cout = groups * int(rng.integers(1, most[0])), groups * int(rng.integers(1, most[1]))
+    h, w = int(rng.integers(k, 10)), int(rng.integers(k, 10))
+    bits_in, bits = _bits(rng), _bits(rng)
+    tensors = {"x": _t((cin, h, w), bits=bits_in), "r": _t((cout, h, w), signed=rng.random() < 0.7, bits=bits),
+               "p": _t((cout, h, w), bits=bits), "y": _t((cout, h, w), bits=bits)}
+    mult, shift = _ratio(rng, _to_codes(cin // groups * k * k, bits_in, bits), rng.random() < 0.3, cout)
+    attrs = {"in_channels": cin, "out_channels": cout, "kernel": [k, k], "stride": [1, 1], "pad": [k // 2] * 4,
+             "groups": groups, "in_shape": [cin, h, w], "out_shape": [cout, h, w], "weight_bits": 8}
+    blobs = {"weight": rng.integers(-127, 128, size=(cout, cin // groups, k, k)).astype(np.int8),
+             "bias": rng.integers(-5000, 5000, size=cout).astype(np.int32), "mult": mult, "shift": shift}
+    operands = ["p", "r"] if rng.random() < 0.5 else ["r", "p"]
+    m = rng.integers(1, (1 << 31) - 1, size=2).astype(np.int32)
+    layers = [Layer("conv", "conv", ["x"], ["p"], attrs, blobs),
+              Layer("add", "add", operands, ["y"], {"shift": int(rng.integers(28, 34))}, {"mult": m})]
+    program = Program("residual", ["x", "r"], ["y"], tensors, layers)
+    program.check()
+    analyse_ranges(program, 32)
+    return program

@@ -6,7 +6,8 @@ L = 16 and 32 bytes per word with 16-byte AXI beats (a word is one and two beats
 8-byte beats of Zynq-7000; PE arrays and depthwise lanes narrower than the word (rows in passes, input
 lanes in splits) on each; the linear attention's products two per DSP on the first two, one per DSP on
 the third; depthwise filters in folds of 9 and 4 window positions on the first and the third; a PE array of
-2 L rows (tiles of two output words) on the third.
+2 L rows (tiles of two output words) on the third; residual adds as the PE array's epilogue on all three
+(its add engine built too).
 
 Fuzzing: each case has its own fixed seed (from its kind, case number and the test), printed with the kind
 and case in every failure message, so one case reruns alone. VITFLOW_FUZZ_CASES=N sets the cases per kind
@@ -27,21 +28,22 @@ from flow.hls.csim import compile_csim, run_csim
 from flow.hls.epilogues import fuse_epilogues
 from flow.hls.image import build_image
 from flow.hls.project import HwConfig, plan_for, write_data, write_project
+from flow.hls.residual_epilogues import fuse_residual_adds
 from flow.parts import get_part
 from flow.reference import run_program
 
-from .random_programs import MAKERS, random_mbconv, random_program
+from .random_programs import MAKERS, random_mbconv, random_program, random_residual_conv
 
 CASES = int(os.environ.get("VITFLOW_FUZZ_CASES", "10"))  # per kind and accelerator
 SLOW_CASES = 500  # per kind, over the three accelerators
 STRIPED = ("conv", "dwconv", "hardswish", "relu", "add", "concat")
 ACCELERATORS = {  # id: (part, configuration fitting every random layer)
     "L16": ("xczu9eg", HwConfig(lanes=16, pe_rows=4, pe_cols=8, dw_lanes=8, dw_taps=9, wdepth=1024, tab_entries=4096, sh_words=8, att_d_max=16, att_rows=4,
-                                att_dividers=2, act_words=8192, epi_entries=256, att_pack=1)),
+                                att_dividers=2, act_words=8192, epi_entries=256, att_pack=1, res=1)),
     "L32": ("xczu9eg", HwConfig(lanes=32, pe_rows=32, pe_cols=16, dw_lanes=32, wdepth=512, tab_entries=4096, sh_words=4, att_d_max=16, att_rows=8,
-                                att_dividers=16, act_words=8192, epi_entries=256, att_pack=1)),
+                                att_dividers=16, act_words=8192, epi_entries=256, att_pack=1, res=1)),
     "L8": ("xc7z020", HwConfig(lanes=8, pe_rows=16, pe_cols=8, dw_lanes=2, dw_taps=4, wdepth=2048, tab_entries=4096, sh_words=16, att_d_max=16, att_rows=2,
-                               att_dividers=1, act_words=16384, beat_bytes=8, epi_entries=256)),
+                               att_dividers=1, act_words=16384, beat_bytes=8, epi_entries=256, res=1)),
 }
 
 
@@ -138,16 +140,21 @@ def test_layers_through_ddr_in_row_stripes(kind, accelerator, tmp_path):
 
 
 def test_fused_mbconv_blocks(accelerator, tmp_path):
-    """Random MBConv blocks with their activations fused into the expand and depthwise engines (epilogue.h):
-    the fused block's every layer bit-exact against the unfused block's reference, audit-clean and counted;
-    once more with room for a few rows only, so that the block's tensors go through DDR in row stripes."""
+    """Random MBConv blocks with their activations fused into the expand and depthwise engines (epilogue.h)
+    and their residual add into the projection (conv_pe.h RES) when the word lets it: the fused block's every
+    layer bit-exact against the unfused block's reference, audit-clean and counted; once more with room for
+    a few rows only, so that the block's tensors go through DDR in row stripes."""
     cfg, exe = accelerator
-    striped = 0
+    striped, residual = 0, 0
     for case in range(CASES):
         seed, rng = _seeded("mbconv", case, cfg.lanes)
         block = random_mbconv(rng)
         fused = fuse_epilogues(block)
         assert [l.kind for l in fused.layers][:2] == ["conv", "dwconv"] and len(fused.layers) == len(block.layers) - 2
+        fused = fuse_residual_adds(fused, cfg.lanes)
+        if block.layers[-1].kind == "add" and "residual" in fused.layers[-1].attrs:
+            assert [l.kind for l in fused.layers] == ["conv", "dwconv", "conv"]
+            residual += 1
         env = run_program(block, _inputs(block, rng))
         what = f"mbconv case {case} seed {seed}"
         _check(fused, env, cfg, exe, tmp_path / f"case{case}", what)
@@ -160,3 +167,35 @@ def test_fused_mbconv_blocks(accelerator, tmp_path):
         _check(fused, env, small, exe, tmp_path / f"case{case}_striped", what + " striped")
         striped += bool(plan.spilled)
     assert striped >= 2, f"only {striped} of {CASES} blocks went through DDR"
+    assert residual >= 2, f"only {residual} of {CASES} blocks fused their residual add"
+
+
+def test_residual_add_as_the_pe_arrays_epilogue(accelerator, tmp_path):
+    """Random convolutions whose output a residual add takes (either operand), the add fused into the PE
+    array (conv_pe.h RES) wherever the word lets it: bit-exact, audit-clean and counted, as the unfused pair
+    is; pixels of one iteration (a stall reads the residual), tiles of one output word and of two (two
+    residual reads before the first write) all occur."""
+    cfg, exe = accelerator
+    paths = set()
+    for case in range(2 * CASES):
+        seed, rng = _seeded("residual", case, cfg.lanes)
+        program = random_residual_conv(rng)
+        fused = fuse_residual_adds(program, cfg.lanes)
+        env = run_program(program, _inputs(program, rng))
+        what = f"residual case {case} seed {seed}"
+        if fused is program:
+            paths.add("unfused")
+            _check(program, env, cfg, exe, tmp_path / f"case{case}", what)
+            continue
+        assert [l.kind for l in fused.layers] == ["conv"] and fused.layers[0].outputs == ["y"]
+        _check(fused, env, cfg, exe, tmp_path / f"case{case}", what)
+        plan = plan_for(fused, cfg)
+        op = next(o for o in plan.ops if o.fields.get("RES"))
+        rows = plan.tile_words * (cfg.lanes // op.fields["EB_OUT"])
+        per = -(-rows // cfg.pe_rows) * -(-cfg.lanes // cfg.pe_cols) * op.fields["KH"] * op.fields["KW"]
+        paths.add("stall" if min(nw for _, nw in op.tiles) * per == 1 else
+                  "two words" if plan.tile_words > 1 and op.fields["TILES"] > 1 else "one word")
+    need = {"one word", "unfused"} | ({"two words"} if cfg.tile_words > 1 else set())
+    if cfg.pe_rows >= cfg.lanes and cfg.pe_cols == cfg.lanes:  # a pixel of one input word takes one iteration
+        need.add("stall")
+    assert need <= paths, f"paths {sorted(paths)} of {2 * CASES} cases"
