@@ -7,10 +7,11 @@ hls_templates/vitflow/*.h, one function per engine.
 
 from flow.hls.image import split_streams
 from flow.hls.layout import DESC_WORDS
+from flow.hls.streams import PAIRED
 
 from .latencies import latencies
 
-PORTS = ("desc", "wgt", "act")
+PORTS = ("desc", "wgt", "act", "wgt2", "wgt3")  # wgt2, wgt3: the PE array's stream at L >= 2 BEAT (dma.h)
 PARAM_WORDS = 12
 # the token LayerNorm's square root on 44 bits (token_layernorm.h SQRT_STEPS): its variance is < 2^43
 TLN_SQRT_STEPS = 22
@@ -69,11 +70,20 @@ def op_parts(op, plan, cfg, lat: dict | None = None) -> tuple:
     desc.descriptors = 1
     run(desc, lat, "desc_fetch", desc_beats, port="desc", beats=desc_beats)
     words = op.fields.get("W_WORDS", 0) if op.stream else 0
-    ports = 2 if split_streams(plan) else 1  # half of each word on the descriptor port (dma.h)
-    run(stream, lat, "stream_load", words * per // ports, port="wgt", beats=words * per // ports)
-    if ports == 2 and words:
-        stream.beats["desc"] += words * per // 2
-        stream.bursts["desc"] += 1
+    if op.kind in PAIRED:  # the PE array's: two words an iteration over 2 or 4 ports (dma.h stream_pairs)
+        ports = min(4, 2 * per)
+        its = words // 2 * (2 * per // ports)
+        run(stream, lat, "stream_pairs", its, port="wgt", beats=its)
+        for p in ("desc", "wgt2", "wgt3")[:ports - 1]:
+            if its:
+                stream.beats[p] += its
+                stream.bursts[p] += 1
+    else:
+        ports = 2 if split_streams(plan) else 1  # half of each word on the descriptor port (dma.h)
+        run(stream, lat, "stream_load", words * per // ports, port="wgt", beats=words * per // ports)
+        if ports == 2 and words:
+            stream.beats["desc"] += words * per // 2
+            stream.bursts["desc"] += 1
     ENGINES[op.kind](engine, op, plan, cfg, lat)
     return desc, stream, engine
 
@@ -95,7 +105,7 @@ def _conv(c, op, plan, cfg, lat):
     taps = f["KH"] * f["KW"]
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     tiles = [nw for _, nw in op.tiles]
-    run(c, lat, "table_load", f.get("EPI_ENTRIES", 0))  # the epilogue table's load (epilogue.h)
+    run(c, lat, "table_load_pairs", f.get("EPI_ENTRIES", 0))  # the epilogue table's load (epilogue.h)
     for t in range(-1, len(tiles)):
         compute = 0
         if t >= 0:
@@ -106,7 +116,7 @@ def _conv(c, op, plan, cfg, lat):
             second = tw > 1 and t * tw + 1 < f["TILES"]
             stall = (second or bool(f.get("RES"))) and per_pixel == 1  # or a residual word to read first
             compute = pixels * (per_pixel + stall) + (second and not stall)
-        load = tw * PARAM_WORDS + rows * tiles[t + 1] * taps if t + 1 < len(tiles) else 0
+        load = (tw * PARAM_WORDS + rows * tiles[t + 1] * taps) // 2 if t + 1 < len(tiles) else 0  # pairs
         run(c, lat, "conv_tile", max(compute, load))
 
 

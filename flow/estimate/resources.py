@@ -38,7 +38,12 @@ FF = {"mac": 40, "packed": 0, "requant": 400, "divider": 6000, "qdiv": 700, "qdi
 # Its divisor's two products (lo E, (hi - lo + 1) E: two DSPs each) are shared by the lanes.
 DSP_PER_QDIV_DIVISOR = 4
 LUT_PER_DECODER = 12  # a 16-bit operand picked from 8-bit or 16-bit lanes, sign- or zero-extended
-AXI_PORTS = 3
+AXI_PORTS = 3  # the top's masters: descriptors, weights, activations; and two more (axi_ports)
+
+
+def axi_ports(cfg) -> int:
+    """The top's AXI masters: 5 when the PE array's stream takes four ports (L >= 2 beats: wgt2, wgt3)."""
+    return AXI_PORTS + (2 if cfg.lanes // cfg.beat_bytes >= 2 else 0)
 BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
 ENGINES = 8
 KINDS = ("dsp", "bram18", "uram", "lut", "ff")  # the resource kinds a design is held to (part files' names)
@@ -75,10 +80,11 @@ def buffers(cfg) -> dict:
         "exponents": memory(8, cfg.tab_entries, cfg.att_engine),                    # linear_attention.h etab
         "layernorm shifts": memory(w, cfg.sh_words),                                # layernorm.h shbuf
         "weight fifo": memory(w, cfg.fifo_depth),
+        "PE array's weight fifo": memory(2 * w, cfg.fifo_depth),  # pairs of words (dma.h stream_pairs)
         # epilogue.h etab: a bank per PE row and depthwise lane, single-port distributed RAM (64 x 1 per LUT)
         "epilogue tables": {"bram18": 0, "lut": (cfg.pe_rows + cfg.dw_lanes * cfg.dw_engine)
                             * math.ceil(16 * cfg.epi_entries / 64)},
-        "axi ports": {"bram18": AXI_PORTS * BRAM18_PER_AXI_PORT, "lut": 0},
+        "axi ports": {"bram18": axi_ports(cfg) * BRAM18_PER_AXI_PORT, "lut": 0},
     }
 
 
@@ -127,11 +133,13 @@ def estimate_resources(cfg) -> dict:
            + (DSP_PER_QDIV_DIVISOR if u["qdiv16"] else 0))
     lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * (u["requant"] + u["requant_wide"])
            + LUT["divider"] * u["divider"] + LUT["qdiv16"] * u["qdiv16"]
-           + LUT["lane"] * (u["lane"] + u["add_lane"] + u["res_lane"]) + LUT["axi_port"] * AXI_PORTS + LUT["control"]
+           + LUT["lane"] * (u["lane"] + u["add_lane"] + u["res_lane"]) + LUT["axi_port"] * axi_ports(cfg)
+           + LUT["control"]
            + LUT["engine"] * u["engine"])
     ff = (FF["mac"] * u["mac"] + FF["packed"] * u["packed"] + FF["requant"] * (u["requant"] + u["requant_wide"])
           + FF["divider"] * u["divider"] + FF["qdiv16"] * u["qdiv16"]
-          + FF["lane"] * (u["lane"] + u["add_lane"] + u["res_lane"]) + FF["axi_port"] * AXI_PORTS + FF["control"]
+          + FF["lane"] * (u["lane"] + u["add_lane"] + u["res_lane"]) + FF["axi_port"] * axi_ports(cfg)
+          + FF["control"]
           + FF["engine"] * u["engine"])
     # the depthwise engine's registers: two K x K windows and two K x K filter sets of L-byte words; the
     # selection of the window's new column from the K rotating line-buffer banks (K - 1 K:1 multiplexers of

@@ -44,7 +44,7 @@ def op_time(op, plan, cfg, cpb: float, lat: dict | None = None) -> dict:
         ddr = transfer_cycles([engine.beats["act"]], cpb)
         body = burst + max(engine_cycles, ddr)
     elif stream.beats["wgt"]:
-        ddr = transfer_cycles([stream.beats["wgt"], stream.beats["desc"]], cpb) + stream.fill
+        ddr = transfer_cycles([stream.beats[p] for p in ("wgt", "desc", "wgt2", "wgt3")], cpb) + stream.fill
         body = burst + max(engine_cycles, ddr)
     else:
         ddr, body = 0, engine_cycles
@@ -52,7 +52,8 @@ def op_time(op, plan, cfg, cpb: float, lat: dict | None = None) -> dict:
     ddr_wait = max(0, ddr - engine_cycles) if ddr else 0
     total = fetch + body
     return {"cycles": total, "compute": compute, "ddr": ddr_wait, "fill": total - compute - ddr_wait,
-            "beats": desc.beats["desc"] + stream.beats["wgt"] + stream.beats["desc"] + engine.beats["act"]}
+            "beats": desc.beats["desc"] + sum(stream.beats[p] for p in ("wgt", "desc", "wgt2", "wgt3"))
+            + engine.beats["act"]}
 
 
 def program_time(plan, program, cfg, part, clock_mhz: float, lat: dict | None = None) -> dict:

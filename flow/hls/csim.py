@@ -22,7 +22,7 @@ from .project import TOP
 
 # HLS pragmas and loop labels are for Vitis (a label names its loop in the synthesis reports; nothing jumps to it)
 CXXFLAGS = ["-std=c++14", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas", "-Wno-unused-label"]
-PORTS = ("desc", "wgt", "act")
+PORTS = ("desc", "wgt", "act", "wgt2", "wgt3")  # as the testbench prints them (audit ids 0, 1, 2, 4, 5)
 
 
 def ap_types_dir() -> Path:
@@ -70,7 +70,7 @@ def compile_csim_library(project: Path) -> Path:
 
 
 _STATS = re.compile(r"desc (\d+) layer (-?\d+) kind (\d+) iterations (\d+) cycles (\d+) entries (\d+) fill (\d+) "
-                    r"beats (\d+) (\d+) (\d+) bursts (\d+) (\d+) (\d+)")
+                    r"beats (\d+) (\d+) (\d+) (\d+) (\d+) bursts (\d+) (\d+) (\d+) (\d+) (\d+)")
 _STARTED = re.compile(r"^run desc (\d+) layer (-?\d+) kind \d+$", re.M)
 _AUDIT = re.compile(r"AUDIT descriptor (-?\d+) layer (-?\d+) loop (\S+) iteration (\d+): (.*)")
 
@@ -127,8 +127,8 @@ def _run_one(data: Path, exe: Path, img: Path, meta: dict) -> dict:
         i = int(m[1])
         v = [int(x) for x in m.groups()]
         stats.append({"layer": v[1], "kind": v[2], "role": ops[i]["role"], "iterations": v[3], "cycles": v[4],
-                      "entries": v[5], "fill": v[6], "beats": dict(zip(PORTS, v[7:10])),
-                      "bursts": dict(zip(PORTS, v[10:13]))})
+                      "entries": v[5], "fill": v[6], "beats": dict(zip(PORTS, v[7:12])),
+                      "bursts": dict(zip(PORTS, v[12:17]))})
     result = {"image": img.name, "layers": len(meta["layers"]), "bit_exact": r.returncode == 0,
               "seconds_per_image": seconds, "descriptors": len(stats), "counts": per_layer(stats, meta)}
     first = compare_layers(img, meta)

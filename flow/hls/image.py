@@ -2,10 +2,14 @@
 
 - ``desc`` / ``check_desc``: one DESC_WORDS-word descriptor per operation of the memory plan (the check
   program also stores every on-chip layer output to DDR, for the layer-by-layer comparison);
-- ``weights``: every layer's weight stream (flow/hls/streams.py), one after another, in AXI beats. When a
-  word is two or more beats, the streams are read through two ports, two beats a cycle (vitflow/dma.h):
-  ``weights`` holds the even beats of every word and ``weights_desc`` the odd ones, which the host appends
-  to the descriptors (the descriptor port is idle while a layer runs); W_OFF indexes both halves alike;
+- ``weights``: every layer's weight stream (flow/hls/streams.py), one after another, in AXI beats, and
+  ``weights_desc`` the beats the descriptor port reads, which the host appends to the descriptors (the
+  descriptor port is idle while a layer runs). The conv PE array's streams go two words a cycle over
+  min(4, 2 L / BEAT) ports (vitflow/dma.h stream_pairs): the weight port, the descriptor port and, at
+  L >= 2 BEAT, wgt2 and wgt3, which read the weight buffer again through their own HP ports, each part
+  after the weight port's. Any other stream goes a word a cycle: when a word is two beats or more, its even
+  beats through the weight port and its odd ones through the descriptor port. W_OFF and W_OFF_D give each
+  stream's first beat in the two buffers;
 - the DDR activation area: a region per program input and output, per tensor kept in DDR, and per layer
   output (the check program's dumps), each in the tensor's on-chip word layout.
 """
@@ -16,7 +20,7 @@ import numpy as np
 
 from .layout import DESC_WORDS, ROLES, encode
 from .memory_plan import MemoryPlan
-from .streams import pack_stream
+from .streams import PAIRED, pack_stream
 
 
 @dataclass
@@ -24,44 +28,102 @@ class Image:
     plan: MemoryPlan
     desc: np.ndarray          # (operations, DESC_WORDS) int32, the program
     check_desc: np.ndarray    # the program with every layer output stored to DDR
-    weights: np.ndarray       # (beats, BEAT) uint8: the weight port's beats
-    weights_desc: np.ndarray  # (beats, BEAT) uint8: the beats the descriptor port reads (none if unsplit)
-    stream_beats: dict        # layer name -> first beat of its weight stream (in each half when split)
+    weights: np.ndarray       # (beats, BEAT) uint8: the weight buffer (the weight port's, wgt2's and wgt3's beats)
+    weights_desc: np.ndarray  # (beats, BEAT) uint8: the beats the descriptor port reads (after the descriptors)
+    stream_beats: dict        # (layer name, first word of a part) -> (W_OFF, W_OFF_D) of that stream part
 
     @property
     def beat_bytes(self) -> int:
         return self.plan.beat_bytes
 
 
+def _parts(plan: MemoryPlan) -> dict:
+    """layer name -> its stream's parts as the operations read them: [(first word, words)] in order (a q/k/v
+    projection's heads each read their own part; any other stream is one part)."""
+    parts = {}
+    for op in plan.ops + plan.check_ops:
+        if op.stream:
+            parts.setdefault(op.stream, set()).add((op.stream_offset, op.fields["W_WORDS"]))
+    return {name: sorted(p) for name, p in parts.items()}
+
+
+def port_beats(words: np.ndarray, lanes: int, beat: int, paired: bool) -> list:
+    """A stream part's beats on each port that reads it (vitflow/dma.h), in the order each port reads them:
+    [weight port, descriptor port, wgt2, wgt3], as many as it uses. A paired part (the PE array's): beat j
+    of each pair (its first word's beats, then its second's) on port j % P, P = min(4, 2 L / BEAT). Any
+    other: with words of two beats or more, a word's even beats on the weight port and its odd ones on the
+    descriptor port; else all on the weight port."""
+    per = lanes // beat
+    flat = np.asarray(words, dtype=np.uint8).reshape(-1, beat)
+    if paired:
+        ports = min(4, 2 * per)
+        by_port = flat.reshape(len(words) // 2, 2 * per // ports, ports, beat)
+        return [by_port[:, :, p].reshape(-1, beat) for p in range(ports)]
+    return [flat[0::2], flat[1::2]] if split_streams_of(lanes, beat) else [flat]
+
+
 def build_image(program, plan: MemoryPlan) -> Image:
+    """Each stream part's beats go to the weight buffer (the weight port's, then wgt2's and wgt3's, one after
+    another: the loader reads them at W_OFF, W_OFF + q and W_OFF + 2 q) and to the descriptor port's area
+    (at W_OFF_D)."""
     lanes, beat = plan.lanes, plan.beat_bytes
-    split = split_streams(plan)
-    parts, offsets, off = [], {}, 0
+    parts = _parts(plan)
+    wgt, dsc, where = [], [], {}
+    n_wgt = n_dsc = 0
     for layer in program.layers:
-        if plan.stream_words[layer.name]:
-            words = pack_stream(layer, plan.layouts, lanes, plan.tile_words)
-            offsets[layer.name] = off
-            parts.append(words.reshape(-1, beat))
-            off += plan.beats(len(words)) // (2 if split else 1)
-    beats = np.concatenate(parts) if parts else np.zeros((2, beat), np.uint8)
-    weights, weights_desc = (beats[0::2], beats[1::2]) if split else (beats, beats[:0])
+        if not plan.stream_words[layer.name]:
+            continue
+        words = pack_stream(layer, plan.layouts, lanes, plan.tile_words)
+        paired = layer.kind in PAIRED
+        cuts = parts.get(layer.name, [(0, len(words))]) if paired else [(0, len(words))]
+        if paired and (sum(n for _, n in cuts) != len(words) or any(o % 2 or n % 2 for o, n in cuts)):
+            raise AssertionError(f"{layer.name}: stream parts {cuts} do not tile its {len(words)} words in pairs")
+        for first, n in cuts:
+            by_port = port_beats(words[first:first + n], lanes, beat, paired)
+            where[(layer.name, first)] = (n_wgt, n_dsc)
+            for k, b in enumerate(by_port):
+                if k == 1:
+                    dsc.append(b)
+                    n_dsc += len(b)
+                else:
+                    wgt.append(b)
+                    n_wgt += len(b)
+    weights = np.concatenate(wgt) if wgt else np.zeros((2, beat), np.uint8)
+    weights_desc = np.concatenate(dsc) if dsc else np.zeros((0, beat), np.uint8)
+    split = split_streams_of(lanes, beat)
 
     def encoded(ops):
         rows = []
         for op in ops:
             fields = dict(op.fields)
             fields["ROLE"] = ROLES.index(op.role)
-            if op.stream:  # a part of a stream (a q/k/v projection's head) starts op.stream_offset words in
-                fields["W_OFF"] = offsets[op.stream] + plan.beats(op.stream_offset) // (2 if split else 1)
+            if op.stream and program.layer(op.stream).kind in PAIRED:
+                fields["W_OFF"], fields["W_OFF_D"] = where[(op.stream, op.stream_offset)]
+            elif op.stream:  # a whole stream, a word per cycle over one port or two
+                w_off, d_off = where[(op.stream, 0)]
+                fields["W_OFF"] = w_off + plan.beats(op.stream_offset) // (2 if split else 1)
+                fields["W_OFF_D"] = d_off + (plan.beats(op.stream_offset) // 2 if split else 0)
             rows.append(encode(op.kind, fields))
         return np.asarray(rows, dtype=np.int64).astype(np.int32).reshape(-1, DESC_WORDS)
 
-    return Image(plan, encoded(plan.ops), encoded(plan.check_ops), weights, weights_desc, offsets)
+    return Image(plan, encoded(plan.ops), encoded(plan.check_ops), weights, weights_desc, where)
+
+
+def split_streams_of(lanes: int, beat: int) -> bool:
+    """Whether a word is two beats or more: a stream not the PE array's then goes through two ports, a
+    word's even beats on the weight port and its odd ones on the descriptor port (vitflow/dma.h)."""
+    return lanes // beat >= 2
 
 
 def split_streams(plan: MemoryPlan) -> bool:
-    """Whether the weight streams go through two ports: a word is two or more beats (vitflow/dma.h)."""
-    return plan.lanes // plan.beat_bytes >= 2
+    """split_streams_of the plan's words and beats."""
+    return split_streams_of(plan.lanes, plan.beat_bytes)
+
+
+def weight_ports(lanes: int, beat: int) -> int:
+    """Ports the PE array's stream reads at once (dma.h stream_pairs): 4 when a word is two beats or more
+    (the top then has the masters wgt2 and wgt3), else 2."""
+    return min(4, 2 * (lanes // beat))
 
 
 def _region(image: Image, tensor: str) -> tuple:

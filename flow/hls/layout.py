@@ -6,8 +6,9 @@ side the same indices (FIELD_<NAME> for the common fields, <GROUP>_<NAME> for th
 and kind numbers (KIND_<NAME>).
 
 Common fields: KIND; LAYER (program layer index, -1 for the program's input and output transfers); ROLE
-(ROLES: the layer's own work, a program input/output transfer, or a check-only dump); W_OFF, W_WORDS (the
-weight stream: first beat in the weight memory, length in words); IN0, IN1, OUT (word addresses in the
+(ROLES: the layer's own work, a program input/output transfer, or a check-only dump); W_OFF, W_WORDS, W_OFF_D
+(the weight stream: its first beat in the weight memory, its length in words, and its first beat among
+those the descriptor port reads after the descriptors, flow/hls/image.py); IN0, IN1, OUT (word addresses in the
 on-chip activation memory); OUT_LO, OUT_HI (output code range); EB_* (element bytes, 1 or 2) and SGN_*
 (signedness) of the inputs and the output.
 """
@@ -16,7 +17,7 @@ DESC_WORDS = 64
 KINDS = ["conv", "dwconv", "linear", "hardswish", "relu", "add", "concat", "gap", "layernorm", "linear_attention",
          "load", "store", "gelu", "requant", "add_const", "softmax", "token_layernorm", "matmul"]
 ROLES = ["layer", "io", "check"]
-COMMON = ["KIND", "LAYER", "ROLE", "W_OFF", "W_WORDS", "IN0", "IN1", "OUT", "OUT_LO", "OUT_HI", "EB_IN0", "EB_IN1",
+COMMON = ["KIND", "LAYER", "ROLE", "W_OFF", "W_WORDS", "W_OFF_D", "IN0", "IN1", "OUT", "OUT_LO", "OUT_HI", "EB_IN0", "EB_IN1",
           "EB_OUT", "SGN_IN0", "SGN_IN1"]
 FIELDS = {
     # conv PE array and depthwise engine; ROW_BEGIN..ROW_END: the output rows this descriptor computes,

@@ -12,17 +12,27 @@ Facts the scripts rely on (each checked in a test):
   CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ; 32-bit addresses (config_interface -m_axi_addr64 false).
 - The AXI automation rule's current keys are Clk_master, Clk_slave and Clk_xbar (the single Clk is the
   legacy form).
+- A design whose PE array streams its weights over four ports (vitflow/dma.h stream_pairs, L >= 2 beats)
+  has five masters: the four weight readers take the four HP ports, and the activation master, idle while
+  a layer streams, the fifth port: S_AXI_HPC0_FPD (GP0, used non-coherently) on Zynq UltraScale+,
+  S_AXI_ACP (64 bits) on Zynq-7000.
 """
 
 
-# the top's AXI masters, one bundle each, and the PS slave port each goes to
-BUNDLES = ["gmem_desc", "gmem_wgt", "gmem_act"]
+# the top's AXI masters, one bundle each, and the PS slave port each goes to: three, or five when the PE
+# array's stream takes four ports (flow/hls/image.py weight_ports)
+BUNDLES = {3: ["gmem_desc", "gmem_wgt", "gmem_act"], 5: ["gmem_desc", "gmem_wgt", "gmem_wgt2", "gmem_wgt3", "gmem_act"]}
 PS = {
     "zynquplus": {"ip": "xilinx.com:ip:zynq_ultra_ps_e", "inst": "zynq_ultra_ps_e_0", "rule": "zynq_ultra_ps_e",
-                  "master": "M_AXI_HPM0_FPD", "slaves": ["S_AXI_HP0_FPD", "S_AXI_HP1_FPD", "S_AXI_HP2_FPD"],
+                  "master": "M_AXI_HPM0_FPD",
+                  "slaves": {3: ["S_AXI_HP0_FPD", "S_AXI_HP1_FPD", "S_AXI_HP2_FPD"],
+                             5: ["S_AXI_HP0_FPD", "S_AXI_HP1_FPD", "S_AXI_HP2_FPD", "S_AXI_HP3_FPD", "S_AXI_HPC0_FPD"]},
                   "clock": "pl_clk0"},
     "zynq": {"ip": "xilinx.com:ip:processing_system7", "inst": "processing_system7_0", "rule": "processing_system7",
-             "master": "M_AXI_GP0", "slaves": ["S_AXI_HP0", "S_AXI_HP1", "S_AXI_HP2"], "clock": "FCLK_CLK0"},
+             "master": "M_AXI_GP0",
+             "slaves": {3: ["S_AXI_HP0", "S_AXI_HP1", "S_AXI_HP2"],
+                        5: ["S_AXI_HP0", "S_AXI_HP1", "S_AXI_HP2", "S_AXI_HP3", "S_AXI_ACP"]},
+             "clock": "FCLK_CLK0"},
 }
 CLOCK_TOLERANCE = 0.005  # the PL clock must be within 0.5% of the frequency the HLS design was built for
 M_AXI_LATENCY = 64       # cycles; hls_templates/vitflow/cycles.h VITFLOW_BURST_LATENCY
@@ -72,17 +82,22 @@ exit
 """
 
 
-def _ps_config(family: str, clock_mhz: float) -> str:
+def _ps_config(family: str, clock_mhz: float, masters: int = 3) -> str:
     """Tcl that enables the HP ports the masters use and turns off what presets leave dangling."""
     if family == "zynquplus":
-        ports = "".join(f" CONFIG.PSU__USE__S_AXI_GP{n} {{1}} CONFIG.PSU__SAXIGP{n}__DATA_WIDTH {{128}}"
-                        for n in (2, 3, 4))
-        return f"""# S_AXI_HP0..2_FPD (GP2..4) on at 128 bits for the three masters; HPM1 (GP1) off; PL0 the only PL clock
+        gps = (2, 3, 4) if masters == 3 else (2, 3, 4, 5, 0)
+        ports = "".join(f" CONFIG.PSU__USE__S_AXI_GP{n} {{1}} CONFIG.PSU__SAXIGP{n}__DATA_WIDTH {{128}}" for n in gps)
+        which = ("S_AXI_HP0..2_FPD (GP2..4)" if masters == 3
+                 else "S_AXI_HP0..3_FPD (GP2..5) and S_AXI_HPC0_FPD (GP0)")
+        return f"""# {which} on at 128 bits for the {masters} masters; HPM1 (GP1) off; PL0 the only PL clock
 set_property -dict [list{ports} CONFIG.PSU__USE__M_AXI_GP0 {{1}} CONFIG.PSU__USE__M_AXI_GP1 {{0}} \\
     CONFIG.PSU__FPGA_PL0_ENABLE {{1}} CONFIG.PSU__FPGA_PL1_ENABLE {{0}} CONFIG.PSU__FPGA_PL2_ENABLE {{0}} \\
     CONFIG.PSU__FPGA_PL3_ENABLE {{0}}] $ps"""
-    ports = "".join(f" CONFIG.PCW_USE_S_AXI_HP{n} {{1}} CONFIG.PCW_S_AXI_HP{n}_DATA_WIDTH {{64}}" for n in (0, 1, 2))
-    return f"""# S_AXI_HP0..2 on at 64 bits for the three masters; FCLK0 the only PL clock
+    hps = (0, 1, 2) if masters == 3 else (0, 1, 2, 3)
+    ports = "".join(f" CONFIG.PCW_USE_S_AXI_HP{n} {{1}} CONFIG.PCW_S_AXI_HP{n}_DATA_WIDTH {{64}}" for n in hps)
+    ports += " CONFIG.PCW_USE_S_AXI_ACP {1}" if masters == 5 else ""
+    which = "S_AXI_HP0..2" if masters == 3 else "S_AXI_HP0..3 and S_AXI_ACP"
+    return f"""# {which} on at 64 bits for the {masters} masters; FCLK0 the only PL clock
 set_property -dict [list{ports} CONFIG.PCW_USE_M_AXI_GP0 {{1}} CONFIG.PCW_USE_M_AXI_GP1 {{0}} \\
     CONFIG.PCW_FPGA_FCLK0_ENABLE {{1}} CONFIG.PCW_FPGA_FCLK1_ENABLE {{0}} CONFIG.PCW_FPGA_FCLK2_ENABLE {{0}} \\
     CONFIG.PCW_FPGA_FCLK3_ENABLE {{0}}] $ps"""
@@ -116,10 +131,12 @@ puts "vitflow: {clock} at $got MHz from $src (requested $want MHz)"
 """
 
 
-def vivado_tcl(top: str, part_obj_or_str, clock_mhz: float, family: str = "zynquplus", board=None) -> str:
+def vivado_tcl(top: str, part_obj_or_str, clock_mhz: float, family: str = "zynquplus", board=None,
+               masters: int = 3) -> str:
     """``board``: a flow.boards.Board or None. With a board, the project takes Vivado's board part when its
     board files are installed, and where the board has an XDC (written beside this script as
-    vivado/<board>.xdc) the accelerator's done interrupt drives the board's status LED."""
+    vivado/<board>.xdc) the accelerator's done interrupt drives the board's status LED. ``masters``: the
+    top's AXI masters, 3 or 5 (BUNDLES)."""
     part = getattr(part_obj_or_str, "part", part_obj_or_str)
     family = getattr(part_obj_or_str, "family", family)
     ps = PS["zynq" if family == "zynq" else "zynquplus"]
@@ -134,13 +151,13 @@ update_ip_catalog
 create_bd_design vitflow
 set ps [create_bd_cell -type ip -vlnv {ps['ip']} {inst}]
 apply_bd_automation -rule xilinx.com:bd_rule:{ps['rule']} -config {{apply_board_preset "1"}} $ps
-{_ps_config(family, clock_mhz)}
+{_ps_config(family, clock_mhz, masters)}
 {clock_tcl(family, clock_mhz)}
 create_bd_cell -type ip -vlnv xilinx.com:hls:{top}:1.0 {top}_0
 apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list Clk_master {{Auto}} Clk_slave {{Auto}} Clk_xbar {{Auto}} \\
     Master /{inst}/{ps['master']} Slave /{top}_0/s_axi_control ddr_seg {{Auto}} intc_ip {{New AXI Interconnect}} \\
     master_apm {{0}}] [get_bd_intf_pins {top}_0/s_axi_control]"""]
-    for bundle, slave in zip(BUNDLES, ps["slaves"]):
+    for bundle, slave in zip(BUNDLES[masters], ps["slaves"][masters]):
         lines.append(f"apply_bd_automation -rule xilinx.com:bd_rule:axi4 -config [list Clk_master {{Auto}} "
                      f"Clk_slave {{Auto}} Clk_xbar {{Auto}} Master /{top}_0/m_axi_{bundle} Slave /{inst}/{slave} "
                      f"ddr_seg {{Auto}} intc_ip {{New AXI SmartConnect}} master_apm {{0}}] "

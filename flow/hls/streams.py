@@ -4,6 +4,10 @@ linear_attention.h document each format). The loader bursts a stream from DDR in
 
 ``stream_words`` gives a stream's length in closed form (the estimate needs no weights); ``pack_stream``
 builds it; a test checks that they agree.
+
+The conv PE array's streams go in pairs of words (PAIRED: vitflow/dma.h stream_pairs, two words a cycle):
+their epilogue table is padded to an even number of words, and each tile's header word is followed by a
+padding word, so every part of such a stream (the table, a tile) is whole pairs.
 """
 
 import math
@@ -13,6 +17,7 @@ import numpy as np
 from flow.errors import FlowError
 
 PARAM_WORDS = 12  # conv_pe.h: bias, multiplier and shift of L channels, 3 x L int32
+PAIRED = ("conv", "linear")  # kinds whose stream the PE array reads two words a cycle
 
 
 def tile_words(pe_rows: int, lanes: int) -> int:
@@ -60,9 +65,11 @@ def table_words(entries: int, eb: int, lanes: int) -> int:
 
 
 def _epilogue_words(layer, lout, lanes) -> int:
-    """The epilogue table's words at the start of a convolution's stream (vitflow/epilogue.h)."""
+    """The epilogue table's words at the start of a convolution's stream (vitflow/epilogue.h): whole pairs
+    for the PE array's."""
     epi = layer.attrs.get("epilogue")
-    return table_words(epi["entries"], lout.eb, lanes) if epi else 0
+    words = table_words(epi["entries"], lout.eb, lanes) if epi else 0
+    return words + words % 2 if layer.kind in PAIRED else words
 
 
 def head_parts(layer, layouts: dict) -> list:
@@ -91,8 +98,8 @@ def head_parts(layer, layouts: dict) -> list:
 def conv_words(layer, lin, lout, lanes, tw: int = 1) -> int:
     kh, kw, _ = _geometry(layer)
     tiles = conv_tiles(layer, lin, lout, tw)
-    return _epilogue_words(layer, lout, lanes) + sum(1 + tw * PARAM_WORDS + tw * lout.per_word * nw * kh * kw
-                                                     for _, nw in tiles)
+    return _epilogue_words(layer, lout, lanes) + sum(2 + tw * PARAM_WORDS + tw * lout.per_word * nw * kh * kw
+                                                     for _, nw in tiles)  # the header and its padding word
 
 
 def stream_words(layer, layouts: dict, lanes: int, tw: int = 1) -> int:
@@ -218,7 +225,10 @@ def pack_stream(layer, layouts: dict, lanes: int, tw: int = 1) -> np.ndarray:
     else:
         words = np.zeros((0, lanes), np.uint8)
     if kind in ("conv", "linear", "dwconv") and "epilogue" in layer.attrs:
-        words = np.concatenate([_elements(layer.blobs["epilogue_table"], lout.eb, lanes), words])
+        table = _elements(layer.blobs["epilogue_table"], lout.eb, lanes)
+        if kind in PAIRED and len(table) % 2:  # whole pairs
+            table = np.concatenate([table, np.zeros((1, lanes), np.uint8)])
+        words = np.concatenate([table, words])
     expected = stream_words(layer, layouts, lanes, tw)
     if len(words) != expected:  # the closed form and the packing must describe the same stream
         raise AssertionError(f"{layer.name}: packed {len(words)} stream words, the closed form says {expected}")
@@ -243,6 +253,7 @@ def _conv_stream(layer, lin, lout, lanes, tw: int = 1) -> np.ndarray:
     out = []
     for t, (w0, nw) in enumerate(tiles):
         out.append(_words(_ints([w0, nw], lanes // 4).view(np.uint8), lanes))
+        out.append(np.zeros((1, lanes), np.uint8))  # the header's pair
         for word in range(t * tw, (t + 1) * tw):  # each output word's 12 parameter words
             out.extend(_slot_params(layer, lout, word) if word < lout.words_per_pixel else no_params)
         rows = tw * pwo

@@ -84,6 +84,25 @@ void feed(const w_T *w, vitflow::Fifo<Word<L> > &ws) {
     }
 }
 
+// The same for the conv PE array's FIFO of word pairs (vitflow/dma.h stream_pairs): two words a cycle (the
+// stream is whole pairs, flow/hls/streams.py).
+template <int L, int N_WORDS, class w_T>
+void feed(const w_T *w, vitflow::Fifo<vitflow::WordPair<L> > &ws) {
+#pragma HLS INLINE off
+    for (int k = 0; k < N_WORDS / 2; k++) {
+#pragma HLS PIPELINE II = 1
+        vitflow::WordPair<L> pr;
+        for (int u = 0; u < 2; u++) {
+#pragma HLS UNROLL
+            for (int b = 0; b < L; b++) {
+#pragma HLS UNROLL
+                pr.w[u].b[b] = uint8_t(int(w[(2 * k + u) * L + b]));
+            }
+        }
+        ws.write(pr);
+    }
+}
+
 // The accelerator of a layer's configuration: its engines, with the layer's memory size.
 template <class C>
 struct Acc {
@@ -103,7 +122,7 @@ template <class E, class C, class w_T>
 void streamed(const int desc[DESC_WORDS], const w_T *w, Memory<C> &act) {
 #pragma HLS INLINE off
 #pragma HLS DATAFLOW
-    vitflow::Fifo<Word<C::lanes> > ws;
+    vitflow::Fifo<typename E::Item> ws;  // a word an entry, or a pair (the PE array's)
 #pragma HLS STREAM variable = ws depth = C::fifo_depth
     feed<C::lanes, C::n_words>(w, ws);
     E::run(desc, ws, act);

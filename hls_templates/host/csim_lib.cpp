@@ -15,7 +15,11 @@ extern "C" int vitflow_csim_run(const unsigned char *desc, long desc_bytes, cons
                                 long wgt_bytes, unsigned char *ddr, long ddr_bytes, int n_desc) {
     std::vector<vitflow::beat_t> d = vitflow::to_beats(desc, desc_bytes), w = vitflow::to_beats(wgt, wgt_bytes),
                                  a = vitflow::to_beats(ddr, ddr_bytes);
+#if VITFLOW_WGT_PORTS == 4  // wgt2 and wgt3 read the weight buffer too (the board passes its address thrice)
+    const int ret = vitflow_top(d.data(), w.data(), w.data(), w.data(), a.data(), n_desc);
+#else
     const int ret = vitflow_top(d.data(), w.data(), a.data(), n_desc);
+#endif
     vitflow::from_beats(a, ddr, ddr_bytes);
     return ret;
 }

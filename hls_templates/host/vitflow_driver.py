@@ -28,11 +28,23 @@ from pathlib import Path
 import numpy as np
 
 IP = "vitflow_top_0"  # the accelerator's instance in the block design (vivado/build_bitstream.tcl)
-# The top's AXI-Lite registers as Vitis HLS lays them out (ap_ctrl_hs; the return value; then each
-# argument: a 64-bit pointer as two words and a reserved one)
-REGISTERS = {"CTRL": 0x00, "GIER": 0x04, "IP_IER": 0x08, "IP_ISR": 0x0C, "ap_return": 0x10,
-             "desc_1": 0x18, "desc_2": 0x1C, "wgt_1": 0x24, "wgt_2": 0x28, "ddr_1": 0x30, "ddr_2": 0x34,
-             "n_desc": 0x3C}
+
+
+def register_map(weight_ports: int = 2) -> dict:
+    """The top's AXI-Lite registers as Vitis HLS lays them out (ap_ctrl_hs; the return value; then each
+    argument: a 64-bit pointer as two words and a reserved one). With 4 weight ports (the PE array's stream
+    two words a cycle, tensors.json "weight_ports") the top has the pointers wgt2 and wgt3 after wgt, which
+    the host points at the weight buffer too."""
+    regs = {"CTRL": 0x00, "GIER": 0x04, "IP_IER": 0x08, "IP_ISR": 0x0C, "ap_return": 0x10}
+    off = 0x18
+    for name in ["desc", "wgt"] + (["wgt2", "wgt3"] if weight_ports == 4 else []) + ["ddr"]:
+        regs[f"{name}_1"], regs[f"{name}_2"] = off, off + 4
+        off += 0xC
+    regs["n_desc"] = off
+    return regs
+
+
+REGISTERS = register_map()  # a design whose weights take two ports
 AP_START, AP_DONE = 0x1, 0x2
 BUFFER_ALIGN = 64  # bytes: the m_axi ports' alignment (run_hls.tcl: -m_axi_alignment_byte_size 64)
 
@@ -43,9 +55,9 @@ class DriverError(Exception):
 
 # ---- the board's register map, from the bitstream's hardware handoff ----
 
-def check_hwh(hwh: Path, ip: str = IP) -> None:
-    """The .hwh beside the bitstream must hold ``ip`` with every register this driver writes, at the
-    offset it writes; a DriverError lists what differs."""
+def check_hwh(hwh: Path, ip: str = IP, registers: dict = REGISTERS) -> None:
+    """The .hwh beside the bitstream must hold ``ip`` with every register this driver writes
+    (``registers``), at the offset it writes; a DriverError lists what differs."""
     try:
         root = ET.parse(hwh).getroot()
     except (OSError, ET.ParseError) as exc:
@@ -60,7 +72,7 @@ def check_hwh(hwh: Path, ip: str = IP) -> None:
         if prop is not None:
             regs[r.get("NAME")] = int(prop.get("VALUE"), 0)
     wrong = [f"{name} missing" if name not in regs else f"{name} at {regs[name]:#x}, expected {off:#x}"
-             for name, off in REGISTERS.items() if regs.get(name) != off]
+             for name, off in registers.items() if regs.get(name) != off]
     if wrong:
         raise DriverError(f"{hwh}: the IP's registers differ from this driver's ({'; '.join(wrong)}): the "
                           f"bitstream and the generated project are from different builds")
@@ -87,11 +99,12 @@ class Buffer:
 class PynqDevice:
     """The accelerator on the board: the overlay's IP, buffers from pynq.allocate (physically contiguous)."""
 
-    def __init__(self, bit: str, ip: str = IP):
+    def __init__(self, bit: str, ip: str = IP, registers: dict = REGISTERS):
         from pynq import Overlay
 
-        check_hwh(Path(bit).with_suffix(".hwh"), ip)
+        check_hwh(Path(bit).with_suffix(".hwh"), ip, registers)
         self.ip = getattr(Overlay(bit), ip)
+        self.registers = registers
 
     def allocate(self, nbytes: int) -> Buffer:
         from pynq import allocate
@@ -113,12 +126,13 @@ class CsimDevice:
 
     BASE = 0x4000_0000
 
-    def __init__(self, library: str):
+    def __init__(self, library: str, registers: dict = REGISTERS):
         self.lib = ctypes.CDLL(str(library))
+        self.registers = registers
         self.lib.vitflow_csim_run.restype = ctypes.c_int
         self.lib.vitflow_csim_run.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_long,
                                               ctypes.c_void_p, ctypes.c_long, ctypes.c_int]
-        self.regs = dict.fromkeys(REGISTERS.values(), 0)
+        self.regs = dict.fromkeys(registers.values(), 0)
         self.buffers, self.next_address = [], self.BASE
 
     def allocate(self, nbytes: int) -> Buffer:
@@ -128,7 +142,7 @@ class CsimDevice:
         return buf
 
     def _buffer(self, name: str) -> Buffer:
-        address = self.regs[REGISTERS[f"{name}_1"]] | self.regs[REGISTERS[f"{name}_2"]] << 32
+        address = self.regs[self.registers[f"{name}_1"]] | self.regs[self.registers[f"{name}_2"]] << 32
         for b in self.buffers:
             if b.device_address == address:
                 return b
@@ -138,15 +152,19 @@ class CsimDevice:
         return self.regs[offset]
 
     def write(self, offset: int, value: int) -> None:
-        if offset == REGISTERS["CTRL"] and value & AP_START:
+        regs = self.registers
+        if offset == regs["CTRL"] and value & AP_START:
             self.regs[offset] = 0
             desc, wgt, ddr = (self._buffer(n) for n in ("desc", "wgt", "ddr"))
+            for extra in ("wgt2", "wgt3"):  # the library reads the weight buffer through them itself
+                if f"{extra}_1" in regs and self._buffer(extra) is not wgt:
+                    raise DriverError(f"{extra} must point at the weight buffer")
             ret = self.lib.vitflow_csim_run(desc.array.ctypes.data, desc.array.size, wgt.array.ctypes.data,
                                             wgt.array.size, ddr.array.ctypes.data, ddr.array.size,
-                                            self.regs[REGISTERS["n_desc"]])
-            self.regs[REGISTERS["ap_return"]] = ret & 0xFFFFFFFF
+                                            self.regs[regs["n_desc"]])
+            self.regs[regs["ap_return"]] = ret & 0xFFFFFFFF
             self.regs[offset] = AP_DONE | 0x4  # done, idle
-        elif offset == REGISTERS["IP_ISR"]:
+        elif offset == regs["IP_ISR"]:
             self.regs[offset] ^= value  # toggle on write
         else:
             self.regs[offset] = value & 0xFFFFFFFF
@@ -228,6 +246,10 @@ class Accelerator:
             # the descriptor port's buffer also holds the weight beats it streams, after the descriptors
             self.images[check] = (np.concatenate([desc, wdesc]), desc.size // self.desc_bytes)
         self.wgt = np.fromfile(data / "weights.bin", dtype=np.uint8)
+        ports = self.meta.get("weight_ports", 2)
+        if ("wgt2_1" in device.registers) != (ports == 4):
+            raise DriverError(f"the program's weights take {ports} ports; the device's register map was made for "
+                              f"{4 if 'wgt2_1' in device.registers else 2} (register_map)")
 
     def _buffer(self, array) -> Buffer:
         buf = self.device.allocate(max(array.size, BUFFER_ALIGN))
@@ -244,21 +266,24 @@ class Accelerator:
         desc, n_desc = self.images[check]
         bufs = {"desc": self._buffer(desc), "wgt": self._buffer(self.wgt), "ddr": self._buffer(area)}
         dev = self.device
-        for name, buf in bufs.items():
-            dev.write(REGISTERS[f"{name}_1"], buf.device_address & 0xFFFFFFFF)
-            dev.write(REGISTERS[f"{name}_2"], buf.device_address >> 32)
-        dev.write(REGISTERS["n_desc"], n_desc)
-        dev.write(REGISTERS["IP_ISR"], dev.read(REGISTERS["IP_ISR"]))  # clear a pending done (toggle on write)
-        dev.write(REGISTERS["GIER"], 1)  # the done interrupt lights the board's status LED
-        dev.write(REGISTERS["IP_IER"], 1)
+        regs = dev.registers  # the design's map (register_map: wgt2 and wgt3 with four weight ports)
+        pointers = dict(bufs)
+        pointers.update({p: bufs["wgt"] for p in ("wgt2", "wgt3") if f"{p}_1" in regs})
+        for name, buf in pointers.items():
+            dev.write(regs[f"{name}_1"], buf.device_address & 0xFFFFFFFF)
+            dev.write(regs[f"{name}_2"], buf.device_address >> 32)
+        dev.write(regs["n_desc"], n_desc)
+        dev.write(regs["IP_ISR"], dev.read(regs["IP_ISR"]))  # clear a pending done (toggle on write)
+        dev.write(regs["GIER"], 1)  # the done interrupt lights the board's status LED
+        dev.write(regs["IP_IER"], 1)
         start = time.monotonic()
-        dev.write(REGISTERS["CTRL"], AP_START)
-        while not dev.read(REGISTERS["CTRL"]) & AP_DONE:
+        dev.write(regs["CTRL"], AP_START)
+        while not dev.read(regs["CTRL"]) & AP_DONE:
             if time.monotonic() - start > timeout:
                 raise DriverError(f"the accelerator did not finish within {timeout:g} s ({n_desc} descriptors)")
             time.sleep(0.0005)
         seconds = time.monotonic() - start
-        ret = dev.read(REGISTERS["ap_return"])
+        ret = dev.read(regs["ap_return"])
         ret = ret - (1 << 32) if ret & 0x80000000 else ret
         if ret >= 0:
             raise DriverError(f"descriptor {ret} has a kind this bitstream does not know: the program image "
@@ -277,6 +302,13 @@ class Accelerator:
         return int(np.count_nonzero((out != golden) & mask))
 
 
+def open_device(data, csim=None, bit=None):
+    """The device for the program image in ``data``: its C simulation library ``csim``, or the board with the
+    bitstream ``bit``, with the register map of the image's design (tensors.json "weight_ports")."""
+    regs = register_map(json.loads((Path(data) / "tensors.json").read_text()).get("weight_ports", 2))
+    return CsimDevice(csim, regs) if csim else PynqDevice(bit, registers=regs)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="run the vitflow accelerator on the board (PYNQ) or its C simulation")
     where = ap.add_mutually_exclusive_group()
@@ -288,7 +320,7 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for ap_done")
     args = ap.parse_args(argv)
     try:
-        acc = Accelerator(CsimDevice(args.csim) if args.csim else PynqDevice(args.bit), args.data)
+        acc = Accelerator(open_device(args.data, csim=args.csim, bit=args.bit), args.data)
         if args.check:
             bad = acc.check(timeout=args.timeout)
             print("every layer matches the integer reference" if not bad else f"{bad} bytes differ from the reference")

@@ -58,7 +58,11 @@ int main(int argc, char **argv) {
     }
     std::vector<vitflow::beat_t> ddr = beats(in);
     const int n_desc = int(desc_bytes.size() / (4 * DESC_WORDS));
+#if VITFLOW_WGT_PORTS == 4  // wgt2 and wgt3 read the weight buffer too, through ports of their own
+    const int bad = vitflow_top(desc.data(), wgt.data(), wgt.data(), wgt.data(), ddr.data(), n_desc);
+#else
     const int bad = vitflow_top(desc.data(), wgt.data(), ddr.data(), n_desc);
+#endif
     if (bad >= 0) {
         std::printf("csim: descriptor %d has an unknown kind\n", bad);
         return 1;
@@ -66,9 +70,10 @@ int main(int argc, char **argv) {
 #ifndef __SYNTHESIS__
     for (const vitflow::audit::DescriptorStats &s : vitflow::audit::state().stats)
         std::printf("desc %d layer %d kind %d iterations %lld cycles %lld entries %lld fill %lld beats %lld %lld %lld "
-                    "bursts %lld %lld %lld\n",
+                    "%lld %lld bursts %lld %lld %lld %lld %lld\n",
                     s.index, s.layer, s.kind, s.iterations, s.cycles, s.entries, s.fill, s.port[0].beats,
-                    s.port[1].beats, s.port[2].beats, s.port[0].bursts, s.port[1].bursts, s.port[2].bursts);
+                    s.port[1].beats, s.port[2].beats, s.port[4].beats, s.port[5].beats, s.port[0].bursts,
+                    s.port[1].bursts, s.port[2].bursts, s.port[4].bursts, s.port[5].bursts);
 #endif
     std::vector<unsigned char> out(in.size());
     vitflow::from_beats(ddr, out.data(), out.size());

@@ -57,72 +57,97 @@ template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_K, i
 struct Accelerator {
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
 
-    // The engines that read a weight stream, each as a type for `streamed`.
+    // The engines that read a weight stream, each as a type for `streamed`, with its FIFO's entry: the PE
+    // array takes a pair of words a cycle (dma.h stream_pairs), the others a word.
     struct Conv {
-        static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
+        typedef WordPair<L> Item;
+        static void run(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, ActMem &act) {
             conv_engine<L, PE_ROWS, PE_COLS, WDEPTH, ACC_BITS, ACT_WORDS, EPI, RES>(d, ws, act);
         }
     };
     struct DwConv {
+        typedef Word<L> Item;
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
             dwconv_engine<L, DW_LANES, DW_K, DW_COLS, ACC_BITS, ACT_WORDS, EPI,
                           DW_TAPS ? DW_TAPS : DW_K * DW_K>(d, ws, act);
         }
     };
     struct Lut {
+        typedef Word<L> Item;
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
             lut_engine<L, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
         }
     };
     struct Concat {
+        typedef Word<L> Item;
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
             concat_engine<L, TAB_ENTRIES, ACT_WORDS>(d, ws, act);
         }
     };
     struct LayerNorm {
+        typedef Word<L> Item;
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
             layernorm_engine<L, SH_WORDS, ACT_WORDS>(d, ws, act);
         }
     };
     struct Attention {
+        typedef Word<L> Item;
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
             linear_attention_engine<L, ATT_D_MAX, ATT_ROWS, ATT_DIVIDERS, ACC_BITS, TAB_ENTRIES, ACT_WORDS,
                                     ATT_PACK>(d, ws, act);
         }
     };
     struct AddConst {
+        typedef Word<L> Item;
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
             add_const_engine<L, ACT_WORDS>(d, ws, act);
         }
     };
     struct Softmax {
+        typedef Word<L> Item;
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
             softmax_engine<L, SM_ROWS, SM_ENTRIES, ACT_WORDS>(d, ws, act);
         }
     };
     struct TokenLayerNorm {
+        typedef Word<L> Item;
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
             token_layernorm_engine<L, TLN_DIV, TLN_C, TLN_TOKENS, ACT_WORDS>(d, ws, act);
         }
     };
 
+    // The loader of a FIFO of words (dma.h stream_words: the weight port and, when words are split over two
+    // ports, the descriptor port) and of one of pairs (stream_pairs: also wgt2 and wgt3 at L >= 2 BEAT).
+    static void load(AxiPort<const beat_t> wgt, AxiPort<const beat_t> desc, AxiPort<const beat_t>,
+                     AxiPort<const beat_t>, int w_off, int w_off2, int w_words, Fifo<Word<L> > &ws) {
+#pragma HLS INLINE
+        stream_words<L>(wgt, desc, w_off, w_off2, w_words, ws);
+    }
+    static void load(AxiPort<const beat_t> wgt, AxiPort<const beat_t> desc, AxiPort<const beat_t> wgt2,
+                     AxiPort<const beat_t> wgt3, int w_off, int w_off2, int w_words, Fifo<WordPair<L> > &ws) {
+#pragma HLS INLINE
+        stream_pairs<L>(wgt, desc, wgt2, wgt3, w_off, w_off2, w_words, ws);
+    }
+
     // A layer with a weight stream: the loader and the engine run concurrently (DATAFLOW), joined by a FIFO;
     // the stream's place and length come as scalars, the engine alone reads the descriptor registers. The
-    // loader reads the weight port from w_off and, when words are split over two ports, the descriptor port
-    // from w_off2 (dma.h).
+    // loader reads the weight port (and wgt2, wgt3) from w_off and the descriptor port from w_off2 (dma.h).
     template <class ENGINE>
     static void streamed(const int d[DESC_WORDS], int w_off, int w_off2, int w_words, AxiPort<const beat_t> wgt,
-                         AxiPort<const beat_t> desc, ActMem &act) {
+                         AxiPort<const beat_t> desc, AxiPort<const beat_t> wgt2, AxiPort<const beat_t> wgt3,
+                         ActMem &act) {
 #pragma HLS INLINE off
 #pragma HLS DATAFLOW
-        VITFLOW_FIFO(Word<L>, ws, FIFO_DEPTH);
-        stream_words<L>(wgt, desc, w_off, w_off2, w_words, ws);
+        VITFLOW_FIFO(typename ENGINE::Item, ws, FIFO_DEPTH);
+        load(wgt, desc, wgt2, wgt3, w_off, w_off2, w_words, ws);
         ENGINE::run(d, ws, act);
         VITFLOW_FIFO_DRAINED(ws);
     }
 
-    // Runs descriptors [0, n_desc); returns the index of a descriptor with an unknown kind, or -1.
-    static int run(AxiPort<const beat_t> desc, AxiPort<const beat_t> wgt, AxiPort<beat_t> ddr, int n_desc, ActMem &act) {
+    // Runs descriptors [0, n_desc); returns the index of a descriptor with an unknown kind, or -1. wgt2 and
+    // wgt3 read the weight buffer through ports of their own (only at L >= 2 BEAT: dma.h stream_pairs).
+    static int run(AxiPort<const beat_t> desc, AxiPort<const beat_t> wgt, AxiPort<const beat_t> wgt2,
+                   AxiPort<const beat_t> wgt3, AxiPort<beat_t> ddr, int n_desc, ActMem &act) {
         for (int i = 0; i < n_desc; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 400
             VITFLOW_DESCRIPTOR(i);
@@ -130,43 +155,44 @@ struct Accelerator {
 #pragma HLS ARRAY_PARTITION variable = d complete
             fetch_descriptor(desc, i, d);
             VITFLOW_DESCRIPTOR_IS(d[FIELD_LAYER], d[FIELD_KIND]);
-            // a stream's beats: from W_OFF in the weight port's half, and past the descriptors in the other
-            const int w_off = d[FIELD_W_OFF], w_off2 = n_desc * DESC_BEATS + w_off, w_words = d[FIELD_W_WORDS];
+            // a stream's beats: from W_OFF in the weight buffer, and from W_OFF_D past the descriptors
+            const int w_off = d[FIELD_W_OFF], w_off2 = n_desc * DESC_BEATS + d[FIELD_W_OFF_D];
+            const int w_words = d[FIELD_W_WORDS];
             switch (d[FIELD_KIND]) {
             case KIND_CONV:
-            case KIND_LINEAR: streamed<Conv>(d, w_off, w_off2, w_words, wgt, desc, act); break;
+            case KIND_LINEAR: streamed<Conv>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act); break;
             case KIND_DWCONV:
                 if (!DW_ENGINE) return i;  // a constant: the engine's code is not built
-                streamed<DwConv>(d, w_off, w_off2, w_words, wgt, desc, act);
+                streamed<DwConv>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act);
                 break;
             case KIND_HARDSWISH:
             case KIND_RELU:
             case KIND_GELU:
-            case KIND_REQUANT: streamed<Lut>(d, w_off, w_off2, w_words, wgt, desc, act); break;
+            case KIND_REQUANT: streamed<Lut>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act); break;
             case KIND_ADD:
                 if (!ADD_ENGINE) return i;
                 add_engine<L, ACT_WORDS>(d, act);
                 break;
-            case KIND_CONCAT: streamed<Concat>(d, w_off, w_off2, w_words, wgt, desc, act); break;
+            case KIND_CONCAT: streamed<Concat>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act); break;
             case KIND_GAP: gap_engine<L, ACC_BITS, ACT_WORDS>(d, act); break;
-            case KIND_LAYERNORM: streamed<LayerNorm>(d, w_off, w_off2, w_words, wgt, desc, act); break;
+            case KIND_LAYERNORM: streamed<LayerNorm>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act); break;
             case KIND_LINEAR_ATTENTION:
                 if (!ATT_ENGINE) return i;
-                streamed<Attention>(d, w_off, w_off2, w_words, wgt, desc, act);
+                streamed<Attention>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act);
                 break;
             case KIND_LOAD: dma_load<L, ACT_WORDS>(d, ddr, act); break;
             case KIND_STORE: dma_store<L, ACT_WORDS>(d, ddr, act); break;
             case KIND_ADD_CONST:
                 if (!TF) return i;
-                streamed<AddConst>(d, w_off, w_off2, w_words, wgt, desc, act);
+                streamed<AddConst>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act);
                 break;
             case KIND_SOFTMAX:
                 if (!TF) return i;
-                streamed<Softmax>(d, w_off, w_off2, w_words, wgt, desc, act);
+                streamed<Softmax>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act);
                 break;
             case KIND_TOKEN_LAYERNORM:
                 if (!TF) return i;
-                streamed<TokenLayerNorm>(d, w_off, w_off2, w_words, wgt, desc, act);
+                streamed<TokenLayerNorm>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act);
                 break;
             case KIND_MATMUL:
                 if (!TF) return i;

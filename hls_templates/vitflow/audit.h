@@ -94,9 +94,9 @@ struct DescriptorStats {
     long long cycles = 0;      // sum of II over those iterations
     long long entries = 0;     // pipelined loop executions (each fills its pipeline once)
     long long fill = 0;        // sum of the pipeline depths of those executions
-    PortCount port[4];         // by AXI port id (see AXI_PORT_NAMES)
+    PortCount port[6];         // by AXI port id (see AXI_PORT_NAMES)
 };
-static const char *const AXI_PORT_NAMES[4] = {"desc", "wgt", "act", "other"};
+static const char *const AXI_PORT_NAMES[6] = {"desc", "wgt", "act", "other", "wgt2", "wgt3"};
 
 struct State {
     long long serial = 0;        // iteration number of the pipelined iteration under way, 0 when none
@@ -414,7 +414,7 @@ struct AxiChannel {  // the read (0) or write (1) channel of a port
     int count = 0;
 };
 inline AxiChannel *axi_channels(int id) {
-    static AxiChannel channels[4][2];
+    static AxiChannel channels[6][2];
     return channels[id];
 }
 
@@ -544,7 +544,9 @@ using Fifo = audit::Fifo<T>;
 
 #endif
 
-// AXI port ids of the audit's counts (the top's three masters)
+// AXI port ids of the audit's counts (the top's masters: three, and wgt2, wgt3 at L >= 2 BEAT)
 #define VITFLOW_PORT_DESC 0
 #define VITFLOW_PORT_WGT 1
 #define VITFLOW_PORT_ACT 2
+#define VITFLOW_PORT_WGT2 4
+#define VITFLOW_PORT_WGT3 5

@@ -25,19 +25,22 @@
 //   RES        1: the residual add as epilogue is built (residual.h: L lanes of two products on the write
 //              path); 0: not (a descriptor with RES = 1 is refused: project.check_plan)
 //
-// The weight stream (flow/hls/streams.py packs it, the loader bursts it from DDR into `ws`): the epilogue
-// table when EPI_ENTRIES > 0 (epilogue.h), then per output tile t (CONV_TILES output words, TW a tile):
-//   header word  (first input word w0, input words nw: the input words this tile's channels read)
+// The weight stream (flow/hls/streams.py packs it, the loader bursts it from DDR into `ws`, two words an
+// entry: dma.h stream_pairs): the epilogue table when EPI_ENTRIES > 0 (epilogue.h, whole pairs), then per
+// output tile t (CONV_TILES output words, TW a tile):
+//   header pair  (first input word w0, input words nw: the input words this tile's channels read; a padding
+//                word)
 //   TW x 12 words  per output word, bias, multiplier and shift of its L rows (int32, L per 4 words)
 //   nw x taps x rows words, step-major: for each step s = (tap, input word), the L weights of row r (rows:
 //                the tile's channels, TW L / EB_OUT; a second word past the layer's last has zero weights)
 // Weight-stationary, with the next tile's load overlapping this tile's compute: the loop of tile t runs
-// max(pixels x passes x nw x taps x splits, TW x 12 + rows x nw(t+1) x taps) iterations at II = 1 (a tile
+// max(pixels x passes x nw x taps x splits, (TW x 12 + rows x nw(t+1) x taps) / 2) iterations at II = 1 (a tile
 // with a second output word: a pixel of one iteration takes two, else one more iteration follows the last
 // pixel; a pixel's second word is written an iteration after its first, the write port's one access).
 // An iteration multiplies COLS byte lanes of one input word (zero outside the padded input) by the pass's
-// ROWS row words at that step, and, while tile t+1's words arrive, writes one of them into the other half
-// of the row buffers. At a pass's last step its ROWS accumulators are requantized (each code through the
+// ROWS row words at that step, and, while tile t+1's words arrive, writes two of them into the other half
+// of the row buffers (rows 2m and 2m + 1 of a step, in banks of their own). At a
+// pass's last step its ROWS accumulators are requantized (each code through the
 // epilogue table when the layer has one) into the output words, written after the last pass. The input and
 // output row ranges let a layer run in row stripes (IN_ROW0: the input row at IN0; ROW_BEGIN..ROW_END: output
 // rows computed; OUT_ROW0: the output row at OUT).
@@ -97,7 +100,7 @@ inline void take_params(int32_t bias[N], int32_t mult[N], int32_t shift[N], cons
 }
 
 template <int L, int ROWS, int COLS, int WDEPTH, int ACC_BITS, int ACT_WORDS, int EPI = 0, int RES = 0>
-void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
+void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     static_assert(L > 0 && (L & (L - 1)) == 0, "words are indexed with & (L - 1)");
     static_assert(ROWS >= 2 && ROWS % 2 == 0 && (L % ROWS == 0 || ROWS == 2 * L),
                   "rows pair on a DSP; a tile is one output word (ROWS divides L) or two (2 L rows)");
@@ -140,7 +143,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
     const int res_shift = d[CONV_RES_SHIFT], res_lo = d[CONV_RES_LO], res_hi = d[CONV_RES_HI];
     const int sgn_c = lo < 0, sgn_r = d[FIELD_SGN_IN1];
 
-    Word<L> hdr = ws.read();  // tile 0's header
+    Word<L> hdr = ws.read().w[0];  // tile 0's header (and a padding word)
     int w0 = 0, nw = 0, half = 1;
     int nw_next = word_int(hdr, 1), w0_next = word_int(hdr, 0);
     // t = -1 only loads tile 0; tile t computes from half `half` while tile t+1 loads into the other
@@ -153,7 +156,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
         // a pixel of one iteration takes two: with a second word to write, or a residual word to read first
         const bool stall = (second || (RES && res)) && per_pixel == 1;
         const int compute_n = t < 0 ? 0 : pixels * (stall ? 2 : per_pixel) + (second && !stall ? 1 : 0);
-        const int load_n = t + 1 < tiles ? TW * PARAM_WORDS + rows * nw_next * taps : 0;
+        const int load_n = t + 1 < tiles ? (TW * PARAM_WORDS + rows * nw_next * taps) / 2 : 0;  // pairs
         const int n = compute_n > load_n ? compute_n : load_n;
         const int steps = nw * taps, load_half = (1 - half) * PASSES * WDEPTH, read_half = half * PASSES * WDEPTH;
         // compute counters, fastest first: split j, step s = (tap, word s_w), pass p, pixel (the window)
@@ -319,23 +322,31 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
                 } else if (wr) {
                     act[wr_a] = wr_w;
                 }
-                if (it < load_n) {
-                    const Word<L> w = ws.read();
+                if (it < load_n) {  // two words: two parameter words, or rows lrow, lrow + 1 (banks lr, lr + 1)
+                    const WordPair<L> pr = ws.read();
                     if (k < TW * PARAM_WORDS) {
-                        put_param_word<L, TW>(w, k, nbias, nmult, nshift);
+                        put_param_word<L, TW>(pr.w[0], k, nbias, nmult, nshift);
+                        put_param_word<L, TW>(pr.w[1], k + 1, nbias, nmult, nshift);
                     } else {
-                        wbuf[lr][load_half + lp * WDEPTH + ls] = w;
-                        if (++lrow == rows) {  // the step's last row: next step
+                        for (int u = 0; u < 2; u++) {
+#pragma HLS UNROLL
+                            wbuf[lr + u][load_half + lp * WDEPTH + ls] = pr.w[u];
+                        }
+                        lrow += 2;
+                        if (lrow == rows) {  // the step's last rows: next step
                             lrow = 0;
                             lr = 0;
                             lp = 0;
                             ls++;
-                        } else if (++lr == ROWS) {
-                            lr = 0;
-                            lp++;
+                        } else {
+                            lr += 2;
+                            if (lr == ROWS) {
+                                lr = 0;
+                                lp++;
+                            }
                         }
                     }
-                    k++;
+                    k += 2;
                 }
             }
         }
@@ -344,7 +355,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_W
         nw = nw_next;
         w0 = w0_next;
         if (t + 2 < tiles) {  // the header of the tile after next, read before its load overlaps tile t+1
-            hdr = ws.read();
+            hdr = ws.read().w[0];
             nw_next = word_int(hdr, 1);
             w0_next = word_int(hdr, 0);
         }

@@ -8,6 +8,9 @@
 //                     weight port and its odd beats from the descriptor port (idle while a layer runs; the
 //                     host places those beats after the descriptors, flow/hls/image.py): a word per cycle
 //                     at L = 2 BEAT, where one port would give half of one
+//   stream_pairs      the conv PE array's stream, two words a cycle: a pair's 2 L / BEAT beats over PORTS =
+//                     min(4, 2 L / BEAT) ports (the weight and descriptor ports, and at L >= 2 BEAT two more,
+//                     wgt2 and wgt3, that read the weight buffer again through HP ports of their own)
 //   dma_load / dma_store  activation words between DDR and the on-chip activation memory (the program's
 //                     input and output, tensors that do not fit on chip, in row stripes; and, in a checking
 //                     run, every layer's output for the layer-by-layer comparison)
@@ -56,6 +59,43 @@ void stream_words(AxiPort<const beat_t> wgt, AxiPort<const beat_t> desc, int off
         if (++part == pairs) {
             part = 0;
             ws.write(w);
+        }
+    }
+}
+
+// The PE array's stream of `words` words (whole pairs) into a FIFO of pairs. Beat j of a pair (its first
+// word's beats, then its second's) is read by port j % PORTS at the pair's iteration j / PORTS. Each port
+// bursts its own consecutive beats: the weight port from `off`, the descriptor port from `off2`, wgt2 and
+// wgt3 from off + q and off + 2 q (q beats each: the host lays the three parts out one after another,
+// flow/hls/image.py).
+template <int L>
+void stream_pairs(AxiPort<const beat_t> wgt, AxiPort<const beat_t> desc, AxiPort<const beat_t> wgt2,
+                  AxiPort<const beat_t> wgt3, int off, int off2, int words, Fifo<WordPair<L> > &ws) {
+#pragma HLS INLINE off
+    const int per = L / BEAT;                      // beats per word
+    const int PORTS = 2 * per >= 4 ? 4 : 2 * per;  // a compile-time choice
+    const int its = 2 * per / PORTS;               // iterations per pair
+    const int q = (words >> 1) * its;              // beats each port reads
+    WordPair<L> pr;
+#pragma HLS AGGREGATE variable = pr compact = bit
+    pr.w[0] = zero_word<L>();
+    pr.w[1] = zero_word<L>();
+    int part = 0;
+    VITFLOW_LOOP(stream_pairs, VITFLOW_DEPTH_COPY);
+    stream_pairs: for (int i = 0; i < q; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 153600
+        VITFLOW_PIPELINE(stream_pairs, 1);
+        for (int p = 0; p < PORTS; p++) {  // beat j = part PORTS + p: word j / per, its beat j % per
+#pragma HLS UNROLL
+            const int j = part * PORTS + p, word = j / per;
+            const beat_t b = p == 0 ? beat_t(wgt[off + i]) : p == 1 ? beat_t(desc[off2 + i])
+                           : p == 2 ? beat_t(wgt2[off + q + i]) : beat_t(wgt3[off + 2 * q + i]);
+            if (word == 0) beat_into_word<L>(b, j % per, pr.w[0]);
+            else beat_into_word<L>(b, j % per, pr.w[1]);
+        }
+        if (++part == its) {
+            part = 0;
+            ws.write(pr);
         }
     }
 }

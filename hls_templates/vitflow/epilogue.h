@@ -40,6 +40,34 @@ void load_table(Fifo<Word<L> > &ws, TAB &tab, int entries, int eb_out) {
     }
 }
 
+// The same from a FIFO of word pairs (the conv PE array's, dma.h stream_pairs): a pair per 2 words of
+// entries (the table is whole pairs in the stream).
+template <int L, int COPIES, class TAB>
+void load_table(Fifo<WordPair<L> > &ws, TAB &tab, int entries, int eb_out) {
+#pragma HLS INLINE
+    const int per_word = eb_out == 1 ? L : L / 2;
+    WordPair<L> pr;
+#pragma HLS AGGREGATE variable = pr compact = bit
+    pr.w[0] = zero_word<L>();
+    pr.w[1] = zero_word<L>();
+    int lane = 0, half = 0;
+    VITFLOW_LOOP(table_load_pairs, VITFLOW_DEPTH_COPY);
+    table_load_pairs: for (int e = 0; e < entries; e++) {
+#pragma HLS LOOP_TRIPCOUNT min = 256 max = 4096
+        VITFLOW_PIPELINE(table_load_pairs, 1);
+        if (lane == 0 && half == 0) pr = ws.read();
+        const uint16_t v = uint16_t(element<L>(half ? pr.w[1] : pr.w[0], lane, eb_out, 0));
+        for (int c = 0; c < COPIES; c++) {
+#pragma HLS UNROLL
+            tab[c][e] = v;  // COPIES writes per cycle, one per bank
+        }
+        if (++lane == per_word) {
+            lane = 0;
+            half = 1 - half;
+        }
+    }
+}
+
 // The output of a requantized `code` in bank `bank`: table[code - first] when the layer has a table
 // (entries > 0, a power of two: the mask keeps the index in range when it has none), else the code.
 template <class TAB>

@@ -27,6 +27,13 @@ struct Word {
     uint8_t b[L];
 };
 
+// Two words: an entry of the conv PE array's weight FIFO, which loads two weight words a cycle (dma.h
+// stream_pairs, conv_pe.h).
+template <int L>
+struct WordPair {
+    Word<L> w[2];
+};
+
 #if !defined(__SYNTHESIS__) && !defined(VITFLOW_NO_AUDIT)
 namespace audit {
 template <int L>

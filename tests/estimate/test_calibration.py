@@ -45,12 +45,12 @@ def test_measured_ii_and_depth_by_hand(tmp_path):
     op = next(op for op in plan.ops if op.kind == "conv")
     cfg = HwConfig(lanes=16)
     _, _, engine = op_parts(op, plan, cfg, lat)
-    # the conv tile loop's three executions (load tile 0: 44 iterations, tile 0: 44, tile 1: 32), each
-    # iteration now 2 cycles, each execution 30 cycles deep
-    assert engine.cycles == 2 * 120 and engine.fill == 3 * 30
-    # the layer is bound by its engine (the weight stream's 90 beats are shorter): 120 cycles more for the
-    # II, 3 x 5 for the depth
-    assert op_time(op, plan, cfg, 1.0, lat)["cycles"] - op_time(op, plan, cfg, 1.0)["cycles"] == 120 + 15
+    # the conv tile loop's three executions (load tile 0: 22 iterations of two words, tile 0: 32 MACs, tile
+    # 1: 32), each iteration now 2 cycles, each execution 30 cycles deep
+    assert engine.cycles == 2 * 86 and engine.fill == 3 * 30
+    # the layer is bound by its engine (the weight stream's 46 pairs over two ports are shorter): 86 cycles
+    # more for the II, 3 x 5 for the depth
+    assert op_time(op, plan, cfg, 1.0, lat)["cycles"] - op_time(op, plan, cfg, 1.0)["cycles"] == 86 + 15
 
 
 def test_resource_ratios_scale_the_model(tmp_path):

@@ -29,35 +29,39 @@ def test_a_pointwise_conv_by_hand():
     op = next(op for op in plan.ops if op.kind == "conv")
     lat = latencies()
     desc, stream, engine = op_parts(op, plan, HwConfig(lanes=16))
-    # 32 -> 32 channels at L = 16: 2 output tiles, each reading the 2 input words of 16 pixels;
-    # a tile's stream is 1 header + 12 parameter words + 16 rows x 2 words = 45 words of one beat
-    assert stream.beats["wgt"] == 90 and stream.bursts["wgt"] == 1
-    # loops: load tile 0 (44 words after its header), tile 0 (max(32 MACs, 44 loads)), tile 1 (32 MACs)
-    assert engine.iterations == 44 + 44 + 32 and engine.entries == 3
+    # 32 -> 32 channels at L = 16: 2 output tiles, each reading the 2 input words of 16 pixels; a tile's
+    # stream is 2 header words (the header and its padding) + 12 parameter words + 16 rows x 2 words = 46
+    # words of one beat, read as 23 pairs over the weight and the descriptor port (dma.h stream_pairs)
+    assert stream.beats["wgt"] == stream.beats["desc"] == stream.iterations == 46
+    assert stream.bursts["wgt"] == stream.bursts["desc"] == 1 and stream.beats["wgt2"] == 0
+    # loops: load tile 0 (44 words after its header: 22 pairs), tile 0 (max(32 MACs, 22)), tile 1 (32 MACs)
+    assert engine.iterations == 22 + 32 + 32 and engine.entries == 3
     assert engine.fill == 3 * lat["depth_conv"] and desc.beats["desc"] == 16
     t = op_time(op, plan, HwConfig(lanes=16), cpb=1.0)
     burst = lat["burst_latency"]
     fetch = burst + 16 + lat["depth_copy"]
-    engine_time = 120 + 3 * lat["depth_conv"]
-    assert t["cycles"] == fetch + burst + max(engine_time, 90 + lat["depth_copy"])
+    engine_time = 86 + 3 * lat["depth_conv"]
+    # the two ports' 92 beats at one DDR beat per cycle (cpb = 1)
+    assert t["cycles"] == fetch + burst + max(engine_time, 92 + lat["depth_copy"])
 
 
-def test_a_stream_of_two_beat_words_comes_over_two_ports():
-    # L = 32 on 16-byte beats: each word's even beat on the weight port, its odd beat on the descriptor port
+def test_the_pe_arrays_stream_of_two_beat_words_comes_over_four_ports():
+    # L = 32 on 16-byte beats: a pair's four beats on the weight, descriptor, wgt2 and wgt3 ports
     program = _pointwise(cin=64, cout=64)
     plan = plan_memory(program, 32, 1 << 20)
     op = next(op for op in plan.ops if op.kind == "conv")
     lat = latencies()
     desc, stream, engine = op_parts(op, plan, HwConfig(lanes=32))
-    words = op.fields["W_WORDS"]  # 2 tiles x (1 header + 12 parameters + 32 rows x 2 input words)
-    assert words == 2 * (1 + 12 + 64)
-    assert stream.beats["wgt"] == stream.beats["desc"] == stream.iterations == words
-    assert stream.bursts["wgt"] == stream.bursts["desc"] == 1
+    words = op.fields["W_WORDS"]  # 2 tiles x (2 header words + 12 parameters + 32 rows x 2 input words)
+    assert words == 2 * (2 + 12 + 64)
+    for p in ("wgt", "desc", "wgt2", "wgt3"):
+        assert stream.beats[p] == words // 2 and stream.bursts[p] == 1
+    assert stream.iterations == words // 2
     t = op_time(op, plan, HwConfig(lanes=32), cpb=0.25)
     burst = lat["burst_latency"]
     fetch = burst + 16 + lat["depth_copy"]
     engine_time = engine.cycles + engine.fill
-    assert t["cycles"] == fetch + burst + max(engine_time, words + lat["depth_copy"])
+    assert t["cycles"] == fetch + burst + max(engine_time, words // 2 + lat["depth_copy"])
 
 
 def test_ddr_rate_is_a_beat_per_cycle_per_port_within_the_ddr_bandwidth():

@@ -4,6 +4,7 @@ two real Fashion-MNIST images, its decoded outputs equal the integer reference's
 bitstream's hardware handoff, of a run that does not finish and of ap_return."""
 
 import importlib.util
+import json
 import time
 
 import numpy as np
@@ -48,7 +49,7 @@ def b0_r64(tmp_path_factory):
 def test_driver_on_the_csim_library_equals_the_integer_reference(b0_r64):
     project = b0_r64.staging / "hls"
     drv = _driver(project)
-    acc = drv.Accelerator(drv.CsimDevice(compile_csim_library(project)), project / "data")
+    acc = drv.Accelerator(drv.open_device(project / "data", csim=compile_csim_library(project)), project / "data")
     program, name_in = b0_r64.program, b0_r64.program.inputs[0]
     quant = activation_quants(b0_r64.qonnx_path)[name_in]
     images = load_fashion_mnist("test", 64, count=2)[0]  # real images the calibration never saw
@@ -73,7 +74,7 @@ def small(tmp_path):
 
 def test_unknown_descriptor_kind_is_reported(small):
     project, drv, env, prog = small
-    acc = drv.Accelerator(drv.CsimDevice(compile_csim_library(project)), project / "data")
+    acc = drv.Accelerator(drv.open_device(project / "data", csim=compile_csim_library(project)), project / "data")
     assert np.array_equal(acc.run(codes=env[prog.inputs[0]])["outputs"][prog.outputs[0]], env[prog.outputs[0]])
     acc.images[False][0][:4] = np.frombuffer(np.int32(99).tobytes(), np.uint8)  # descriptor 0: kind 99
     with pytest.raises(drv.DriverError, match="descriptor 0 has a kind this bitstream does not know"):
@@ -85,7 +86,8 @@ def test_a_run_that_never_finishes_times_out(small):
 
     class Stuck(drv.CsimDevice):
         def __init__(self):
-            self.regs = dict.fromkeys(drv.REGISTERS.values(), 0)
+            self.registers = drv.register_map(json.loads((project / "data" / "tensors.json").read_text())["weight_ports"])
+            self.regs = dict.fromkeys(self.registers.values(), 0)
             self.buffers, self.next_address = [], self.BASE
 
         def write(self, offset, value):  # ap_start is taken, ap_done never comes

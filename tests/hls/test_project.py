@@ -4,6 +4,7 @@ exactly; tool scripts a lab can run unchanged (tested by what they say, and the 
 it in tclsh against the PS's answers); clear errors for a program the accelerator cannot hold."""
 
 import dataclasses
+import json
 import re
 import shutil
 import subprocess
@@ -60,13 +61,19 @@ def test_top_depths_are_the_cosim_buffers(tmp_path, lanes):
     depth = dict(re.findall(r"port = (\w+) offset = slave bundle = \w+ depth = (\d+)", top))
     beat = 16
     cosim = project / "cosim"
-    # the descriptor port: the descriptors, then the weight beats it streams (none when a word is one beat)
+    # the descriptor port: the descriptors, then the weight beats it streams (the PE array's second words
+    # at one beat a word; and every stream's odd beats at two)
     split = (cosim / "weights_desc.bin").stat().st_size
-    assert (split > 0) == (lanes == 32)
+    assert split > 0
     assert int(depth["desc"]) == ((cosim / "check.desc").stat().st_size + split) // beat
     assert int(depth["wgt"]) == (cosim / "weights.bin").stat().st_size // beat
     assert int(depth["ddr"]) == (cosim / "img0" / "ddr_in.bin").stat().st_size // beat
     assert "bundle = gmem_desc" in top and "bundle = gmem_wgt" in top and "bundle = gmem_act" in top
+    # a word of two beats: the PE array's stream over four ports, wgt2 and wgt3 reading the weight buffer
+    four = lanes == 32
+    assert ("bundle = gmem_wgt2" in top and "bundle = gmem_wgt3" in top) == four
+    assert not four or int(depth["wgt2"]) == int(depth["wgt3"]) == int(depth["wgt"])
+    assert json.loads((cosim / "tensors.json").read_text())["weight_ports"] == (4 if four else 2)
 
 
 @pytest.mark.parametrize("part,period,ps,width,addr64", [("xczu9eg", "5.000", "zynq_ultra_ps_e", 128, "true"),
@@ -106,6 +113,26 @@ def test_scripts_name_the_part_clock_ports_and_interface(tmp_path, part, period,
     driver = (project / "host" / "vitflow_driver.py").read_text()
     compile(driver, "vitflow_driver.py", "exec")
     assert "--timeout" in driver and "ap_return" in driver
+
+
+@pytest.mark.parametrize("part,lanes", [("xczu9eg", 32), ("xc7z020", 16)])
+def test_five_masters_take_the_four_hp_ports_and_a_fifth(tmp_path, part, lanes):
+    """A word of two beats: the PE array's weights over four ports (wgt, desc, wgt2, wgt3 on the four HP
+    ports) and the activation master on the fifth slave port the PS has (HPC0, or Zynq-7000's ACP)."""
+    project = _project(tmp_path, part, lanes=lanes)
+    viv = (project / "vivado" / "build_bitstream.tcl").read_text()
+    assert viv.count("Clk_master {Auto} Clk_slave {Auto} Clk_xbar {Auto}") == 6
+    if part == "xczu9eg":
+        slaves = ["S_AXI_HP0_FPD", "S_AXI_HP1_FPD", "S_AXI_HP2_FPD", "S_AXI_HP3_FPD", "S_AXI_HPC0_FPD"]
+        for n in (2, 3, 4, 5, 0):
+            assert f"CONFIG.PSU__USE__S_AXI_GP{n} {{1}} CONFIG.PSU__SAXIGP{n}__DATA_WIDTH {{128}}" in viv
+        inst = "zynq_ultra_ps_e_0"
+    else:
+        slaves = ["S_AXI_HP0", "S_AXI_HP1", "S_AXI_HP2", "S_AXI_HP3", "S_AXI_ACP"]
+        assert "CONFIG.PCW_USE_S_AXI_HP3 {1}" in viv and "CONFIG.PCW_USE_S_AXI_ACP {1}" in viv
+        inst = "processing_system7_0"
+    for bundle, slave in zip(["desc", "wgt", "wgt2", "wgt3", "act"], slaves):
+        assert f"Master /vitflow_top_0/m_axi_gmem_{bundle} Slave /{inst}/{slave} " in viv
 
 
 # what the PS makes from each PLL when asked for 200 MHz (ZCU102: 33.33 MHz reference; IOPLL 1,500 MHz)

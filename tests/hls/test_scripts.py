@@ -113,6 +113,6 @@ def test_scripts_csim_and_driver_under_a_path_with_spaces(tmp_path):
     spec = importlib.util.spec_from_file_location("drv", root / "host" / "vitflow_driver.py")
     drv = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(drv)
-    acc = drv.Accelerator(drv.CsimDevice(compile_csim_library(root)), root / "cosim")
+    acc = drv.Accelerator(drv.open_device(root / "cosim", csim=compile_csim_library(root)), root / "cosim")
     out = acc.run(codes=env[prog.inputs[0]])["outputs"]
     assert np.array_equal(out[prog.outputs[0]], env[prog.outputs[0]])

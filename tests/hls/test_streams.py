@@ -33,8 +33,9 @@ def test_a_conv_tile_is_header_parameters_then_weights_step_major():
     lays = {"x": TensorLayout((3, 1, 1), 1, True, (3,), 8), "y": TensorLayout((2, 1, 1), 1, True, (2,), 8)}
     s = pack_stream(layer, lays, 8)
     assert conv_tiles(layer, lays["x"], lays["y"]) == [(0, 1)]
-    assert s.shape == (1 + 12 + 8, 8) and s[0].view("<i4").tolist() == [0, 1]  # header: w0 = 0, nw = 1
-    assert s[1:5].reshape(-1).view("<i4").tolist() == [5, 6, 0, 0, 0, 0, 0, 0]  # bias of rows 0..7
-    assert s[5:9].reshape(-1).view("<i4").tolist() == [7, 8, 0, 0, 0, 0, 0, 0]  # multipliers
-    assert s[13].view(np.int8).tolist() == [1, 2, 3, 0, 0, 0, 0, 0]  # row 0: inputs 0..2, padding lanes 0
-    assert s[14].view(np.int8).tolist() == [4, 5, 6, 0, 0, 0, 0, 0] and not s[15:].any()
+    # header: w0 = 0, nw = 1, and a padding word (the PE array reads its stream in pairs of words)
+    assert s.shape == (2 + 12 + 8, 8) and s[0].view("<i4").tolist() == [0, 1] and not s[1].any()
+    assert s[2:6].reshape(-1).view("<i4").tolist() == [5, 6, 0, 0, 0, 0, 0, 0]  # bias of rows 0..7
+    assert s[6:10].reshape(-1).view("<i4").tolist() == [7, 8, 0, 0, 0, 0, 0, 0]  # multipliers
+    assert s[14].view(np.int8).tolist() == [1, 2, 3, 0, 0, 0, 0, 0]  # row 0: inputs 0..2, padding lanes 0
+    assert s[15].view(np.int8).tolist() == [4, 5, 6, 0, 0, 0, 0, 0] and not s[16:].any()
