@@ -1,6 +1,7 @@
 """Residual adds as epilogues of the convolution that produces one of their inputs.
 
-An add whose one input only a convolution writes (and nothing else reads) runs inside that convolution's
+An add whose one input only a convolution (or a linear layer: a softmax transformer's projections) writes
+(and nothing else reads) runs inside that convolution's
 engine (hls_templates/vitflow/conv_pe.h, RES): the engine requantizes its accumulators to the add's input
 codes, as before, and on the way to the activation memory each output word becomes clamp(round_half_even((c
 M_conv + r M_res) / 2^SHIFT)) with r the residual's word at the same place, read from the memory through
@@ -39,7 +40,8 @@ def _conv_input(program: Program, add: Layer, producers: dict, readers: dict) ->
     """Which of ``add``'s inputs (0 or 1) a fusable convolution writes, or None."""
     for k, t in enumerate(add.inputs):
         conv = producers.get(t)
-        if (conv is not None and conv.kind == "conv" and not conv.attrs.get("tokens_out")
+        if (conv is not None and conv.kind in ("conv", "linear") and not conv.attrs.get("tokens_out")
+                and not conv.attrs.get("split")
                 and "epilogue" not in conv.attrs and "residual" not in conv.attrs
                 and t not in program.outputs and len(readers[t]) == 1 and add.inputs[1 - k] != t):
             return k
@@ -50,7 +52,7 @@ def _fits(conv: Layer, layouts: dict, residual: str, out: str) -> bool:
     x, y, r, o = (layouts[t] for t in (conv.inputs[0], conv.outputs[0], residual, out))
     if not (y.shape, y.eb, y.segments) == (o.shape, o.eb, o.segments) == (r.shape, r.eb, r.segments):
         return False  # the residual, the codes and the output in one layout: one address offset apart
-    taps = conv.attrs["kernel"][0] * conv.attrs["kernel"][1]
+    taps = conv.attrs["kernel"][0] * conv.attrs["kernel"][1] if conv.kind == "conv" else 1
     least = min(nw for tw in (1, 2) for _, nw in conv_tiles(conv, x, y, tw))
     return least * taps >= _iterations_needed(y.words_per_pixel)
 

@@ -90,12 +90,14 @@ def conv(layer, x, *rest):
     return [y], dumps
 
 
-def linear(layer, x, out_info):
+def linear(layer, x, *rest):
     """On a vector (C,), or on each token of (N, C); ``split``: the output's 3 C channels are q, k and v,
-    each returned as (heads, N, d)."""
+    each returned as (heads, N, d). ``rest``: the residual (a residual add as epilogue), then the output's
+    TensorInfo."""
+    *residual, out_info = rest
     w = layer.blobs["weight"].astype(I64)
     acc = np.asarray(x, dtype=I64) @ w.T + layer.blobs["bias"].astype(I64)
-    y, dumps = _requantize_out(layer, acc, layer.blobs["mult"], layer.blobs["shift"], out_info)
+    y, dumps = _requantize_out(layer, acc, layer.blobs["mult"], layer.blobs["shift"], out_info, *residual)
     a = layer.attrs
     if a.get("split"):
         y = y.reshape(y.shape[0], a["split"], a["heads"], a["head_dim"]).transpose(1, 2, 0, 3)
