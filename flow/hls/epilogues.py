@@ -63,9 +63,14 @@ def fuse_epilogues(program: Program, max_entries: int = MAX_ENTRIES) -> Program:
     if not fused:
         return program
     layers = [fused.get(l.name, l) for l in program.layers if l.name not in absorbed]
+    return with_layers(program, layers, dropped, fused_epilogues=len(fused))
+
+
+def with_layers(program: Program, layers: list, dropped: set, **meta) -> Program:
+    """``program`` with ``layers`` for its own, without the tensors ``dropped``, ``meta`` added; checked."""
     tensors = {n: i for n, i in program.tensors.items() if n not in dropped}
     out = Program(program.model, list(program.inputs), list(program.outputs), tensors, layers,
-                  dict(program.meta, fused_epilogues=len(fused)))
+                  dict(program.meta, **meta))
     out.check()
     return out
 

@@ -25,6 +25,7 @@ fused program's run gives every tensor of the original program (``check_fused``)
 
 from flow.lower.program import Layer, Program
 
+from .epilogues import with_layers
 from .streams import conv_tiles
 from .tensor_layout import plan_layouts
 
@@ -89,11 +90,7 @@ def fuse_residual_adds(program: Program, lanes: int) -> Program:
     # the fused layer runs where the add ran: its residual is written by then
     placed = {f.attrs["residual"]["layer"]: f for f in fused.values()}
     layers = [placed.get(l.name, l) for l in program.layers if l.name not in fused]
-    tensors = {n: i for n, i in program.tensors.items() if n not in dropped}
-    out = Program(program.model, list(program.inputs), list(program.outputs), tensors, layers,
-                  dict(program.meta, fused_residual_adds=len(fused)))
-    out.check()
-    return out
+    return with_layers(program, layers, dropped, fused_residual_adds=len(fused))
 
 
 def residual_adds(program: Program) -> int:
