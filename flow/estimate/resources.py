@@ -39,14 +39,14 @@ FF = {"mac": 40, "packed": 0, "requant": 400, "divider": 6000, "qdiv": 700, "qdi
 DSP_PER_QDIV_DIVISOR = 4
 LUT_PER_DECODER = 12  # a 16-bit operand picked from 8-bit or 16-bit lanes, sign- or zero-extended
 AXI_PORTS = 3  # the top's masters: descriptors, weights, activations; and two more (axi_ports)
+BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
+ENGINES = 8
+KINDS = ("dsp", "bram18", "uram", "lut", "ff")  # the resource kinds a design is held to (part files' names)
 
 
 def axi_ports(cfg) -> int:
     """The top's AXI masters: 5 when the PE array's stream takes four ports (L >= 2 beats: wgt2, wgt3)."""
     return AXI_PORTS + (2 if cfg.lanes // cfg.beat_bytes >= 2 else 0)
-BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
-ENGINES = 8
-KINDS = ("dsp", "bram18", "uram", "lut", "ff")  # the resource kinds a design is held to (part files' names)
 
 
 def bram18(width: int, depth: int) -> int:
@@ -129,7 +129,8 @@ def units(cfg) -> dict:
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
     dsp = (u["mac"] - u["packed"] + dsp_per_requant(cfg.acc_bits) * u["requant"]
-           + DSP_PER_REQUANT * u["requant_wide"] + 2 * u["att_numer"] + 2 * (u["add_lane"] + u["res_lane"]) + 3 * 4  # + LayerNorm's 3
+           + DSP_PER_REQUANT * u["requant_wide"] + 2 * u["att_numer"] + 2 * (u["add_lane"] + u["res_lane"])
+           + 3 * 4  # the LayerNorm's 3
            + (DSP_PER_QDIV_DIVISOR if u["qdiv16"] else 0))
     lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * (u["requant"] + u["requant_wide"])
            + LUT["divider"] * u["divider"] + LUT["qdiv16"] * u["qdiv16"]

@@ -17,8 +17,8 @@ DESC_WORDS = 64
 KINDS = ["conv", "dwconv", "linear", "hardswish", "relu", "add", "concat", "gap", "layernorm", "linear_attention",
          "load", "store", "gelu", "requant", "add_const", "softmax", "token_layernorm", "matmul"]
 ROLES = ["layer", "io", "check"]
-COMMON = ["KIND", "LAYER", "ROLE", "W_OFF", "W_WORDS", "W_OFF_D", "IN0", "IN1", "OUT", "OUT_LO", "OUT_HI", "EB_IN0", "EB_IN1",
-          "EB_OUT", "SGN_IN0", "SGN_IN1"]
+COMMON = ["KIND", "LAYER", "ROLE", "W_OFF", "W_WORDS", "W_OFF_D", "IN0", "IN1", "OUT", "OUT_LO", "OUT_HI", "EB_IN0",
+          "EB_IN1", "EB_OUT", "SGN_IN0", "SGN_IN1"]
 FIELDS = {
     # conv PE array and depthwise engine; ROW_BEGIN..ROW_END: the output rows this descriptor computes,
     # IN_ROW0 / OUT_ROW0: the rows held at IN0 / OUT (a row stripe); TILES: output words per pixel;

@@ -31,7 +31,8 @@ ENGINE_OF_LOOP = {"conv_tile": "conv", "dw_tile": "depthwise", "lut_map": "table
 ENGINE_OF_MODULE = [("conv_engine", "conv"), ("dwconv_engine", "depthwise"), ("lut_engine", "tables"),
                     ("add_engine", "add"), ("concat_engine", "concat"), ("gap_engine", "pool"),
                     ("layernorm_engine", "layernorm"), ("linear_attention_engine", "attention"),
-                    ("stream_words", "dma"), ("stream_pairs", "dma"), ("dma_load", "dma"), ("dma_store", "dma"), ("fetch_descriptor", "dma")]
+                    ("stream_words", "dma"), ("stream_pairs", "dma"), ("dma_load", "dma"), ("dma_store", "dma"),
+                    ("fetch_descriptor", "dma")]
 
 
 def load_design(project: Path) -> dict:

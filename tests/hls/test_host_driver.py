@@ -86,7 +86,8 @@ def test_a_run_that_never_finishes_times_out(small):
 
     class Stuck(drv.CsimDevice):
         def __init__(self):
-            self.registers = drv.register_map(json.loads((project / "data" / "tensors.json").read_text())["weight_ports"])
+            meta = json.loads((project / "data" / "tensors.json").read_text())
+            self.registers = drv.register_map(meta["weight_ports"])
             self.regs = dict.fromkeys(self.registers.values(), 0)
             self.buffers, self.next_address = [], self.BASE
 
