@@ -10,8 +10,8 @@ splits into 17 low bits and 15 high ones over two DSPs cascaded through the 17-b
 and four above (2 x 2 tiles), the pool's requantizer among them; four per LayerNorm product; two per
 product of the attention's numerator (17 x 32 bits); the add unit's lane products (16 x 31 bits) take two
 each, shared by the II = 2 loop's two cycles (Vitis binds an II = 2 pipeline's operators to be used twice);
-the conv PE array's residual add (HwConfig.res, conv_pe.h RES) has one such product per lane, its two
-operands' in different cycles: two each. The add unit is not built when every add runs as a convolution's
+the conv PE array's residual add (HwConfig.res, conv_pe.h RES) has both products of each of L lanes in
+the cycle that writes: four each. The add unit is not built when every add runs as a convolution's
 epilogue.
 Memory, per buffer of the templates: block RAM (BRAM18, the best of its aspect ratios 16K x 1 .. 512 x 36)
 for anything of 4 Kib or more, distributed RAM (LUTs) below; the activation memory in UltraRAM (4K x 72)
@@ -118,7 +118,7 @@ def units(cfg) -> dict:
         "requant_wide": 1,                        # the LayerNorm's
         "att_numer": att_outs,                    # the attention's 2 num ATT_MULT: 17 x 32 bits, two DSPs each
         "add_lane": L * cfg.add_engine,           # two 16 x 31-bit products each, shared over the II = 2 cycles
-        "res_lane": L * cfg.res,                  # the PE array's residual add: one such product each
+        "res_lane": L * cfg.res,                  # the PE array's residual add: two such products each, every write
         "divider": 1 + 1,                         # gap, layernorm: 64-bit dividers
         "qdiv16": cfg.att_dividers * att,         # the attention's exact dividers (ClampedDiv<16, 48>)
         "lane": (3 + cfg.dw_engine) * L,          # lane muxes of the depthwise, table, add, concat units
@@ -129,7 +129,7 @@ def units(cfg) -> dict:
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
     dsp = (u["mac"] - u["packed"] + dsp_per_requant(cfg.acc_bits) * u["requant"]
-           + DSP_PER_REQUANT * u["requant_wide"] + 2 * u["att_numer"] + 2 * (u["add_lane"] + u["res_lane"])
+           + DSP_PER_REQUANT * u["requant_wide"] + 2 * u["att_numer"] + 2 * u["add_lane"] + 4 * u["res_lane"]
            + 3 * 4  # the LayerNorm's 3
            + (DSP_PER_QDIV_DIVISOR if u["qdiv16"] else 0))
     lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * (u["requant"] + u["requant_wide"])

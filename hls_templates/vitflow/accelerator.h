@@ -21,7 +21,7 @@
 //   ATT_DIVIDERS  exact dividers of the attention unit; 0: shift-only (linear_attention.h)
 //   ACC_BITS      accumulator width (the program's range analysis must prove it sufficient)
 //   ACT_WORDS     words of the on-chip activation memory
-//   FIFO_DEPTH    words of the weight FIFO between the loader and an engine
+//   FIFO_DEPTH    entries of the weight FIFO between the loader and an engine (words; the PE array's: pairs)
 //   EPI           entries of the largest table fused into the conv and depthwise engines (epilogue.h); 0:
 //                 none (every activation runs on the table unit)
 //   TF            1: the softmax transformer's engines (transformer.h) are built; 0: their descriptors are
@@ -160,7 +160,10 @@ struct Accelerator {
             const int w_words = d[FIELD_W_WORDS];
             switch (d[FIELD_KIND]) {
             case KIND_CONV:
-            case KIND_LINEAR: streamed<Conv>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act); break;
+            case KIND_LINEAR:
+                if (!RES && d[CONV_RES]) return i;  // a residual add as epilogue, which this design lacks
+                streamed<Conv>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act);
+                break;
             case KIND_DWCONV:
                 if (!DW_ENGINE) return i;  // a constant: the engine's code is not built
                 streamed<DwConv>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act);

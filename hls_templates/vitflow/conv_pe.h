@@ -23,7 +23,8 @@
 //   EPI        entries of the largest epilogue table (epilogue.h): ROWS banks of it; 0: no epilogue
 //              hardware (a descriptor with EPI_ENTRIES > 0 needs EPI >= EPI_ENTRIES: project.check_plan)
 //   RES        1: the residual add as epilogue is built (residual.h: L lanes of two products on the write
-//              path); 0: not (a descriptor with RES = 1 is refused: project.check_plan)
+//              path); 0: not (project.check_fits refuses a program with such a layer, and the accelerator a
+//              descriptor with RES = 1)
 //
 // The weight stream (flow/hls/streams.py packs it, the loader bursts it from DDR into `ws`, two words an
 // entry: dma.h stream_pairs): the epilogue table when EPI_ENTRIES > 0 (epilogue.h, whole pairs), then per
@@ -36,7 +37,8 @@
 // Weight-stationary, with the next tile's load overlapping this tile's compute: the loop of tile t runs
 // max(pixels x passes x nw x taps x splits, (TW x 12 + rows x nw(t+1) x taps) / 2) iterations at II = 1 (a tile
 // with a second output word: a pixel of one iteration takes two, else one more iteration follows the last
-// pixel; a pixel's second word is written an iteration after its first, the write port's one access).
+// pixel; a pixel's second word is written an iteration after its first, the write port's one access; with
+// the residual add, a pixel of one iteration takes two as well).
 // An iteration multiplies COLS byte lanes of one input word (zero outside the padded input) by the pass's
 // ROWS row words at that step, and, while tile t+1's words arrive, writes two of them into the other half
 // of the row buffers (rows 2m and 2m + 1 of a step, in banks of their own). At a
@@ -46,14 +48,13 @@
 // rows computed; OUT_ROW0: the output row at OUT).
 // A residual add as epilogue (RES = 1, flow/hls/residual_epilogues.py): each output word, on its way to the
 // write port, becomes clamp(round_half_even((c RES_MC + r RES_MR) / 2^RES_SHIFT)) of its codes c and the
-// residual's word r (RES_DELTA words past it, same layout). The pixel's residual words are read through
-// the memory's second port in iterations that write nothing: its first iteration's (the second's, with a
-// tile of two output words, whose first iteration may write the previous pixel's second word), and the
-// next. A read iteration multiplies the word by RES_MR and keeps the products; a write iteration
-// multiplies the codes by RES_MC on the same multipliers (one per lane) and adds the two. A tile of two
-// output words needs at least 4 iterations per pixel (project.check_plan checks it); a tile of one word
-// whose pixel takes one iteration stalls, as a second word does: the pixel's first iteration reads the
-// residual, its second computes.
+// residual's word r (RES_DELTA words past it, same layout and element width). The pixel's residual words
+// are read through the write's port in iterations that write nothing (the other branch of the write's
+// if/else): its first iteration (the second, with a tile that has a second output word, whose first
+// iteration may write the previous pixel's second word), and the next. A tile with a second output word
+// needs at least 4 iterations per pixel, which project.check_plan checks; the template itself would
+// misread with fewer. A pixel of one iteration in a tile of one word stalls, as a second word does: its
+// first iteration reads the residual, its second computes.
 // Every index is a counter: no division or modulo in the loop.
 #pragma once
 #include "cycles.h"
@@ -174,37 +175,42 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
         // second word; with the residual add, a hold that reads the residual word, then the MAC)
         bool pend = false, phase = RES && res && stall;
         int pend_a = 0;
-        // the residual add: the products r RES_MR of the pixel's residual words (word u read at its iteration
-        // rd0 + u), kept until the word's codes are written; pi counts the pixel's iterations
-        wide_t rprod[TW][L];
-#pragma HLS ARRAY_PARTITION variable = rprod complete dim = 0
+        // the residual add: the pixel's residual words (word u read at its iteration rd0 + u, or at a stalled
+        // pixel's hold), kept until the word's codes are written; pi counts the pixel's iterations
+        Word<L> res_w[TW];
+#pragma HLS ARRAY_PARTITION variable = res_w complete
+#pragma HLS AGGREGATE variable = res_w compact = bit  // each word one register
+        for (int u = 0; u < TW; u++) {
+#pragma HLS UNROLL
+            res_w[u] = zero_word<L>();
+        }
         const int rd0 = second ? 1 : 0;
         int pi = 0;
-        // load counters: word k of the tile's stream; a weight word's row (bank lr, pass lp) and step ls
-        int k = 0, lr = 0, lp = 0, lrow = 0, ls = 0, read_pass = read_half;
+        // load counters: word k of the tile's stream; a pair of weight words' rows (banks 2 lq and 2 lq + 1,
+        // pass lp) and step ls
+        int k = 0, lq = 0, lp = 0, lrow = 0, ls = 0, read_pass = read_half;
         {
             VITFLOW_LOOP(conv_tile, VITFLOW_DEPTH_CONV);
             conv_tile: for (int it = 0; it < n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 200704
                 VITFLOW_PIPELINE(conv_tile, 1);
                 VITFLOW_NO_DEPENDENCE(wbuf);  // the load writes the half the MACs do not read
-                VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the input (memory plan)
+                VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the inputs (memory plan)
                 bool wr = false, wr_second = false;  // this iteration's output write (the write port's one
                 int wr_a = 0;                        // access), and whether it is a tile's second word
                 Word<L> wr_w = zero_word<L>();
-                bool rd = false;  // a residual word read (the other port, an iteration that writes nothing)
+                bool rd = false;  // a residual word read (the write's port, an iteration that writes nothing)
                 int rd_u = 0;
-                Word<L> rd_w = zero_word<L>();
                 // no MAC: a stall's hold or the iteration after the last pixel
                 const bool hold = (stall && phase) || (second && !stall && it == compute_n - 1);
-                // the residual's words, through the second port in iterations that write nothing: a stalled
-                // pixel's hold, or else the pixel's iterations rd0 and rd0 + 1
+                // the residual's words are read in iterations that write nothing: a stalled pixel's hold, or else
+                // the pixel's iterations rd0 and rd0 + 1 (the read itself is the write's other branch, below)
                 if (RES && res && it < compute_n &&
                     (stall ? hold : !hold && (pi == rd0 || (TW > 1 && second && pi == rd0 + 1)))) {
                     rd = true;
                     rd_u = stall || pi == rd0 ? 0 : TW - 1;
-                    rd_w = act[win.out_addr + res_delta + rd_u];
                 }
+                const int rd_a = win.out_addr + res_delta + rd_u;
                 if (it < compute_n && !hold) {
                     const bool inside = win.inside();
                     // one read every iteration, inside the input (padding reads its first word, then zero)
@@ -303,47 +309,41 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                     pend = false;
                 }
                 if (it < compute_n) phase = stall && !phase;
-                if (RES && res) {
-                    // one multiplier per lane: the residual word's products where it is read, the codes' where
-                    // they are written (never the same iteration), summed with the word's residual products
-                    wide_t prod[L];
-#pragma HLS ARRAY_PARTITION variable = prod complete
-                    lane_products<L>(rd ? rd_w : wr_w, eb_out, rd ? sgn_r : sgn_c, rd ? res_mr : res_mc, prod);
-                    if (wr) act[wr_a] = sum_products<L>(prod, rprod[wr_second ? TW - 1 : 0], eb_out, res_shift, res_lo, res_hi);
+                // the port the input reads leave: the write (the codes, or their sum with the word's residual), or
+                // else a residual word's read. One if/else, so Vitis sees one access an iteration there
+                if (wr) {
+                    act[wr_a] = RES && res ? residual_sum<L>(wr_w, res_w[wr_second ? TW - 1 : 0], eb_out, sgn_c, sgn_r,
+                                                             res_mc, res_mr, res_shift, res_lo, res_hi)
+                                           : wr_w;
+                } else if (RES && rd) {
+                    const Word<L> r = act[rd_a];
                     for (int u = 0; u < TW; u++) {
 #pragma HLS UNROLL
-                        if (rd && rd_u == u) {
-                            for (int l = 0; l < L; l++) {
-#pragma HLS UNROLL
-                                rprod[u][l] = prod[l];
-                            }
-                        }
+                        if (rd_u == u) res_w[u] = r;
                     }
-                } else if (wr) {
-                    act[wr_a] = wr_w;
                 }
-                if (it < load_n) {  // two words: two parameter words, or rows lrow, lrow + 1 (banks lr, lr + 1)
+                if (it < load_n) {  // two words: two parameter words, or rows lrow, lrow + 1 (a bank pair)
                     const WordPair<L> pr = ws.read();
                     if (k < TW * PARAM_WORDS) {
                         put_param_word<L, TW>(pr.w[0], k, nbias, nmult, nshift);
                         put_param_word<L, TW>(pr.w[1], k + 1, nbias, nmult, nshift);
                     } else {
-                        for (int u = 0; u < 2; u++) {
+                        for (int m = 0; m < ROWS / 2; m++) {  // one write site per bank
 #pragma HLS UNROLL
-                            wbuf[lr + u][load_half + lp * WDEPTH + ls] = pr.w[u];
+                            if (m == lq) {
+                                wbuf[2 * m][load_half + lp * WDEPTH + ls] = pr.w[0];
+                                wbuf[2 * m + 1][load_half + lp * WDEPTH + ls] = pr.w[1];
+                            }
                         }
                         lrow += 2;
                         if (lrow == rows) {  // the step's last rows: next step
                             lrow = 0;
-                            lr = 0;
+                            lq = 0;
                             lp = 0;
                             ls++;
-                        } else {
-                            lr += 2;
-                            if (lr == ROWS) {
-                                lr = 0;
-                                lp++;
-                            }
+                        } else if (++lq == ROWS / 2) {
+                            lq = 0;
+                            lp++;
                         }
                     }
                     k += 2;
