@@ -5,7 +5,7 @@ each AXI port. The C-simulation's audit counts the same while the templates run 
 hls_templates/vitflow/*.h, one function per engine.
 """
 
-from flow.hls.image import split_streams
+from flow.hls.image import split_streams, weight_ports
 from flow.hls.layout import DESC_WORDS
 from flow.hls.streams import PAIRED
 
@@ -71,7 +71,7 @@ def op_parts(op, plan, cfg, lat: dict | None = None) -> tuple:
     run(desc, lat, "desc_fetch", desc_beats, port="desc", beats=desc_beats)
     words = op.fields.get("W_WORDS", 0) if op.stream else 0
     if op.kind in PAIRED:  # the PE array's: two words an iteration over 2 or 4 ports (dma.h stream_pairs)
-        ports = min(4, 2 * per)
+        ports = weight_ports(plan.lanes, plan.beat_bytes)
         its = words // 2 * (2 * per // ports)
         run(stream, lat, "stream_pairs", its, port="wgt", beats=its)
         for p in ("desc", "wgt2", "wgt3")[:ports - 1]:

@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 from flow.errors import FlowError
 from flow.hls.epilogues import fuse_epilogues
 from flow.hls.memory_plan import plan_memory
-from flow.hls.residual_epilogues import fuse_residual_adds
+from flow.hls.residual_epilogues import fuse_residual_adds, residual_adds
 from flow.hls.project import HwConfig
 
 from .fit import UNBOUNDED, fitted_config, transformer_fit
@@ -264,7 +264,7 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, ca
     est["candidates"] = tried
     est["limits"] = limits
     est["fused_epilogues"] = sum("epilogue" in l.attrs for l in best_prog.layers)
-    est["fused_residual_adds"] = sum("residual" in l.attrs for l in best_prog.layers)
+    est["fused_residual_adds"] = residual_adds(best_prog)
     return est
 
 

@@ -7,8 +7,8 @@ import math
 
 from flow.estimate.counts import dw_stream
 from flow.estimate.latencies import latencies
-from flow.hls.epilogues import epilogue_entries, fuse_epilogues
-from flow.hls.residual_epilogues import fuse_residual_adds, residual_adds
+from flow.hls.epilogues import epilogue_entries, fused_as
+from flow.hls.residual_epilogues import residual_adds
 from flow.hls.memory_plan import plan_memory
 from flow.hls.project import HwConfig, attention_packs
 from flow.hls.streams import conv_tiles, tile_words
@@ -92,8 +92,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     # residual adds as the PE array's epilogue when the program fused any; the add engine is built while an
     # add is left, in the program or in the co-simulation program as the design fuses it
     res = int(residual_adds(program) > 0)
-    cosim_runs = fuse_epilogues(progs[-1], _pow2(epi)) if epi else progs[-1]
-    cosim_runs = fuse_residual_adds(cosim_runs, lanes) if res else cosim_runs
+    cosim_runs = fused_as(progs[-1], _pow2(epi) if epi else 0, res, lanes)
     add_engine = int(any(l.kind == "add" for p in (program, cosim_runs) for l in p.layers))
     return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
                     wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,

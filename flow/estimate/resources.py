@@ -23,6 +23,8 @@ pipelined divider, a lane of a table or element unit, an AXI master, control).
 
 import math
 
+from flow.hls.image import axi_masters
+
 BRAM18_SHAPES = [(1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512)]
 URAM_SHAPE = (72, 4096)
 LUTRAM_BELOW = 4096      # bits: smaller buffers go to distributed RAM
@@ -38,15 +40,14 @@ FF = {"mac": 40, "packed": 0, "requant": 400, "divider": 6000, "qdiv": 700, "qdi
 # Its divisor's two products (lo E, (hi - lo + 1) E: two DSPs each) are shared by the lanes.
 DSP_PER_QDIV_DIVISOR = 4
 LUT_PER_DECODER = 12  # a 16-bit operand picked from 8-bit or 16-bit lanes, sign- or zero-extended
-AXI_PORTS = 3  # the top's masters: descriptors, weights, activations; and two more (axi_ports)
 BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
 ENGINES = 8
 KINDS = ("dsp", "bram18", "uram", "lut", "ff")  # the resource kinds a design is held to (part files' names)
 
 
 def axi_ports(cfg) -> int:
-    """The top's AXI masters: 5 when the PE array's stream takes four ports (L >= 2 beats: wgt2, wgt3)."""
-    return AXI_PORTS + (2 if cfg.lanes // cfg.beat_bytes >= 2 else 0)
+    """The top's AXI masters (flow/hls/image.py axi_masters)."""
+    return axi_masters(cfg.lanes, cfg.beat_bytes)
 
 
 def bram18(width: int, depth: int) -> int:

@@ -20,6 +20,8 @@ import math
 from .counts import op_parts
 from .latencies import latencies
 
+STREAM_PORTS = ("wgt", "desc", "wgt2", "wgt3")  # the ports a weight stream may read (vitflow/dma.h)
+
 
 def ddr_cycles_per_beat(part, clock_mhz: float, beat_bytes: int) -> float:
     """Cycles per beat at the part's DDR bandwidth, whatever the ports (below 1 when DDR outruns a port)."""
@@ -44,7 +46,7 @@ def op_time(op, plan, cfg, cpb: float, lat: dict | None = None) -> dict:
         ddr = transfer_cycles([engine.beats["act"]], cpb)
         body = burst + max(engine_cycles, ddr)
     elif stream.beats["wgt"]:
-        ddr = transfer_cycles([stream.beats[p] for p in ("wgt", "desc", "wgt2", "wgt3")], cpb) + stream.fill
+        ddr = transfer_cycles([stream.beats[p] for p in STREAM_PORTS], cpb) + stream.fill
         body = burst + max(engine_cycles, ddr)
     else:
         ddr, body = 0, engine_cycles
@@ -52,7 +54,7 @@ def op_time(op, plan, cfg, cpb: float, lat: dict | None = None) -> dict:
     ddr_wait = max(0, ddr - engine_cycles) if ddr else 0
     total = fetch + body
     return {"cycles": total, "compute": compute, "ddr": ddr_wait, "fill": total - compute - ddr_wait,
-            "beats": desc.beats["desc"] + sum(stream.beats[p] for p in ("wgt", "desc", "wgt2", "wgt3"))
+            "beats": desc.beats["desc"] + sum(stream.beats[p] for p in STREAM_PORTS)
             + engine.beats["act"]}
 
 

@@ -97,7 +97,12 @@ def as_configured(program: Program, cfg) -> Program:
     """``program`` as an accelerator ``cfg`` runs it: its epilogues fused when cfg has the engines' tables
     (EPI_ENTRIES > 0, the design-space exploration's choice), then its residual adds when cfg has them
     (RES = 1, flow/hls/residual_epilogues.py); else unchanged."""
+    return fused_as(program, cfg.epi_entries, cfg.res, cfg.lanes)
+
+
+def fused_as(program: Program, epi_entries: int, res: int, lanes: int) -> Program:
+    """``program`` with its epilogues fused when ``epi_entries`` > 0, then its residual adds when ``res``."""
     from .residual_epilogues import fuse_residual_adds
 
-    program = fuse_epilogues(program, cfg.epi_entries) if cfg.epi_entries else program
-    return fuse_residual_adds(program, cfg.lanes) if cfg.res else program
+    program = fuse_epilogues(program, epi_entries) if epi_entries else program
+    return fuse_residual_adds(program, lanes) if res else program

@@ -56,7 +56,7 @@ def port_beats(words: np.ndarray, lanes: int, beat: int, paired: bool) -> list:
     per = lanes // beat
     flat = np.asarray(words, dtype=np.uint8).reshape(-1, beat)
     if paired:
-        ports = min(4, 2 * per)
+        ports = weight_ports(lanes, beat)
         by_port = flat.reshape(len(words) // 2, 2 * per // ports, ports, beat)
         return [by_port[:, :, p].reshape(-1, beat) for p in range(ports)]
     return [flat[0::2], flat[1::2]] if split_streams_of(lanes, beat) else [flat]
@@ -124,6 +124,11 @@ def weight_ports(lanes: int, beat: int) -> int:
     """Ports the PE array's stream reads at once (dma.h stream_pairs): 4 when a word is two beats or more
     (the top then has the masters wgt2 and wgt3), else 2."""
     return min(4, 2 * (lanes // beat))
+
+
+def axi_masters(lanes: int, beat: int) -> int:
+    """The top's AXI masters: descriptors, weights, activations, and wgt2, wgt3 with four weight ports."""
+    return 5 if weight_ports(lanes, beat) == 4 else 3
 
 
 def _region(image: Image, tensor: str) -> tuple:

@@ -28,7 +28,7 @@ import numpy as np
 from flow.errors import FlowError
 from flow.estimate.counts import dw_stream
 
-from .image import build_image, ddr_mask, golden_area, input_area, weight_ports
+from .image import axi_masters, build_image, ddr_mask, golden_area, input_area, weight_ports
 from .layout import DESC_WORDS, layout_header
 from .memory_plan import plan_memory
 from .token_ops import TRANSFORMER_OPS, check_transformer_op
@@ -327,8 +327,8 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     write_data(image, program, out / "data", golden_envs, patches)
     write_data(cosim_image, cosim_prog, out / "cosim", [cosim_env])
     (out / "run_hls.tcl").write_text(run_hls_tcl(TOP, part.part, clock_mhz, part.family))
-    masters = 5 if weight_ports(cfg.lanes, cfg.beat_bytes) == 4 else 3
-    (out / "vivado" / "build_bitstream.tcl").write_text(vivado_tcl(TOP, part, clock_mhz, board=board, masters=masters))
+    (out / "vivado" / "build_bitstream.tcl").write_text(
+        vivado_tcl(TOP, part, clock_mhz, board=board, masters=axi_masters(cfg.lanes, cfg.beat_bytes)))
     if board is not None and board.xdc is not None:
         (out / "vivado" / f"{board.name}.xdc").write_text(board.xdc)
     for name in ("vitflow_driver.py", "csim_lib.cpp"):  # the host driver, and its C simulation library's ABI

@@ -70,8 +70,8 @@ def _requantize_out(layer, acc, mult, shift, out_info, residual=None) -> tuple:
     epi, res = layer.attrs.get("epilogue"), layer.attrs.get("residual")
     if res is not None:
         codes = requantize(acc, mult, shift, *res["code_range"])
-        total = codes * np.int64(res["mult_conv"]) + np.asarray(residual, dtype=I64) * np.int64(res["mult_res"])
-        return requantize(total, 1, res["shift"], *_range(out_info)), {"acc": acc, "residual_codes": codes}
+        y, _ = _weighted_sum(codes, residual, res["mult_conv"], res["mult_res"], res["shift"], out_info)
+        return y, {"acc": acc, "residual_codes": codes}
     if epi is None:
         return requantize(acc, mult, shift, *_range(out_info)), {"acc": acc}
     codes = requantize(acc, mult, shift, *epi["code_range"])
@@ -113,10 +113,16 @@ def relu(layer, x, out_info):
     return [_lookup(layer.blobs["table"], x, layer.attrs["in_min"])], {}
 
 
+def _weighted_sum(a, b, m0, m1, shift, out_info) -> tuple:
+    """(clamp(round_half_even((a m0 + b m1) / 2^shift)), the sum): a residual add's arithmetic."""
+    acc = np.asarray(a, dtype=I64) * np.int64(m0) + np.asarray(b, dtype=I64) * np.int64(m1)
+    return requantize(acc, 1, shift, *_range(out_info)), acc
+
+
 def add(layer, a, b, out_info):
     m = layer.blobs["mult"].astype(I64)
-    acc = np.asarray(a, dtype=I64) * m[0] + np.asarray(b, dtype=I64) * m[1]
-    return [requantize(acc, 1, layer.attrs["shift"], *_range(out_info))], {"acc": acc}
+    y, acc = _weighted_sum(a, b, m[0], m[1], layer.attrs["shift"], out_info)
+    return [y], {"acc": acc}
 
 
 def concat(layer, *xs_and_info):

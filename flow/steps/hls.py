@@ -30,6 +30,7 @@ def step_generate_hls(st: BuildState) -> None:
     from flow.estimate.fit import fitted_config
     from flow.hls.epilogues import as_configured, fuse_epilogues
     from flow.hls.input_patches import on_patches, with_patches
+    from flow.hls.residual_epilogues import residual_adds
     from flow.hls.project import write_project
     from flow.parts import get_part
     from flow.reference.compare import activation_quants
@@ -53,7 +54,7 @@ def step_generate_hls(st: BuildState) -> None:
     on_board = f" on {board.name}" if board else ""
     in_ddr = f"; {len(plan.spilled)} tensors in DDR, in row stripes" if plan.spilled else ""
     fused = sum("epilogue" in l.attrs for l in program.layers)
-    adds = sum("residual" in l.attrs for l in program.layers)
+    adds = residual_adds(program)
     say("hls", f"project for {part.part}{on_board} at {clock:g} MHz: {len(st.program.layers)} layers "
                f"({fused} activations fused into their producers, {adds} residual adds into the PE array: "
                f"{len(program.layers)} on the accelerator), "
