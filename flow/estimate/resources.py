@@ -8,11 +8,11 @@ per requantization unit of an accumulator (acc x mult, mult an int32 below 2^31)
 has at most 27 bits (ACC_BITS, fitted to the range analysis' need: the A port takes it, the multiplier
 splits into 17 low bits and 15 high ones over two DSPs cascaded through the 17-bit shift of PCIN, UG579)
 and four above (2 x 2 tiles), the pool's requantizer among them; four per LayerNorm product; two per
-product of the attention's numerator (17 x 32 bits); the add unit's lane products (16 x 31 bits) take two
-each, shared by the II = 2 loop's two cycles (Vitis binds an II = 2 pipeline's operators to be used twice);
-the conv PE array's residual add (HwConfig.res, conv_pe.h RES) has both products of each of L lanes in
-the cycle that writes: four each. The add unit is not built when every add runs as a convolution's
-epilogue.
+product of the attention's numerator (17 x 32 bits); the add unit's lane products (a 17-bit code times a
+multiplier below 2^24: one DSP) one each, shared by the II = 2 loop's two cycles (Vitis binds an II = 2
+pipeline's operators to be used twice); the conv PE array's residual add (HwConfig.res, conv_pe.h RES)
+has both products of each of L lanes in the cycle that writes: two each. The add unit is not built when
+every add runs as a convolution's epilogue.
 Memory, per buffer of the templates: block RAM (BRAM18, the best of its aspect ratios 16K x 1 .. 512 x 36)
 for anything of 4 Kib or more, distributed RAM (LUTs) below; the activation memory in UltraRAM (4K x 72)
 where the part has it and it holds more.
@@ -118,7 +118,7 @@ def units(cfg) -> dict:
         "requant": cfg.pe_rows + dw_lanes + att * (rows + 2) + att_outs + 1,
         "requant_wide": 1,                        # the LayerNorm's
         "att_numer": att_outs,                    # the attention's 2 num ATT_MULT: 17 x 32 bits, two DSPs each
-        "add_lane": L * cfg.add_engine,           # two 16 x 31-bit products each, shared over the II = 2 cycles
+        "add_lane": L * cfg.add_engine,           # two 17 x 24-bit products each, shared over the II = 2 cycles
         "res_lane": L * cfg.res,                  # the PE array's residual add: two such products each, every write
         "divider": 1 + 1,                         # gap, layernorm: 64-bit dividers
         "qdiv16": cfg.att_dividers * att,         # the attention's exact dividers (ClampedDiv<16, 48>)
@@ -130,7 +130,7 @@ def units(cfg) -> dict:
 def estimate_resources(cfg) -> dict:
     u = units(cfg)
     dsp = (u["mac"] - u["packed"] + dsp_per_requant(cfg.acc_bits) * u["requant"]
-           + DSP_PER_REQUANT * u["requant_wide"] + 2 * u["att_numer"] + 2 * u["add_lane"] + 4 * u["res_lane"]
+           + DSP_PER_REQUANT * u["requant_wide"] + 2 * u["att_numer"] + u["add_lane"] + 2 * u["res_lane"]
            + 3 * 4  # the LayerNorm's 3
            + (DSP_PER_QDIV_DIVISOR if u["qdiv16"] else 0))
     lut = (LUT["mac"] * u["mac"] + LUT["packed"] * u["packed"] + LUT["requant"] * (u["requant"] + u["requant_wide"])
@@ -207,8 +207,8 @@ def act_matmul_resources(lanes: int, rows: int, depth: int, banks: int, acc_bits
 
 def transformer_resources(cfg) -> dict:
     """The softmax transformer's engines (vitflow/transformer.h), built when cfg.tf: the softmax and token
-    LayerNorm units, the two activation-product units (A B^T and A B) and the position add (add.h's lane
-    arithmetic: two products of 16 x 31 bits per lane, two DSPs)."""
+    LayerNorm units, the two activation-product units (A B^T and A B) and the position add (eltwise.h
+    add_const_engine, residual.h's lane arithmetic at II = 1: two 17 x 24-bit products per lane, two DSPs)."""
     parts = [softmax_unit_resources(cfg.lanes, cfg.sm_entries, cfg.sm_rows),
              token_layernorm_resources(cfg.lanes, cfg.tln_div, cfg.tln_c, cfg.tln_tokens),
              act_matmul_resources(cfg.lanes, cfg.mm_rows, cfg.mm_depth, cfg.mm_rows, cfg.acc_bits),

@@ -27,6 +27,7 @@ import numpy as np
 
 from flow.errors import FlowError
 from flow.estimate.counts import dw_stream
+from flow.lower.requant import ADD_MULT_BITS
 
 from .image import axi_masters, build_image, ddr_mask, golden_area, input_area, weight_ports
 from .layout import DESC_WORDS, layout_header
@@ -202,6 +203,12 @@ def check_fits(program, cfg: HwConfig) -> None:
                                 f"({flag}=0)")
         if "residual" in a and not cfg.res:
             raise FlowError(f"layer {layer.name}: a residual add as epilogue, on an accelerator without it (RES=0)")
+        add_mults = ([a["residual"]["mult_conv"], a["residual"]["mult_res"]] if "residual" in a
+                     else layer.blobs["mult"] if layer.kind in ("add", "add_const") else [])
+        if any(not 0 < int(m) < 1 << ADD_MULT_BITS for m in np.ravel(add_mults)):
+            raise FlowError(f"layer {layer.name}: the add's multipliers {[int(m) for m in np.ravel(add_mults)]} "
+                            f"must lie in 1 .. 2^{ADD_MULT_BITS} - 1 (one DSP a product, residual.h); "
+                            f"lower the program again")
         if layer.kind == "linear_attention":
             for role in ("kv", "ksum", "num"):  # linear_attention.h holds them in 17-bit registers
                 lo, hi = a["quant"][role]["range"]

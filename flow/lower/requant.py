@@ -13,6 +13,11 @@ import numpy as np
 from flow.errors import FlowError
 
 MULT_BITS = 31  # multiplier fits an int32 (and a DSP48E2 27x18 pair in two steps)
+# an add's two multipliers (a code of up to 16 bits, signed or not, times each): below 2^24, so a product is
+# one 25 x 18 multiplier, one DSP48E1 or DSP48E2 (hls_templates/vitflow/residual.h). The two terms share
+# one shift, so the smaller ratio keeps fewer significant bits; 24 still leave it 2^-24 relative error
+# against the larger term's scale, far below an output code's half step.
+ADD_MULT_BITS = 24
 
 
 def requant_params(ratio: float, mult_bits: int = MULT_BITS) -> tuple:

@@ -1,23 +1,42 @@
 // vitflow: the residual add's arithmetic, clamp(round_half_even((a M0 + b M1) / 2^SHIFT)) per element, for
 // the add engine (eltwise.h, two operands read from the activation memory, II = 2: its two products per lane
 // share one multiplier) and for a convolution that runs the add as its epilogue (conv_pe.h RES: its output
-// codes and the residual's word, both products every write). Codes of up to 16 bits times 31-bit
-// multipliers: two DSP48E2s a product (flow/estimate/resources.py).
+// codes and the residual's word, both products every write). Codes of up to 16 bits (17-bit signed) times
+// multipliers below 2^24 (the lowering's ADD_MULT_BITS, flow/lower/requant.py; flow/hls/project.py refuses
+// a program with wider ones): a 25 x 18 product, one DSP48E1 or DSP48E2 each (flow/estimate/resources.py).
+//
+// Synthesis sees those widths (and C-simulation with VITFLOW_PACK_AP_INT, as dsp_pack.h); plain
+// C-simulation runs the same arithmetic on native 64-bit integers.
 #pragma once
-#include "requant.h"
+#include "dsp_pack.h"
 #include "word.h"
 
 namespace vitflow {
+
+#if defined(__SYNTHESIS__) || defined(VITFLOW_PACK_AP_INT)
+typedef ap_uint<24> add_mult_t;  // an add's multiplier (positive, below 2^24)
+typedef ap_int<42> add_prod_t;   // a code times it: |p| < 2^16 2^24 = 2^40
+typedef ap_int<43> add_sum_t;    // the two products' sum
+#else
+typedef long long add_mult_t;
+typedef long long add_prod_t;
+typedef long long add_sum_t;
+#endif
 
 // The lanes of two unpacked operands; an element of eb bytes per lane (eb = 2: the first L / 2 lanes).
 template <int L>
 inline Word<L> weighted_sum(const int a[L], const int b[L], int eb, int m0, int m1, int shift, int lo, int hi) {
 #pragma HLS INLINE
     Word<L> yw = zero_word<L>();
+    const add_mult_t mm0 = m0, mm1 = m1;
     for (int l = 0; l < L; l++) {
 #pragma HLS UNROLL
-        const wide_t acc = wide_t(a[l]) * m0 + wide_t(b[l]) * m1;
-        if (eb == 1 || l < L / 2) set_element<L>(yw, l, eb, clamp(round_shift(acc, shift), lo, hi));
+        const add_prod_t p0 = code_t(a[l]) * mm0;
+#pragma HLS BIND_OP variable = p0 op = mul impl = dsp  // one DSP a product (the resource model's count)
+        const add_prod_t p1 = code_t(b[l]) * mm1;
+#pragma HLS BIND_OP variable = p1 op = mul impl = dsp
+        const add_sum_t acc = add_sum_t(p0) + p1;
+        if (eb == 1 || l < L / 2) set_element<L>(yw, l, eb, clamp(round_shift(wide_t(acc), shift), lo, hi));
     }
     return yw;
 }

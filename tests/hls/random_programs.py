@@ -94,9 +94,9 @@ def _lut_layer(rng, kind, per_channel=None):
 
 def _add_layer(rng, kind):
     shape = (int(rng.integers(1, 8)), int(rng.integers(1, 9)), int(rng.integers(1, 9)))
-    m = rng.integers(1, (1 << 31) - 1, size=2).astype(np.int32)
+    m = rng.integers(1, 1 << 24, size=2).astype(np.int32)  # ADD_MULT_BITS
     bits = _bits(rng)  # the add unit takes one element width
-    return [_t(shape, bits=bits), _t(shape, bits=bits)], _t(shape, bits=bits), {"shift": int(rng.integers(28, 34))}, {"mult": m}
+    return [_t(shape, bits=bits), _t(shape, bits=bits)], _t(shape, bits=bits), {"shift": int(rng.integers(21, 27))}, {"mult": m}
 
 
 def _concat_layer(rng, kind):
@@ -216,8 +216,8 @@ def random_mbconv(rng) -> Program:
     out = "p"
     if stride == 1:
         tensors["y"] = _t((c, ho, wo))
-        m = rng.integers(1, (1 << 31) - 1, size=2).astype(np.int32)
-        layers.append(Layer("residual", "add", ["p", "x"], ["y"], {"shift": int(rng.integers(28, 34))}, {"mult": m}))
+        m = rng.integers(1, 1 << 24, size=2).astype(np.int32)  # ADD_MULT_BITS
+        layers.append(Layer("residual", "add", ["p", "x"], ["y"], {"shift": int(rng.integers(21, 27))}, {"mult": m}))
         out = "y"
     program = Program("mbconv", ["x"], [out], tensors, layers)
     program.check()
@@ -243,9 +243,9 @@ def random_residual_conv(rng) -> Program:
     blobs = {"weight": rng.integers(-127, 128, size=(cout, cin // groups, k, k)).astype(np.int8),
              "bias": rng.integers(-5000, 5000, size=cout).astype(np.int32), "mult": mult, "shift": shift}
     operands = ["p", "r"] if rng.random() < 0.5 else ["r", "p"]
-    m = rng.integers(1, (1 << 31) - 1, size=2).astype(np.int32)
+    m = rng.integers(1, 1 << 24, size=2).astype(np.int32)  # ADD_MULT_BITS
     layers = [Layer("conv", "conv", ["x"], ["p"], attrs, blobs),
-              Layer("add", "add", operands, ["y"], {"shift": int(rng.integers(28, 34))}, {"mult": m})]
+              Layer("add", "add", operands, ["y"], {"shift": int(rng.integers(21, 27))}, {"mult": m})]
     program = Program("residual", ["x", "r"], ["y"], tensors, layers)
     program.check()
     analyse_ranges(program, 32)

@@ -2,6 +2,7 @@
 exact on random pairs, only where the pair can fuse, and decided by the configuration. The fused engine's
 C-simulation is in test_templates.py."""
 
+import copy
 from dataclasses import replace
 
 import numpy as np
@@ -84,7 +85,24 @@ def test_the_configuration_decides():
         plan_for(fused, plain)
     with pytest.raises(FlowError, match=r"without the add engine \(ADD_ENGINE=0\)"):
         plan_for(program, replace(cfg, add_engine=0))
-    # the add engine's lanes share a 2-DSP product over its two cycles; the epilogue's take both every write
+    # a product is one DSP (multipliers below 2^24): the add engine's lanes share one over their two cycles;
+    # the epilogue's take both every write
     both, res_only = estimate_resources(replace(cfg, add_engine=1)), estimate_resources(replace(cfg, add_engine=0))
-    assert both["dsp"] - res_only["dsp"] == 2 * cfg.lanes
-    assert res_only["dsp"] - estimate_resources(replace(cfg, res=0, add_engine=1))["dsp"] == 2 * cfg.lanes
+    assert both["dsp"] - res_only["dsp"] == cfg.lanes
+    assert res_only["dsp"] - estimate_resources(replace(cfg, res=0, add_engine=1))["dsp"] == cfg.lanes
+
+
+def test_an_add_multiplier_of_more_than_24_bits_is_refused():
+    # residual.h multiplies in one 25 x 18 DSP: a program lowered with wider add multipliers would compute
+    # other codes in hardware than in the reference, so the project refuses it, fused or not
+    program, fused, _ = _fusing(6)
+    cfg = fitted_config(fused, lanes=16)
+    plan_for(fused, cfg)
+    wide = copy.deepcopy(fused)
+    wide.layers[0].attrs["residual"]["mult_res"] = 1 << 24
+    with pytest.raises(FlowError, match=r"the add's multipliers \[\d+, 16777216\] must lie in 1 \.\. 2\^24 - 1"):
+        plan_for(wide, cfg)
+    unfused = copy.deepcopy(program)
+    unfused.layer("add").blobs["mult"] = np.array([1 << 25, 3])
+    with pytest.raises(FlowError, match=r"layer add: the add's multipliers"):
+        plan_for(unfused, replace(cfg, add_engine=1))

@@ -20,7 +20,7 @@ from flow.errors import FlowError
 
 from ..context import Lowering, fit_blob
 from ..lut import hardswish_lut, hardswish_values, requant_lut
-from ..requant import requant_params_shared
+from ..requant import ADD_MULT_BITS, requant_params_shared
 
 
 def lower_hardswish(ctx: Lowering, q) -> None:
@@ -78,7 +78,7 @@ def lower_add(ctx: Lowering, q) -> None:
         raise FlowError(f"cannot lower {add.name}: operand shapes {ctx.tensors[a].shape} and "
                         f"{ctx.tensors[b].shape} differ (broadcasting adds are not supported)")
     mults, shift = requant_params_shared([ctx.scale(a) / ctx.scale(out), ctx.scale(b) / ctx.scale(out)],
-                                         ctx.mult_bits)
+                                         min(ctx.mult_bits, ADD_MULT_BITS))
     ctx.add_layer("add", [a, b], [out], [add, q], attrs={"shift": int(shift)},
                   blobs={"mult": fit_blob(np.array(mults))})
 

@@ -25,7 +25,7 @@ from flow.errors import FlowError
 
 from ..context import Lowering, fit_blob, int_blob
 from ..lut import _quantize_f32, requant_lut
-from ..requant import int_range, requant_params_shared
+from ..requant import ADD_MULT_BITS, int_range, requant_params_shared
 from .conv import check_bias_scale, lower_conv
 from .layernorm import _const_operand
 
@@ -156,7 +156,8 @@ def lower_position_add(ctx: Lowering, q) -> None:
     s_p = float(p_spec.scale.reshape(-1)[0]) if p_spec.scale.size == 1 else None
     if s_p is None:
         raise FlowError(f"cannot lower {p_node.name}: the position constant needs one scale")
-    mults, shift = requant_params_shared([ctx.scale(x) / ctx.scale(out), s_p / ctx.scale(out)], ctx.mult_bits)
+    mults, shift = requant_params_shared([ctx.scale(x) / ctx.scale(out), s_p / ctx.scale(out)],
+                                         min(ctx.mult_bits, ADD_MULT_BITS))
     ctx.add_layer("add_const", [x], [out], [cat, add, q, p_node], attrs={"shift": int(shift), "pad_tokens": pad},
                   blobs={"mult": fit_blob(np.array(mults)), "const": fit_blob(p.reshape(ctx.tensors[out].shape))})
 
