@@ -111,11 +111,11 @@ def _conv(c, op, plan, cfg, lat):
         if t >= 0:
             per_pixel = passes * tiles[t] * taps * splits
             # a second output word (the tile's, if the layer has it) is written an iteration after the
-            # first: a pixel of one iteration takes two, else one more iteration follows the last pixel; a
-            # residual add's pixel of one iteration takes two as well
+            # first, and one more iteration follows the last pixel; but a pixel of one iteration writes
+            # both at once (write_pair). A residual add's pixel of one iteration takes two
             second = tw > 1 and t * tw + 1 < f["TILES"]
-            stall = (second or bool(f.get("RES"))) and per_pixel == 1  # or a residual word to read first
-            compute = pixels * (per_pixel + stall) + (second and not stall)
+            stall = bool(f.get("RES")) and per_pixel == 1  # a residual word to read first
+            compute = pixels * (per_pixel + stall) + (second and per_pixel > 1)
         load = (tw * PARAM_WORDS + rows * tiles[t + 1] * taps) // 2 if t + 1 < len(tiles) else 0  # pairs
         run(c, lat, "conv_tile", max(compute, load))
 

@@ -42,6 +42,8 @@ DSP_PER_QDIV_DIVISOR = 4
 LUT_PER_DECODER = 12  # a 16-bit operand picked from 8-bit or 16-bit lanes, sign- or zero-extended
 BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
 ENGINES = 8
+READ_SITES = 2  # runtime-indexed reads of the activation memory per engine (the conv PE array's MAC and
+                # residual reads, the add's and concatenation's two operands, one elsewhere)
 KINDS = ("dsp", "bram18", "uram", "lut", "ff")  # the resource kinds a design is held to (part files' names)
 
 
@@ -90,10 +92,16 @@ def buffers(cfg) -> dict:
 
 
 def activation_memory(cfg) -> dict:
-    w = 8 * cfg.lanes
+    """The activation memory: one bank, or two (even and odd words) when the PE array writes two-word tiles
+    (conv_pe.h, word.h write_pair). Two banks put a 2:1 multiplexer of a word after every runtime-indexed
+    read (a LUT6 selects two bits): READ_SITES of them per engine built."""
+    w, banks = 8 * cfg.lanes, cfg.tile_words
+    depth = math.ceil(cfg.act_words / banks)
+    mux = (banks - 1) * READ_SITES * units(cfg)["engine"] * math.ceil(w / 2)
     if cfg.act_uram:
-        return {"bram18": 0, "uram": uram(w, cfg.act_words), "lut": 0}
-    return {**memory(w, cfg.act_words), "uram": 0}
+        return {"bram18": 0, "uram": banks * uram(w, depth), "lut": mux}
+    mem = memory(w, depth, banks)
+    return {"bram18": mem["bram18"], "lut": mem["lut"] + mux, "uram": 0}
 
 
 def dsp_per_requant(acc_bits: int) -> int:

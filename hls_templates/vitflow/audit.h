@@ -280,6 +280,21 @@ class Array {
         if (check_raw_) raw_record(flat);
         data_[flat] = v;
     }
+    // Elements i and i + 1 of a 1-D memory that synthesis partitions cyclically by two (word.h write_pair):
+    // one write of each bank at a bank index known statically, so one port access here, where the memory
+    // stays one bank and every other access (a runtime index: a port of each bank in synthesis) counts
+    // against the same two ports.
+    void write_pair(int i, const T &v0, const T &v1) {
+        const size_t f0 = flat(i, 0, 0), f1 = flat(i + 1, 0, 0);
+        touch(bank_of(i, 0, 0), true);
+        mixing(true);
+        if (check_raw_) {
+            raw_record(f0);
+            raw_record(f1);
+        }
+        data_[f0] = v0;
+        data_[f1] = v1;
+    }
 
    private:
     struct BankUse {

@@ -4,7 +4,8 @@
 // ROWS / 2 x COLS DSPs: each DSP multiplies one lane's operand by the weights of two rows (dsp_pack.h).
 // An output tile is one output word, or two when the array has 2 L rows (TW = 2): the input word each
 // cycle reads then feeds twice the rows, and a pixel's two output words leave on the write port an
-// iteration apart.
+// iteration apart, or together when the pixel takes one iteration (word.h write_pair: the activation
+// memory in two banks, a word of each).
 // The operand is a 9-bit value: an 8-bit code, or one byte of a 16-bit code (such an input takes two
 // byte lanes per code, so twice the cycles; its high bytes' products are weighted 2^8).
 //
@@ -36,9 +37,9 @@
 //                the tile's channels, TW L / EB_OUT; a second word past the layer's last has zero weights)
 // Weight-stationary, with the next tile's load overlapping this tile's compute: the loop of tile t runs
 // max(pixels x passes x nw x taps x splits, (TW x 12 + rows x nw(t+1) x taps) / 2) iterations at II = 1 (a tile
-// with a second output word: a pixel of one iteration takes two, else one more iteration follows the last
-// pixel; a pixel's second word is written an iteration after its first, the write port's one access; with
-// the residual add, a pixel of one iteration takes two as well).
+// with a second output word: a pixel's second word is written an iteration after its first, the write
+// port's one access, and one more iteration follows the last pixel; but a pixel of one iteration writes
+// both at once, one to each bank (write_pair). With the residual add, a pixel of one iteration takes two).
 // An iteration multiplies COLS byte lanes of one input word (zero outside the padded input) by the pass's
 // ROWS row words at that step, and, while tile t+1's words arrive, writes two of them into the other half
 // of the row buffers (rows 2m and 2m + 1 of a step, in banks of their own). At a
@@ -154,9 +155,12 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
         // else one after the last pixel
         const bool second = TW > 1 && t * TW + 1 < words;  // the tile's second word is the layer's
         const int per_pixel = passes * nw * taps * splits;
-        // a pixel of one iteration takes two: with a second word to write, or a residual word to read first
-        const bool stall = (second || (RES && res)) && per_pixel == 1;
-        const int compute_n = t < 0 ? 0 : pixels * (stall ? 2 : per_pixel) + (second && !stall ? 1 : 0);
+        // a pixel of one iteration writes its two words at once (a bank each: write_pair); with the residual
+        // add it takes two iterations (the residual word read first). Both at once never occur: the residual
+        // add needs 4 iterations a pixel with a second word (project.check_plan)
+        const bool pair = second && per_pixel == 1;
+        const bool stall = RES && res && per_pixel == 1;
+        const int compute_n = t < 0 ? 0 : pixels * (stall ? 2 : per_pixel) + (second && !pair ? 1 : 0);
         const int load_n = t + 1 < tiles ? (TW * PARAM_WORDS + rows * nw_next * taps) / 2 : 0;  // pairs
         const int n = compute_n > load_n ? compute_n : load_n;
         const int steps = nw * taps, load_half = (1 - half) * PASSES * WDEPTH, read_half = half * PASSES * WDEPTH;
@@ -171,8 +175,8 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
 #pragma HLS UNROLL
             yw[u] = zero_word<L>();
         }
-        // a second word to write; a stall's turn (a pixel of one iteration: its MAC, then a hold that writes the
-        // second word; with the residual add, a hold that reads the residual word, then the MAC)
+        // a second word to write; a stall's turn (a pixel of one iteration with the residual add: a hold that
+        // reads the residual word, then the MAC)
         bool pend = false, phase = RES && res && stall;
         int pend_a = 0;
         // the residual add: the pixel's residual words (word u read at its iteration rd0 + u, or at a stalled
@@ -198,11 +202,12 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                 VITFLOW_NO_DEPENDENCE(act);   // the output never overlaps the inputs (memory plan)
                 bool wr = false, wr_second = false;  // this iteration's output write (the write port's one
                 int wr_a = 0;                        // access), and whether it is a tile's second word
+                bool wr_both = false;                // the pixel's two words at once (pair: pend_w the second)
                 Word<L> wr_w = zero_word<L>();
                 bool rd = false;  // a residual word read (the write's port, an iteration that writes nothing)
                 int rd_u = 0;
                 // no MAC: a stall's hold or the iteration after the last pixel
-                const bool hold = (stall && phase) || (second && !stall && it == compute_n - 1);
+                const bool hold = (stall && phase) || (second && !pair && it == compute_n - 1);
                 // the residual's words are read in iterations that write nothing: a stalled pixel's hold, or else
                 // the pixel's iterations rd0 and rd0 + 1 (the read itself is the write's other branch, below)
                 if (RES && res && it < compute_n &&
@@ -271,8 +276,9 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                         wr = true;
                         wr_a = win.out_addr;
                         wr_w = yw[0];
-                        if (TW > 1) {  // the second word, the next iteration
-                            pend = second;
+                        if (TW > 1) {  // the second word: now, beside the first (pair), or the next iteration
+                            wr_both = pair;
+                            pend = second && !pair;
                             pend_a = win.out_addr + 1;
                             pend_w = yw[TW - 1];
                         }
@@ -309,9 +315,12 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                     pend = false;
                 }
                 if (it < compute_n) phase = stall && !phase;
-                // the port the input reads leave: the write (the codes, or their sum with the word's residual), or
-                // else a residual word's read. One if/else, so Vitis sees one access an iteration there
-                if (wr) {
+                // the port the input reads leave: the pixel's two words (one port of each bank), the write (the
+                // codes, or their sum with the word's residual), or else a residual word's read. One if/else, so
+                // Vitis sees one access of each bank an iteration there
+                if (TW > 1 && wr_both) {
+                    write_pair(act, wr_a, wr_w, pend_w);
+                } else if (wr) {
                     act[wr_a] = RES && res ? residual_sum<L>(wr_w, res_w[wr_second ? TW - 1 : 0], eb_out, sgn_c, sgn_r,
                                                              res_mc, res_mr, res_shift, res_lo, res_hi)
                                            : wr_w;

@@ -74,6 +74,23 @@ using AxiPort = audit::Axi<T>;
 #define VITFLOW_AXI_PORT(T, pointer, id) vitflow::audit::Axi<T>(pointer, id)
 #endif
 
+// Words a and a + 1 of the activation memory in one iteration: with the memory partitioned cyclically by
+// two (the top's ARRAY_PARTITION when the PE array writes two-word tiles), the even word of the pair goes
+// to bank 0 and the odd one to bank 1, each at an index Vitis resolves to its bank (2 k and 2 k + 1), so the
+// pair takes one port of each bank, as one write of an unpartitioned memory would. The audit counts it so.
+template <class MEM, class T>
+inline void write_pair(MEM &mem, int a, const T &w0, const T &w1) {
+#pragma HLS INLINE
+#if defined(__SYNTHESIS__) || defined(VITFLOW_NO_AUDIT)
+    const bool odd = a & 1;
+    const int k_even = (a + 1) >> 1, k_odd = a >> 1;  // the pair's even word is a + 1 when a is odd
+    mem[2 * k_even] = odd ? w1 : w0;
+    mem[2 * k_odd + 1] = odd ? w0 : w1;
+#else
+    mem.write_pair(a, w0, w1);
+#endif
+}
+
 // The L lanes of a word as integers: lane l < L / eb is element l (sign-extended when sgn), the rest 0.
 template <int L>
 inline void unpack(const Word<L> &w, int eb, int sgn, int x[L]) {

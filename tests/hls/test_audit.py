@@ -101,6 +101,29 @@ int main(int argc, char **argv) {
             VITFLOW_PIPELINE(drain, 1);
             sum += f.read() + f.read();
         }
+    } else if (c == "pair_beside_two") {  // a pair of words beside a read and a write: three accesses
+        VITFLOW_BUFFER1(int, mem, 64);
+        VITFLOW_LOOP(pairs3, 4);
+        for (int i = 0; i < 8; i++) {
+            VITFLOW_PIPELINE(pairs3, 1);
+            VITFLOW_NO_DEPENDENCE(mem);
+            const int v = mem[i];
+            vitflow::write_pair(mem, 17 + 2 * i, v, i);
+            mem[40 + i] = i;
+        }
+    } else if (c == "pair") {  // a read and a pair of words each cycle (the PE array's two-word tiles): two
+        VITFLOW_BUFFER1(int, mem, 64);  // accesses; pairs at odd and even addresses
+        for (int i = 0; i < 8; i++) mem[i] = 10 * i;
+        {
+            VITFLOW_LOOP(pairs, 4);
+            for (int i = 0; i < 8; i++) {
+                VITFLOW_PIPELINE(pairs, 1);
+                VITFLOW_NO_DEPENDENCE(mem);
+                const int v = mem[i];
+                vitflow::write_pair(mem, 20 + 3 * i, v, v + 1);
+            }
+        }
+        for (int i = 0; i < 8; i++) sum += mem[20 + 3 * i] == 10 * i && mem[21 + 3 * i] == 10 * i + 1;
     } else if (c == "clean") {  // the idioms: partitioned reads, a sequential burst, II=2 with three accesses
         VITFLOW_BUFFER2(int, rows, 4, 16);
         VITFLOW_PARTITION(rows, complete, 1);
@@ -162,6 +185,7 @@ def cases(tmp_path_factory):
     ("undeclared_dependence", "loop copy iteration 0: buffer buf is read and written in this loop without "
                               "VITFLOW_NO_DEPENDENCE in its body"),
     ("unaggregated_words", "buffer words holds words but is not declared VITFLOW_AGGREGATE"),
+    ("pair_beside_two", "loop pairs3 iteration 0: buffer mem bank 0 accessed 3 times in one iteration (2 ports, II=1)"),
 ])
 def test_the_audit_rejects(cases, case, message):
     r = cases(case)
@@ -179,3 +203,35 @@ def test_the_audit_passes_the_templates_idioms_and_counts_them(cases):
 def test_a_dependence_at_its_declared_distance_passes(cases):
     r = cases("distance_kept")
     assert r.returncode == 0, r.stdout
+
+
+def test_a_pair_of_words_is_one_access(cases):
+    r = cases("pair")
+    assert r.returncode == 0, r.stdout
+    assert "iterations 8 cycles 8 entries 1" in r.stdout and "sum 8" in r.stdout, r.stdout
+
+
+PAIR_SYNTHESIS_FORM = r"""
+#include <cstdio>
+#include "word.h"
+
+int main() {  // the form synthesis sees: the even word of the pair to 2 k, the odd one to 2 k + 1
+    int mem[32] = {0};
+    for (int a = 0; a < 30; a += 3) vitflow::write_pair(mem, a, 100 + a, 200 + a);
+    for (int i = 0; i < 32; i++) std::printf("%d ", mem[i]);
+    return 0;
+}
+"""
+
+
+def test_the_pair_of_words_synthesis_writes(tmp_path):
+    (tmp_path / "pair.cpp").write_text(PAIR_SYNTHESIS_FORM)
+    subprocess.run([compiler(), *CXXFLAGS, "-DVITFLOW_NO_AUDIT", "-isystem", str(ap_types_dir()), "-I",
+                    str(templates_dir() / "vitflow"), str(tmp_path / "pair.cpp"), "-o", str(tmp_path / "pair")],
+                   check=True)
+    got = [int(v) for v in subprocess.run([str(tmp_path / "pair")], capture_output=True, text=True,
+                                          check=True).stdout.split()]
+    want = [0] * 32
+    for a in range(0, 30, 3):
+        want[a], want[a + 1] = 100 + a, 200 + a
+    assert got == want

@@ -170,6 +170,35 @@ def test_fused_mbconv_blocks(accelerator, tmp_path):
     assert residual >= 2, f"only {residual} of {CASES} blocks fused their residual add"
 
 
+@pytest.mark.parametrize("accelerator", ["L8"], indirect=True)
+def test_a_pixel_of_one_iteration_writes_its_two_words_at_once(accelerator, tmp_path):
+    """A PE array of 2 L rows and L columns (tiles of two output words) on a convolution whose tile takes one
+    iteration a pixel (one input word, a 1 x 1 kernel): both words leave in that iteration, one to each bank
+    of the activation memory (word.h write_pair). Bit-exact, audit-clean (the pair one access) and counted
+    at one iteration a pixel, beside cases whose pixels take more."""
+    cfg, exe = accelerator
+    assert cfg.tile_words == 2 and cfg.pe_cols == cfg.lanes
+    paths = {"pair": 0, "later": 0}
+    for case in range(400):
+        seed, rng = _seeded("pair", case, cfg.lanes)
+        program = random_program("conv", rng)
+        plan = plan_for(program, cfg)
+        (op,) = [o for o in plan.ops if o.kind == "conv"]
+        if op.fields["TILES"] < 2:
+            continue
+        rows = plan.tile_words * (cfg.lanes // op.fields["EB_OUT"])
+        per = -(-rows // cfg.pe_rows) * op.fields["KH"] * op.fields["KW"]
+        path = "pair" if min(nw for _, nw in op.tiles) * per == 1 else "later"
+        if paths[path] >= 4:
+            continue
+        paths[path] += 1
+        _check(program, run_program(program, _inputs(program, rng)), cfg, exe, tmp_path / f"case{case}",
+               f"pair case {case} seed {seed} ({path})")
+        if min(paths.values()) >= 4:
+            break
+    assert min(paths.values()) >= 4, paths
+
+
 def test_residual_add_as_the_pe_arrays_epilogue(accelerator, tmp_path):
     """Random convolutions whose output a residual add takes (either operand), the add fused into the PE
     array (conv_pe.h RES) wherever the word lets it: bit-exact, audit-clean and counted, as the unfused pair
