@@ -42,8 +42,6 @@ DSP_PER_QDIV_DIVISOR = 4
 LUT_PER_DECODER = 12  # a 16-bit operand picked from 8-bit or 16-bit lanes, sign- or zero-extended
 BRAM18_PER_AXI_PORT = 4  # the read/write burst buffers of an m_axi adapter at 256-beat bursts
 ENGINES = 8
-READ_SITES = 2  # runtime-indexed reads of the activation memory per engine (the conv PE array's MAC and
-                # residual reads, the add's and concatenation's two operands, one elsewhere)
 KINDS = ("dsp", "bram18", "uram", "lut", "ff")  # the resource kinds a design is held to (part files' names)
 
 
@@ -91,13 +89,21 @@ def buffers(cfg) -> dict:
     }
 
 
+def act_read_sites(cfg) -> int:
+    """The templates' runtime-indexed reads of the activation memory, in the engines built: the conv PE array
+    2 (MAC, residual), the table unit 2, concatenation, pool, LayerNorm and DMA store 1 each; the depthwise
+    engine 1, the attention 4, the add engine 2; a softmax transformer's units 11 (the products 4, softmax 3,
+    token LayerNorm 3, position add 1)."""
+    return 8 + cfg.dw_engine + 4 * cfg.att_engine + 2 * cfg.add_engine + 11 * cfg.tf
+
+
 def activation_memory(cfg) -> dict:
     """The activation memory: one bank, or two (even and odd words) when the PE array writes two-word tiles
     (conv_pe.h, word.h write_pair). Two banks put a 2:1 multiplexer of a word after every runtime-indexed
-    read (a LUT6 selects two bits): READ_SITES of them per engine built."""
+    read (a LUT6 selects two bits)."""
     w, banks = 8 * cfg.lanes, cfg.tile_words
     depth = math.ceil(cfg.act_words / banks)
-    mux = (banks - 1) * READ_SITES * units(cfg)["engine"] * math.ceil(w / 2)
+    mux = (banks - 1) * act_read_sites(cfg) * math.ceil(w / 2)
     if cfg.act_uram:
         return {"bram18": 0, "uram": banks * uram(w, depth), "lut": mux}
     mem = memory(w, depth, banks)

@@ -158,7 +158,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
         // a pixel of one iteration writes its two words at once (a bank each: write_pair); with the residual
         // add it takes two iterations (the residual word read first). Both at once never occur: the residual
         // add needs 4 iterations a pixel with a second word (project.check_plan)
-        const bool pair = second && per_pixel == 1;
+        const bool pair = second && per_pixel == 1 && !(RES && res);
         const bool stall = RES && res && per_pixel == 1;
         const int compute_n = t < 0 ? 0 : pixels * (stall ? 2 : per_pixel) + (second && !pair ? 1 : 0);
         const int load_n = t + 1 < tiles ? (TW * PARAM_WORDS + rows * nw_next * taps) / 2 : 0;  // pairs

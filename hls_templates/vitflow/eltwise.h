@@ -143,6 +143,9 @@ void add_engine(const int d[DESC_WORDS], Mem<Word<L>, ACT_WORDS> &act) {
     const int lo = d[FIELD_OUT_LO], hi = d[FIELD_OUT_HI];
     const int a0 = d[FIELD_IN0], b0 = d[FIELD_IN1], y0 = d[FIELD_OUT];
     const int n = d[ADD_WORDS], m0 = d[ADD_M0], m1 = d[ADD_M1], shift = d[ADD_SHIFT];
+    // L multipliers for the 2 L products of a word: each used twice in the II = 2 loop's two cycles (the
+    // resource model's one DSP a lane; without the limit Vitis may build both products of a cycle)
+#pragma HLS ALLOCATION operation instances = mul limit = L
     VITFLOW_LOOP(add, VITFLOW_DEPTH_ADD);
     add: for (int i = 0; i < n; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 6272

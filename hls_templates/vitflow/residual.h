@@ -15,8 +15,8 @@ namespace vitflow {
 
 #if defined(__SYNTHESIS__) || defined(VITFLOW_PACK_AP_INT)
 typedef ap_uint<24> add_mult_t;  // an add's multiplier (positive, below 2^24)
-typedef ap_int<42> add_prod_t;   // a code times it: |p| < 2^16 2^24 = 2^40
-typedef ap_int<43> add_sum_t;    // the two products' sum
+typedef ap_int<41> add_prod_t;   // a code times it: -2^16 < p < 2^40
+typedef ap_int<42> add_sum_t;    // the two products' sum
 #else
 typedef long long add_mult_t;
 typedef long long add_prod_t;
@@ -28,6 +28,10 @@ template <int L>
 inline Word<L> weighted_sum(const int a[L], const int b[L], int eb, int m0, int m1, int shift, int lo, int hi) {
 #pragma HLS INLINE
     Word<L> yw = zero_word<L>();
+#if !defined(__SYNTHESIS__) && !defined(VITFLOW_NO_AUDIT)
+    // the native form would compute a wider multiplier right where synthesis truncates it
+    if (m0 <= 0 || m1 <= 0 || m0 >= (1 << 24) || m1 >= (1 << 24)) audit::fail("an add multiplier outside 1 .. 2^24 - 1");
+#endif
     const add_mult_t mm0 = m0, mm1 = m1;
     for (int l = 0; l < L; l++) {
 #pragma HLS UNROLL
