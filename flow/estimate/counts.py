@@ -105,7 +105,7 @@ def _conv(c, op, plan, cfg, lat):
     taps = f["KH"] * f["KW"]
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     tiles = [nw for _, nw in op.tiles]
-    run(c, lat, "table_load_pairs", f.get("EPI_ENTRIES", 0))  # the epilogue table's load (epilogue.h)
+    run(c, lat, "table_load", f.get("EPI_ENTRIES", 0))  # the epilogue table's load (epilogue.h)
     for t in range(-1, len(tiles)):
         compute = 0
         if t >= 0:

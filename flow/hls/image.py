@@ -62,6 +62,13 @@ def port_beats(words: np.ndarray, lanes: int, beat: int, paired: bool) -> list:
     return [flat[0::2], flat[1::2]] if split_streams_of(lanes, beat) else [flat]
 
 
+def word_port_offsets(words: int, lanes: int, beat: int) -> tuple:
+    """(weight port beats, descriptor port beats) of the first ``words`` words of a stream that is not
+    paired: where a part starting ``words`` in begins on each port (port_beats' split)."""
+    beats = words * (lanes // beat)
+    return (beats // 2, beats // 2) if split_streams_of(lanes, beat) else (beats, 0)
+
+
 def build_image(program, plan: MemoryPlan) -> Image:
     """Each stream part's beats go to the weight buffer (the weight port's, then wgt2's and wgt3's, one after
     another: the loader reads them at W_OFF, W_OFF + q and W_OFF + 2 q) and to the descriptor port's area
@@ -90,7 +97,6 @@ def build_image(program, plan: MemoryPlan) -> Image:
                     n_wgt += len(b)
     weights = np.concatenate(wgt) if wgt else np.zeros((2, beat), np.uint8)
     weights_desc = np.concatenate(dsc) if dsc else np.zeros((0, beat), np.uint8)
-    split = split_streams_of(lanes, beat)
 
     def encoded(ops):
         rows = []
@@ -101,8 +107,8 @@ def build_image(program, plan: MemoryPlan) -> Image:
                 fields["W_OFF"], fields["W_OFF_D"] = where[(op.stream, op.stream_offset)]
             elif op.stream:  # a whole stream, a word per cycle over one port or two
                 w_off, d_off = where[(op.stream, 0)]
-                fields["W_OFF"] = w_off + plan.beats(op.stream_offset) // (2 if split else 1)
-                fields["W_OFF_D"] = d_off + (plan.beats(op.stream_offset) // 2 if split else 0)
+                w_skip, d_skip = word_port_offsets(op.stream_offset, lanes, beat)
+                fields["W_OFF"], fields["W_OFF_D"] = w_off + w_skip, d_off + d_skip
             rows.append(encode(op.kind, fields))
         return np.asarray(rows, dtype=np.int64).astype(np.int32).reshape(-1, DESC_WORDS)
 

@@ -32,6 +32,7 @@ from flow.lower.requant import ADD_MULT_BITS
 from .image import axi_masters, build_image, ddr_mask, golden_area, input_area, weight_ports
 from .layout import DESC_WORDS, layout_header
 from .memory_plan import plan_memory
+from .residual_epilogues import residual_iterations
 from .token_ops import TRANSFORMER_OPS, check_transformer_op
 from .scripts import run_hls_tcl, vivado_tcl
 from .streams import tile_words
@@ -287,7 +288,7 @@ def _check_residual(name: str, op, cfg: HwConfig, plan) -> None:
     rows = tw * (plan.lanes // f["EB_OUT"])
     per = -(-rows // cfg.pe_rows) * f["KH"] * f["KW"] * -(-plan.lanes // cfg.pe_cols)
     for t, (_, nw) in enumerate(op.tiles):
-        need = 4 if tw > 1 and t * tw + 1 < f["TILES"] else 1
+        need = residual_iterations(tw > 1 and t * tw + 1 < f["TILES"])
         if per * nw < need:
             raise FlowError(f"layer {name}: a residual add as epilogue needs {need} iterations per pixel, tile {t} "
                             f"takes {per * nw}")

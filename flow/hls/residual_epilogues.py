@@ -30,11 +30,12 @@ from .streams import conv_tiles
 from .tensor_layout import plan_layouts
 
 
-def _iterations_needed(out_words: int) -> int:
-    """Iterations a pixel needs: a residual read before the write of each of a tile's two output words,
-    after the iteration that may write the previous pixel's second word (conv_pe.h); a tile of one word
-    stalls a pixel of one iteration instead (one more iteration per pixel)."""
-    return 4 if out_words >= 2 else 1
+def residual_iterations(second_word: bool) -> int:
+    """Iterations a pixel of a tile needs for the residual add as epilogue (conv_pe.h RES): with a second
+    output word, a residual read before the write of each of the tile's two words, after the iteration that
+    may write the previous pixel's second word; a tile of one word stalls a pixel of one iteration instead
+    (one more iteration per pixel), so any count serves."""
+    return 4 if second_word else 1
 
 
 def _conv_input(program: Program, add: Layer, producers: dict, readers: dict) -> int | None:
@@ -55,7 +56,7 @@ def _fits(conv: Layer, layouts: dict, residual: str, out: str) -> bool:
         return False  # the residual, the codes and the output in one layout: one address offset apart
     taps = conv.attrs["kernel"][0] * conv.attrs["kernel"][1] if conv.kind == "conv" else 1
     least = min(nw for tw in (1, 2) for _, nw in conv_tiles(conv, x, y, tw))
-    return least * taps >= _iterations_needed(y.words_per_pixel)
+    return least * taps >= residual_iterations(y.words_per_pixel >= 2)  # conservative: any tile may pair
 
 
 def fuse_residual_adds(program: Program, lanes: int) -> Program:

@@ -27,7 +27,7 @@ ENGINE_OF_LOOP = {"conv_tile": "conv", "dw_tile": "depthwise", "lut_map": "table
                   "ln_shifts": "layernorm", "ln_sum": "layernorm", "ln_var": "layernorm", "ln_sqrt": "layernorm",
                   "ln_out": "layernorm", "att_load": "attention", "att_kv": "attention", "att_kv_rq": "attention",
                   "att_out": "attention", "desc_fetch": "dma", "stream_load": "dma", "stream_pairs": "dma",
-                  "table_load_pairs": "tables", "dma_load": "dma", "dma_store": "dma"}
+                  "dma_load": "dma", "dma_store": "dma"}
 ENGINE_OF_MODULE = [("conv_engine", "conv"), ("dwconv_engine", "depthwise"), ("lut_engine", "tables"),
                     ("add_engine", "add"), ("concat_engine", "concat"), ("gap_engine", "pool"),
                     ("layernorm_engine", "layernorm"), ("linear_attention_engine", "attention"),

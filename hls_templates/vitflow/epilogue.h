@@ -19,51 +19,50 @@
 
 namespace vitflow {
 
-// Reads `entries` table entries of eb_out bytes from the stream into every bank: one entry per cycle.
-template <int L, int COPIES, class TAB>
-void load_table(Fifo<Word<L> > &ws, TAB &tab, int entries, int eb_out) {
+// The words of a weight FIFO's entry: a word (the depthwise and table engines' FIFOs), or a pair of them
+// (the conv PE array's, dma.h stream_pairs). Word h of the entry, and an entry of zeros.
+template <class E>
+struct EntryWords;
+template <int L>
+struct EntryWords<Word<L> > {
+    static const int N = 1;
+    static Word<L> at(const Word<L> &e, int) { return e; }
+    static Word<L> zero() { return zero_word<L>(); }
+};
+template <int L>
+struct EntryWords<WordPair<L> > {
+    static const int N = 2;
+    static Word<L> at(const WordPair<L> &e, int h) { return h ? e.w[1] : e.w[0]; }
+    static WordPair<L> zero() {
+        WordPair<L> e;
+        e.w[0] = zero_word<L>();
+        e.w[1] = zero_word<L>();
+        return e;
+    }
+};
+
+// Reads `entries` table entries of eb_out bytes from the stream into every bank: one entry per cycle, an
+// entry of the FIFO per N words of entries (the table is whole entries in the stream).
+template <int L, int COPIES, class E, class TAB>
+void load_table(Fifo<E> &ws, TAB &tab, int entries, int eb_out) {
 #pragma HLS INLINE
     const int per_word = eb_out == 1 ? L : L / 2;
-    Word<L> w = zero_word<L>();
-    int lane = 0;
+    E en = EntryWords<E>::zero();
+#pragma HLS AGGREGATE variable = en compact = bit  // the entry under way: one register
+    int lane = 0, h = 0;  // the entry's word h, its lane
     VITFLOW_LOOP(table_load, VITFLOW_DEPTH_COPY);
     table_load: for (int e = 0; e < entries; e++) {
 #pragma HLS LOOP_TRIPCOUNT min = 256 max = 4096
         VITFLOW_PIPELINE(table_load, 1);
-        if (lane == 0) w = ws.read();
-        const uint16_t v = uint16_t(element<L>(w, lane, eb_out, 0));
-        for (int c = 0; c < COPIES; c++) {
-#pragma HLS UNROLL
-            tab[c][e] = v;  // COPIES writes per cycle, one per bank
-        }
-        if (++lane == per_word) lane = 0;
-    }
-}
-
-// The same from a FIFO of word pairs (the conv PE array's, dma.h stream_pairs): a pair per 2 words of
-// entries (the table is whole pairs in the stream).
-template <int L, int COPIES, class TAB>
-void load_table(Fifo<WordPair<L> > &ws, TAB &tab, int entries, int eb_out) {
-#pragma HLS INLINE
-    const int per_word = eb_out == 1 ? L : L / 2;
-    WordPair<L> pr;
-#pragma HLS AGGREGATE variable = pr compact = bit
-    pr.w[0] = zero_word<L>();
-    pr.w[1] = zero_word<L>();
-    int lane = 0, half = 0;
-    VITFLOW_LOOP(table_load_pairs, VITFLOW_DEPTH_COPY);
-    table_load_pairs: for (int e = 0; e < entries; e++) {
-#pragma HLS LOOP_TRIPCOUNT min = 256 max = 4096
-        VITFLOW_PIPELINE(table_load_pairs, 1);
-        if (lane == 0 && half == 0) pr = ws.read();
-        const uint16_t v = uint16_t(element<L>(half ? pr.w[1] : pr.w[0], lane, eb_out, 0));
+        if (lane == 0 && h == 0) en = ws.read();
+        const uint16_t v = uint16_t(element<L>(EntryWords<E>::at(en, h), lane, eb_out, 0));
         for (int c = 0; c < COPIES; c++) {
 #pragma HLS UNROLL
             tab[c][e] = v;  // COPIES writes per cycle, one per bank
         }
         if (++lane == per_word) {
             lane = 0;
-            half = 1 - half;
+            h = h + 1 == EntryWords<E>::N ? 0 : h + 1;
         }
     }
 }
