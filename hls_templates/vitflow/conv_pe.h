@@ -151,8 +151,8 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
     // t = -1 only loads tile 0; tile t computes from half `half` while tile t+1 loads into the other
     for (int t = -1; t < tiles; t++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 65
-        // a pixel's iterations; with a second output word, one more when it has one (that word's write), or
-        // else one after the last pixel
+        // a pixel's iterations; with a second output word, one more after the last pixel (that word's write)
+        // unless a pixel takes one iteration (both words at once)
         const bool second = TW > 1 && t * TW + 1 < words;  // the tile's second word is the layer's
         const int per_pixel = passes * nw * taps * splits;
         // a pixel of one iteration writes its two words at once (a bank each: write_pair); with the residual
