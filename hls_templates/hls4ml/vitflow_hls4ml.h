@@ -171,6 +171,10 @@ void unary(const in_T x[CONFIG_T::n_in0], out_T y[CONFIG_T::n_out], const d_T d[
     Memory<CONFIG_T> act;  // this call's own (a local, not a static: no state between calls or layers)
     VITFLOW_AGGREGATE(act);
     VITFLOW_STORAGE(act, ram_t2p, bram, 3);
+    // a PE array of 2 L rows writes a pixel's two output words at once, a bank each (vitflow/word.h write_pair)
+    const int BANKS = CONFIG_T::pe_rows > L ? 2 : 1;
+    (void)BANKS;  // read by the pragma alone (g++ ignores it)
+#pragma HLS ARRAY_PARTITION variable = act cyclic factor = BANKS dim = 1
     int desc[DESC_WORDS];
 #pragma HLS ARRAY_PARTITION variable = desc complete
     setup<CONFIG_T>(act, desc, d);
@@ -190,6 +194,10 @@ void binary(const in_T x0[CONFIG_T::n_in0], const in1_T x1[CONFIG_T::n_in1], out
     Memory<CONFIG_T> act;  // this call's own (a local, not a static: no state between calls or layers)
     VITFLOW_AGGREGATE(act);
     VITFLOW_STORAGE(act, ram_t2p, bram, 3);
+    // a PE array of 2 L rows writes a pixel's two output words at once, a bank each (vitflow/word.h write_pair)
+    const int BANKS = CONFIG_T::pe_rows > L ? 2 : 1;
+    (void)BANKS;  // read by the pragma alone (g++ ignores it)
+#pragma HLS ARRAY_PARTITION variable = act cyclic factor = BANKS dim = 1
     int desc[DESC_WORDS];
 #pragma HLS ARRAY_PARTITION variable = desc complete
     setup<CONFIG_T>(act, desc, d);
