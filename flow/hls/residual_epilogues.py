@@ -56,7 +56,7 @@ def _fits(conv: Layer, layouts: dict, residual: str, out: str) -> bool:
         return False  # the residual, the codes and the output in one layout: one address offset apart
     taps = conv.attrs["kernel"][0] * conv.attrs["kernel"][1] if conv.kind == "conv" else 1
     least = min(nw for tw in (1, 2) for _, nw in conv_tiles(conv, x, y, tw))
-    return least * taps >= residual_iterations(y.words_per_pixel >= 2)  # conservative: any tile may pair
+    return least * taps >= residual_iterations(y.words_per_pixel >= 2)  # conservative: as if every tile had two words
 
 
 def fuse_residual_adds(program: Program, lanes: int) -> Program:

@@ -13,10 +13,12 @@
 
 namespace vitflow {
 
+const int ADD_MULT_BITS = 24;  // an add's multipliers lie in 1 .. 2^ADD_MULT_BITS - 1 (the lowering's)
+
 #if defined(__SYNTHESIS__) || defined(VITFLOW_PACK_AP_INT)
-typedef ap_uint<24> add_mult_t;  // an add's multiplier (positive, below 2^24)
-typedef ap_int<41> add_prod_t;   // a code times it: -2^16 < p < 2^40
-typedef ap_int<42> add_sum_t;    // the two products' sum
+typedef ap_uint<ADD_MULT_BITS> add_mult_t;    // an add's multiplier
+typedef ap_int<17 + ADD_MULT_BITS> add_prod_t;  // a 17-bit code times it: -2^16 < p < 2^40
+typedef ap_int<18 + ADD_MULT_BITS> add_sum_t;   // the two products' sum
 #else
 typedef long long add_mult_t;
 typedef long long add_prod_t;
@@ -30,7 +32,8 @@ inline Word<L> weighted_sum(const int a[L], const int b[L], int eb, int m0, int 
     Word<L> yw = zero_word<L>();
 #if !defined(__SYNTHESIS__) && !defined(VITFLOW_NO_AUDIT)
     // the native form would compute a wider multiplier right where synthesis truncates it
-    if (m0 <= 0 || m1 <= 0 || m0 >= (1 << 24) || m1 >= (1 << 24)) audit::fail("an add multiplier outside 1 .. 2^24 - 1");
+    if (m0 <= 0 || m1 <= 0 || m0 >= (1 << ADD_MULT_BITS) || m1 >= (1 << ADD_MULT_BITS))
+        audit::fail("an add multiplier outside 1 .. 2^" + std::to_string(ADD_MULT_BITS) + " - 1");
 #endif
     const add_mult_t mm0 = m0, mm1 = m1;
     for (int l = 0; l < L; l++) {
