@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, replace
 
 from flow.errors import FlowError
-from flow.hls.epilogues import fuse_epilogues
+from flow.hls.epilogues import fuse_epilogues, fused_activations
 from flow.hls.memory_plan import plan_memory
 from flow.hls.residual_epilogues import fuse_residual_adds, residual_adds
 from flow.hls.project import HwConfig
@@ -263,7 +263,7 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, ca
     est = estimate(best_prog, best[2], part, clock_mhz, best_plan, calibration)
     est["candidates"] = tried
     est["limits"] = limits
-    est["fused_epilogues"] = sum("epilogue" in l.attrs for l in best_prog.layers)
+    est["fused_epilogues"] = fused_activations(best_prog)
     est["fused_residual_adds"] = residual_adds(best_prog)
     return est
 

@@ -66,6 +66,11 @@ def fuse_epilogues(program: Program, max_entries: int = MAX_ENTRIES) -> Program:
     return with_layers(program, layers, dropped, fused_epilogues=len(fused))
 
 
+def fused_activations(program: Program) -> int:
+    """Layers with an activation as epilogue (the engines' tables hold it)."""
+    return sum("epilogue" in l.attrs for l in program.layers)
+
+
 def with_layers(program: Program, layers: list, dropped: set, **meta) -> Program:
     """``program`` with ``layers`` for its own, without the tensors ``dropped``, ``meta`` added; checked."""
     tensors = {n: i for n, i in program.tensors.items() if n not in dropped}

@@ -28,7 +28,7 @@ def step_generate_hls(st: BuildState) -> None:
     the integer reference on real images, co-simulation program, tcl scripts, host driver) under hls/."""
     from flow.boards import board_for_part, get_board
     from flow.estimate.fit import fitted_config
-    from flow.hls.epilogues import as_configured, fuse_epilogues
+    from flow.hls.epilogues import as_configured, fuse_epilogues, fused_activations
     from flow.hls.input_patches import on_patches, with_patches
     from flow.hls.residual_epilogues import residual_adds
     from flow.hls.project import write_project
@@ -53,7 +53,7 @@ def step_generate_hls(st: BuildState) -> None:
     plan = image.plan
     on_board = f" on {board.name}" if board else ""
     in_ddr = f"; {len(plan.spilled)} tensors in DDR, in row stripes" if plan.spilled else ""
-    fused = sum("epilogue" in l.attrs for l in program.layers)
+    fused = fused_activations(program)
     adds = residual_adds(program)
     say("hls", f"project for {part.part}{on_board} at {clock:g} MHz: {len(st.program.layers)} layers "
                f"({fused} activations fused into their producers, {adds} residual adds into the PE array: "
