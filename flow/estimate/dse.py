@@ -13,7 +13,8 @@ import math
 from dataclasses import asdict, replace
 
 from flow.errors import FlowError
-from flow.hls.epilogues import fuse_epilogues, fused_activations
+from flow.hls.concat_in_place import concats_in_place, place_concats
+from flow.hls.epilogues import MAX_ENTRIES, fuse_epilogues, fused_activations
 from flow.hls.memory_plan import plan_memory
 from flow.hls.residual_epilogues import fuse_residual_adds, residual_adds
 from flow.hls.project import HwConfig
@@ -224,15 +225,20 @@ def clock_limits(limits: dict, part, clock_mhz: float) -> dict:
     return {**limits, **{k: min(limits[k], FAST_CLOCK_FILL) for k in ("lut", "ff")}}
 
 
+def program_variants(program) -> list:
+    """The programs the search weighs (each then with its residual adds fused or not): the activations as
+    the engines' epilogues or not, either way with the concatenations done in place where they can be (with
+    the epilogue tables, also those that rescale an input: flow/hls/concat_in_place.py)."""
+    fused = fuse_epilogues(program)
+    unfused = place_concats(program, 0)
+    return [unfused] if fused is program else [place_concats(fused, MAX_ENTRIES), unfused]
+
+
 def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, calibration: dict | None) -> dict:
     """explore at one clock."""
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     best, best_plan, best_prog, smallest, tried, layout_error = None, None, None, None, 0, None
-    variants = [program]
-    fused = fuse_epilogues(program)
-    if fused is not program:
-        variants.insert(0, fused)
-    for lanes, unfused in itertools.product(SPACE["lanes"], variants):
+    for lanes, unfused in itertools.product(SPACE["lanes"], program_variants(program)):
         if lanes % part.beat_bytes:
             continue
         try:  # the residual adds as the PE array's epilogue, where the word lets them fuse, or not
@@ -265,6 +271,7 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, ca
     est["limits"] = limits
     est["fused_epilogues"] = fused_activations(best_prog)
     est["fused_residual_adds"] = residual_adds(best_prog)
+    est["concats_in_place"] = concats_in_place(best_prog)
     return est
 
 

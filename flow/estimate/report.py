@@ -11,6 +11,7 @@ def design_line(est: dict) -> str:
              if est.get("fused_epilogues") else "")
     fused += (f", {est['fused_residual_adds']} residual adds fused into the PE array"
               if est.get("fused_residual_adds") else "")
+    fused += (f", {est['concats_in_place']} concatenations in place" if est.get("concats_in_place") else "")
     taps = c.get("dw_taps") or c["dw_k"] ** 2
     dw = (f"{c['dw_lanes']} depthwise lanes x {c['dw_k']}x{c['dw_k']} taps"
           + (f" in folds of {taps}" if taps < c["dw_k"] ** 2 else "") if c.get("dw_engine", 1)

@@ -76,7 +76,7 @@ def buffers(cfg) -> dict:
         "weight rows": memory(w, 2 * max(1, cfg.lanes // cfg.pe_rows) * cfg.wdepth, cfg.pe_rows),
         "depthwise line buffer": memory(w, cfg.dw_cols, cfg.dw_k * cfg.dw_engine),  # dwconv.h lbuf
         "tables": memory(16, 2 * cfg.tab_entries, cfg.lanes),                       # eltwise.h tab
-        "concat tables": memory(16, cfg.tab_entries, 2 * cfg.lanes),                # eltwise.h tab0, tab1
+        "concat tables": memory(16, cfg.tab_entries, 2 * cfg.lanes * cfg.concat_engine),  # eltwise.h tab0, tab1
         "attention tables": memory(16, cfg.tab_entries, 2 * cfg.att_rows * cfg.att_engine),  # qtab, ktab
         "exponents": memory(8, cfg.tab_entries, cfg.att_engine),                    # linear_attention.h etab
         "layernorm shifts": memory(w, cfg.sh_words),                                # layernorm.h shbuf
@@ -91,10 +91,10 @@ def buffers(cfg) -> dict:
 
 def act_read_sites(cfg) -> int:
     """The templates' runtime-indexed reads of the activation memory, in the engines built: the conv PE array
-    2 (MAC, residual), the table unit 2, concatenation, pool, LayerNorm and DMA store 1 each; the depthwise
-    engine 1, the attention 4, the add engine 2; a softmax transformer's units 11 (the products 4, softmax 3,
-    token LayerNorm 3, position add 1)."""
-    return 8 + cfg.dw_engine + 4 * cfg.att_engine + 2 * cfg.add_engine + 11 * cfg.tf
+    2 (MAC, residual), the table unit 2, pool, LayerNorm and DMA store 1 each; the concat unit 1, the
+    depthwise engine 1, the attention 4, the add engine 2; a softmax transformer's units 11 (the products 4,
+    softmax 3, token LayerNorm 3, position add 1)."""
+    return 7 + cfg.concat_engine + cfg.dw_engine + 4 * cfg.att_engine + 2 * cfg.add_engine + 11 * cfg.tf
 
 
 def activation_memory(cfg) -> dict:
@@ -136,8 +136,9 @@ def units(cfg) -> dict:
         "res_lane": L * cfg.res,                  # the PE array's residual add: two such products each, every write
         "divider": 1 + 1,                         # gap, layernorm: 64-bit dividers
         "qdiv16": cfg.att_dividers * att,         # the attention's exact dividers (ClampedDiv<16, 48>)
-        "lane": (3 + cfg.dw_engine) * L,          # lane muxes of the depthwise, table, add, concat units
-        "engine": ENGINES - (1 - cfg.dw_engine) - (1 - cfg.att_engine) - (1 - cfg.add_engine),  # their control
+        "lane": (2 + cfg.dw_engine + cfg.concat_engine) * L,  # lane muxes of the depthwise, table, add, concat units
+        "engine": ENGINES - (1 - cfg.dw_engine) - (1 - cfg.att_engine) - (1 - cfg.add_engine)
+                  - (1 - cfg.concat_engine),  # their control
     }
 
 

@@ -62,7 +62,9 @@ def program_time(plan, program, cfg, part, clock_mhz: float, lat: dict | None = 
     """Per layer (and "io" for the program's input and output transfers): cycles, their split, DDR beats
     and the bound (the largest share); and the frame's total cycles."""
     cpb = ddr_cycles_per_beat(part, clock_mhz, plan.beat_bytes)
-    rows = {}
+    # every layer has a row: one with no operation (a concatenation done in place) takes no cycles
+    rows = {l.name: {"cycles": 0, "compute": 0, "ddr": 0, "fill": 0, "beats": 0, "descriptors": 0}
+            for l in program.layers}
     for op in plan.ops:
         key = program.layers[op.layer].name if op.layer >= 0 else "io"
         t = op_time(op, plan, cfg, cpb, lat)

@@ -22,7 +22,9 @@ output.
 On an accelerator with fused activations (EPI_ENTRIES > 0) the project runs it fused
 (flow/hls/epilogues.py): the first convolution, the second depthwise and the linear layer then take
 their tables as epilogues, so the RTL co-simulation covers that path too; the other tables stay (a row
-per channel, an add's output).
+per channel, an add's output). On an accelerator without the concat unit (HwConfig.concat_engine = 0)
+its concatenation is done in place (flow/hls/concat_in_place.py: the two 1x1 convs take its tables as
+epilogues and write its pixels).
 """
 
 import numpy as np

@@ -172,7 +172,7 @@ def compare_layers(img: Path, meta: dict) -> dict:
         for name in layer["outputs"]:  # a q/k/v projection has three
             t = meta["tensors"][name]
             lay = TensorLayout(tuple(t["shape"]), t["eb"], t["signed"], tuple(t["segments"]), meta["lanes"],
-                               t["tokens"])
+                               t["tokens"], t["lead"], t["stride"])
             start = t["beat"] * beat
             got = lay.unpack(area[start:start + lay.words * lay.lanes].reshape(lay.words, lay.lanes))
             want = lay.unpack(golden[start:start + lay.words * lay.lanes].reshape(lay.words, lay.lanes))

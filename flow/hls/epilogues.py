@@ -67,8 +67,9 @@ def fuse_epilogues(program: Program, max_entries: int = MAX_ENTRIES) -> Program:
 
 
 def fused_activations(program: Program) -> int:
-    """Layers with an activation as epilogue (the engines' tables hold it)."""
-    return sum("epilogue" in l.attrs for l in program.layers)
+    """Layers with an activation as epilogue (the engines' tables hold it; a concatenation's rescale that a
+    producer took, flow/hls/concat_in_place.py, is not one)."""
+    return sum(l.attrs.get("epilogue", {}).get("kind") in TABLES for l in program.layers)
 
 
 def with_layers(program: Program, layers: list, dropped: set, **meta) -> Program:
@@ -98,16 +99,21 @@ def check_fused(original: Program, fused: Program, envs: list) -> None:
                     raise FlowError(f"fusing the epilogues changed tensor '{t}' (layer {layer.name})")
 
 
-def as_configured(program: Program, cfg) -> Program:
+def as_configured(program: Program, cfg, concats: bool = True) -> Program:
     """``program`` as an accelerator ``cfg`` runs it: its epilogues fused when cfg has the engines' tables
-    (EPI_ENTRIES > 0, the design-space exploration's choice), then its residual adds when cfg has them
-    (RES = 1, flow/hls/residual_epilogues.py); else unchanged."""
-    return fused_as(program, cfg.epi_entries, cfg.res, cfg.lanes)
+    (EPI_ENTRIES > 0, the design-space exploration's choice), its concatenations done in place when
+    ``concats`` (flow/hls/concat_in_place.py, a rescaled input's table as an epilogue when cfg has the
+    tables), then its residual adds when cfg has them (RES = 1, flow/hls/residual_epilogues.py); else
+    unchanged."""
+    return fused_as(program, cfg.epi_entries, cfg.res, cfg.lanes, concats)
 
 
-def fused_as(program: Program, epi_entries: int, res: int, lanes: int) -> Program:
-    """``program`` with its epilogues fused when ``epi_entries`` > 0, then its residual adds when ``res``."""
+def fused_as(program: Program, epi_entries: int, res: int, lanes: int, concats: bool = True) -> Program:
+    """``program`` with its epilogues fused when ``epi_entries`` > 0, its concatenations in place when
+    ``concats``, then its residual adds when ``res``."""
+    from .concat_in_place import place_concats
     from .residual_epilogues import fuse_residual_adds
 
     program = fuse_epilogues(program, epi_entries) if epi_entries else program
+    program = place_concats(program, epi_entries) if concats else program
     return fuse_residual_adds(program, lanes) if res else program

@@ -174,4 +174,7 @@ def input_area(image: Image, program, env: dict) -> np.ndarray:
 
 
 def golden_area(image: Image, program, env: dict) -> np.ndarray:
+    from .concat_in_place import view_codes
+
+    env = view_codes(program, env)  # the codes a producer writes into a concatenation done in place
     return ddr_area(image, {t: env[t] for t in image.plan.ddr if t in env})

@@ -8,7 +8,9 @@ C-simulation's audit checks it). When the live tensors cannot fit ``capacity`` w
 that only row-wise layers touch (convolutions, depthwise, tables, adds, concatenation) moves to DDR, and
 the layers that read or write it run in row stripes: each stripe's input rows are burst-loaded into an
 on-chip stripe buffer (with the rows a kernel window needs above and below), its output rows computed
-into another and burst-stored; stripe buffers take at most a quarter of the capacity.
+into another and burst-stored; stripe buffers take at most a quarter of the capacity. A concatenation done in place
+(flow/hls/concat_in_place.py) is one region, its inputs views in it (tensor_layout.py): live from its first
+input's producer to the last reader of any of the three, never moved to DDR, and it has no operation.
 
 The operations are the descriptors of the program image (flow/hls/image.py): the program's input loads,
 each layer (or its stripes with their loads and stores), and the output stores. ``check_ops`` adds, after
@@ -72,11 +74,18 @@ def plan_memory(program, lanes: int, capacity: int, beat_bytes: int = 16, tile_w
             readers[t].append(layer.kind)
     for t in program.outputs:
         death[t] = n
+    # a concatenation done in place (flow/hls/concat_in_place.py): its inputs are views in its output, one
+    # region live from the first producer to the last reader of any of them, on chip
+    host = {t: l.outputs[0] for l in program.layers if l.kind == "concat" and l.attrs.get("in_place")
+            for t in l.inputs}
+    for t, y in host.items():
+        birth[y], death[y] = min(birth[y], birth[t]), max(death[y], death[t])
+    pinned = set(host) | set(host.values())
 
     def spillable(t):
         lay = layouts[t]
         return (lay.height > 1 and not lay.tokens and (t in program.inputs or kinds[t] in STRIPED)
-                and all(k in STRIPED for k in readers[t]))
+                and all(k in STRIPED for k in readers[t]) and t not in pinned)
 
     spill = []
     while True:
@@ -87,8 +96,9 @@ def plan_memory(program, lanes: int, capacity: int, beat_bytes: int = 16, tile_w
                 rows, bufs = _stripe(layer, layouts, spill, capacity // STRIPE_SHARE)
                 stripes[layer.name] = rows
                 temps += [(name, words, i, i) for name, words in bufs]
-        items = [(t, layouts[t].words, birth[t], death[t]) for t in birth if t not in spill] + temps
+        items = [(t, layouts[t].words, birth[t], death[t]) for t in birth if t not in spill and t not in host] + temps
         onchip, high = _first_fit(items)
+        onchip.update({t: onchip[y] for t, y in host.items()})
         if high <= capacity:
             break
         candidates = sorted((t for t in birth if t not in spill and spillable(t)), key=lambda t: -layouts[t].words)
@@ -218,6 +228,8 @@ def _operations(plan: MemoryPlan, program) -> tuple:
 
 def _layer_ops(plan: MemoryPlan, program, layer, index: int) -> list:
     kind = layer.kind
+    if kind == "concat" and layer.attrs.get("in_place"):
+        return []  # its producers wrote its output
     lay = plan.layouts
     x, y = layer.inputs[0], layer.outputs[0]
     f = _common(plan, program, layer, index)
@@ -277,9 +289,12 @@ def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1) -> dict:
         else:
             (kh, kw), (sh, sw), (pt, pl) = a["kernel"], a["stride"], a["pad"][:2]
         w_out = a["out_shape"][2] if a.get("tokens_out") else y.width  # the patch embedding writes tokens
-        f.update(H_IN=x.height, W_IN=x.width, CW_IN=x.words_per_pixel, IN_ROW0=in_addr[0][1], ROW_BEGIN=r0,
-                 ROW_END=r1, W_OUT=w_out, CW_OUT=y.words_per_pixel, OUT_ROW0=out_addr[1], KH=kh, KW=kw, SH=sh, SW=sw,
-                 PT=pt, PL=pl, TILES=y.words_per_pixel)
+        # a view (an input or output of a concatenation done in place) starts `lead` words into each pixel of
+        # its host and strides over the host's pixels: CW_IN / CW_OUT are pixel strides, TILES its own words
+        f.update(IN0=in_addr[0][0] + x.lead, OUT=out_addr[0] + y.lead, H_IN=x.height, W_IN=x.width,
+                 CW_IN=x.pixel_words, IN_ROW0=in_addr[0][1], ROW_BEGIN=r0, ROW_END=r1, W_OUT=w_out,
+                 CW_OUT=y.pixel_words, OUT_ROW0=out_addr[1], KH=kh, KW=kw, SH=sh, SW=sw, PT=pt, PL=pl,
+                 TILES=y.words_per_pixel)
         if "epilogue" in a:
             f.update(EPI_ENTRIES=a["epilogue"]["entries"], EPI_MIN=a["epilogue"]["in_min"])
         if "residual" in a:  # the residual's word of a pixel: RES_DELTA words past the output's (one layout)

@@ -68,6 +68,7 @@ class HwConfig:
     att_pack: int = 0        # 1: the attention's products two per DSP (its v, kv codes int8, q, k tables 9-bit)
     res: int = 0             # 1: residual adds run as the conv PE array's epilogue (conv_pe.h RES)
     add_engine: int = 1      # 1: the add engine is built; 0: not (every add runs as a convolution's epilogue)
+    concat_engine: int = 1   # 1: the concat unit is built; 0: not (every concatenation in place: concat_in_place.py)
     # a softmax transformer's engines (vitflow/transformer.h), built when tf = 1
     tf: int = 0              # 1: the program has token layers (softmax, token LayerNorm, products, position add)
     mm_rows: int = 2         # activation products: output columns per cycle (even, divides L)
@@ -136,7 +137,7 @@ typedef vitflow::Accelerator<VITFLOW_LANES, VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VI
                              VITFLOW_ACT_WORDS, VITFLOW_FIFO_DEPTH, VITFLOW_EPI_ENTRIES, VITFLOW_TF, VITFLOW_MM_ROWS,
                              VITFLOW_MM_DEPTH, VITFLOW_MMV_DEPTH, VITFLOW_SM_ROWS, VITFLOW_SM_ENTRIES, VITFLOW_TLN_DIV, VITFLOW_TLN_C,
                              VITFLOW_TLN_TOKENS, VITFLOW_DW_ENGINE, VITFLOW_ATT_ENGINE, VITFLOW_ATT_PACK,
-                             VITFLOW_DW_TAPS, VITFLOW_RES, VITFLOW_ADD_ENGINE>
+                             VITFLOW_DW_TAPS, VITFLOW_RES, VITFLOW_ADD_ENGINE, VITFLOW_CONCAT_ENGINE>
     Acc;
 
 int {TOP}(const vitflow::beat_t *desc, const vitflow::beat_t *wgt, {extra}vitflow::beat_t *ddr, int n_desc) {{
@@ -204,8 +205,9 @@ def check_fits(program, cfg: HwConfig) -> None:
     for layer in program.layers:
         a = layer.attrs
         for kind, built, flag in (("dwconv", cfg.dw_engine, "DW_ENGINE"), ("add", cfg.add_engine, "ADD_ENGINE"),
-                                  ("linear_attention", cfg.att_engine, "ATT_ENGINE")):
-            if layer.kind == kind and not built:
+                                  ("linear_attention", cfg.att_engine, "ATT_ENGINE"),
+                                  ("concat", cfg.concat_engine, "CONCAT_ENGINE")):
+            if layer.kind == kind and not built and not a.get("in_place"):
                 raise FlowError(f"layer {layer.name}: the accelerator is configured without the {kind} engine "
                                 f"({flag}=0)")
         if "residual" in a and not cfg.res:
@@ -320,7 +322,9 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     image = build_image(program, plan)
     cosim_prog, cosim_env = cosim or cosim_program(cfg.att_dividers, cfg.acc_bits, bool(cfg.tf), bool(cfg.dw_engine),
                                                    bool(cfg.att_engine))
-    cosim_prog = as_configured(cosim_prog, cfg)  # its activations fused as the design's are
+    # its activations fused as the design's are; its concatenation a copy when the design builds the concat
+    # unit (so the co-simulation runs it), else in place (fit.py builds the unit when that cannot be)
+    cosim_prog = as_configured(cosim_prog, cfg, concats=not cfg.concat_engine)
     cosim_image = build_image(cosim_prog, plan_for(cosim_prog, cfg))
     out = Path(out)
     fw, tb = out / "firmware", out / "tb"
@@ -377,7 +381,7 @@ def write_data(image, program, data: Path, envs: list, patches: dict | None = No
     plan = image.plan
     tensors = {t: {"beat": off, "beats": beats, "shape": list(plan.layouts[t].shape), "eb": plan.layouts[t].eb,
                    "signed": plan.layouts[t].signed, "segments": list(plan.layouts[t].segments),
-                   "tokens": plan.layouts[t].tokens}
+                   "tokens": plan.layouts[t].tokens, "lead": plan.layouts[t].lead, "stride": plan.layouts[t].stride}
                for t, (off, beats) in plan.ddr.items()}
     meta = {"lanes": plan.lanes, "beat_bytes": plan.beat_bytes, "ddr_beats": plan.ddr_beats, "desc_words": DESC_WORDS,
             "weight_ports": weight_ports(plan.lanes, plan.beat_bytes),

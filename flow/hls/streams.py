@@ -124,6 +124,8 @@ def stream_words(layer, layouts: dict, lanes: int, tw: int = 1) -> int:
         if table.ndim == 2 and table.shape[0] > 1:  # a row per channel: per tile, one word per entry
             return lout.words_per_pixel * table.shape[-1]
         return table_words(table.shape[-1], lout.eb, lanes)
+    if kind == "concat" and a.get("in_place"):
+        return 0  # no operation: its producers wrote its output (flow/hls/concat_in_place.py)
     if kind == "concat":
         return sum(table_words(layer.blobs[f"table{i}"].shape[-1], lout.eb, lanes) for i in range(2))
     if kind == "layernorm":

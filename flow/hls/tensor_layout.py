@@ -17,6 +17,10 @@ N) (flow/lower/rules/transformer.py). They are stored channels last: each token 
 products read them row after row, vitflow/act_matmul.h) and a token linear is a 1x1 convolution over N
 pixels. Merging the heads back into tokens (attn v) writes head h's d channels at word h d / (L / EB) of
 each token: d must be whole words.
+
+A concatenation's inputs may be views of its output (flow/hls/concat_in_place.py): their producers write
+straight into the concatenation's pixels, input k's words from word ``lead`` of each pixel of
+``stride`` words, and the concatenation moves nothing.
 """
 
 import math
@@ -48,6 +52,8 @@ class TensorLayout:
     segments: tuple   # channel counts, each from a word boundary
     lanes: int        # L, bytes per word
     tokens: bool = False  # channels last: a pixel per token (per head and token), as a column of height N
+    lead: int = 0     # a view: the words before this tensor's in each pixel of the tensor it lives in
+    stride: int = 0   # a view: that tensor's words per pixel (0: not a view, the pixel is this tensor's words)
 
     @property
     def channels(self) -> int:
@@ -73,36 +79,52 @@ class TensorLayout:
 
     @property
     def words_per_pixel(self) -> int:
+        """The words holding this tensor's channels in a pixel."""
         return sum(math.ceil(s / self.per_word) for s in self.segments)
 
     @property
+    def pixel_words(self) -> int:
+        """The words from one pixel to the next: the engines' CW_IN / CW_OUT (a view's, its host's)."""
+        return self.stride or self.words_per_pixel
+
+    @property
     def words(self) -> int:
-        return self.pixels * self.words_per_pixel
+        """The words of the tensor's region (a view's: its host's, the words between its own included)."""
+        return self.pixels * self.pixel_words
+
+    def view_in(self, host: "TensorLayout", lead: int) -> "TensorLayout":
+        """This tensor as a view in ``host``'s pixels, from word ``lead`` of each."""
+        return TensorLayout(self.shape, self.eb, self.signed, self.segments, self.lanes, self.tokens, lead,
+                            host.pixel_words)
 
     @property
     def dense(self) -> bool:
         return len(self.segments) == 1
 
     def slots(self) -> np.ndarray:
-        """The slot (word in the pixel x per_word + lane) of each channel."""
+        """The slot (word in the pixel x per_word + lane) of each channel, from the tensor's first word."""
         out, word = [], 0
         for s in self.segments:
             out.extend(word * self.per_word + np.arange(s))
             word += math.ceil(s / self.per_word)
         return np.asarray(out, dtype=np.int64)
 
+    def placed_slots(self) -> np.ndarray:
+        """The slot of each channel in the region's pixel (a view's: past the host's words before it)."""
+        return self.slots() + self.lead * self.per_word
+
     def pack(self, codes) -> np.ndarray:
         """(words, L) uint8: the tensor's codes in this layout (padding lanes 0)."""
         x = np.asarray(codes, dtype=np.int64)
         x = x.reshape(self.pixels, self.channels) if self.tokens else x.reshape(self.channels, self.pixels).T
-        elems = np.zeros((self.pixels, self.words_per_pixel * self.per_word), dtype=np.int64)
-        elems[:, self.slots()] = x
+        elems = np.zeros((self.pixels, self.pixel_words * self.per_word), dtype=np.int64)
+        elems[:, self.placed_slots()] = x
         return elems.astype(self._dtype()).view(np.uint8).reshape(self.words, self.lanes)
 
     def unpack(self, words: np.ndarray) -> np.ndarray:
         """The codes (shape of the program tensor) from (words, L) uint8 in this layout."""
         raw = np.ascontiguousarray(np.asarray(words, dtype=np.uint8).reshape(self.pixels, -1))
-        elems = raw.view(self._dtype()).astype(np.int64)[:, self.slots()]
+        elems = raw.view(self._dtype()).astype(np.int64)[:, self.placed_slots()]
         return elems.reshape(self.shape) if self.tokens else elems.T.reshape(self.shape)
 
     def _dtype(self):
@@ -111,8 +133,8 @@ class TensorLayout:
 
     def mask(self) -> np.ndarray:
         """(words, L) bool: the bytes that hold an element (True) or padding."""
-        used = np.zeros((self.pixels, self.words_per_pixel * self.per_word), dtype=bool)
-        used[:, self.slots()] = True
+        used = np.zeros((self.pixels, self.pixel_words * self.per_word), dtype=bool)
+        used[:, self.placed_slots()] = True
         return np.repeat(used, self.eb, axis=1).reshape(self.words, self.lanes)
 
 
@@ -200,6 +222,9 @@ def _layouts(program, lanes: int, segmented: set) -> dict:
                 raise FlowError(f"{tag}: inputs and output of different element widths")
             segs = normalize(ins[0].segments + ins[1].segments, lanes // eb)
             layouts[out] = TensorLayout(tuple(info.shape), eb, info.signed, segs, lanes)
+            if layer.attrs.get("in_place"):  # its inputs live in its pixels: input 1 after input 0's words
+                for k, t in enumerate(layer.inputs):
+                    layouts[t] = ins[k].view_in(layouts[out], k * ins[0].words_per_pixel)
         elif layer.kind == "layernorm":
             if not ins[0].dense:
                 raise FlowError(f"{tag}: the LayerNorm reads a dense vector")

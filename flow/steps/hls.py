@@ -28,6 +28,7 @@ def step_generate_hls(st: BuildState) -> None:
     the integer reference on real images, co-simulation program, tcl scripts, host driver) under hls/."""
     from flow.boards import board_for_part, get_board
     from flow.estimate.fit import fitted_config
+    from flow.hls.concat_in_place import concats_in_place
     from flow.hls.epilogues import as_configured, fuse_epilogues, fused_activations
     from flow.hls.input_patches import on_patches, with_patches
     from flow.hls.residual_epilogues import residual_adds
@@ -55,9 +56,10 @@ def step_generate_hls(st: BuildState) -> None:
     in_ddr = f"; {len(plan.spilled)} tensors in DDR, in row stripes" if plan.spilled else ""
     fused = fused_activations(program)
     adds = residual_adds(program)
+    placed = concats_in_place(program)
     say("hls", f"project for {part.part}{on_board} at {clock:g} MHz: {len(st.program.layers)} layers "
-               f"({fused} activations fused into their producers, {adds} residual adds into the PE array: "
-               f"{len(program.layers)} on the accelerator), "
+               f"({fused} activations fused into their producers, {adds} residual adds into the PE array, "
+               f"{placed} concatenations in place: {len(program.layers) - placed} on the accelerator), "
                f"{len(plan.ops)} descriptors, {(image.weights.size + image.weights_desc.size) / 1e6:.2f} MB of weight streams, "
                f"{plan.act_words * plan.lanes / 1e6:.2f} MB of activations on chip ({plan.act_words:,} words of "
                f"{plan.lanes} bytes){in_ddr}; {len(envs)} test images")

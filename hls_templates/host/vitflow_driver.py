@@ -187,11 +187,13 @@ def patches(x, spec):
 
 
 def _slots(t, per_word):
-    slots, word = [], 0
+    """(slot of each channel, words per pixel); a view in a concatenation done in place starts ``lead``
+    words into each of its host's pixels of ``stride`` words."""
+    slots, word = [], t.get("lead", 0)
     for seg in t["segments"]:
         slots.extend(word * per_word + np.arange(seg))
         word += -(-seg // per_word)
-    return np.asarray(slots, dtype=np.int64), word
+    return np.asarray(slots, dtype=np.int64), t.get("stride") or word
 
 
 def _dtype(t):

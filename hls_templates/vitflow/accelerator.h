@@ -39,6 +39,9 @@
 //   RES           1: the conv PE array runs residual adds as its epilogue (conv_pe.h RES); 0: not built
 //   ADD_ENGINE    1: the add engine is built (eltwise.h); 0: its descriptors are refused (every add of the
 //                 program runs as a convolution's epilogue, and its L lanes of products are not spent)
+//   CONCAT_ENGINE 1: the concat unit is built (eltwise.h); 0: its descriptors are refused (every concatenation
+//                 of the program is done in place, flow/hls/concat_in_place.py: its producers write its
+//                 pixels, and its 2 L table banks are not spent)
 #pragma once
 #include "conv_pe.h"
 #include "dma.h"
@@ -53,7 +56,8 @@ namespace vitflow {
 template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_K, int DW_COLS, int TAB_ENTRIES, int SH_WORDS, int ATT_D_MAX, int ATT_ROWS, int ATT_DIVIDERS,
           int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH, int EPI = 0, int TF = 0, int MM_ROWS = 2, int MM_DEPTH = 1,
           int MMV_DEPTH = 1, int SM_ROWS = 1, int SM_ENTRIES = 256, int TLN_DIV = 1, int TLN_C = 8, int TLN_TOKENS = 1,
-          int DW_ENGINE = 1, int ATT_ENGINE = 1, int ATT_PACK = 0, int DW_TAPS = 0, int RES = 0, int ADD_ENGINE = 1>
+          int DW_ENGINE = 1, int ATT_ENGINE = 1, int ATT_PACK = 0, int DW_TAPS = 0, int RES = 0, int ADD_ENGINE = 1,
+          int CONCAT_ENGINE = 1>
 struct Accelerator {
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
 
@@ -176,7 +180,10 @@ struct Accelerator {
                 if (!ADD_ENGINE) return i;
                 add_engine<L, ACT_WORDS>(d, act);
                 break;
-            case KIND_CONCAT: streamed<Concat>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act); break;
+            case KIND_CONCAT:
+                if (!CONCAT_ENGINE) return i;
+                streamed<Concat>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act);
+                break;
             case KIND_GAP: gap_engine<L, ACC_BITS, ACT_WORDS>(d, act); break;
             case KIND_LAYERNORM: streamed<LayerNorm>(d, w_off, w_off2, w_words, wgt, desc, wgt2, wgt3, act); break;
             case KIND_LINEAR_ATTENTION:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from flow.errors import FlowError
-from flow.estimate.dse import DEFAULT_LIMITS, SPACE, _word_space, estimate, explore
+from flow.estimate.dse import DEFAULT_LIMITS, SPACE, _word_space, estimate, explore, program_variants
 from flow.estimate.fit import fitted_config
 from flow.estimate.report import write_report
 from flow.estimate.resources import bram18, estimate_resources
@@ -30,7 +30,8 @@ def test_chosen_design_fits_and_is_the_fastest_that_does(program, part, tmp_path
     for key, limit in DEFAULT_LIMITS.items():
         assert best["resources"][key] <= limit * p.resources[key]
     fused = fuse_epilogues(program)
-    chosen = fused if best["fused_epilogues"] else program
+    variants = program_variants(program)  # the concatenations in place where they can be
+    chosen = variants[0] if best["fused_epilogues"] else variants[-1]
     assert best["fused_epilogues"] in (0, len(program.layers) - len(fused.layers))
     assert (best["config"]["epi_entries"] > 0) == (best["fused_epilogues"] > 0)
     with_adds = fuse_residual_adds(chosen, best["config"]["lanes"])  # and the residual adds, if chosen
@@ -40,7 +41,7 @@ def test_chosen_design_fits_and_is_the_fastest_that_does(program, part, tmp_path
     assert best["fps"] > 0 and best["gops"] > 0 and len(best["layers"]) == len(chosen.layers)
     assert sum(best["bounds"].values()) == len(chosen.layers)
     assert abs(sum(best["cycle_share"].values()) - 1) < 1e-9
-    for variant in (program, fused):  # every other fitting point of the space, fused or not, is no faster
+    for variant in variants:  # every other fitting point of the space, fused or not, is no faster
         for lanes in (8, 16, 32):
             if lanes % p.beat_bytes == 0:
                 for v in (variant, fuse_residual_adds(variant, lanes)):
@@ -81,9 +82,9 @@ def test_a_part_with_little_block_ram_keeps_activations_in_ddr(program):
     # the same part with block RAM for the buffers and a third of the activations of the leanest design of
     # any word: no design then holds all of its activations
     need = []
-    for lanes in SPACE["lanes"]:
+    for lanes, variant in ((n, v) for n in SPACE["lanes"] for v in program_variants(program)):
         if lanes % p.beat_bytes == 0:
-            designs, _, _ = _word_space(program, p, p.default_clock_mhz, DEFAULT_LIMITS, 32, lanes, True)
+            designs, _, _ = _word_space(variant, p, p.default_clock_mhz, DEFAULT_LIMITS, 32, lanes, True)
             need += [r["buffer_bram18"] + r["activation_bram18"] / 3
                      for r in (estimate_resources(cfg) for _, _, cfg in designs)]
     bram = math.ceil(min(need) / 0.8)

@@ -250,3 +250,46 @@ def random_residual_conv(rng) -> Program:
     program.check()
     analyse_ranges(program, 32)
     return program
+
+
+def random_concat_block(rng) -> Program:
+    """A random multi-scale block, as EfficientViT's attention input: a k x k convolution (a) -> a depthwise
+    k' x k' (d) -> a grouped 1 x 1 (b), then the concatenation of a and b (y) and a 1 x 1 convolution of it
+    (z). The concatenation's table on a is the identity (a is already on its scale) one time in four random,
+    on b a random rescale; one element width for a, b and y (8-bit, or 12-bit codes in 16-bit elements one
+    time in five), so a depthwise that narrows 16-bit codes to 8-bit also occurs."""
+    bits = 12 if rng.random() < 0.2 else 8
+    g = int(rng.choice([1, 2, 3]))
+    c0, c1 = g * int(rng.integers(1, 14)), g * int(rng.integers(1, 14))
+    k, kd = int(rng.choice([1, 3])), int(rng.choice([3, 5]))
+    h, w = int(rng.integers(kd, 12)), int(rng.integers(kd, 12))
+    tensors = {"x": _t((int(rng.integers(1, 20)), h, w)), "a": _t((c0, h, w), bits=bits),
+               "d": _t((c0, h, w), bits=_bits(rng)), "b": _t((c1, h, w), bits=bits),
+               "y": _t((c0 + c1, h, w), bits=bits), "z": _t((int(rng.integers(1, 20)), h, w))}
+    layers = []
+
+    def conv(name, kind, src, dst, k, groups):
+        cin, cout = tensors[src].shape[0], tensors[dst].shape[0]
+        mult, shift = _ratio(rng, _to_codes(cin // groups * k * k, tensors[src].bits, tensors[dst].bits),
+                             rng.random() < 0.3, cout)
+        attrs = {"in_channels": cin, "out_channels": cout, "kernel": [k, k], "stride": [1, 1], "pad": [k // 2] * 4,
+                 "groups": groups, "in_shape": [cin, h, w], "out_shape": [cout, h, w], "weight_bits": 8}
+        layers.append(Layer(name, kind, [src], [dst], attrs, {
+            "weight": rng.integers(-127, 128, size=(cout, cin // groups, k, k)).astype(np.int8), "mult": mult,
+            "shift": shift, "bias": rng.integers(-5000, 5000, size=cout).astype(np.int32)}))
+
+    conv("qkv", "conv", "x", "a", k, 1)
+    conv("aggregate", "dwconv", "a", "d", kd, c0)
+    conv("mix", "conv", "d", "b", 1, g)
+    lo, hi = tensors["y"].range
+    entries = 1 << bits
+    identity = np.arange(lo, lo + entries)
+    tab0 = identity if rng.random() < 0.75 else rng.integers(lo, hi + 1, entries)
+    layers.append(Layer("concat", "concat", ["a", "b"], ["y"], {"channels": [c0, c1], "in_min": [lo, lo]},
+                        {"mult": np.ones(2, np.int32), "shift": np.zeros(2, np.int32),
+                         "table0": tab0.astype(np.int16), "table1": rng.integers(lo, hi + 1, entries).astype(np.int16)}))
+    conv("out", "conv", "y", "z", 1, 1)
+    program = Program("concat", ["x"], ["z"], tensors, layers)
+    program.check()
+    analyse_ranges(program, 32)
+    return program

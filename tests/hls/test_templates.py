@@ -24,6 +24,7 @@ import pytest
 
 from flow.errors import FlowError
 from flow.estimate.counts import layer_counts
+from flow.hls.concat_in_place import place_concats
 from flow.hls.csim import compile_csim, run_csim
 from flow.hls.epilogues import fuse_epilogues
 from flow.hls.image import build_image
@@ -32,7 +33,7 @@ from flow.hls.residual_epilogues import fuse_residual_adds
 from flow.parts import get_part
 from flow.reference import run_program
 
-from .random_programs import MAKERS, random_mbconv, random_program, random_residual_conv
+from .random_programs import MAKERS, random_concat_block, random_mbconv, random_program, random_residual_conv
 
 CASES = int(os.environ.get("VITFLOW_FUZZ_CASES", "10"))  # per kind and accelerator
 SLOW_CASES = 500  # per kind, over the three accelerators
@@ -228,3 +229,24 @@ def test_residual_add_as_the_pe_arrays_epilogue(accelerator, tmp_path):
     if cfg.pe_rows >= cfg.lanes and cfg.pe_cols == cfg.lanes:  # a pixel of one input word takes one iteration
         need.add("stall")
     assert need <= paths, f"paths {sorted(paths)} of {2 * CASES} cases"
+
+
+def test_concatenations_in_place(accelerator, tmp_path):
+    """Random multi-scale blocks (a convolution, a depthwise one and a grouped 1 x 1 feeding a concatenation)
+    with the concatenation done in place wherever it can be: the producers write its pixels (views: their
+    CW_OUT its words per pixel, their OUT past the words before theirs), the depthwise reads the first
+    input through its view, the rescaling table runs as the grouped convolution's epilogue, and no operation
+    is left for the concatenation. Every layer bit-exact against the unplaced block's reference (the views
+    included), audit-clean and counted; the blocks left as copies run too."""
+    cfg, exe = accelerator
+    placed = 0
+    for case in range(CASES):
+        seed, rng = _seeded("concat", case, cfg.lanes)
+        block = random_concat_block(rng)
+        hw = place_concats(block, cfg.epi_entries)
+        what = f"concat case {case} seed {seed}"
+        _check(hw, run_program(block, _inputs(block, rng)), cfg, exe, tmp_path / f"case{case}", what)
+        if hw is not block:
+            placed += 1
+            assert "concat" not in [op.kind for op in plan_for(hw, cfg).ops], what
+    assert CASES // 4 <= placed < CASES, f"{placed} of {CASES} concatenations went in place"

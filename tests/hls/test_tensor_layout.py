@@ -32,6 +32,21 @@ def test_segments_start_on_word_boundaries():
     assert split(32, 16, 32) == (16, 16) and split(64, 16, 8) == (64,)  # merged where nothing pads them apart
 
 
+def test_a_view_lives_in_its_hosts_pixels():
+    """A concatenation's input done in place: its words from word ``lead`` of each of the host's pixels."""
+    host = TensorLayout((7, 1, 2), 1, True, (3, 4), 4)  # two words a pixel: 3 channels, then 4
+    view = TensorLayout((4, 1, 2), 1, True, (4,), 4).view_in(host, 1)
+    assert (view.words_per_pixel, view.pixel_words, view.words) == (1, 2, 4)
+    assert view.slots().tolist() == [0, 1, 2, 3] and view.placed_slots().tolist() == [4, 5, 6, 7]
+    codes = np.arange(8).reshape(4, 1, 2) + 1
+    words = view.pack(codes)
+    assert words.shape == (4, 4) and not words[0].any() and words[1].tolist() == [1, 3, 5, 7]
+    assert view.mask().tolist() == [[False] * 4, [True] * 4] * 2
+    np.testing.assert_array_equal(view.unpack(words), codes)
+    cat = host.pack(np.concatenate([np.full((3, 1, 2), 9), codes]))  # the host's codes hold the view's
+    np.testing.assert_array_equal(view.unpack(cat), codes)
+
+
 def _t(shape, bits=8):
     return TensorInfo(tuple(shape), bits, True, 1.0)
 
