@@ -145,3 +145,24 @@ def test_command_line_on_the_csim(small, capsys):
     assert drv.main(["--csim", str(lib), "--data", str(project / "data"), "--codes", str(project / "x.npy")]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{prog.outputs[0]} {env[prog.outputs[0]].reshape(-1).tolist()}")
+
+
+def test_a_view_decodes_as_the_flow_lays_it_out():
+    """A concatenation's input done in place (tensor_layout.py view): the driver's own layout code (it runs
+    on the board without flow) packs and decodes it as TensorLayout does."""
+    from pathlib import Path
+
+    from flow.hls.tensor_layout import TensorLayout
+
+    spec = importlib.util.spec_from_file_location(
+        "vitflow_driver", Path(__file__).parents[2] / "hls_templates" / "host" / "vitflow_driver.py")
+    drv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(drv)
+    host = TensorLayout((40, 3, 2), 1, True, (24, 16), 16)
+    view = TensorLayout((16, 3, 2), 1, True, (16,), 16).view_in(host, 2)
+    codes = np.random.default_rng(0).integers(-128, 128, size=(16, 3, 2))
+    t = {"shape": [16, 3, 2], "eb": 1, "signed": True, "segments": [16], "lead": view.lead, "stride": view.stride,
+         "beat": 0}
+    packed = view.pack(codes).reshape(-1)
+    assert np.array_equal(drv.words(codes, t, 16), packed)
+    assert np.array_equal(drv.decode(packed, t, {"lanes": 16, "beat_bytes": 16}), codes)
