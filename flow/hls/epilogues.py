@@ -99,12 +99,13 @@ def check_fused(original: Program, fused: Program, envs: list) -> None:
                     raise FlowError(f"fusing the epilogues changed tensor '{t}' (layer {layer.name})")
 
 
-def as_configured(program: Program, cfg, concats: bool = True) -> Program:
+def as_configured(program: Program, cfg, concats: bool | None = None) -> Program:
     """``program`` as an accelerator ``cfg`` runs it: its epilogues fused when cfg has the engines' tables
     (EPI_ENTRIES > 0, the design-space exploration's choice), its concatenations done in place when
-    ``concats`` (flow/hls/concat_in_place.py, a rescaled input's table as an epilogue when cfg has the
-    tables), then its residual adds when cfg has them (RES = 1, flow/hls/residual_epilogues.py); else
-    unchanged."""
+    ``concats`` (by default cfg's choice, CONCATS_IN_PLACE; flow/hls/concat_in_place.py, a rescaled input's
+    table as an epilogue when cfg has the tables), then its residual adds when cfg has them (RES = 1,
+    flow/hls/residual_epilogues.py); else unchanged."""
+    concats = bool(cfg.concats_in_place) if concats is None else concats
     return fused_as(program, cfg.epi_entries, cfg.res, cfg.lanes, concats)
 
 

@@ -69,6 +69,7 @@ class HwConfig:
     res: int = 0             # 1: residual adds run as the conv PE array's epilogue (conv_pe.h RES)
     add_engine: int = 1      # 1: the add engine is built; 0: not (every add runs as a convolution's epilogue)
     concat_engine: int = 1   # 1: the concat unit is built; 0: not (every concatenation in place: concat_in_place.py)
+    concats_in_place: int = 1  # 1: the program's concatenations done in place where they can be; 0: all copies
     # a softmax transformer's engines (vitflow/transformer.h), built when tf = 1
     tf: int = 0              # 1: the program has token layers (softmax, token LayerNorm, products, position add)
     mm_rows: int = 2         # activation products: output columns per cycle (even, divides L)

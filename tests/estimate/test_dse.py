@@ -7,11 +7,12 @@ import math
 import pytest
 
 from flow.errors import FlowError
-from flow.estimate.dse import DEFAULT_LIMITS, SPACE, _word_space, estimate, explore, program_variants
+from flow.estimate.dse import DEFAULT_LIMITS, SPACE, _word_space, estimate, explore, program_variants, with_config
 from flow.estimate.fit import fitted_config
 from flow.estimate.report import write_report
 from flow.estimate.resources import bram18, estimate_resources
-from flow.hls.epilogues import fuse_epilogues
+from flow.hls.concat_in_place import concats_in_place
+from flow.hls.epilogues import as_configured, fuse_epilogues
 from flow.hls.residual_epilogues import fuse_residual_adds
 from flow.hls.project import HwConfig
 from flow.lower import lower_qonnx
@@ -40,6 +41,8 @@ def test_chosen_design_fits_and_is_the_fastest_that_does(program, part, tmp_path
     assert best["fused_residual_adds"] in (0, with_adds.meta.get("fused_residual_adds", 0))
     assert best["config"]["res"] == (best["fused_residual_adds"] > 0)
     assert best["fps"] > 0 and best["gops"] > 0 and len(best["layers"]) == len(chosen.layers)
+    # the project runs the program the search timed: its concatenations in place, or copies, as chosen
+    assert concats_in_place(as_configured(program, with_config(best))) == best["concats_in_place"]
     assert sum(best["bounds"].values()) == len(chosen.layers)
     assert abs(sum(best["cycle_share"].values()) - 1) < 1e-9
     for variant in variants:  # every other fitting point of the space, fused or not, is no faster

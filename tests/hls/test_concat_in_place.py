@@ -2,13 +2,15 @@
 the producers and readers can take views, and planned as one region with no operation. The C-simulation of
 the placed blocks is in test_templates.py (test_concatenations_in_place)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from flow.errors import FlowError
 from flow.estimate.fit import fitted_config
 from flow.hls.concat_in_place import concats_in_place, place_concats, view_codes
-from flow.hls.epilogues import check_fused
+from flow.hls.epilogues import as_configured, check_fused, fuse_epilogues
 from flow.hls.project import check_fits, plan_for
 from flow.lower.program import Layer
 from flow.reference import run_program
@@ -117,6 +119,17 @@ def test_what_cannot_take_a_view_stays_a_copy(change):
         block.layers[4] = Layer(conv.name, conv.kind, [conv.inputs[0], "a"], conv.outputs, conv.attrs, conv.blobs)
     block.check()
     assert place_concats(block, 256) is block
+
+
+def test_the_design_remembers_whether_its_concatenations_are_copies():
+    """A design fitted to the copies (the search may choose them) runs them as copies; one fitted to the
+    placed program places them again (flow/steps/hls.py configures the program by the design)."""
+    block = fuse_epilogues(_block(7))
+    copies, placed = (fitted_config(p, 32, lanes=16) for p in (block, place_concats(block, 256)))
+    assert (copies.concats_in_place, copies.concat_engine) == (0, 1)
+    assert (placed.concats_in_place, placed.concat_engine) == (1, 0)
+    assert concats_in_place(as_configured(block, replace(copies, epi_entries=256))) == 0  # tables to place with
+    assert concats_in_place(as_configured(block, replace(placed, epi_entries=256))) == 1
 
 
 def test_a_design_without_the_concat_unit_refuses_a_copy():
