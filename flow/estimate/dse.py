@@ -226,33 +226,35 @@ def clock_limits(limits: dict, part, clock_mhz: float) -> dict:
 
 
 def program_variants(program) -> list:
-    """The programs the search weighs (each then with its residual adds fused or not), as pairs: the
-    activations as the engines' epilogues or not, each with its concatenations done in place where they can
-    be (with the epilogue tables, also those that rescale an input: flow/hls/concat_in_place.py) and as
-    copies. A concatenation in place pins its three tensors on chip, so the copies can win where the
-    activations do not fit the chip."""
+    """The programs the search weighs (each then with its residual adds fused or not), as ladders: for the
+    activations as the engines' epilogues and not, the program with its concatenations done in place where
+    they can be (with the epilogue tables, also those that rescale an input: flow/hls/concat_in_place.py),
+    then with only the smaller ones in place, down to none. A concatenation in place pins its three tensors
+    on chip: where that sends other tensors to DDR (or nothing fits), the next rung may be faster."""
     fused = fuse_epilogues(program)
-    pairs = [(place_concats(fused, MAX_ENTRIES), fused)] if fused is not program else []
-    return pairs + [(place_concats(program, 0), program)]
+    sizes = sorted({math.prod(program.tensors[l.outputs[0]].shape) for l in program.layers if l.kind == "concat"})
+    ladders = []
+    for prog, entries in ([(fused, MAX_ENTRIES)] if fused is not program else []) + [(program, 0)]:
+        rungs = [place_concats(prog, entries, s) for s in reversed(sizes)] + [prog]
+        ladders.append([r for k, r in enumerate(rungs)
+                        if k == 0 or concats_in_place(r) < concats_in_place(rungs[k - 1])])
+    return ladders
 
 
 def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, calibration: dict | None) -> dict:
     """explore at one clock."""
     exact = any(l.attrs.get("divisor", "exact") == "exact" for l in program.layers if l.kind == "linear_attention")
     best, best_plan, best_prog, smallest, tried, layout_error = None, None, None, None, 0, None
-    for lanes, (placed, copies) in itertools.product(SPACE["lanes"], program_variants(program)):
+    for lanes, ladder in itertools.product(SPACE["lanes"], program_variants(program)):
         if lanes % part.beat_bytes:
             continue
-        # the concatenations in place; as copies too where in place some tensor goes to DDR (or none fits)
-        tight = False
-        for k, unfused in enumerate([placed] + ([copies] if copies is not placed else [])):
-            if k and not tight:
-                break
+        for unfused in ladder:  # fewer concatenations in place while some tensor goes to DDR (or none fits)
             try:  # the residual adds as the PE array's epilogue, where the word lets them fuse, or not
                 res = fuse_residual_adds(unfused, lanes)
             except FlowError as exc:  # this word width cannot lay the program out (a DeiT's heads of d channels
                 layout_error = layout_error or exc  # must be whole words of the merged tokens)
                 break
+            tight = False
             for prog in ([res] if res is not unfused else []) + [unfused]:
                 try:
                     designs, small, plans = _word_space(prog, part, clock_mhz, limits, acc_bits, lanes, exact,
@@ -267,6 +269,8 @@ def _explore_at(program, part, clock_mhz: float, limits: dict, acc_bits: int, ca
                 for d in designs:
                     if best is None or d[:2] > best[:2]:
                         best, best_plan, best_prog = d, plans[d[2].tile_words], prog
+            if not tight:
+                break
     if best is None and smallest is None:
         raise layout_error
     if best is None:

@@ -94,19 +94,19 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     res = int(residual_adds(program) > 0)
     cosim_runs = fused_as(progs[-1], _pow2(epi) if epi else 0, res, lanes)
     add_engine = int(any(l.kind == "add" for p in (program, cosim_runs) for l in p.layers))
-    # the concat unit while a concatenation is left a copy (flow/hls/concat_in_place.py); the program's
-    # concatenations in place when it has any (as_configured repeats the choice: the search weighs copies too)
+    # the concat unit while a concatenation is left a copy (flow/hls/concat_in_place.py); the largest
+    # concatenation in place, so that as_configured places the same ones (the search weighs fewer too)
     concat_engine = int(any(l.kind == "concat" and not l.attrs.get("in_place") for p in (program, cosim_runs)
                             for l in p.layers))
-    concats = [l for l in program.layers if l.kind == "concat"]
-    in_place = int(not concats or any(l.attrs.get("in_place") for l in concats))
+    in_place = max((math.prod(program.tensors[l.outputs[0]].shape) for l in program.layers
+                    if l.kind == "concat" and l.attrs.get("in_place")), default=0)
     return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
                     wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,
                     att_d_max=d_max, att_rows=min(att_rows, d_max), att_dividers=att_dividers,
                     acc_bits=acc_bits, act_words=act_words, beat_bytes=beat_bytes, act_uram=act_uram,
                     epi_entries=_pow2(epi) if epi else 0, dw_engine=dw_engine, att_engine=att_engine,
                     att_pack=att_pack, res=res, add_engine=add_engine, concat_engine=concat_engine,
-                    concats_in_place=in_place,
+                    in_place_elements=in_place,
                     **transformer_fit(tf_ops, lanes, mm_rows, tln_div))
 
 

@@ -27,6 +27,8 @@ tables on those inputs), marked ``in_place``, and the accelerator runs nothing f
 gives every tensor of the original program (epilogues.check_fused).
 """
 
+import math
+
 import numpy as np
 
 from flow.lower.program import Layer, Program, TensorInfo
@@ -78,10 +80,12 @@ def _placeable(program: Program, concat: Layer, producers: dict, readers: dict, 
     return takes
 
 
-def place_concats(program: Program, max_entries: int) -> Program:
+def place_concats(program: Program, max_entries: int, max_elements: int | None = None) -> Program:
     """``program`` with every concatenation that can be done in place so marked, its producers writing its
     output (a rescaled input's table, of at most ``max_entries`` entries, as its producer's epilogue; 0:
-    the design has no epilogue tables, identity tables only); the program itself if none can."""
+    the design has no epilogue tables, identity tables only); with ``max_elements``, only those whose
+    output has at most that many elements (a smaller region pinned on chip; None: any); the program
+    itself if none can."""
     producers = {t: l for l in program.layers for t in l.outputs}
     readers = {}
     for layer in program.layers:
@@ -90,6 +94,8 @@ def place_concats(program: Program, max_entries: int) -> Program:
     replaced, tensors, dropped, placed = {}, dict(program.tensors), set(), 0
     for concat in program.layers:
         if concat.kind != "concat" or concat.attrs.get("in_place"):
+            continue
+        if max_elements is not None and math.prod(program.tensors[concat.outputs[0]].shape) > max_elements:
             continue
         takes = _placeable(program, concat, producers, readers, max_entries)
         if takes is None or any(producers[t].name in replaced for t in concat.inputs):

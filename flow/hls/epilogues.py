@@ -99,22 +99,22 @@ def check_fused(original: Program, fused: Program, envs: list) -> None:
                     raise FlowError(f"fusing the epilogues changed tensor '{t}' (layer {layer.name})")
 
 
-def as_configured(program: Program, cfg, concats: bool | None = None) -> Program:
+def as_configured(program: Program, cfg) -> Program:
     """``program`` as an accelerator ``cfg`` runs it: its epilogues fused when cfg has the engines' tables
-    (EPI_ENTRIES > 0, the design-space exploration's choice), its concatenations done in place when
-    ``concats`` (by default cfg's choice, CONCATS_IN_PLACE; flow/hls/concat_in_place.py, a rescaled input's
-    table as an epilogue when cfg has the tables), then its residual adds when cfg has them (RES = 1,
-    flow/hls/residual_epilogues.py); else unchanged."""
-    concats = bool(cfg.concats_in_place) if concats is None else concats
-    return fused_as(program, cfg.epi_entries, cfg.res, cfg.lanes, concats)
+    (EPI_ENTRIES > 0, the design-space exploration's choice), its concatenations of at most
+    IN_PLACE_ELEMENTS output elements done in place (the search's choice; 0: none;
+    flow/hls/concat_in_place.py, a rescaled input's table as an epilogue when cfg has the tables), then its
+    residual adds when cfg has them (RES = 1, flow/hls/residual_epilogues.py); else unchanged."""
+    return fused_as(program, cfg.epi_entries, cfg.res, cfg.lanes, cfg.in_place_elements)
 
 
-def fused_as(program: Program, epi_entries: int, res: int, lanes: int, concats: bool = True) -> Program:
-    """``program`` with its epilogues fused when ``epi_entries`` > 0, its concatenations in place when
-    ``concats``, then its residual adds when ``res``."""
+def fused_as(program: Program, epi_entries: int, res: int, lanes: int, in_place: int | None = None) -> Program:
+    """``program`` with its epilogues fused when ``epi_entries`` > 0, its concatenations of at most
+    ``in_place`` output elements in place (None: all that can be; 0: none), then its residual adds when
+    ``res``."""
     from .concat_in_place import place_concats
     from .residual_epilogues import fuse_residual_adds
 
     program = fuse_epilogues(program, epi_entries) if epi_entries else program
-    program = place_concats(program, epi_entries) if concats else program
+    program = place_concats(program, epi_entries, in_place) if in_place != 0 else program
     return fuse_residual_adds(program, lanes) if res else program

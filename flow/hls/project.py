@@ -69,7 +69,7 @@ class HwConfig:
     res: int = 0             # 1: residual adds run as the conv PE array's epilogue (conv_pe.h RES)
     add_engine: int = 1      # 1: the add engine is built; 0: not (every add runs as a convolution's epilogue)
     concat_engine: int = 1   # 1: the concat unit is built; 0: not (every concatenation in place: concat_in_place.py)
-    concats_in_place: int = 1  # 1: the program's concatenations done in place where they can be; 0: all copies
+    in_place_elements: int = 0  # concatenations of at most this many output elements are done in place; 0: none
     # a softmax transformer's engines (vitflow/transformer.h), built when tf = 1
     tf: int = 0              # 1: the program has token layers (softmax, token LayerNorm, products, position add)
     mm_rows: int = 2         # activation products: output columns per cycle (even, divides L)
@@ -313,7 +313,7 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
     ``patches``: the first convolution's patch spec when ``program`` runs it on patches
     (flow/hls/input_patches.py; recorded for the host driver). Returns the program's Image."""
     from .cosim import cosim_program
-    from .epilogues import as_configured
+    from .epilogues import fused_as
 
     if board is not None and board.part != part.part:
         raise FlowError(f"board {board.name} carries {board.part}, not {part.part}")
@@ -325,7 +325,7 @@ def write_project(program, golden_envs: list, out: Path, part, clock_mhz: float,
                                                    bool(cfg.att_engine))
     # its activations fused as the design's are; its concatenation a copy when the design builds the concat
     # unit (so the co-simulation runs it), else in place (fit.py builds the unit when that cannot be)
-    cosim_prog = as_configured(cosim_prog, cfg, concats=not cfg.concat_engine)
+    cosim_prog = fused_as(cosim_prog, cfg.epi_entries, cfg.res, cfg.lanes, 0 if cfg.concat_engine else None)
     cosim_image = build_image(cosim_prog, plan_for(cosim_prog, cfg))
     out = Path(out)
     fw, tb = out / "firmware", out / "tb"

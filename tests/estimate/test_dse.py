@@ -31,9 +31,9 @@ def test_chosen_design_fits_and_is_the_fastest_that_does(program, part, tmp_path
     for key, limit in DEFAULT_LIMITS.items():
         assert best["resources"][key] <= limit * p.resources[key]
     fused = fuse_epilogues(program)
-    pairs = program_variants(program)  # (concatenations in place, as copies), fused or not
-    chosen = pairs[0][0] if best["fused_epilogues"] else pairs[-1][0]
-    variants = [v for pair in pairs for v in pair]
+    ladders = program_variants(program)  # (all concatenations in place, fewer, ..., none), fused or not
+    chosen = ladders[0][0] if best["fused_epilogues"] else ladders[-1][0]
+    variants = [v for ladder in ladders for v in ladder]
     assert best["fused_epilogues"] in (0, len(program.layers) - len(fused.layers))
     assert (best["config"]["epi_entries"] > 0) == (best["fused_epilogues"] > 0)
     with_adds = fuse_residual_adds(chosen, best["config"]["lanes"])  # and the residual adds, if chosen
@@ -86,7 +86,7 @@ def test_a_part_with_little_block_ram_keeps_activations_in_ddr(program):
     # the same part with block RAM for the buffers and a third of the activations of the leanest design of
     # any word: no design then holds all of its activations
     need = []
-    for lanes, variant in ((n, v) for n in SPACE["lanes"] for pair in program_variants(program) for v in pair):
+    for lanes, variant in ((n, v) for n in SPACE["lanes"] for ladder in program_variants(program) for v in ladder):
         if lanes % p.beat_bytes == 0:
             designs, _, _ = _word_space(variant, p, p.default_clock_mhz, DEFAULT_LIMITS, 32, lanes, True)
             need += [r["buffer_bram18"] + r["activation_bram18"] / 3

@@ -126,10 +126,25 @@ def test_the_design_remembers_whether_its_concatenations_are_copies():
     placed program places them again (flow/steps/hls.py configures the program by the design)."""
     block = fuse_epilogues(_block(7))
     copies, placed = (fitted_config(p, 32, lanes=16) for p in (block, place_concats(block, 256)))
-    assert (copies.concats_in_place, copies.concat_engine) == (0, 1)
-    assert (placed.concats_in_place, placed.concat_engine) == (1, 0)
+    assert (copies.in_place_elements, copies.concat_engine) == (0, 1)
+    assert (placed.in_place_elements, placed.concat_engine) == (int(np.prod(block.tensors["y"].shape)), 0)
     assert concats_in_place(as_configured(block, replace(copies, epi_entries=256))) == 0  # tables to place with
     assert concats_in_place(as_configured(block, replace(placed, epi_entries=256))) == 1
+
+
+def test_only_the_concatenations_the_design_chose_go_in_place():
+    """The search may place only the smaller concatenations (a larger one pinned on chip would send other
+    tensors to DDR): a size limit in output elements, which the design fitted to the program records and
+    the project repeats."""
+    block = _block(8)
+    size = int(np.prod(block.tensors["y"].shape))
+    assert place_concats(block, 256, size - 1) is block
+    placed = place_concats(block, 256, size)
+    assert concats_in_place(placed) == 1
+    cfg = fitted_config(placed, 32, lanes=16)
+    assert cfg.in_place_elements == size
+    assert concats_in_place(as_configured(block, cfg)) == 1
+    assert concats_in_place(as_configured(block, replace(cfg, in_place_elements=size - 1))) == 0
 
 
 def test_a_design_without_the_concat_unit_refuses_a_copy():
