@@ -107,11 +107,11 @@ def place_concats(program: Program, max_entries: int, max_elements: int | None =
             if not takes[k]:
                 continue
             prod, new = producers[t], f"{concat.name}:in{k}"
-            info = program.tensors[t]
+            info, table = program.tensors[t], np.asarray(concat.blobs[f"table{k}"]).reshape(-1)
             epi = {"kind": "concat", "layer": concat.name, "tensor": t, "in_min": int(concat.attrs["in_min"][k]),
-                   "entries": int(np.asarray(concat.blobs[f"table{k}"]).size), "code_range": list(info.range)}
+                   "entries": int(table.size), "code_range": list(info.range)}
             replaced[prod.name] = Layer(prod.name, prod.kind, list(prod.inputs), [new], dict(prod.attrs, epilogue=epi),
-                                        dict(prod.blobs, epilogue_table=np.asarray(concat.blobs[f"table{k}"]).reshape(-1)),
+                                        dict(prod.blobs, epilogue_table=table),
                                         prod.ranges, list(prod.source), dict(prod.dumps, epilogue_codes=t))
             tensors[new] = TensorInfo(tuple(info.shape), y.bits, y.signed, y.scale)
             dropped.add(t)

@@ -8,9 +8,10 @@ C-simulation's audit checks it). When the live tensors cannot fit ``capacity`` w
 that only row-wise layers touch (convolutions, depthwise, tables, adds, concatenation) moves to DDR, and
 the layers that read or write it run in row stripes: each stripe's input rows are burst-loaded into an
 on-chip stripe buffer (with the rows a kernel window needs above and below), its output rows computed
-into another and burst-stored; stripe buffers take at most a quarter of the capacity. A concatenation done in place
-(flow/hls/concat_in_place.py) is one region, its inputs views in it (tensor_layout.py): live from its first
-input's producer to the last reader of any of the three, never moved to DDR, and it has no operation.
+into another and burst-stored; stripe buffers take at most a quarter of the capacity. A concatenation
+done in place (flow/hls/concat_in_place.py) is one region, its inputs views in it (tensor_layout.py): live
+from its first input's producer to the last reader of any of the three, never moved to DDR, and it has no
+operation.
 
 The operations are the descriptors of the program image (flow/hls/image.py): the program's input loads,
 each layer (or its stripes with their loads and stores), and the output stores. ``check_ops`` adds, after

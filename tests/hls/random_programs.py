@@ -287,7 +287,8 @@ def random_concat_block(rng) -> Program:
     tab0 = identity if rng.random() < 0.75 else rng.integers(lo, hi + 1, entries)
     layers.append(Layer("concat", "concat", ["a", "b"], ["y"], {"channels": [c0, c1], "in_min": [lo, lo]},
                         {"mult": np.ones(2, np.int32), "shift": np.zeros(2, np.int32),
-                         "table0": tab0.astype(np.int16), "table1": rng.integers(lo, hi + 1, entries).astype(np.int16)}))
+                         "table0": tab0.astype(np.int16),
+                         "table1": rng.integers(lo, hi + 1, entries).astype(np.int16)}))
     conv("out", "conv", "y", "z", 1, 1)
     program = Program("concat", ["x"], ["z"], tensors, layers)
     program.check()
