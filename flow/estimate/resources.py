@@ -89,12 +89,22 @@ def buffers(cfg) -> dict:
     }
 
 
+# The templates' runtime-indexed reads of the activation memory per engine function: each is a read site
+# that a memory of two banks follows with a word-wide 2:1 multiplexer (tests/estimate/test_act_read_sites.py
+# counts them in the templates, a helper's read once per call)
+ACT_READ_SITES = {"conv_engine": 2, "lut_engine": 2, "gap_engine": 1, "layernorm_engine": 3, "dma_store": 1,
+                  "concat_engine": 1, "dwconv_engine": 1, "linear_attention_engine": 4, "add_engine": 2,
+                  "act_matmul": 2, "act_matmul_nn": 2, "softmax_rows": 3, "token_layernorm": 3,
+                  "add_const_engine": 1}
+# the HwConfig flag that builds an engine (the others are always built)
+ENGINE_FLAG = {"concat_engine": "concat_engine", "dwconv_engine": "dw_engine", "linear_attention_engine": "att_engine",
+               "add_engine": "add_engine", "act_matmul": "tf", "act_matmul_nn": "tf", "softmax_rows": "tf",
+               "token_layernorm": "tf", "add_const_engine": "tf"}
+
+
 def act_read_sites(cfg) -> int:
-    """The templates' runtime-indexed reads of the activation memory, in the engines built: the conv PE array
-    2 (MAC, residual), the table unit 2, pool, LayerNorm and DMA store 1 each; the concat unit 1, the
-    depthwise engine 1, the attention 4, the add engine 2; a softmax transformer's units 11 (the products 4,
-    softmax 3, token LayerNorm 3, position add 1)."""
-    return 7 + cfg.concat_engine + cfg.dw_engine + 4 * cfg.att_engine + 2 * cfg.add_engine + 11 * cfg.tf
+    """The runtime-indexed reads of the activation memory in the engines ``cfg`` builds."""
+    return sum(n for f, n in ACT_READ_SITES.items() if f not in ENGINE_FLAG or getattr(cfg, ENGINE_FLAG[f]))
 
 
 def activation_memory(cfg) -> dict:
