@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, replace
 
 from flow.errors import FlowError
-from flow.hls.concat_in_place import concats_in_place, place_concats
+from flow.hls.concat_in_place import concats_in_place, output_elements, place_concats
 from flow.hls.epilogues import MAX_ENTRIES, fuse_epilogues, fused_activations
 from flow.hls.memory_plan import plan_memory
 from flow.hls.residual_epilogues import fuse_residual_adds, residual_adds
@@ -232,7 +232,7 @@ def program_variants(program) -> list:
     then with only the smaller ones in place, down to none. A concatenation in place pins its three tensors
     on chip: where that sends other tensors to DDR (or nothing fits), the next rung may be faster."""
     fused = fuse_epilogues(program)
-    sizes = sorted({math.prod(program.tensors[l.outputs[0]].shape) for l in program.layers if l.kind == "concat"})
+    sizes = sorted({output_elements(program, l) for l in program.layers if l.kind == "concat"})
     ladders = []
     for prog, entries in ([(fused, MAX_ENTRIES)] if fused is not program else []) + [(program, 0)]:
         rungs = [place_concats(prog, entries, s) for s in reversed(sizes)] + [prog]

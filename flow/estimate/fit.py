@@ -7,6 +7,7 @@ import math
 
 from flow.estimate.counts import dw_stream
 from flow.estimate.latencies import latencies
+from flow.hls.concat_in_place import output_elements
 from flow.hls.epilogues import epilogue_entries, fused_as
 from flow.hls.residual_epilogues import residual_adds
 from flow.hls.memory_plan import plan_memory
@@ -98,7 +99,7 @@ def fitted_config(program, acc_bits: int = 32, lanes: int = 16, att_rows: int = 
     # concatenation in place, so that as_configured places the same ones (the search weighs fewer too)
     concat_engine = int(any(l.kind == "concat" and not l.attrs.get("in_place") for p in (program, cosim_runs)
                             for l in p.layers))
-    in_place = max((math.prod(program.tensors[l.outputs[0]].shape) for l in program.layers
+    in_place = max((output_elements(program, l) for l in program.layers
                     if l.kind == "concat" and l.attrs.get("in_place")), default=0)
     return HwConfig(lanes=lanes, pe_rows=pe_rows or lanes, pe_cols=pe_cols or lanes, dw_lanes=dw_lanes or lanes,
                     wdepth=wdepth, dw_k=dw_k, dw_cols=dw_cols, tab_entries=_pow2(entries), sh_words=sh_words,

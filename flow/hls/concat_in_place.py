@@ -33,7 +33,7 @@ import numpy as np
 
 from flow.lower.program import Layer, Program, TensorInfo
 
-from .epilogues import MAX_ENTRIES, with_layers
+from .epilogues import MAX_ENTRIES, with_epilogue, with_layers
 
 PRODUCERS = ("conv", "dwconv")
 READERS = ("conv", "dwconv")
@@ -91,11 +91,11 @@ def place_concats(program: Program, max_entries: int, max_elements: int | None =
     for layer in program.layers:
         for t in layer.inputs:
             readers.setdefault(t, []).append(layer)
-    replaced, tensors, dropped, placed = {}, dict(program.tensors), set(), 0
+    replaced, tensors, dropped = {}, dict(program.tensors), set()
     for concat in program.layers:
         if concat.kind != "concat" or concat.attrs.get("in_place"):
             continue
-        if max_elements is not None and math.prod(program.tensors[concat.outputs[0]].shape) > max_elements:
+        if max_elements is not None and output_elements(program, concat) > max_elements:
             continue
         takes = _placeable(program, concat, producers, readers, max_entries)
         if takes is None or any(producers[t].name in replaced for t in concat.inputs):
@@ -106,13 +106,9 @@ def place_concats(program: Program, max_entries: int, max_elements: int | None =
         for k, t in enumerate(concat.inputs):
             if not takes[k]:
                 continue
-            prod, new = producers[t], f"{concat.name}:in{k}"
-            info, table = program.tensors[t], np.asarray(concat.blobs[f"table{k}"]).reshape(-1)
-            epi = {"kind": "concat", "layer": concat.name, "tensor": t, "in_min": int(concat.attrs["in_min"][k]),
-                   "entries": int(table.size), "code_range": list(info.range)}
-            replaced[prod.name] = Layer(prod.name, prod.kind, list(prod.inputs), [new], dict(prod.attrs, epilogue=epi),
-                                        dict(prod.blobs, epilogue_table=table),
-                                        prod.ranges, list(prod.source), dict(prod.dumps, epilogue_codes=t))
+            prod, new, info = producers[t], f"{concat.name}:in{k}", program.tensors[t]
+            replaced[prod.name] = with_epilogue(prod, concat.blobs[f"table{k}"], "concat", concat.name,
+                                                concat.attrs["in_min"][k], info.range, [new])
             tensors[new] = TensorInfo(tuple(info.shape), y.bits, y.signed, y.scale)
             dropped.add(t)
             inputs[k], in_min[k] = new, lo
@@ -120,12 +116,16 @@ def place_concats(program: Program, max_entries: int, max_elements: int | None =
         replaced[concat.name] = Layer(concat.name, "concat", inputs, list(concat.outputs),
                                       dict(concat.attrs, in_min=in_min, in_place=True), blobs, concat.ranges,
                                       list(concat.source), dict(concat.dumps))
-        placed += 1
-    if not placed:
+    if not replaced:
         return program
     layers = [replaced.get(l.name, l) for l in program.layers]
     widened = Program(program.model, list(program.inputs), list(program.outputs), tensors, layers, dict(program.meta))
     return with_layers(widened, layers, dropped, concats_in_place=concats_in_place(widened))
+
+
+def output_elements(program: Program, concat: Layer) -> int:
+    """A concatenation's output elements: the measure of the region it pins on chip when in place."""
+    return math.prod(program.tensors[concat.outputs[0]].shape)
 
 
 def concats_in_place(program: Program) -> int:

@@ -52,18 +52,29 @@ def fuse_epilogues(program: Program, max_entries: int = MAX_ENTRIES) -> Program:
             continue
         t = layer.outputs[0]
         info = program.tensors[t]
-        epi = {"kind": table.kind, "layer": table.name, "tensor": t, "in_min": int(table.attrs["in_min"]),
-               "entries": int(table.blobs["table"].shape[-1]), "code_range": list(info.range)}
-        blobs = dict(layer.blobs, epilogue_table=np.asarray(table.blobs["table"]).reshape(-1))
-        fused[layer.name] = Layer(layer.name, layer.kind, list(layer.inputs), list(table.outputs),
-                                  dict(layer.attrs, epilogue=epi), blobs, layer.ranges,
-                                  list(layer.source) + list(table.source), dict(layer.dumps, epilogue_codes=t))
+        fused[layer.name] = with_epilogue(layer, table.blobs["table"], table.kind, table.name,
+                                          int(table.attrs["in_min"]), info.range, list(table.outputs),
+                                          list(table.source))
         absorbed.add(table.name)
         dropped.add(t)
     if not fused:
         return program
     layers = [fused.get(l.name, l) for l in program.layers if l.name not in absorbed]
     return with_layers(program, layers, dropped, fused_epilogues=len(fused))
+
+
+def with_epilogue(producer: Layer, table, kind: str, source_layer: str, in_min: int, code_range, outputs: list,
+                  source: list = ()) -> Layer:
+    """``producer`` with ``table`` (2^bits entries from code ``in_min``) as its epilogue, writing ``outputs``:
+    its codes, in ``code_range``, looked up on their way out, and dumped under its former output's name.
+    ``kind`` and ``source_layer``: the table's layer kind and name (a table unit's, or a concatenation's)."""
+    table = np.asarray(table).reshape(-1)
+    t = producer.outputs[0]
+    epi = {"kind": kind, "layer": source_layer, "tensor": t, "in_min": int(in_min), "entries": int(table.size),
+           "code_range": list(code_range)}
+    return Layer(producer.name, producer.kind, list(producer.inputs), outputs, dict(producer.attrs, epilogue=epi),
+                 dict(producer.blobs, epilogue_table=table), producer.ranges, list(producer.source) + list(source),
+                 dict(producer.dumps, epilogue_codes=t))
 
 
 def fused_activations(program: Program) -> int:
