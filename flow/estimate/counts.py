@@ -140,11 +140,12 @@ def _dwconv(c, op, plan, cfg, lat):
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     side = max(f["KH"], f["KW"])  # the filter's folds of dw_taps window positions (dwconv.h)
     passes = _ceil(plan.lanes // f["EB_OUT"], cfg.dw_lanes) * _ceil(side * side, cfg.dw_multipliers)
-    tiles = f["TILES"]
+    units = 2 if f.get("DW_PAIR") and cfg.dw_pairs else 1  # output words a tile: a pair's stream walked once
+    tiles = f["TILES"] // units
     run(c, lat, "table_load", f.get("EPI_ENTRIES", 0))  # the epilogue table's load (epilogue.h)
     for t in range(-1, tiles):
-        compute = in_rows * cols * sub + pixels * (passes - 1) if t >= 0 else 0
-        load = PARAM_WORDS + f["KH"] * f["KW"] if t + 1 < tiles else 0
+        compute = in_rows * cols * sub + pixels * (units * passes - 1) if t >= 0 else 0
+        load = units * (PARAM_WORDS + f["KH"] * f["KW"]) if t + 1 < tiles else 0
         run(c, lat, "dw_tile", max(compute, load))
 
 

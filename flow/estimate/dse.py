@@ -117,7 +117,7 @@ def _cosim_plan(cfg):
 
 
 # the configuration fields each operation's time depends on (the others time the same on any)
-KNOBS = {"conv": ("pe_rows", "pe_cols"), "linear": ("pe_rows", "pe_cols"), "dwconv": ("dw_lanes", "dw_taps"),
+KNOBS = {"conv": ("pe_rows", "pe_cols"), "linear": ("pe_rows", "pe_cols"), "dwconv": ("dw_lanes", "dw_taps", "dw_pairs"),
          "linear_attention": ("att_rows", "att_dividers"), "matmul": ("mm_rows",), "token_layernorm": ("tln_div",)}
 
 
@@ -147,6 +147,8 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
     sides = {max(l.attrs["kernel"]) for l in program.layers if l.kind == "dwconv"}
     choices = {"pe_rows": units + [2 * lanes], "pe_cols": units, "dw_lanes": units if base.dw_engine else [base.dw_lanes],
                "dw_taps": sorted({m * m for m in sides}) if base.dw_engine else [base.dw_taps],
+               # tile pairs (dwconv.h PAIRS), with the two-word PE tiles only (the designs below skip the others)
+               "dw_pairs": [0, 1] if base.dw_engine else [0],
                "att_rows": [r for r in SPACE["att_rows"] if r <= base.att_rows] if base.att_engine else [base.att_rows],
                "att_dividers": [v for v in div_space if v <= base.att_dividers] if base.att_engine
                else [base.att_dividers],  # an engine not built has no parallelism to choose
@@ -172,13 +174,15 @@ def _word_space(program, part, clock_mhz, limits, acc_bits, lanes, exact, calibr
         table = tables.setdefault(names, {})
         for values in itertools.product(*(choices[n] for n in names)):
             cfg = design(dict(zip(names, values)))
-            tw = cfg.tile_words
+            tw = 2 if cfg.dw_pairs else cfg.tile_words  # a depthwise layer's pairs: the two-bank plan's fields
             table[values] = table.get(values, 0) + op_time(ops[tw - 1], plans[tw], cfg, cpb, lat)["cycles"]
     designs, smallest = [], None
     names = list(choices)
     for values in itertools.product(*choices.values()):
         par = dict(zip(names, values))
         cfg = design(par)
+        if cfg.dw_pairs and cfg.tile_words != 2:  # a pair's words are one read of each of the two banks
+            continue
         res = calibrated_resources(cfg, calibration)
         over = fits(res, part, limits)
         if smallest is None or res["dsp"] < smallest[0]["dsp"]:

@@ -14,7 +14,8 @@ def design_line(est: dict) -> str:
     fused += (f", {est['concats_in_place']} concatenations in place" if est.get("concats_in_place") else "")
     taps = c.get("dw_taps") or c["dw_k"] ** 2
     dw = (f"{c['dw_lanes']} depthwise lanes x {c['dw_k']}x{c['dw_k']} taps"
-          + (f" in folds of {taps}" if taps < c["dw_k"] ** 2 else "") if c.get("dw_engine", 1)
+          + (f" in folds of {taps}" if taps < c["dw_k"] ** 2 else "")
+          + (" in tile pairs" if c.get("dw_pairs") else "") if c.get("dw_engine", 1)
           else "no depthwise engine")
     att = f"{c['att_rows']} attention rows, {div}" if c.get("att_engine", 1) else "no linear-attention engine"
     return f"L={c['lanes']}: {c['pe_rows']}x{c['pe_cols']} PE array, {dw}, {c['lanes']} element lanes, {att}{fused}"

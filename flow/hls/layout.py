@@ -25,10 +25,11 @@ FIELDS = {
     # EPI_ENTRIES, EPI_MIN: the epilogue table's entries (0: none) and first code (vitflow/epilogue.h);
     # RES = 1: a residual add as epilogue (vitflow/conv_pe.h): each output word of codes c in OUT_LO..OUT_HI
     # becomes clamp(round_half_even((c RES_MC + r RES_MR) / 2^RES_SHIFT), RES_LO, RES_HI), r the residual's
-    # word RES_DELTA words past the output's (IN1's element width and signedness: EB_IN1, SGN_IN1)
+    # word RES_DELTA words past the output's (IN1's element width and signedness: EB_IN1, SGN_IN1);
+    # DW_PAIR = 1: a depthwise layer in tile pairs (vitflow/dwconv.h: two output words a tile)
     "conv": ["H_IN", "W_IN", "CW_IN", "IN_ROW0", "ROW_BEGIN", "ROW_END", "W_OUT", "CW_OUT", "OUT_ROW0", "KH", "KW",
              "SH", "SW", "PT", "PL", "TILES", "EPI_ENTRIES", "EPI_MIN", "RES", "RES_DELTA", "RES_MC", "RES_MR",
-             "RES_SHIFT", "RES_LO", "RES_HI"],
+             "RES_SHIFT", "RES_LO", "RES_HI", "DW_PAIR"],
     "lut": ["PIXELS", "CW_IN", "CW_OUT", "IN_MIN", "ENTRIES", "PER_CHANNEL"],
     # add_const: the second operand is the weight stream (a constant tensor), the first is zero for the
     # first PAD_WORDS output words (the class token's row, vitflow/eltwise.h)

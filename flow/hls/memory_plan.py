@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from flow.errors import FlowError
 
 from .ops import Op
-from .streams import conv_tiles, stream_words
+from .streams import PARAM_WORDS, conv_tiles, stream_words
 from .tensor_layout import plan_layouts
 from .token_ops import TOKEN_OPS, token_ops
 
@@ -266,7 +266,7 @@ def _layer_ops(plan: MemoryPlan, program, layer, index: int) -> list:
             out_addr = (plan.onchip[y][0], 0)
         else:
             out_addr = (plan.onchip[f"{layer.name}:out"][0], r0)
-        g.update(_compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1))
+        g.update(_compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1, plan.tile_words))
         ops.append(Op(kind, index, "layer", g, stream, tiles))
         if y not in plan.onchip:
             ops.append(Op("store", index, "layer", {"LAYER": index, "ROLE": 0, "WORDS": (r1 - r0) * out_row_words,
@@ -275,9 +275,9 @@ def _layer_ops(plan: MemoryPlan, program, layer, index: int) -> list:
     return ops
 
 
-def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1) -> dict:
+def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1, tile_words: int = 1) -> dict:
     """The kind's descriptor fields for output rows [r0, r1), inputs at in_addr ((address, first row held))
-    and the output at out_addr."""
+    and the output at out_addr, on an accelerator whose PE array writes ``tile_words``-word tiles."""
     kind, a = layer.kind, layer.attrs
     x, y = lay[layer.inputs[0]], lay[layer.outputs[0]]
     f = {"IN0": in_addr[0][0], "OUT": out_addr[0]}
@@ -298,6 +298,8 @@ def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1) -> dict:
                  TILES=y.words_per_pixel)
         if "epilogue" in a:
             f.update(EPI_ENTRIES=a["epilogue"]["entries"], EPI_MIN=a["epilogue"]["in_min"])
+        if kind == "dwconv" and dw_pairs(x, y, tile_words, f):
+            f["DW_PAIR"] = 1
         if "residual" in a:  # the residual's word of a pixel: RES_DELTA words past the output's (one layout)
             res, row_words = a["residual"], y.width * y.words_per_pixel
             first_out = out_addr[0] - out_addr[1] * row_words
@@ -354,6 +356,23 @@ def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1) -> dict:
             f[f"{role.upper()}_SHIFT"] = int(layer.blobs[f"{role}_shift"][0])
             f[f"{role.upper()}_LO"], f[f"{role.upper()}_HI"] = q[role]["range"]
     return f
+
+
+def dw_pairs(x, y, tile_words: int, f: dict) -> bool:
+    """Whether a depthwise descriptor (fields ``f``) from layout ``x`` to ``y`` runs in tile pairs on a design
+    that has them (vitflow/dwconv.h DW_PAIR): the activation memory in two banks (two-word PE tiles), one
+    input word per output word, whole pairs, and fewer iterations. A pair walks its stream of S input words
+    once and computes each of its P pixels twice, so its loop takes S + P (2 s - 1) where two single tiles
+    take 2 (S + P (s - 1)), s the iterations a word's pixel computes; it loads its 2 (12 + k^2) stream words
+    first, where a single tile loads 12 + k^2. With S at least twice that load (both loops compute-bound),
+    n output words take (n / 2) (P - S) + 12 + k^2 iterations more as pairs than as single tiles, whatever s
+    is: pairs when that is negative. S here is the unpadded span (the template streams at least the line
+    buffer's dependence distance a row), so the test errs towards single tiles."""
+    if not (tile_words == 2 and x.eb == y.eb and y.words_per_pixel % 2 == 0):
+        return False
+    rows, load = f["ROW_END"] - f["ROW_BEGIN"], PARAM_WORDS + f["KH"] * f["KW"]
+    stream = ((rows - 1) * f["SH"] + f["KH"]) * ((f["W_OUT"] - 1) * f["SW"] + f["KW"])
+    return stream >= 2 * load and y.words_per_pixel // 2 * (stream - rows * f["W_OUT"]) > load
 
 
 def _entries(n: int, layer) -> int:

@@ -70,6 +70,7 @@ class HwConfig:
     add_engine: int = 1      # 1: the add engine is built; 0: not (every add runs as a convolution's epilogue)
     concat_engine: int = 1   # 1: the concat unit is built; 0: not (every concatenation in place: concat_in_place.py)
     in_place_elements: int = 0  # concatenations of at most this many output elements are done in place; 0: none
+    dw_pairs: int = 0        # 1: the depthwise engine runs tile pairs (dwconv.h PAIRS; needs pe_rows = 2 lanes)
     # a softmax transformer's engines (vitflow/transformer.h), built when tf = 1
     tf: int = 0              # 1: the program has token layers (softmax, token LayerNorm, products, position add)
     mm_rows: int = 2         # activation products: output columns per cycle (even, divides L)
@@ -138,7 +139,8 @@ typedef vitflow::Accelerator<VITFLOW_LANES, VITFLOW_PE_ROWS, VITFLOW_PE_COLS, VI
                              VITFLOW_ACT_WORDS, VITFLOW_FIFO_DEPTH, VITFLOW_EPI_ENTRIES, VITFLOW_TF, VITFLOW_MM_ROWS,
                              VITFLOW_MM_DEPTH, VITFLOW_MMV_DEPTH, VITFLOW_SM_ROWS, VITFLOW_SM_ENTRIES, VITFLOW_TLN_DIV, VITFLOW_TLN_C,
                              VITFLOW_TLN_TOKENS, VITFLOW_DW_ENGINE, VITFLOW_ATT_ENGINE, VITFLOW_ATT_PACK,
-                             VITFLOW_DW_TAPS, VITFLOW_RES, VITFLOW_ADD_ENGINE, VITFLOW_CONCAT_ENGINE>
+                             VITFLOW_DW_TAPS, VITFLOW_RES, VITFLOW_ADD_ENGINE, VITFLOW_CONCAT_ENGINE,
+                             VITFLOW_DW_PAIRS>
     Acc;
 
 int {TOP}(const vitflow::beat_t *desc, const vitflow::beat_t *wgt, {extra}vitflow::beat_t *ddr, int n_desc) {{
@@ -192,6 +194,9 @@ def check_fits(program, cfg: HwConfig) -> None:
             raise FlowError(f"{name.upper()}={v} must be a power of two")
     if cfg.dw_engine and not 0 <= cfg.dw_taps <= cfg.dw_k ** 2:
         raise FlowError(f"DW_TAPS={cfg.dw_taps} must be 0 (DW_K^2) or at most DW_K^2 = {cfg.dw_k ** 2}")
+    if cfg.dw_pairs and (cfg.tile_words != 2 or not cfg.dw_engine):  # a pair's two reads: one port of each bank
+        raise FlowError(f"DW_PAIRS=1 reads a pair of words from the activation memory's two banks: PE_ROWS="
+                        f"{cfg.pe_rows} must be twice the {cfg.lanes}-byte word, with the depthwise engine built")
     if cfg.att_engine and cfg.att_rows > cfg.att_d_max:  # kv's rows and columns go in ATT_ROWS-wide steps
         raise FlowError(f"ATT_ROWS={cfg.att_rows} exceeds ATT_D_MAX={cfg.att_d_max}")
     if cfg.att_pack and cfg.att_d_max < 2:

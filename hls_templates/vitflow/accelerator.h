@@ -42,6 +42,9 @@
 //   CONCAT_ENGINE 1: the concat unit is built (eltwise.h); 0: its descriptors are refused (every concatenation
 //                 of the program is done in place, flow/hls/concat_in_place.py: its producers write its
 //                 pixels, and its 2 L table banks are not spent)
+//   DW_PAIRS      1: the depthwise engine runs the descriptors with DW_PAIR = 1 in tile pairs, two output words a
+//                 tile (dwconv.h PAIRS); needs PE_ROWS = 2 L, whose two-word tiles give the activation memory
+//                 its two banks (a pair's two input words are one read of each); 0: one word a tile
 #pragma once
 #include "conv_pe.h"
 #include "dma.h"
@@ -57,8 +60,9 @@ template <int L, int PE_ROWS, int PE_COLS, int DW_LANES, int WDEPTH, int DW_K, i
           int ACC_BITS, int ACT_WORDS, int FIFO_DEPTH, int EPI = 0, int TF = 0, int MM_ROWS = 2, int MM_DEPTH = 1,
           int MMV_DEPTH = 1, int SM_ROWS = 1, int SM_ENTRIES = 256, int TLN_DIV = 1, int TLN_C = 8, int TLN_TOKENS = 1,
           int DW_ENGINE = 1, int ATT_ENGINE = 1, int ATT_PACK = 0, int DW_TAPS = 0, int RES = 0, int ADD_ENGINE = 1,
-          int CONCAT_ENGINE = 1>
+          int CONCAT_ENGINE = 1, int DW_PAIRS = 0>
 struct Accelerator {
+    static_assert(!DW_PAIRS || PE_ROWS == 2 * L, "tile pairs read the activation memory's two banks");
     typedef Mem<Word<L>, ACT_WORDS> ActMem;
 
     // The engines that read a weight stream, each as a type for `streamed`, with its FIFO's entry: the PE
@@ -73,7 +77,7 @@ struct Accelerator {
         typedef Word<L> Item;
         static void run(const int d[DESC_WORDS], Fifo<Word<L> > &ws, ActMem &act) {
             dwconv_engine<L, DW_LANES, DW_K, DW_COLS, ACC_BITS, ACT_WORDS, EPI,
-                          DW_TAPS ? DW_TAPS : DW_K * DW_K>(d, ws, act);
+                          DW_TAPS ? DW_TAPS : DW_K * DW_K, DW_PAIRS>(d, ws, act);
         }
     };
     struct Lut {

@@ -280,6 +280,18 @@ class Array {
         if (check_raw_) raw_record(flat);
         data_[flat] = v;
     }
+    // Reads elements i and i + 1 as write_pair writes them (word.h read_pair): one port access.
+    void read_pair(int i, T &v0, T &v1) {
+        const size_t f0 = flat(i, 0, 0), f1 = flat(i + 1, 0, 0);
+        touch(bank_of(i, 0, 0), false);
+        mixing(false);
+        if (check_raw_) {
+            raw_check(f0);
+            raw_check(f1);
+        }
+        v0 = data_[f0];
+        v1 = data_[f1];
+    }
     // Elements i and i + 1 of a 1-D memory that synthesis partitions cyclically by two (word.h write_pair):
     // one write of each bank at a bank index known statically, so one port access here, where the memory
     // stays one bank and every other access (a runtime index: a port of each bank in synthesis) counts

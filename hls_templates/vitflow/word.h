@@ -91,6 +91,22 @@ inline void write_pair(MEM &mem, int a, const T &w0, const T &w1) {
 #endif
 }
 
+// Words a and a + 1 of the activation memory in one iteration, as write_pair writes them: one read port of
+// each bank (the memory partitioned cyclically by two), the pair's even word from bank 0.
+template <class MEM, class T>
+inline void read_pair(MEM &mem, int a, T &w0, T &w1) {
+#pragma HLS INLINE
+#if defined(__SYNTHESIS__) || defined(VITFLOW_NO_AUDIT)
+    const bool odd = a & 1;
+    const int k_even = (a + 1) >> 1, k_odd = a >> 1;
+    const T e = mem[2 * k_even], o = mem[2 * k_odd + 1];
+    w0 = odd ? o : e;
+    w1 = odd ? e : o;
+#else
+    mem.read_pair(a, w0, w1);
+#endif
+}
+
 // The L lanes of a word as integers: lane l < L / eb is element l (sign-extended when sgn), the rest 0.
 template <int L>
 inline void unpack(const Word<L> &w, int eb, int sgn, int x[L]) {

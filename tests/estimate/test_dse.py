@@ -51,6 +51,8 @@ def test_chosen_design_fits_and_is_the_fastest_that_does(program, part, tmp_path
                 for v in (variant, fuse_residual_adds(variant, lanes)):
                     designs, _, _ = _word_space(v, p, p.default_clock_mhz, DEFAULT_LIMITS, 32, lanes, True)
                     assert all(fps <= best["fps"] * (1 + 1e-9) for fps, _, _ in designs)
+                    # depthwise tile pairs read the two banks that only two-word PE tiles give
+                    assert all(cfg.tile_words == 2 for _, _, cfg in designs if cfg.dw_pairs)
     assert best["candidates"] > 5  # the search weighed several designs (few fit xc7z020's 220 DSPs)
     act = best["activations"]
     assert act["words"] == best["config"]["act_words"] and act["bytes"] == act["words"] * best["config"]["lanes"]

@@ -224,6 +224,8 @@ def test_config_header_writes_flags_as_integers():
 
 
 def test_programs_that_do_not_fit_are_errors(tmp_path):
+    with pytest.raises(FlowError, match=r"DW_PAIRS=1 reads a pair of words from the activation memory's two banks"):
+        _project(tmp_path, kind="dwconv", cfg=HwConfig(pe_rows=16, lanes=16, dw_pairs=1), seed=4)
     with pytest.raises(FlowError, match="head dimension .* exceeds ATT_D_MAX=4"):
         _project(tmp_path, kind="linear_attention", cfg=HwConfig(att_d_max=4), seed=5)
     with pytest.raises(FlowError, match=r"weight words per PE row exceed the on-chip weight buffer \(WDEPTH=2\)"):

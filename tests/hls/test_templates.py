@@ -44,7 +44,7 @@ ACCELERATORS = {  # id: (part, configuration fitting every random layer)
     "L32": ("xczu9eg", HwConfig(lanes=32, pe_rows=32, pe_cols=16, dw_lanes=32, wdepth=512, tab_entries=4096, sh_words=4, att_d_max=16, att_rows=8,
                                 att_dividers=16, act_words=8192, epi_entries=256, att_pack=1, res=1)),
     "L8": ("xc7z020", HwConfig(lanes=8, pe_rows=16, pe_cols=8, dw_lanes=2, dw_taps=4, wdepth=2048, tab_entries=4096, sh_words=16, att_d_max=16, att_rows=2,
-                               att_dividers=1, act_words=16384, beat_bytes=8, epi_entries=256, res=1)),
+                               att_dividers=1, act_words=16384, beat_bytes=8, epi_entries=256, res=1, dw_pairs=1)),
 }
 
 
@@ -198,6 +198,37 @@ def test_a_pixel_of_one_iteration_writes_its_two_words_at_once(accelerator, tmp_
         if min(paths.values()) >= 4:
             break
     assert min(paths.values()) >= 4, paths
+
+
+@pytest.mark.parametrize("accelerator", ["L8"], indirect=True)
+def test_depthwise_tile_pairs(accelerator, tmp_path):
+    """On a design with tile pairs (DW_PAIRS = 1: the activation memory's two banks), a depthwise layer of
+    equal element widths and an even number of output words runs two words a tile (dwconv.h): each pair's
+    input words one read of each bank, the windows walked once. Bit-exact, audit-clean and counted at the
+    pair's iterations, fewer than two single tiles'; strided and not, with folds (DW_TAPS = 4) and passes
+    (DW_LANES = 2); the layers the pairs cannot take (odd words, a width change) run as single tiles."""
+    cfg, exe = accelerator
+    assert cfg.dw_pairs and cfg.tile_words == 2
+    seen = {"pair s1": 0, "pair s2": 0, "single": 0}
+    for case in range(400):
+        seed, rng = _seeded("dwpair", case, cfg.lanes)
+        program = random_program("dwconv", rng)
+        plan = plan_for(program, cfg)
+        (op,) = [o for o in plan.ops if o.kind == "dwconv"]
+        path = f"pair s{op.fields['SH']}" if op.fields.get("DW_PAIR") else "single"
+        if seen.get(path, 4) >= 4:
+            continue
+        seen[path] += 1
+        _check(program, run_program(program, _inputs(program, rng)), cfg, exe, tmp_path / f"case{case}",
+               f"dw pair case {case} seed {seed} ({path})")
+        if path != "single":  # the pair's iterations: fewer than the same layer's single tiles
+            single = layer_counts(plan, program, replace(cfg, dw_pairs=0), check=True)
+            paired = layer_counts(plan, program, cfg, check=True)
+            name = program.layers[op.layer].name
+            assert paired[name]["iterations"] < single[name]["iterations"], (case, seed)
+        if min(seen.values()) >= 4:
+            break
+    assert min(seen.values()) >= 4, seen
 
 
 def test_residual_add_as_the_pe_arrays_epilogue(accelerator, tmp_path):
