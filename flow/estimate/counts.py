@@ -197,11 +197,18 @@ def attention_shape(f, cfg) -> tuple:
 def _attention(c, op, plan, cfg, lat):
     f = op.fields
     steps, outs = attention_shape(f, cfg)
+    lanes_out, block = plan.lanes // f["EB_OUT"], f["OUT_BLOCK_LANES"]
     run(c, lat, "att_load", 2 * f["ENTRIES"] + f["EXP_ENTRIES"])
+    obl = 0  # the group's first output lane (dense outputs: groups share words)
     for _ in range(f["G"]):
         run(c, lat, "att_kv", f["N"] * steps * f["WS_IN"])
         run(c, lat, "att_kv_rq", f["D"] * steps)  # a row of kv in row steps of ROWS columns
-        run(c, lat, "att_out", f["N"] * (steps + outs))
+        # a token's outputs beside the next token's rows, in periods of max(row steps, output steps); one
+        # output step that reads a word back takes its own iteration after the rows
+        period = steps + 1 if obl > 0 and outs == 1 else max(steps, outs)
+        run(c, lat, "att_out", (f["N"] + 1) * period)
+        if block:
+            obl = 0 if obl + block == lanes_out else obl + block
 
 
 def _dma(c, op, plan, cfg, lat):

@@ -13,7 +13,13 @@
 //      its ksum with the first (ROWS + 1 requantizers);
 //   3. per token: q = Q_TAB[x_q]; num_j = sum_i q_i kv[i][j], den = sum_i q_i ksum[i] (ROWS rows per cycle,
 //      ROWS x D_MAX products, two per DSP with PACK, and ROWS for den), requantized (NUM_*, DEN_*), then
-//      the outputs, OUTS per cycle:
+//      the outputs, OUTS per cycle, beside the next token's rows: a token's sums are held (num_hold,
+//      den_hold) at the end of its period of P = max(row steps, output steps) iterations and its outputs
+//      are computed in the next period's last output-steps iterations, so the loop runs (N + 1) P
+//      iterations where rows then outputs took N (row steps + output steps). A group whose outputs read
+//      back a word another group wrote lanes of, in a single output step, keeps P = row steps + 1 (the
+//      read back, the write and a q read would be three accesses of the memory's two ports in one
+//      iteration):
 //      att_j = clamp(round_half_even(2 num_j ATT_MULT / ((2 den + 1) 2^ATT_SHIFT)))   (ATT_*)
 //      an exact division by the odd divisor 2 den + 1 (never zero), one pipelined divider per output
 //      lane; or, when the layer has a divisor exponent table (EXP_WORDS > 0, Trio-ViT's log2 divisor), a
@@ -274,18 +280,27 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                 }
             }
         }
-        {  // 3. per token: row steps accumulating q kv and q ksum, then the outputs
-            const int per_tok = row_steps + out_steps, it_n = n_tok * per_tok;
-            int ph = 0, st = 0, kword = 0, klane = 0, tok = 0, o = 0, ol = obl, out_tok = out0 + obw, ow = 0;
+        {  // 3. per token: row steps accumulating q kv and q ksum; beside them the previous token's outputs
+            // the period: the row steps and the output steps overlap, unless a single output step reads back
+            // a word (obl > 0) and writes it, which with a q read would take three ports
+            const int period = (obl > 0 && out_steps == 1) ? row_steps + 1
+                                                            : (row_steps > out_steps ? row_steps : out_steps);
+            const int out_first = period - out_steps;  // the phase of a period's first output step
+            const int it_n = (n_tok + 1) * period;  // period 0 has no outputs, period N no rows
+            int ph = 0, st = 0, kword = 0, klane = 0, tok = 0, tn = 0, o = 0, ol = obl, ow = 0;  // tn: tokens done
+            int out_tok = out0 + obw - cw_out;  // the outputs' token: the previous period's (none in period 0)
+            bool rows_on = true, outs_on = false;  // this period has a token's rows, a token's outputs
             wide_t den = 1, denom = 1;
             int exp_shift = 0;
+            acc_t num_hold[D_MAX], den_hold = 0;  // the previous token's sums, held for its outputs
+#pragma HLS ARRAY_PARTITION variable = num_hold complete
             Word<L> yw = zero_word<L>();
             VITFLOW_LOOP(att_out, VITFLOW_DEPTH_ATT_OUT);
             att_out: for (int it = 0; it < it_n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 3332
                 VITFLOW_PIPELINE(att_out, 1);
                 VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)
-                if (ph < row_steps) {
+                if (rows_on && ph < row_steps) {
                     int qx[L];
 #pragma HLS ARRAY_PARTITION variable = qx complete
                     unpack<L>(act[tok + q_seg + kword], eb_in, sgn_in, qx);
@@ -339,11 +354,12 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                         kword++;
                     }
                     st++;
-                } else {
+                }
+                if (outs_on && ph >= out_first) {
                     // a word another group wrote lanes of: read back, this group's lanes set over it
                     if (o == 0 && obl > 0) yw = act[out_tok];
                     if (o == 0) {  // the token's divisor, once
-                        den = requantize(wide_t(den_acc), den_m, den_s, den_lo, den_hi);
+                        den = requantize(wide_t(den_hold), den_m, den_s, den_lo, den_hi);
                         if (shifts) {
                             exp_shift = att_shift + int(etab[int(den) & (TAB_ENTRIES - 1)]);
                         } else {
@@ -359,7 +375,7 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
 #pragma HLS UNROLL
                         const int j = (o * outs + u) & (D_MAX - 1);
                         // a code of up to 16 bits (as kv's): 2 num ATT_MULT is a 17 x 32-bit product, two DSPs
-                        const ap_int<17> num = requantize(wide_t(num_acc[j]), num_m, num_s, num_lo, num_hi);
+                        const ap_int<17> num = requantize(wide_t(num_hold[j]), num_m, num_s, num_lo, num_hi);
                         numer[u] = 2 * wide_t(num) * wide_t(att_mult);
                         att[u] = 0;
                     }
@@ -391,7 +407,12 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                     }
                     o++;
                 }
-                if (++ph == per_tok) {
+                if (++ph == period) {  // the period's end: this token's sums held for its outputs, next token
+                    for (int c = 0; c < D_MAX; c++) {
+#pragma HLS UNROLL
+                        num_hold[c] = num_acc[c];
+                    }
+                    den_hold = den_acc;
                     ph = 0;
                     st = 0;
                     o = 0;
@@ -401,6 +422,8 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                     klane = 0;
                     tok += cw_in;
                     out_tok += cw_out;
+                    outs_on = rows_on;           // the token whose rows just ended has its outputs next
+                    rows_on = ++tn < n_tok;      // no token after the last: the final period only outputs
                 }
             }
         }

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from flow.errors import FlowError
-from flow.estimate.counts import layer_counts
+from flow.estimate.counts import attention_shape, layer_counts
 from flow.hls.concat_in_place import place_concats
 from flow.hls.csim import compile_csim, run_csim
 from flow.hls.epilogues import fuse_epilogues
@@ -229,6 +229,27 @@ def test_depthwise_tile_pairs(accelerator, tmp_path):
         if min(seen.values()) >= 4:
             break
     assert min(seen.values()) >= 4, seen
+
+
+def test_attention_outputs_beside_the_next_tokens_rows(accelerator, tmp_path):
+    """The linear attention's output loop (linear_attention.h loop 3) computes a token's outputs beside the
+    next token's rows, in periods of max(row steps, output steps): bit-exact, audit-clean (a q read, a read
+    back and a write never meet in one iteration) and counted, on groups whose outputs overlap the rows and,
+    on the 32-byte word, groups whose single output step reads a word back and so keeps its own iteration."""
+    cfg, exe = accelerator
+    paths = set()
+    for case in range(6):
+        seed, rng = _seeded("attention periods", case, cfg.lanes)
+        program = random_program("linear_attention", rng)
+        _check(program, run_program(program, _inputs(program, rng)), cfg, exe, tmp_path / f"case{case}",
+               f"attention case {case} seed {seed}")
+        (op,) = [o for o in plan_for(program, cfg).ops if o.kind == "linear_attention"]
+        steps, outs = attention_shape(op.fields, cfg)
+        block, lanes_out, obl = op.fields["OUT_BLOCK_LANES"], cfg.lanes // op.fields["EB_OUT"], 0
+        for _ in range(op.fields["G"]):
+            paths.add("read back alone" if obl > 0 and outs == 1 else "overlap")
+            obl = (obl + block) % lanes_out if block else 0
+    assert "overlap" in paths and ("read back alone" in paths or cfg.lanes != 32), paths
 
 
 def test_residual_add_as_the_pe_arrays_epilogue(accelerator, tmp_path):
