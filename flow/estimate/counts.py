@@ -115,7 +115,10 @@ def _conv(c, op, plan, cfg, lat):
             # both at once (write_pair). A residual add's pixel of one iteration takes two
             second = tw > 1 and t * tw + 1 < f["TILES"]
             stall = bool(f.get("RES")) and per_pixel == 1  # a residual word to read first
-            compute = pixels * (per_pixel + stall) + (second and per_pixel > 1)
+            # ... or, in pixel pairs (two banks, one word a pixel, even pixels), a pair's residual words read
+            # together a pair ahead and its outputs written together: one more iteration before and after
+            pairs = tw > 1 and stall and not second and f["CW_OUT"] == 1 and pixels % 2 == 0
+            compute = pixels + 2 if pairs else pixels * (per_pixel + stall) + (second and per_pixel > 1)
         load = (tw * PARAM_WORDS + rows * tiles[t + 1] * taps) // 2 if t + 1 < len(tiles) else 0  # pairs
         run(c, lat, "conv_tile", max(compute, load))
 

@@ -195,6 +195,9 @@ def estimate_resources(cfg) -> dict:
             ff += window_bits + 2 * 3 * 32 * cfg.lanes
             lut += (cfg.dw_lanes * cfg.dw_multipliers * (16 + 8) // 2 + cfg.dw_lanes * 3 * 32 // 2
                     + 2 * 8 * cfg.lanes // 2)
+    if cfg.res and cfg.tile_words == 2:  # conv_pe.h's residual pixel pairs: a pair's two summed words held, and
+        ff += 2 * 8 * cfg.lanes          # its residual words' read (read_pair: each word chosen from two banks)
+        lut += 2 * 8 * cfg.lanes // 2
     if cfg.att_engine:  # linear_attention.h: a token's sums held for its outputs beside the next token's rows
         ff += (cfg.att_d_max + 1) * cfg.acc_bits
     bufs = buffers(cfg)

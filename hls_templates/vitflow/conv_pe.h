@@ -55,7 +55,12 @@
 // iteration may write the previous pixel's second word), and the next. A tile with a second output word
 // needs at least 4 iterations per pixel, which project.check_plan checks; the template itself would
 // misread with fewer. A pixel of one iteration in a tile of one word stalls, as a second word does: its
-// first iteration reads the residual, its second computes.
+// first iteration reads the residual, its second computes; except in pixel pairs (two banks, one output
+// word a pixel, CW_OUT = 1, and an even number of pixels: a projection of at most L channels from at most L),
+// where a pair's two residual words are neighbours, read at once (word.h read_pair) in the iteration of the
+// pair before's second pixel, and its two summed outputs are written at once (write_pair) in the iteration
+// of the next pair's first pixel; one iteration reads the first pair's residual words before the first
+// pixel, one writes the last pair after the last, so the tile takes pixels + 2 iterations, not 2 pixels.
 // Every index is a counter: no division or modulo in the loop.
 #pragma once
 #include "cycles.h"
@@ -160,7 +165,11 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
         // add needs 4 iterations a pixel with a second word (project.check_plan)
         const bool pair = second && per_pixel == 1 && !(RES && res);
         const bool stall = RES && res && per_pixel == 1;
-        const int compute_n = t < 0 ? 0 : pixels * (stall ? 2 : per_pixel) + (second && !pair ? 1 : 0);
+        // residual pixel pairs (rp, above): the stall's pixels in pairs, a pair's words one access of each bank
+        const bool rp = TW > 1 && stall && !second && d[CONV_CW_OUT] == 1 && (pixels & 1) == 0;
+        const bool stall1 = stall && !rp;  // a stalled pixel on its own: a hold, then the MAC
+        const int compute_n = t < 0 ? 0 : rp ? pixels + 2
+                                              : pixels * (stall1 ? 2 : per_pixel) + (second && !pair ? 1 : 0);
         const int load_n = t + 1 < tiles ? (TW * PARAM_WORDS + rows * nw_next * taps) / 2 : 0;  // pairs
         const int n = compute_n > load_n ? compute_n : load_n;
         const int steps = nw * taps, load_half = (1 - half) * PASSES * WDEPTH, read_half = half * PASSES * WDEPTH;
@@ -177,8 +186,17 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
         }
         // a second word to write; a stall's turn (a pixel of one iteration with the residual add: a hold that
         // reads the residual word, then the MAC)
-        bool pend = false, phase = RES && res && stall;
+        bool pend = false, phase = RES && res && stall1;
         int pend_a = 0;
+        // residual pixel pairs: the pixel's parity, whether a pair's outputs wait for their write (rp_out, at
+        // rp_a), and the residual words of the pair being computed (res_w: read one pair ahead)
+        int rpp = 0, rp_a = 0;
+        bool rp_have = false;
+        Word<L> rp_out[2];
+#pragma HLS ARRAY_PARTITION variable = rp_out complete
+#pragma HLS AGGREGATE variable = rp_out compact = bit  // each word one register
+        rp_out[0] = zero_word<L>();
+        rp_out[1] = zero_word<L>();
         // the residual add: the pixel's residual words (word u read at its iteration rd0 + u, or at a stalled
         // pixel's hold), kept until the word's codes are written; pi counts the pixel's iterations
         Word<L> res_w[TW];
@@ -206,16 +224,24 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                 Word<L> wr_w = zero_word<L>();
                 bool rd = false;  // a residual word read (the write's port, an iteration that writes nothing)
                 int rd_u = 0;
-                // no MAC: a stall's hold or the iteration after the last pixel
-                const bool hold = (stall && phase) || (second && !pair && it == compute_n - 1);
+                // no MAC: a stall's hold, the iteration after the last pixel, or a pixel pair's first and last
+                const bool hold = (stall1 && phase) || (second && !pair && it == compute_n - 1) ||
+                                  (rp && (it == 0 || it == compute_n - 1));
                 // the residual's words are read in iterations that write nothing: a stalled pixel's hold, or else
                 // the pixel's iterations rd0 and rd0 + 1 (the read itself is the write's other branch, below)
-                if (RES && res && it < compute_n &&
+                if (RES && res && !rp && it < compute_n &&
                     (stall ? hold : !hold && (pi == rd0 || (TW > 1 && second && pi == rd0 + 1)))) {
                     rd = true;
                     rd_u = stall || pi == rd0 ? 0 : TW - 1;
                 }
                 const int rd_a = win.out_addr + res_delta + rd_u;
+                // pixel pairs: the first pair's residual words before its first pixel, the next pair's at a
+                // pair's second pixel (its two pixels on); a pair's outputs at the next pair's first pixel or
+                // after the last
+                const bool rp_mac = rp && it < compute_n && !hold;
+                const bool rp_rd = rp && ((it == 0 && it < compute_n) || (rp_mac && rpp == 1 && it + 1 < compute_n - 1));
+                const bool rp_wr = rp && rp_have && ((rp_mac && rpp == 0) || it == compute_n - 1);
+                const int rp_ra = win.out_addr + (it == 0 ? 0 : 1) + res_delta;
                 if (it < compute_n && !hold) {
                     const bool inside = win.inside();
                     // one read every iteration, inside the input (padding reads its first word, then zero)
@@ -314,22 +340,39 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                     wr_second = true;
                     pend = false;
                 }
-                if (it < compute_n) phase = stall && !phase;
-                // the port the input reads leave: the pixel's two words (one port of each bank), the write (the
-                // codes, or their sum with the word's residual), or else a residual word's read. One if/else, so
-                // Vitis sees one access of each bank an iteration there
+                if (it < compute_n) phase = stall1 && !phase;
+                // the codes with the residual added: one site, for every write (a pixel pair's: this pixel's word)
+                const Word<L> summed = RES && res ? residual_sum<L>(wr_w, res_w[rp ? rpp : (wr_second ? TW - 1 : 0)],
+                                                                    eb_out, sgn_c, sgn_r, res_mc, res_mr, res_shift,
+                                                                    res_lo, res_hi)
+                                                  : wr_w;
+                // the port the input reads leave: the pixel's two words (one port of each bank), a pixel pair's
+                // two summed words (the same), the write (the codes, or their sum with the word's residual), a
+                // pixel pair's two residual words (one port of each bank), or else a residual word's read. One
+                // if/else, so Vitis sees one access of each bank an iteration there
                 if (TW > 1 && wr_both) {
                     write_pair(act, wr_a, wr_w, pend_w);
-                } else if (wr) {
-                    act[wr_a] = RES && res ? residual_sum<L>(wr_w, res_w[wr_second ? TW - 1 : 0], eb_out, sgn_c, sgn_r,
-                                                             res_mc, res_mr, res_shift, res_lo, res_hi)
-                                           : wr_w;
+                } else if (TW > 1 && RES && rp_wr) {
+                    write_pair(act, rp_a, rp_out[0], rp_out[1]);
+                } else if (wr && !(RES && rp)) {
+                    act[wr_a] = summed;
+                } else if (TW > 1 && RES && rp_rd) {
+                    read_pair(act, rp_ra, res_w[0], res_w[TW - 1]);
                 } else if (RES && rd) {
                     const Word<L> r = act[rd_a];
                     for (int u = 0; u < TW; u++) {
 #pragma HLS UNROLL
                         if (rd_u == u) res_w[u] = r;
                     }
+                }
+                if (RES && rp_mac) {  // a pixel pair's summed word waits for the pair's write
+                    for (int u = 0; u < 2; u++) {
+#pragma HLS UNROLL
+                        if (u == rpp) rp_out[u] = summed;
+                    }
+                    if (rpp == 0) rp_a = wr_a;
+                    rp_have = rp_have || rpp == 1;
+                    rpp ^= 1;
                 }
                 if (it < load_n) {  // two words: two parameter words, or rows lrow, lrow + 1 (a bank pair)
                     const WordPair<L> pr = ws.read();

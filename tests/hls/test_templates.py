@@ -255,8 +255,9 @@ def test_attention_outputs_beside_the_next_tokens_rows(accelerator, tmp_path):
 def test_residual_add_as_the_pe_arrays_epilogue(accelerator, tmp_path):
     """Random convolutions whose output a residual add takes (either operand), the add fused into the PE
     array (conv_pe.h RES) wherever the word lets it: bit-exact, audit-clean and counted, as the unfused pair
-    is; pixels of one iteration (a stall reads the residual), tiles of one output word and of two (two
-    residual reads before the first write) all occur."""
+    is; pixels of one iteration (a stall reads the residual; with two banks, one output word a pixel and even
+    pixels, in pixel pairs: a pair's residual words one read, its outputs one write, conv_pe.h), tiles of one
+    output word and of two (two residual reads before the first write) all occur."""
     cfg, exe = accelerator
     paths = set()
     for case in range(2 * CASES):
@@ -275,11 +276,13 @@ def test_residual_add_as_the_pe_arrays_epilogue(accelerator, tmp_path):
         op = next(o for o in plan.ops if o.fields.get("RES"))
         rows = plan.tile_words * (cfg.lanes // op.fields["EB_OUT"])
         per = -(-rows // cfg.pe_rows) * -(-cfg.lanes // cfg.pe_cols) * op.fields["KH"] * op.fields["KW"]
-        paths.add("stall" if min(nw for _, nw in op.tiles) * per == 1 else
+        pixels = (op.fields["ROW_END"] - op.fields["ROW_BEGIN"]) * op.fields["W_OUT"]
+        pairs = plan.tile_words > 1 and op.fields["TILES"] == 1 and op.fields["CW_OUT"] == 1 and pixels % 2 == 0
+        paths.add(("pixel pairs" if pairs else "stall") if min(nw for _, nw in op.tiles) * per == 1 else
                   "two words" if plan.tile_words > 1 and op.fields["TILES"] > 1 else "one word")
     need = {"one word", "unfused"} | ({"two words"} if cfg.tile_words > 1 else set())
     if cfg.pe_rows >= cfg.lanes and cfg.pe_cols == cfg.lanes:  # a pixel of one input word takes one iteration
-        need.add("stall")
+        need |= {"stall", "pixel pairs"} if cfg.tile_words > 1 else {"stall"}
     assert need <= paths, f"paths {sorted(paths)} of {2 * CASES} cases"
 
 
