@@ -105,6 +105,8 @@ def _conv(c, op, plan, cfg, lat):
     taps = f["KH"] * f["KW"]
     pixels = (f["ROW_END"] - f["ROW_BEGIN"]) * f["W_OUT"]
     tiles = [nw for _, nw in op.tiles]
+    if f.get("KSPLIT") and tw > 1 and f["EB_OUT"] == 1:  # the last tile's input words in pairs (conv_pe.h)
+        tiles[-1] //= 2
     run(c, lat, "table_load", f.get("EPI_ENTRIES", 0))  # the epilogue table's load (epilogue.h)
     for t in range(-1, len(tiles)):
         compute = 0

@@ -60,6 +60,21 @@ def conv_tiles(layer, lin, lout, tw: int = 1) -> list:
     return [(f, l - f + 1) for f, l in zip(first, last)]
 
 
+def input_word_pairs(layer, lin, lout, tw: int) -> bool:
+    """Whether a conv or linear layer's last tile takes its input words in pairs (conv_pe.h KSPLIT): tiles
+    of two output words (the activation memory's two banks), 8-bit outputs, an odd number of output words
+    (so the last tile has one, and half the PE rows idle) and an even number of input words in that tile."""
+    tiles = conv_tiles(layer, lin, lout, tw)
+    return tw == 2 and lout.eb == 1 and lout.words_per_pixel % 2 == 1 and tiles[-1][1] % 2 == 0
+
+
+def tile_steps(layer, lin, lout, tw: int) -> list:
+    """The input-word steps of each conv tile: its input words, or half of them in input-word pairs."""
+    tiles = conv_tiles(layer, lin, lout, tw)
+    pairs = input_word_pairs(layer, lin, lout, tw)
+    return [nw // 2 if pairs and t == len(tiles) - 1 else nw for t, (_, nw) in enumerate(tiles)]
+
+
 def table_words(entries: int, eb: int, lanes: int) -> int:
     return math.ceil(entries * eb / lanes)
 
@@ -97,9 +112,9 @@ def head_parts(layer, layouts: dict) -> list:
 
 def conv_words(layer, lin, lout, lanes, tw: int = 1) -> int:
     kh, kw, _ = _geometry(layer)
-    tiles = conv_tiles(layer, lin, lout, tw)
-    return _epilogue_words(layer, lout, lanes) + sum(2 + tw * PARAM_WORDS + tw * lout.per_word * nw * kh * kw
-                                                     for _, nw in tiles)  # the header and its padding word
+    steps = tile_steps(layer, lin, lout, tw)
+    return _epilogue_words(layer, lout, lanes) + sum(2 + tw * PARAM_WORDS + tw * lout.per_word * n * kh * kw
+                                                     for n in steps)  # the header and its padding word
 
 
 def stream_words(layer, layouts: dict, lanes: int, tw: int = 1) -> int:
@@ -245,6 +260,7 @@ def _conv_stream(layer, lin, lout, lanes, tw: int = 1) -> np.ndarray:
     pwi, pwo = lin.per_word, lout.per_word
     si, so = lin.slots(), lout.slots()
     tiles = conv_tiles(layer, lin, lout, tw)
+    pairs = input_word_pairs(layer, lin, lout, tw)
     # the weights by (output slot, input slot, tap): zero where no channel, another group's, or past the
     # last output word (a tile of two words whose second is not the layer's)
     full = np.zeros((len(tiles) * tw * pwo, lin.words_per_pixel * pwi, kh, kw), dtype=np.int64)
@@ -261,6 +277,10 @@ def _conv_stream(layer, lin, lout, lanes, tw: int = 1) -> np.ndarray:
         rows = tw * pwo
         block = full[t * rows:(t + 1) * rows, w0 * pwi:(w0 + nw) * pwi]         # rows, nw * pwi, kh, kw
         block = block.reshape(rows, nw, pwi, kh, kw).transpose(3, 4, 1, 0, 2)   # kh, kw, nw, rows, lanes
+        if pairs and t == len(tiles) - 1:  # input-word pairs: the second half of rows, the odd words
+            half = rows // 2              # (the tile's one output word's channels, rows past it zero)
+            even, odd = block[:, :, 0::2, :half], block[:, :, 1::2, :half]
+            block = np.concatenate([even, odd], axis=3)                         # kh, kw, nw / 2, rows, lanes
         lanes_block = np.zeros(block.shape[:-1] + (lanes,), dtype=np.int64)
         if lin.eb == 2:  # the PE array takes a 16-bit code as two byte lanes: its weight in both (conv_pe.h)
             lanes_block[..., :2 * pwi] = np.repeat(block, 2, axis=-1)

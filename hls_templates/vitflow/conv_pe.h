@@ -61,6 +61,13 @@
 // pair before's second pixel, and its two summed outputs are written at once (write_pair) in the iteration
 // of the next pair's first pixel; one iteration reads the first pair's residual words before the first
 // pixel, one writes the last pair after the last, so the tile takes pixels + 2 iterations, not 2 pixels.
+// Input-word pairs (KSPLIT = 1, with TW = 2: a pointwise layer of 8-bit outputs whose last tile has one output
+// word and an even number of input words nw): that tile's idle second half of rows computes the same output
+// channels from the odd input words. Each iteration reads a step's two input words at once (word.h
+// read_pair: neighbours, one port of each bank), rows r < L multiply the even word and rows L + r the odd one,
+// and at the last step row r's code is requantized from the sum of the two rows' accumulators (the upper
+// one's bias is the absent second word's: zero in the stream): nw / 2 steps a pixel instead of nw. Its stream has nw / 2 steps of
+// 2 L row words (flow/hls/streams.py).
 // Every index is a counter: no division or modulo in the loop.
 #pragma once
 #include "cycles.h"
@@ -150,6 +157,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
     const int res_shift = d[CONV_RES_SHIFT], res_lo = d[CONV_RES_LO], res_hi = d[CONV_RES_HI];
     const int sgn_c = lo < 0, sgn_r = d[FIELD_SGN_IN1];
 
+    const bool ks = TW > 1 && d[CONV_KSPLIT] && eb_out == 1;  // input-word pairs for a tile of one word (above)
     Word<L> hdr = ws.read().w[0];  // tile 0's header (and a padding word)
     int w0 = 0, nw = 0, half = 1;
     int nw_next = word_int(hdr, 1), w0_next = word_int(hdr, 0);
@@ -159,7 +167,11 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
         // a pixel's iterations; with a second output word, one more after the last pixel (that word's write)
         // unless a pixel takes one iteration (both words at once)
         const bool second = TW > 1 && t * TW + 1 < words;  // the tile's second word is the layer's
-        const int per_pixel = passes * nw * taps * splits;
+        // input-word pairs: this tile's (one output word, even input words), and the next tile's (its load)
+        const bool split = ks && !second && (nw & 1) == 0;
+        const bool split_next = ks && !(TW > 1 && (t + 1) * TW + 1 < words) && (nw_next & 1) == 0;
+        const int nw_steps = split ? nw >> 1 : nw, nw_next_steps = split_next ? nw_next >> 1 : nw_next;
+        const int per_pixel = passes * nw_steps * taps * splits;
         // a pixel of one iteration writes its two words at once (a bank each: write_pair); with the residual
         // add it takes two iterations (the residual word read first). Both at once never occur: the residual
         // add needs 4 iterations a pixel with a second word (project.check_plan)
@@ -170,9 +182,9 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
         const bool stall1 = stall && !rp;  // a stalled pixel on its own: a hold, then the MAC
         const int compute_n = t < 0 ? 0 : rp ? pixels + 2
                                               : pixels * (stall1 ? 2 : per_pixel) + (second && !pair ? 1 : 0);
-        const int load_n = t + 1 < tiles ? (TW * PARAM_WORDS + rows * nw_next * taps) / 2 : 0;  // pairs
+        const int load_n = t + 1 < tiles ? (TW * PARAM_WORDS + rows * nw_next_steps * taps) / 2 : 0;  // pairs
         const int n = compute_n > load_n ? compute_n : load_n;
-        const int steps = nw * taps, load_half = (1 - half) * PASSES * WDEPTH, read_half = half * PASSES * WDEPTH;
+        const int steps = nw_steps * taps, load_half = (1 - half) * PASSES * WDEPTH, read_half = half * PASSES * WDEPTH;
         // compute counters, fastest first: split j, step s = (tap, word s_w), pass p, pixel (the window)
         int j = 0, s = 0, s_w = 0, p = 0;
         Window win;
@@ -245,19 +257,27 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                 if (it < compute_n && !hold) {
                     const bool inside = win.inside();
                     // one read every iteration, inside the input (padding reads its first word, then zero)
-                    const Word<L> held = act[inside ? win.addr(s_w) : in0];
-                    const Word<L> xw = inside ? held : zero_word<L>();
+                    Word<L> held, held2 = zero_word<L>();  // held2: input-word pairs' odd word
+                    if (TW > 1 && split) {
+                        read_pair(act, inside ? win.addr(s_w) : in0, held, held2);
+                    } else {
+                        held = act[inside ? win.addr(s_w) : in0];
+                    }
+                    const Word<L> xw = inside ? held : zero_word<L>(), xw2 = inside ? held2 : zero_word<L>();
                     // the shared operands: byte lane b of the word as a 9-bit value, an 8-bit code (signed
                     // or not) or, for 16-bit codes, one byte of it (the low byte unsigned, the high one
                     // signed with the code); the stream holds byte lane b's weights in lane b (a 16-bit
                     // code's weight twice, flow/hls/streams.py), so no multiplexer picks them
-                    pack_b_t xb[COLS];
+                    pack_b_t xb[COLS], xb2[COLS];  // xb2: the upper rows' operands (xb's but in pairs)
 #pragma HLS ARRAY_PARTITION variable = xb complete
+#pragma HLS ARRAY_PARTITION variable = xb2 complete
                     for (int c = 0; c < COLS; c++) {
 #pragma HLS UNROLL
                         const int lane = (j * COLS + c) & (L - 1);
-                        const int byte = xw.b[lane];
-                        xb[c] = (sgn_in && (eb_in == 1 || (c & 1))) ? int(int8_t(byte)) : byte;
+                        const int byte = xw.b[lane], byte2 = xw2.b[lane];
+                        const bool sgn = sgn_in && (eb_in == 1 || (c & 1));
+                        xb[c] = sgn ? int(int8_t(byte)) : byte;
+                        xb2[c] = TW > 1 && split ? (sgn ? int(int8_t(byte2)) : byte2) : int(xb[c]);
                     }
                     const bool first = s == 0 && j == 0, last = s == steps - 1 && j == splits - 1;
                     // ROWS x COLS products, two per DSP: rows 2q and 2q+1 of the pass share each lane's
@@ -270,9 +290,12 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                         for (int c = 0; c < COLS; c++) {
 #pragma HLS UNROLL
                             const int lane = (j * COLS + c) & (L - 1);
-                            mul2(int8_t(w_hi.b[lane]), int8_t(w_lo.b[lane]), xb[c], prod[2 * q][c], prod[2 * q + 1][c]);
+                            mul2(int8_t(w_hi.b[lane]), int8_t(w_lo.b[lane]), 2 * q >= L ? xb2[c] : xb[c], prod[2 * q][c],
+                                 prod[2 * q + 1][c]);
                         }
                     }
+                    acc_t a_row[ROWS];  // this iteration's accumulators (input-word pairs add rows r and L + r)
+#pragma HLS ARRAY_PARTITION variable = a_row complete
                     for (int rr = 0; rr < ROWS; rr++) {
 #pragma HLS UNROLL
                         // this pass's row rr: bank rr, one read per bank (a constant with one pass, so the
@@ -290,8 +313,19 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                         // the row's output word (the second from the word's channels on) and parameter slot
                         const int u = TW > 1 && row >= rpw ? 1 : 0, el = u ? row - rpw : row;
                         const int slot = ((u ? L : 0) + el) & (TL - 1);
+                        // (input-word pairs: the upper rows' bias is the absent second word's, zero in the stream)
                         const acc_t a = (first ? acc_t(bias[slot]) : acc[rr]) + sum;
                         acc[rr] = a;
+                        a_row[rr] = a;
+                    }
+                    for (int rr = 0; rr < ROWS; rr++) {
+#pragma HLS UNROLL
+                        const int row = (PASSES == 1 ? 0 : p * ROWS) + rr;
+                        const int u = TW > 1 && row >= rpw ? 1 : 0, el = u ? row - rpw : row;
+                        const int slot = ((u ? L : 0) + el) & (TL - 1);
+                        // input-word pairs: row r's code from rows r and L + r (one pass: rows are wiring)
+                        const acc_t a = TW > 1 && split && rr < L ? acc_t(a_row[rr] + a_row[(rr + L) & (ROWS - 1)])
+                                                                  : a_row[rr];
                         if (last && row < rows) {
                             const int code = requantize(wide_t(a), mult[slot], shift[slot], lo, hi);
                             set_element<L>(yw[u], el & (L - 1), eb_out,
@@ -314,7 +348,8 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                     if (++j == splits) {
                         j = 0;
                         if (++s < steps) {
-                            if (++s_w == nw) {
+                            s_w += split ? 2 : 1;  // input-word pairs: a step takes two words
+                            if (s_w == nw) {
                                 s_w = 0;
                                 win.next_tap();
                             }

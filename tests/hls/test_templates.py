@@ -231,6 +231,36 @@ def test_depthwise_tile_pairs(accelerator, tmp_path):
     assert min(seen.values()) >= 4, seen
 
 
+@pytest.mark.parametrize("accelerator", ["L8"], indirect=True)
+def test_input_word_pairs(accelerator, tmp_path):
+    """A layer whose last tile has one output word on a PE array of 2 L rows, with an even number of input
+    words there, takes them in pairs (conv_pe.h KSPLIT): the idle half of the rows multiplies the odd words
+    and row r's code comes from rows r and L + r. Bit-exact, audit-clean (a step's two words one read of
+    each bank) and counted at half the steps; pointwise and k x k kernels, 16-bit inputs, linear layers and
+    fused residual adds all occur."""
+    cfg, exe = accelerator
+    assert cfg.tile_words == 2
+    seen = set()
+    for case in range(300):
+        seed, rng = _seeded("input word pairs", case, cfg.lanes)
+        kind = ("conv", "linear", "residual")[case % 3]
+        program = random_residual_conv(rng) if kind == "residual" else random_program(kind, rng)
+        program = fuse_residual_adds(program, cfg.lanes) if kind == "residual" else program
+        ops = [o for o in plan_for(program, cfg).ops if o.fields.get("KSPLIT")]
+        if not ops:
+            continue
+        f = ops[0].fields
+        new = {kind, "k x k" if f["KH"] * f["KW"] > 1 else "1 x 1", f"{8 * f['EB_IN0']}-bit input",
+               "residual fused" if f.get("RES") else "no residual"} - seen
+        if not new:
+            continue
+        seen |= new
+        env = run_program(program, _inputs(program, rng))
+        _check(program, env, cfg, exe, tmp_path / f"case{case}", f"input word pairs case {case} seed {seed}")
+    need = {"conv", "linear", "1 x 1", "k x k", "8-bit input", "16-bit input", "residual fused", "no residual"}
+    assert need <= seen, sorted(need - seen)
+
+
 def test_attention_outputs_beside_the_next_tokens_rows(accelerator, tmp_path):
     """The linear attention's output loop (linear_attention.h loop 3) computes a token's outputs beside the
     next token's rows, in periods of max(row steps, output steps): bit-exact, audit-clean (a q read, a read
