@@ -120,7 +120,9 @@ def _conv(c, op, plan, cfg, lat):
             # ... or, in pixel pairs (two banks, one word a pixel, even pixels), a pair's residual words read
             # together a pair ahead and its outputs written together: one more iteration before and after
             pairs = tw > 1 and stall and not second and f["CW_OUT"] == 1 and pixels % 2 == 0
-            compute = pixels + 2 if pairs else pixels * (per_pixel + stall) + (second and per_pixel > 1)
+            # pixel pairs (PPAIR): two pixels an iteration over the two halves of rows
+            px = pixels // 2 if f.get("PPAIR") and tw > 1 and f["EB_OUT"] == 1 and not second else pixels
+            compute = pixels + 2 if pairs else px * (per_pixel + stall) + (second and per_pixel > 1)
         load = (tw * PARAM_WORDS + rows * tiles[t + 1] * taps) // 2 if t + 1 < len(tiles) else 0  # pairs
         run(c, lat, "conv_tile", max(compute, load))
 

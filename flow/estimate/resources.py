@@ -198,9 +198,9 @@ def estimate_resources(cfg) -> dict:
     if cfg.res and cfg.tile_words == 2:  # conv_pe.h's residual pixel pairs: a pair's two summed words held, and
         ff += 2 * 8 * cfg.lanes          # its residual words' read (read_pair: each word chosen from two banks)
         lut += 2 * 8 * cfg.lanes // 2
-    if cfg.tile_words == 2:  # conv_pe.h's input-word pairs: the upper rows' operands chosen from the pair's odd
-        # word (a 9-bit 2:1 multiplexer per column), the pair's read (each word from two banks), the L sums
-        # of two rows' accumulators before the requantizers
+    if cfg.tile_words == 2:  # conv_pe.h's input-word pairs and pixel pairs: the upper rows' operands chosen
+        # from the pair's second word (a 9-bit 2:1 multiplexer per column), the pair's read (each word from
+        # two banks), the L sums of two rows' accumulators before the requantizers (input-word pairs)
         lut += cfg.pe_cols * 9 // 2 + 8 * cfg.lanes + cfg.lanes * cfg.acc_bits
     if cfg.att_engine:  # linear_attention.h: a token's sums held for its outputs beside the next token's rows
         ff += (cfg.att_d_max + 1) * cfg.acc_bits

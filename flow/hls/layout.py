@@ -27,10 +27,11 @@ FIELDS = {
     # becomes clamp(round_half_even((c RES_MC + r RES_MR) / 2^RES_SHIFT), RES_LO, RES_HI), r the residual's
     # word RES_DELTA words past the output's (IN1's element width and signedness: EB_IN1, SGN_IN1);
     # DW_PAIR = 1: a depthwise layer in tile pairs (vitflow/dwconv.h: two output words a tile); KSPLIT = 1:
-    # the last tile's input words in pairs over the PE array's two halves of rows (vitflow/conv_pe.h)
+    # the last tile's input words in pairs over the PE array's two halves of rows; PPAIR = 1: two pixels at
+    # once over the two halves (vitflow/conv_pe.h)
     "conv": ["H_IN", "W_IN", "CW_IN", "IN_ROW0", "ROW_BEGIN", "ROW_END", "W_OUT", "CW_OUT", "OUT_ROW0", "KH", "KW",
              "SH", "SW", "PT", "PL", "TILES", "EPI_ENTRIES", "EPI_MIN", "RES", "RES_DELTA", "RES_MC", "RES_MR",
-             "RES_SHIFT", "RES_LO", "RES_HI", "DW_PAIR", "KSPLIT"],
+             "RES_SHIFT", "RES_LO", "RES_HI", "DW_PAIR", "KSPLIT", "PPAIR"],
     "lut": ["PIXELS", "CW_IN", "CW_OUT", "IN_MIN", "ENTRIES", "PER_CHANNEL"],
     # add_const: the second operand is the weight stream (a constant tensor), the first is zero for the
     # first PAD_WORDS output words (the class token's row, vitflow/eltwise.h)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from flow.errors import FlowError
 
 from .ops import Op
-from .streams import PARAM_WORDS, conv_tiles, input_word_pairs, stream_words
+from .streams import PARAM_WORDS, conv_tiles, input_word_pairs, pixel_pairs, stream_words
 from .tensor_layout import plan_layouts
 from .token_ops import TOKEN_OPS, token_ops
 
@@ -302,6 +302,8 @@ def _compute_fields(layer, lay, in_addr, in_rows, out_addr, r0, r1, tile_words: 
             f["DW_PAIR"] = 1
         if kind in ("conv", "linear") and input_word_pairs(layer, x, y, tile_words):
             f["KSPLIT"] = 1
+        if kind == "conv" and pixel_pairs(layer, x, y, tile_words):
+            f["PPAIR"] = 1
         if "residual" in a:  # the residual's word of a pixel: RES_DELTA words past the output's (one layout)
             res, row_words = a["residual"], y.width * y.words_per_pixel
             first_out = out_addr[0] - out_addr[1] * row_words

@@ -68,6 +68,17 @@ def input_word_pairs(layer, lin, lout, tw: int) -> bool:
     return tw == 2 and lout.eb == 1 and lout.words_per_pixel % 2 == 1 and tiles[-1][1] % 2 == 0
 
 
+def pixel_pairs(layer, lin, lout, tw: int) -> bool:
+    """Whether a conv layer computes two pixels at once over the PE array's two halves of rows (conv_pe.h
+    PPAIR): tiles of two output words, a 1 x 1 stride-1 unpadded kernel, one input and one output word a
+    pixel (neighbouring pixels' words are neighbours), 8-bit outputs, an even output width and no residual
+    add."""
+    a = layer.attrs
+    return (tw == 2 and layer.kind == "conv" and tuple(a["kernel"]) == (1, 1) and tuple(a["stride"]) == (1, 1)
+            and not any(a["pad"]) and lout.eb == 1 and lin.pixel_words == 1 and lout.pixel_words == 1
+            and lout.width % 2 == 0 and "residual" not in a and not a.get("tokens_out"))
+
+
 def tile_steps(layer, lin, lout, tw: int) -> list:
     """The input-word steps of each conv tile: its input words, or half of them in input-word pairs."""
     tiles = conv_tiles(layer, lin, lout, tw)
@@ -261,6 +272,7 @@ def _conv_stream(layer, lin, lout, lanes, tw: int = 1) -> np.ndarray:
     si, so = lin.slots(), lout.slots()
     tiles = conv_tiles(layer, lin, lout, tw)
     pairs = input_word_pairs(layer, lin, lout, tw)
+    pixels = pixel_pairs(layer, lin, lout, tw)  # the second half of rows repeats the first's (conv_pe.h PPAIR)
     # the weights by (output slot, input slot, tap): zero where no channel, another group's, or past the
     # last output word (a tile of two words whose second is not the layer's)
     full = np.zeros((len(tiles) * tw * pwo, lin.words_per_pixel * pwi, kh, kw), dtype=np.int64)
@@ -272,8 +284,9 @@ def _conv_stream(layer, lin, lout, lanes, tw: int = 1) -> np.ndarray:
     for t, (w0, nw) in enumerate(tiles):
         out.append(_words(_ints([w0, nw], lanes // 4).view(np.uint8), lanes))
         out.append(np.zeros((1, lanes), np.uint8))  # the header's pair
-        for word in range(t * tw, (t + 1) * tw):  # each output word's 12 parameter words
-            out.extend(_slot_params(layer, lout, word) if word < lout.words_per_pixel else no_params)
+        for word in range(t * tw, (t + 1) * tw):  # each output word's 12 parameter words (pixel pairs: word 0's)
+            src = 0 if pixels else word
+            out.extend(_slot_params(layer, lout, src) if src < lout.words_per_pixel else no_params)
         rows = tw * pwo
         block = full[t * rows:(t + 1) * rows, w0 * pwi:(w0 + nw) * pwi]         # rows, nw * pwi, kh, kw
         block = block.reshape(rows, nw, pwi, kh, kw).transpose(3, 4, 1, 0, 2)   # kh, kw, nw, rows, lanes
@@ -281,6 +294,8 @@ def _conv_stream(layer, lin, lout, lanes, tw: int = 1) -> np.ndarray:
             half = rows // 2              # (the tile's one output word's channels, rows past it zero)
             even, odd = block[:, :, 0::2, :half], block[:, :, 1::2, :half]
             block = np.concatenate([even, odd], axis=3)                         # kh, kw, nw / 2, rows, lanes
+        if pixels:  # pixel pairs: the second half of rows the first's weights
+            block = np.concatenate([block[:, :, :, :rows // 2]] * 2, axis=3)
         lanes_block = np.zeros(block.shape[:-1] + (lanes,), dtype=np.int64)
         if lin.eb == 2:  # the PE array takes a 16-bit code as two byte lanes: its weight in both (conv_pe.h)
             lanes_block[..., :2 * pwi] = np.repeat(block, 2, axis=-1)

@@ -68,6 +68,11 @@
 // and at the last step row r's code is requantized from the sum of the two rows' accumulators (the upper
 // one's bias is the absent second word's: zero in the stream): nw / 2 steps a pixel instead of nw. Its stream has nw / 2 steps of
 // 2 L row words (flow/hls/streams.py).
+// Pixel pairs (PPAIR = 1, with TW = 2: a 1 x 1, stride-1 layer of one input and one output word a pixel,
+// 8-bit outputs, an even output width, no residual add): the second half of rows computes the next pixel
+// with the same weights and parameters (the stream repeats them there), each iteration reading the two
+// pixels' input words at once and writing their two output words at once (read_pair, write_pair:
+// neighbours, one port of each bank): pixels / 2 iterations.
 // Every index is a counter: no division or modulo in the loop.
 #pragma once
 #include "cycles.h"
@@ -158,6 +163,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
     const int sgn_c = lo < 0, sgn_r = d[FIELD_SGN_IN1];
 
     const bool ks = TW > 1 && d[CONV_KSPLIT] && eb_out == 1;  // input-word pairs for a tile of one word (above)
+    const bool pp_layer = TW > 1 && d[CONV_PPAIR] && eb_out == 1;  // pixel pairs (above)
     Word<L> hdr = ws.read().w[0];  // tile 0's header (and a padding word)
     int w0 = 0, nw = 0, half = 1;
     int nw_next = word_int(hdr, 1), w0_next = word_int(hdr, 0);
@@ -172,16 +178,19 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
         const bool split_next = ks && !(TW > 1 && (t + 1) * TW + 1 < words) && (nw_next & 1) == 0;
         const int nw_steps = split ? nw >> 1 : nw, nw_next_steps = split_next ? nw_next >> 1 : nw_next;
         const int per_pixel = passes * nw_steps * taps * splits;
+        const bool pp = pp_layer && !second;  // pixel pairs: the tile's one word, for two pixels at once
+        const bool two_in = TW > 1 && (split || pp);  // an iteration reads two neighbouring input words
+        const int px_n = pp ? pixels >> 1 : pixels;   // the loop's pixel steps
         // a pixel of one iteration writes its two words at once (a bank each: write_pair); with the residual
         // add it takes two iterations (the residual word read first). Both at once never occur: the residual
         // add needs 4 iterations a pixel with a second word (project.check_plan)
-        const bool pair = second && per_pixel == 1 && !(RES && res);
+        const bool pair = (second || pp) && per_pixel == 1 && !(RES && res);
         const bool stall = RES && res && per_pixel == 1;
         // residual pixel pairs (rp, above): the stall's pixels in pairs, a pair's words one access of each bank
         const bool rp = TW > 1 && stall && !second && d[CONV_CW_OUT] == 1 && (pixels & 1) == 0;
         const bool stall1 = stall && !rp;  // a stalled pixel on its own: a hold, then the MAC
         const int compute_n = t < 0 ? 0 : rp ? pixels + 2
-                                              : pixels * (stall1 ? 2 : per_pixel) + (second && !pair ? 1 : 0);
+                                              : px_n * (stall1 ? 2 : per_pixel) + (second && !pair ? 1 : 0);
         const int load_n = t + 1 < tiles ? (TW * PARAM_WORDS + rows * nw_next_steps * taps) / 2 : 0;  // pairs
         const int n = compute_n > load_n ? compute_n : load_n;
         const int steps = nw_steps * taps, load_half = (1 - half) * PASSES * WDEPTH, read_half = half * PASSES * WDEPTH;
@@ -258,7 +267,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                     const bool inside = win.inside();
                     // one read every iteration, inside the input (padding reads its first word, then zero)
                     Word<L> held, held2 = zero_word<L>();  // held2: input-word pairs' odd word
-                    if (TW > 1 && split) {
+                    if (two_in) {
                         read_pair(act, inside ? win.addr(s_w) : in0, held, held2);
                     } else {
                         held = act[inside ? win.addr(s_w) : in0];
@@ -277,7 +286,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                         const int byte = xw.b[lane], byte2 = xw2.b[lane];
                         const bool sgn = sgn_in && (eb_in == 1 || (c & 1));
                         xb[c] = sgn ? int(int8_t(byte)) : byte;
-                        xb2[c] = TW > 1 && split ? (sgn ? int(int8_t(byte2)) : byte2) : int(xb[c]);
+                        xb2[c] = two_in ? (sgn ? int(int8_t(byte2)) : byte2) : int(xb[c]);
                     }
                     const bool first = s == 0 && j == 0, last = s == steps - 1 && j == splits - 1;
                     // ROWS x COLS products, two per DSP: rows 2q and 2q+1 of the pass share each lane's
@@ -362,6 +371,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                                 pi = 0;
                                 read_pass = read_half;
                                 win.next_pixel();
+                                if (pp) win.next_pixel();  // pixel pairs: the pair's second pixel too
                             } else {
                                 win.first_tap();  // the next pass walks the same window again
                             }

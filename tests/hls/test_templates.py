@@ -261,6 +261,35 @@ def test_input_word_pairs(accelerator, tmp_path):
     assert need <= seen, sorted(need - seen)
 
 
+@pytest.mark.parametrize("accelerator", ["L8"], indirect=True)
+def test_pixel_pairs(accelerator, tmp_path):
+    """A 1 x 1 stride-1 convolution of one input and one output word a pixel on a PE array of 2 L rows
+    computes two neighbouring pixels an iteration over the two halves of rows (conv_pe.h PPAIR): their input
+    words one read, their output words one write, each of one port of each bank. Bit-exact, audit-clean and
+    counted at half the pixels, on chip and in row stripes through DDR."""
+    cfg, exe = accelerator
+    done = {"on chip": 0, "striped": 0}
+    for case in range(400):
+        seed, rng = _seeded("pixel pairs", case, cfg.lanes)
+        program = random_program("conv", rng)
+        if not any(o.fields.get("PPAIR") for o in plan_for(program, cfg).ops):
+            continue
+        env = run_program(program, _inputs(program, rng))
+        _check(program, env, cfg, exe, tmp_path / f"case{case}", f"pixel pairs case {case} seed {seed}")
+        done["on chip"] += 1
+        small = replace(cfg, act_words=int(plan_for(program, cfg).act_words * 0.5))
+        try:
+            plan = plan_for(program, small)
+        except FlowError:
+            continue
+        if plan.spilled and any(o.fields.get("PPAIR") for o in plan.ops):
+            _check(program, env, small, exe, tmp_path / f"case{case}s", f"pixel pairs case {case} seed {seed} striped")
+            done["striped"] += 1
+        if min(done.values()) >= 2:
+            break
+    assert min(done.values()) >= 2, done
+
+
 def test_attention_outputs_beside_the_next_tokens_rows(accelerator, tmp_path):
     """The linear attention's output loop (linear_attention.h loop 3) computes a token's outputs beside the
     next token's rows, in periods of max(row steps, output steps): bit-exact, audit-clean (a q read, a read
