@@ -8,7 +8,7 @@ its tensors where the plan placed them."""
 from flow.errors import FlowError
 
 from .ops import Op
-from .streams import conv_tiles, conv_words, head_parts
+from .streams import conv_tiles, conv_words, head_parts, input_word_pairs
 
 TOKEN_OPS = ("add_const", "matmul", "softmax")  # and the split linear and the LayerNorm on tokens
 LN_MAX_K = 26  # the token LayerNorm's largest K: its divisor sigma 2^K within 48 bits (token_layernorm.h)
@@ -105,7 +105,8 @@ def _head_projections(plan, layer, index: int, f: dict) -> list:
         g = dict(f, W_WORDS=words, OUT=plan.onchip[tensor][0] + head * block.words, H_IN=x.height, W_IN=1,
                  CW_IN=x.words_per_pixel, IN_ROW0=0, ROW_BEGIN=0, ROW_END=x.height, W_OUT=1,
                  CW_OUT=block.words_per_pixel, OUT_ROW0=0, KH=1, KW=1, SH=1, SW=1, PT=0, PL=0,
-                 TILES=block.words_per_pixel)
+                 TILES=block.words_per_pixel,
+                 KSPLIT=int(input_word_pairs(part, x, block, plan.tile_words)))  # as its stream is packed
         ops.append(Op("linear", index, "layer", g, layer.name, tuple(conv_tiles(part, x, block, plan.tile_words)), offset))
         offset += words
     return ops

@@ -6,6 +6,8 @@ equal to the cycle model's, layer by layer; the project's co-simulation program,
 bit-exact too. The design has no depthwise or linear-attention engine, and its co-simulation program none of
 those layers."""
 
+from dataclasses import replace
+
 from flow.estimate.counts import layer_counts
 from flow.estimate.dse import explore, with_config
 from flow.hls.csim import compile_csim, run_csim
@@ -20,14 +22,15 @@ from flow.reference.executor import run_program
 from ..models.deit_cases import quantized_deit
 
 
-def _on_chosen_design(program, path, images, folder) -> dict:
+def _on_chosen_design(program, path, images, folder, adjust=None) -> dict:
     """As `flow build` does (flow/steps/hls.py): the patch embedding on the image's patches, the design the
     exploration picks for xczu9eg at 200 MHz, the activations fused into their producers as it chose; the
-    project written for ``images`` and C-simulated. {patched, patches, est, cfg, hw, envs, image, result}."""
+    project written for ``images`` and C-simulated; ``adjust`` (a function of the chosen configuration) makes
+    another design from it. {patched, patches, est, cfg, hw, envs, image, result}."""
     part = get_part("xczu9eg")
     patched, patches = on_patches(program)
     est = explore(patched, part, 200)
-    cfg = with_config(est)
+    cfg = adjust(with_config(est)) if adjust else with_config(est)
     hw = as_configured(patched, cfg)
     quant = activation_quants(path)[program.inputs[0]]
     envs = [run_program(program, {program.inputs[0]: quant.codes(x.numpy())}, dump_internal=False) for x in images]
@@ -68,6 +71,19 @@ def test_heads_narrower_than_a_word_choose_a_word_they_fill(tmp_path):
     run = _on_chosen_design(lower_qonnx(path), path, images[:1], tmp_path / "hls")
     assert run["cfg"].lanes <= 16
     assert run["result"]["bit_exact"] and run["result"]["layers_exact"] == len(run["hw"].layers)
+
+
+def test_head_projections_on_two_word_tiles_take_their_input_words_in_pairs(tmp_path):
+    """On a PE array of 2 L rows (tiles of two output words), a q/k/v projection's head of one output word
+    runs its input words in pairs over the array's two halves of rows (conv_pe.h KSPLIT, the head's part of
+    the stream packed so: streams.input_word_pairs): bit-exact and counted."""
+    _, path, images = quantized_deit(tmp_path / "q", heads=4, po2_scales=True)
+    run = _on_chosen_design(lower_qonnx(path), path, images[:1], tmp_path / "hls",
+                            adjust=lambda c: replace(c, pe_rows=2 * c.lanes, res=0, add_engine=1))
+    assert any(op.fields.get("KSPLIT") for op in run["image"].plan.ops if op.kind == "linear")
+    result, hw = run["result"], run["hw"]
+    assert result["bit_exact"] and result["layers_exact"] == len(hw.layers)
+    assert layer_counts(run["image"].plan, hw, run["cfg"], check=True) == result["counts"]
 
 
 def test_two_scale_softmax_and_gelu_run_bit_exact(tmp_path):
