@@ -95,7 +95,7 @@ def buffers(cfg) -> dict:
 # that a memory of two banks follows with a word-wide 2:1 multiplexer (tests/estimate/test_act_read_sites.py
 # counts them in the templates, a helper's read once per call)
 ACT_READ_SITES = {"conv_engine": 2, "lut_engine": 2, "gap_engine": 1, "layernorm_engine": 3, "dma_store": 1,
-                  "concat_engine": 1, "dwconv_engine": 1, "linear_attention_engine": 4, "add_engine": 2,
+                  "concat_engine": 1, "dwconv_engine": 1, "linear_attention_engine": 5, "add_engine": 2,
                   "act_matmul": 2, "act_matmul_nn": 2, "softmax_rows": 3, "token_layernorm": 3,
                   "add_const_engine": 1}
 # the HwConfig flag that builds an engine (the others are always built)

@@ -73,6 +73,19 @@ inline void next_block(int &w, int &l, int block, int lanes, int words) {
     }
 }
 
+// Word w with the elements outside [first, first + n) (elements of eb bytes) taken from word other.
+template <int L>
+inline Word<L> keep_lanes(const Word<L> &w, const Word<L> &other, int first, int n, int eb) {
+#pragma HLS INLINE
+    Word<L> out;
+    for (int b = 0; b < L; b++) {
+#pragma HLS UNROLL
+        const int e = eb == 1 ? b : b >> 1;
+        out.b[b] = e >= first && e < first + n ? w.b[b] : other.b[b];
+    }
+    return out;
+}
+
 template <int L, int D_MAX, int ROWS, int DIVIDERS, int ACC_BITS, int TAB_ENTRIES, int ACT_WORDS, int PACK = 0>
 void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Word<L>, ACT_WORDS> &act) {
     static_assert(!PACK || (D_MAX % 2 == 0 && L % 2 == 0), "packed products come in pairs of lanes");
@@ -294,16 +307,87 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
             int exp_shift = 0;
             acc_t num_hold[D_MAX], den_hold = 0;  // the previous token's sums, held for its outputs
 #pragma HLS ARRAY_PARTITION variable = num_hold complete
-            Word<L> yw = zero_word<L>();
+            Word<L> yw = zero_word<L>(), rbw = zero_word<L>();  // the output word; the word read back
             VITFLOW_LOOP(att_out, VITFLOW_DEPTH_ATT_OUT);
             att_out: for (int it = 0; it < it_n; it++) {
 #pragma HLS LOOP_TRIPCOUNT min = 2 max = 3332
                 VITFLOW_PIPELINE(att_out, 1);
                 VITFLOW_NO_DEPENDENCE(act);  // the output never overlaps the input (memory plan)
-                if (rows_on && ph < row_steps) {
+                // this iteration's accesses of the activation memory: the q word (the rows), the word another
+                // group wrote lanes of, read back at the token's first output step (its lanes outside this
+                // group's are kept at the write), and the write of a full word or the token's last
+                const bool q_rd = rows_on && ph < row_steps;
+                const bool out_step = outs_on && ph >= out_first;
+                const bool rb = out_step && o == 0 && obl > 0;
+                const bool wr = out_step && (ol + outs == lanes_out || o == out_steps - 1);
+                if (out_step) {  // this step's outputs set into yw (its other lanes as they were)
+                    if (o == 0) {  // the token's divisor, once
+                        den = requantize(wide_t(den_hold), den_m, den_s, den_lo, den_hi);
+                        if (shifts) {
+                            exp_shift = att_shift + int(etab[int(den) & (TAB_ENTRIES - 1)]);
+                        } else {
+                            denom = att_shift >= 0 ? wide_t((2 * den + 1) << att_shift) : wide_t(2 * den + 1);
+                        }
+                    }
+                    // NU numerators requantized, then DIVIDERS exact quotients or ROWS shifts: each its own
+                    // loop, so the hardware holds exactly DIVIDERS dividers beside ROWS shifters
+                    wide_t numer[NU], att[NU];
+#pragma HLS ARRAY_PARTITION variable = numer complete
+#pragma HLS ARRAY_PARTITION variable = att complete
+                    for (int u = 0; u < NU; u++) {
+#pragma HLS UNROLL
+                        const int j = (o * outs + u) & (D_MAX - 1);
+                        // a code of up to 16 bits (as kv's): 2 num ATT_MULT is a 17 x 32-bit product, two DSPs
+                        const ap_int<17> num = requantize(wide_t(num_hold[j]), num_m, num_s, num_lo, num_hi);
+                        numer[u] = 2 * wide_t(num) * wide_t(att_mult);
+                        att[u] = 0;
+                    }
+                    if (shifts) {
+                        for (int u = 0; u < ROWS; u++) {
+#pragma HLS UNROLL
+                            att[u] = round_shift(numer[u], exp_shift);
+                        }
+                    } else {
+                        // the token's divisor's products once, shared by the DIVIDERS small-quotient dividers
+                        const ClampedDiv<ATT_QUOTIENT_BITS, ATT_DEN_BITS> div(denom, att_lo, att_hi);
+                        for (int u = 0; u < DIVIDERS; u++) {
+#pragma HLS UNROLL
+                            const wide_t n = att_shift < 0 ? wide_t(numer[u] << (-att_shift)) : numer[u];
+                            att[u] = div(n);  // clamp(round_div(n, denom), att_lo, att_hi)
+                        }
+                    }
+                    for (int u = 0; u < NU; u++) {
+#pragma HLS UNROLL
+                        if (u < outs && o * outs + u < dim)
+                            set_element<L>(yw, (ol + u) & (L - 1), eb_out,
+                                           clamp(att[u], att_lo, att_hi));
+                    }
+                    ol += outs;
+                }
+                // one if/else, so Vitis sees at most two accesses an iteration: a single output step reads back
+                // and writes its word (the period gives it no q read); otherwise the q read beside one read back
+                // or one write
+                Word<L> qword = zero_word<L>();
+                if (rb && wr) {
+                    rbw = act[out_tok];
+                    act[out_tok + ow] = keep_lanes<L>(yw, rbw, obl, dim, eb_out);
+                } else {
+                    if (q_rd) qword = act[tok + q_seg + kword];
+                    if (rb) {
+                        rbw = act[out_tok];
+                    } else if (wr) {
+                        act[out_tok + ow] = obl > 0 ? keep_lanes<L>(yw, rbw, obl, dim, eb_out) : yw;
+                    }
+                }
+                if (wr) {
+                    ow++;
+                    ol = 0;
+                }
+                if (out_step) o++;
+                if (q_rd) {
                     int qx[L];
 #pragma HLS ARRAY_PARTITION variable = qx complete
-                    unpack<L>(act[tok + q_seg + kword], eb_in, sgn_in, qx);
+                    unpack<L>(qword, eb_in, sgn_in, qx);  // read above, with the other accesses
                     int qr[ROWS];
 #pragma HLS ARRAY_PARTITION variable = qr complete
                     for (int r = 0; r < ROWS; r++) {
@@ -354,58 +438,6 @@ void linear_attention_engine(const int d[DESC_WORDS], Fifo<Word<L> > &ws, Mem<Wo
                         kword++;
                     }
                     st++;
-                }
-                if (outs_on && ph >= out_first) {
-                    // a word another group wrote lanes of: read back, this group's lanes set over it
-                    if (o == 0 && obl > 0) yw = act[out_tok];
-                    if (o == 0) {  // the token's divisor, once
-                        den = requantize(wide_t(den_hold), den_m, den_s, den_lo, den_hi);
-                        if (shifts) {
-                            exp_shift = att_shift + int(etab[int(den) & (TAB_ENTRIES - 1)]);
-                        } else {
-                            denom = att_shift >= 0 ? wide_t((2 * den + 1) << att_shift) : wide_t(2 * den + 1);
-                        }
-                    }
-                    // NU numerators requantized, then DIVIDERS exact quotients or ROWS shifts: each its own
-                    // loop, so the hardware holds exactly DIVIDERS dividers beside ROWS shifters
-                    wide_t numer[NU], att[NU];
-#pragma HLS ARRAY_PARTITION variable = numer complete
-#pragma HLS ARRAY_PARTITION variable = att complete
-                    for (int u = 0; u < NU; u++) {
-#pragma HLS UNROLL
-                        const int j = (o * outs + u) & (D_MAX - 1);
-                        // a code of up to 16 bits (as kv's): 2 num ATT_MULT is a 17 x 32-bit product, two DSPs
-                        const ap_int<17> num = requantize(wide_t(num_hold[j]), num_m, num_s, num_lo, num_hi);
-                        numer[u] = 2 * wide_t(num) * wide_t(att_mult);
-                        att[u] = 0;
-                    }
-                    if (shifts) {
-                        for (int u = 0; u < ROWS; u++) {
-#pragma HLS UNROLL
-                            att[u] = round_shift(numer[u], exp_shift);
-                        }
-                    } else {
-                        // the token's divisor's products once, shared by the DIVIDERS small-quotient dividers
-                        const ClampedDiv<ATT_QUOTIENT_BITS, ATT_DEN_BITS> div(denom, att_lo, att_hi);
-                        for (int u = 0; u < DIVIDERS; u++) {
-#pragma HLS UNROLL
-                            const wide_t n = att_shift < 0 ? wide_t(numer[u] << (-att_shift)) : numer[u];
-                            att[u] = div(n);  // clamp(round_div(n, denom), att_lo, att_hi)
-                        }
-                    }
-                    for (int u = 0; u < NU; u++) {
-#pragma HLS UNROLL
-                        if (u < outs && o * outs + u < dim)
-                            set_element<L>(yw, (ol + u) & (L - 1), eb_out,
-                                           clamp(att[u], att_lo, att_hi));
-                    }
-                    ol += outs;
-                    if (ol == lanes_out || o == out_steps - 1) {  // a full word, or the token's last
-                        act[out_tok + ow] = yw;
-                        ow++;
-                        ol = 0;
-                    }
-                    o++;
                 }
                 if (++ph == period) {  // the period's end: this token's sums held for its outputs, next token
                     for (int c = 0; c < D_MAX; c++) {
