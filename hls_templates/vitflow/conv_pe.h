@@ -66,8 +66,8 @@
 // channels from the odd input words. Each iteration reads a step's two input words at once (word.h
 // read_pair: neighbours, one port of each bank), rows r < L multiply the even word and rows L + r the odd one,
 // and at the last step row r's code is requantized from the sum of the two rows' accumulators (the upper
-// one's bias is the absent second word's: zero in the stream): nw / 2 steps a pixel instead of nw. Its stream has nw / 2 steps of
-// 2 L row words (flow/hls/streams.py).
+// one's bias is the absent second word's: zero in the stream): nw / 2 steps a pixel instead of nw. Its
+// stream has nw / 2 steps of 2 L row words (flow/hls/streams.py).
 // Pixel pairs (PPAIR = 1, with TW = 2: a 1 x 1, stride-1 layer of one input and one output word a pixel,
 // 8-bit outputs, an even output width, no residual add): the second half of rows computes the next pixel
 // with the same weights and parameters (the stream repeats them there), each iteration reading the two
