@@ -184,7 +184,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
         // a pixel of one iteration writes its two words at once (a bank each: write_pair); with the residual
         // add it takes two iterations (the residual word read first). Both at once never occur: the residual
         // add needs 4 iterations a pixel with a second word (project.check_plan)
-        const bool pair = (second || pp) && per_pixel == 1 && !(RES && res);
+        const bool pair = second && per_pixel == 1 && !(RES && res);
         const bool stall = RES && res && per_pixel == 1;
         // residual pixel pairs (rp, above): the stall's pixels in pairs, a pair's words one access of each bank
         const bool rp = TW > 1 && stall && !second && d[CONV_CW_OUT] == 1 && (pixels & 1) == 0;
@@ -198,6 +198,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
         int j = 0, s = 0, s_w = 0, p = 0;
         Window win;
         win.start(d, w0, t * TW);
+        win.pixels_per_step(pp ? 2 : 1);  // pixel pairs: two pixels a step
         Word<L> yw[TW], pend_w = zero_word<L>();  // the output words; a second word waiting for the port
 #pragma HLS ARRAY_PARTITION variable = yw complete
 #pragma HLS AGGREGATE variable = yw compact = bit  // each output word one register, its lanes set by muxes
@@ -346,7 +347,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                         wr_a = win.out_addr;
                         wr_w = yw[0];
                         if (TW > 1) {  // the second word: now, beside the first (pair), or the next iteration
-                            wr_both = pair;
+                            wr_both = pair || pp;  // pixel pairs: the two pixels' words at once
                             pend = second && !pair;
                             pend_a = win.out_addr + 1;
                             pend_w = yw[TW - 1];
@@ -370,8 +371,7 @@ void conv_engine(const int d[DESC_WORDS], Fifo<WordPair<L> > &ws, Mem<Word<L>, A
                                 p = 0;
                                 pi = 0;
                                 read_pass = read_half;
-                                win.next_pixel();
-                                if (pp) win.next_pixel();  // pixel pairs: the pair's second pixel too
+                                win.next_pixel();  // pixel pairs: both pixels in one step
                             } else {
                                 win.first_tap();  // the next pass walks the same window again
                             }

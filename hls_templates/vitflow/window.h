@@ -14,6 +14,8 @@ struct Window {
     // first window and of this window (padding may put them outside the input), the tap, the output word.
     // Every counter moves by one addition per step (nothing longer on a loop-carried path).
     int ow, ih0, iw0, iw0_row, row_pix, pix, kh, kw, tap_off, out_addr;
+    // a step's pixels (1, or 2 for the PE array's pixel pairs: an even output width) and what a step adds
+    int px_n, step_px_n, sw_n, out_step;
 
     // Start at the descriptor's first output row; input words from `word0` of each pixel, output word `tile`.
     void start(const int d[DESC_WORDS], int word0, int tile) {
@@ -40,6 +42,15 @@ struct Window {
         kw = 0;
         tap_off = 0;
         out_addr = d[FIELD_OUT] + (row_begin - d[CONV_OUT_ROW0]) * wout * cw_out + tile;
+        pixels_per_step(1);
+    }
+    // Steps of n pixels (1 or 2, once per tile): each counter still moves by one addition a step.
+    void pixels_per_step(int n) {
+#pragma HLS INLINE
+        px_n = n;
+        step_px_n = n == 2 ? 2 * step_px : step_px;
+        sw_n = n == 2 ? 2 * sw : sw;
+        out_step = n == 2 ? 2 * cw_out : cw_out;
     }
     bool inside() const {
 #pragma HLS INLINE
@@ -66,16 +77,17 @@ struct Window {
     void next_pixel() {
 #pragma HLS INLINE
         first_tap();
-        out_addr += cw_out;
-        if (++ow == wout) {
+        out_addr += out_step;
+        ow += px_n;
+        if (ow == wout) {
             ow = 0;
             iw0 = iw0_row;
             ih0 += sh;
             pix = row_pix + step_row;  // the next row's first window: one add from row_pix, as row_pix's own
             row_pix += step_row;
         } else {
-            iw0 += sw;
-            pix += step_px;
+            iw0 += sw_n;
+            pix += step_px_n;
         }
     }
 };

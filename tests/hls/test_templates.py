@@ -266,9 +266,15 @@ def test_pixel_pairs(accelerator, tmp_path):
     """A 1 x 1 stride-1 convolution of one input and one output word a pixel on a PE array of 2 L rows
     computes two neighbouring pixels an iteration over the two halves of rows (conv_pe.h PPAIR): their input
     words one read, their output words one write, each of one port of each bank. Bit-exact, audit-clean and
-    counted at half the pixels, on chip and in row stripes through DDR."""
+    counted at half the pixels, on chip and in row stripes through DDR, and on an array of L / 2 columns (a
+    pixel of two splits, its two words written at its last)."""
     cfg, exe = accelerator
-    done = {"on chip": 0, "striped": 0}
+    narrow = replace(cfg, pe_cols=cfg.lanes // 2)
+    program = random_program("relu", np.random.default_rng(0))
+    write_project(program, [run_program(program, {"x0": np.zeros(program.tensors["x0"].shape, np.int64)})],
+                  tmp_path / "narrow", get_part("xc7z020"), 100, narrow)
+    narrow_exe = compile_csim(tmp_path / "narrow")
+    done = {"on chip": 0, "striped": 0, "narrow": 0}
     for case in range(400):
         seed, rng = _seeded("pixel pairs", case, cfg.lanes)
         program = random_program("conv", rng)
@@ -277,6 +283,9 @@ def test_pixel_pairs(accelerator, tmp_path):
         env = run_program(program, _inputs(program, rng))
         _check(program, env, cfg, exe, tmp_path / f"case{case}", f"pixel pairs case {case} seed {seed}")
         done["on chip"] += 1
+        if done["narrow"] < 2:
+            _check(program, env, narrow, narrow_exe, tmp_path / f"case{case}n", f"pixel pairs case {case} narrow")
+            done["narrow"] += 1
         small = replace(cfg, act_words=int(plan_for(program, cfg).act_words * 0.5))
         try:
             plan = plan_for(program, small)
