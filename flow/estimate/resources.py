@@ -76,7 +76,7 @@ def buffers(cfg) -> dict:
         "weight rows": memory(w, 2 * max(1, cfg.lanes // cfg.pe_rows) * cfg.wdepth, cfg.pe_rows),
         "depthwise line buffer": memory(w, cfg.dw_cols, cfg.dw_k * cfg.dw_engine),  # dwconv.h lbuf
         # dwconv.h lbuf2: a tile pair's second word (PAIRS: the activation memory's two banks)
-        "depthwise pair line buffer": memory(w, cfg.dw_cols, cfg.dw_k * cfg.dw_engine * dw_pairs(cfg)),
+        "depthwise pair line buffer": memory(w, cfg.dw_cols, cfg.dw_k * cfg.dw_engine * cfg.dw_pairs),
         "tables": memory(16, 2 * cfg.tab_entries, cfg.lanes),                       # eltwise.h tab
         "concat tables": memory(16, cfg.tab_entries, 2 * cfg.lanes * cfg.concat_engine),  # eltwise.h tab0, tab1
         "attention tables": memory(16, cfg.tab_entries, 2 * cfg.att_rows * cfg.att_engine),  # qtab, ktab
@@ -102,11 +102,6 @@ ACT_READ_SITES = {"conv_engine": 2, "lut_engine": 2, "gap_engine": 1, "layernorm
 ENGINE_FLAG = {"concat_engine": "concat_engine", "dwconv_engine": "dw_engine", "linear_attention_engine": "att_engine",
                "add_engine": "add_engine", "act_matmul": "tf", "act_matmul_nn": "tf", "softmax_rows": "tf",
                "token_layernorm": "tf", "add_const_engine": "tf"}
-
-
-def dw_pairs(cfg) -> int:
-    """1 when the depthwise engine runs tile pairs (HwConfig.dw_pairs, dwconv.h PAIRS)."""
-    return int(cfg.dw_pairs and cfg.dw_engine)
 
 
 def act_read_sites(cfg) -> int:
@@ -187,7 +182,7 @@ def estimate_resources(cfg) -> dict:
         folds = math.ceil(cfg.dw_k ** 2 / cfg.dw_multipliers)
         lut += cfg.dw_lanes * cfg.dw_multipliers * 25 * math.ceil((folds - 1) / 3)
         ff += cfg.dw_lanes * cfg.acc_bits * (folds > 1)  # the folds' partial sums
-        if dw_pairs(cfg):
+        if cfg.dw_pairs:  # inside the built engine's branch
             # a pair's second word: its two filter sets and its parameters (this tile's and the next's, 3 x
             # 32 bits a lane); each product's operands (a 16-bit code, an 8-bit weight) and each lane's
             # parameters chosen between the pair's two words (2:1 multiplexers, two bits per LUT6), and the
